@@ -1,0 +1,26 @@
+"""scratchnet: deep learning from scratch in NumPy, the same code on a GPU through CuPy."""
+__version__ = "0.1.0"
+
+import numpy as _np
+
+from . import backend, ops  # noqa: F401  (importing ops installs Tensor's operators)
+from .backend import Device, device, get_default_device, set_default_device, manual_seed, get_array_module  # noqa
+from .tensor import Tensor, no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
+from .creation import (tensor, as_tensor, from_numpy, zeros, ones, empty, full, eye, arange, linspace,  # noqa: F401
+                       randn, rand, randint, randperm, zeros_like, ones_like, empty_like, full_like, randn_like,
+                       rand_like)
+from . import autograd  # noqa: F401
+from .ops.math import (add, sub, mul, div, pow, neg, exp, log, sqrt, abs, sin, cos, tanh, sigmoid,  # noqa: F401
+                       maximum, minimum, where, clamp, clone, eq, ne, lt, le, gt, ge)
+from .ops.reduce import sum, mean, var, std, max, min, amax, argmax, argmin, logsumexp, prod  # noqa: F401
+from .ops.shape import (reshape, flatten, squeeze, unsqueeze, transpose, permute, cat, stack, split,  # noqa: F401
+                        chunk, pad, broadcast_to, sum_to)
+from .ops.linalg import matmul  # noqa: F401
+from .ops.activation import relu, leaky_relu, softmax, log_softmax  # noqa: F401
+from .gradcheck import gradcheck, gradgradcheck, GradcheckError  # noqa: F401
+
+clip = clamp
+concatenate = cat
+float16, float32, float64 = _np.dtype("float16"), _np.dtype("float32"), _np.dtype("float64")
+int32, int64, bool_ = _np.dtype("int32"), _np.dtype("int64"), _np.dtype("bool")
+float, double, long = float32, float64, int64

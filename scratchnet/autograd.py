@@ -1,0 +1,118 @@
+"""Function, the node of the graph (forward on raw arrays, backward on Tensors), and `grad()` like torch.autograd.
+
+Because `backward` is written with Tensor ops, running it with graph recording on (`create_graph=True`) records the
+gradient computation itself: that is all double backprop needs.
+"""
+import weakref
+
+import numpy
+
+from . import backend
+from .tensor import Tensor, _Mode, run_backward, no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
+
+
+def _device_error(fn, arrays):
+    where = ", ".join(f"{backend.device_of(a)} (input {i}, shape {tuple(a.shape)})" for i, a in enumerate(arrays))
+    return RuntimeError(f"{type(fn).__name__}: expected all tensors on the same device, got {where}")
+
+
+class Function:
+    """One differentiable operation. Subclasses define
+
+    * `forward(*arrays) -> array`: raw NumPy/CuPy arrays in and out; call `save_for_backward` for what backward needs;
+    * `backward(gy) -> grad or tuple of grads`: Tensors in and out (one per input, None where none is needed).
+    """
+
+    generation = 0
+    inputs = None
+    needs_input_grad = ()
+    _saved = ()
+    _out = None
+
+    def __call__(self, *inputs):
+        inputs = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
+        arrays = [x.data for x in inputs]
+        if len(arrays) > 1:
+            kinds = {type(a) for a in arrays}
+            if kinds != {numpy.ndarray} and (len(kinds) > 1 or len({a.device.id for a in arrays}) > 1):
+                raise _device_error(self, arrays)
+        y = self.forward(*arrays)
+        if isinstance(y, numpy.generic):  # NumPy turns 0-d results into scalars; keep every Tensor an ndarray
+            scalar, y = y, numpy.asarray(y)
+            self._saved = tuple(y if a is scalar else a for a in self._saved)
+        if _Mode.grad_enabled:
+            needs = tuple(x.requires_grad for x in inputs)
+            if True in needs:
+                out = Tensor(y, True)
+                out._ctx = self
+                self.generation = max(x._gen for x in inputs)
+                out._gen = self.generation + 1
+                self.inputs = inputs
+                self.needs_input_grad = needs
+                self._out = weakref.ref(out)
+                return out
+        self._saved = None
+        return Tensor(y)
+
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, gy):
+        raise NotImplementedError
+
+    def save_for_backward(self, *arrays):
+        self._saved = arrays
+
+    @property
+    def output(self):
+        return None if self._out is None else self._out()
+
+    @property
+    def saved_tensors(self):
+        """The saved arrays as Tensors: an input or the output comes back as that very Tensor (so a backward that
+        uses it is itself differentiable); anything else comes back as a constant."""
+        if self._saved is None:
+            raise RuntimeError(f"{type(self).__name__}: saved tensors were already freed by an earlier backward()")
+        out = self.output
+        result = []
+        for a in self._saved:
+            for x in self.inputs:
+                if x.data is a:
+                    result.append(x)
+                    break
+            else:
+                result.append(out if out is not None and out.data is a else Tensor(a))
+        return tuple(result)
+
+    def release(self):
+        """Drop references held for backward (PyTorch frees these buffers after a backward without retain_graph)."""
+        self.inputs = None
+        self._saved = None
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """d(outputs)/d(inputs) contracted with `grad_outputs`, returned as a tuple (nothing is written to `.grad`).
+
+    With `create_graph=True` the returned gradients carry a graph, so they can be differentiated again.
+    """
+    single = isinstance(outputs, Tensor)
+    outputs = [outputs] if single else list(outputs)
+    inputs_seq = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad(): got {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    for i, x in enumerate(inputs_seq):
+        if not isinstance(x, Tensor) or not x.requires_grad:
+            raise RuntimeError(f"grad(): input {i} does not require grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    grads = run_backward(outputs, grad_outputs, retain_graph=retain_graph, create_graph=create_graph,
+                         capture=inputs_seq)
+    for i, g in enumerate(grads):
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad(): input {i} (shape {inputs_seq[i].shape}) was not used to compute the outputs; "
+                               "pass allow_unused=True to get None for it")
+    return tuple(grads)

@@ -1,0 +1,232 @@
+"""The array backend: NumPy on the CPU, CuPy on an NVIDIA GPU, chosen per array.
+
+Every op asks `get_array_module(x)` for its `xp` and never names numpy or cupy itself, so one code path serves
+both. CuPy is imported only when a GPU is asked for.
+"""
+import os
+
+import numpy
+
+_cupy = None
+_default_device = None
+_generators = {}
+_seed = None
+
+
+class BackendError(RuntimeError):
+    """A device was asked for that this machine cannot provide."""
+
+
+def cupy():
+    """Import CuPy on first use; a clear error says how to install it when it is missing or has no GPU."""
+    global _cupy
+    if _cupy is None:
+        try:
+            import cupy as cp
+        except ImportError as e:
+            raise BackendError(
+                "device 'cuda' needs CuPy, which is not installed: pip install 'scratchnet[gpu]' "
+                "(CUDA 12: cupy-cuda12x; CUDA 13: cupy-cuda13x)") from e
+        try:
+            count = cp.cuda.runtime.getDeviceCount()
+        except Exception as e:  # CuPy raises its own CUDARuntimeError when no driver is present
+            raise BackendError(f"device 'cuda' asked for, but CuPy finds no usable GPU: {e}") from e
+        if count == 0:
+            raise BackendError("device 'cuda' asked for, but CuPy finds no GPU on this machine")
+        _cupy = cp
+    return _cupy
+
+
+def _is_cupy_array(a):
+    return type(a).__module__.startswith("cupy")
+
+
+class Device:
+    """A device: `Device("cpu")`, `Device("cuda")`, `Device("cuda:1")`. Compares equal to its string form."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec="cpu", index=None):
+        if isinstance(spec, Device):
+            spec, index = spec.type, spec.index
+        if not isinstance(spec, str):
+            raise TypeError(f"device must be a string like 'cpu', 'cuda' or 'cuda:0', got {spec!r}")
+        kind, _, num = spec.partition(":")
+        if kind not in ("cpu", "cuda") or (num and not num.isdigit()) or (kind == "cpu" and num):
+            raise ValueError(f"unknown device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+        self.type = kind
+        self.index = int(num) if num else index
+        if kind == "cuda" and self.index is None:
+            self.index = 0
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            try:
+                other = Device(other)
+            except ValueError:
+                return False
+        return isinstance(other, Device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+    def __str__(self):
+        return self.type if self.type == "cpu" else f"cuda:{self.index}"
+
+    def __repr__(self):
+        return f"device('{self}')"
+
+
+CPU = Device("cpu")
+
+
+def device(spec=None):
+    """Normalise a device spec (None means the default device)."""
+    if spec is None:
+        return get_default_device()
+    return spec if isinstance(spec, Device) else Device(spec)
+
+
+def get_default_device():
+    """The device new tensors go to: `set_default_device()`, else $SCRATCHNET_DEVICE, else cpu."""
+    global _default_device
+    if _default_device is None:
+        _default_device = Device(os.environ.get("SCRATCHNET_DEVICE", "cpu") or "cpu")
+        if _default_device.type == "cuda":
+            cupy()
+    return _default_device
+
+
+def set_default_device(spec):
+    global _default_device
+    dev = Device(spec)
+    if dev.type == "cuda":
+        cupy()
+    _default_device = dev
+
+
+def get_array_module(*arrays):
+    """numpy, or cupy if any argument is a CuPy array (Chainer's `xp`). Tensors are looked through."""
+    for a in arrays:
+        a = getattr(a, "data", a) if not isinstance(a, numpy.ndarray) else a
+        if _is_cupy_array(a):
+            return cupy()
+    return numpy
+
+
+xp_of = get_array_module
+
+
+def xp_for(dev):
+    """The array module that holds arrays on device `dev`."""
+    return numpy if device(dev).type == "cpu" else cupy()
+
+
+def device_of(array):
+    if _is_cupy_array(array):
+        return Device("cuda", array.device.id)
+    return CPU
+
+
+def to_device(array, dev):
+    """Move (or keep) an array on device `dev`; returns the same array when it is already there."""
+    dev = device(dev)
+    if dev.type == "cpu":
+        return array.get() if _is_cupy_array(array) else numpy.asarray(array)
+    cp = cupy()
+    with cp.cuda.Device(dev.index):
+        if _is_cupy_array(array) and array.device.id == dev.index:
+            return array
+        return cp.asarray(array)
+
+
+def to_numpy(array):
+    """A host (NumPy) copy-or-view of any backend array."""
+    return array.get() if _is_cupy_array(array) else numpy.asarray(array)
+
+
+def using(dev):
+    """A context manager that makes `dev` current for array creation (a no-op on the CPU)."""
+    dev = device(dev)
+    if dev.type == "cpu":
+        import contextlib
+        return contextlib.nullcontext()
+    return cupy().cuda.Device(dev.index)
+
+
+def scatter_add(xp, target, index, values):
+    """target[index] += values, where repeated indices add up (np.add.at; cupyx.scatter_add on the GPU)."""
+    if xp is numpy:
+        numpy.add.at(target, index, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(target, index, values)
+    return target
+
+
+# ---- random numbers: one generator per device, reseeded by manual_seed ----
+
+def manual_seed(seed):
+    """Seed every backend's generator, so runs on the same backend repeat exactly."""
+    global _seed
+    _seed = int(seed)
+    _generators.clear()
+    numpy.random.seed(_seed % 2**32)  # for code that still uses the legacy global state
+    if _cupy is not None:
+        _cupy.random.seed(_seed)
+
+
+def generator(dev=None):
+    """The random generator of a device: numpy.random.Generator on the CPU, cupy RandomState on a GPU."""
+    dev = device(dev)
+    gen = _generators.get(dev)
+    if gen is None:
+        if dev.type == "cpu":
+            gen = numpy.random.default_rng(_seed)
+        else:
+            with using(dev):
+                gen = cupy().random.RandomState(_seed)
+        _generators[dev] = gen
+    return gen
+
+
+def random_normal(shape, dtype, dev=None):
+    gen = generator(dev)
+    with using(device(dev)):
+        return gen.standard_normal(shape, dtype=dtype)
+
+
+def random_uniform(shape, dtype, dev=None):
+    gen = generator(dev)
+    with using(device(dev)):
+        if isinstance(gen, numpy.random.Generator):
+            return gen.random(shape, dtype=dtype)
+        return gen.random_sample(shape, dtype=dtype)
+
+
+def random_integers(low, high, shape, dev=None):
+    gen = generator(dev)
+    with using(device(dev)):
+        if isinstance(gen, numpy.random.Generator):
+            return gen.integers(low, high, shape, dtype=numpy.int64)
+        return gen.randint(low, high, shape, dtype=numpy.int64)
+
+
+def blas_threads():
+    """How many threads NumPy's BLAS uses (None if it cannot be told)."""
+    try:
+        from threadpoolctl import threadpool_info
+        for info in threadpool_info():
+            if info.get("user_api") == "blas":
+                return info.get("num_threads")
+    except ImportError:
+        pass
+    import ctypes
+    import glob
+    libdir = os.path.join(os.path.dirname(numpy.__file__), os.pardir, "numpy.libs")
+    for path in glob.glob(os.path.join(libdir, "*openblas*")):
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_", "openblas_get_num_threads"):
+            if hasattr(lib, name):
+                return int(getattr(lib, name)())
+    return None

@@ -1,0 +1,140 @@
+"""Activations and (log-)softmax, each with a hand-written backward that is itself made of differentiable ops."""
+import math
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from .shape import _norm_dim
+
+
+class ReLU(Function):
+    """y = max(x, 0);  dx = gy * [x > 0] (0 at x = 0, as PyTorch)"""
+
+    def forward(self, x):
+        y = backend.get_array_module(x).maximum(x, 0)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        y = self._saved[0]
+        return gy * Tensor((y > 0).astype(gy.dtype))
+
+
+class LeakyReLU(Function):
+    """y = x if x > 0 else slope * x;  dx = gy * (1 if x > 0 else slope)"""
+
+    def __init__(self, slope):
+        self.slope = slope
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        return xp.where(x > 0, x, x * self.slope)
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        xp = backend.get_array_module(x)
+        return gy * Tensor(xp.where(x > 0, 1, self.slope).astype(gy.dtype))
+
+
+class Softmax(Function):
+    """y_i = exp(x_i - m) / sum_j exp(x_j - m) along `dim` (m = max, for stability);  dx = y * (gy - sum(gy * y))"""
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        y = xp.exp(x - x.max(axis=self.dim, keepdims=True))
+        y /= y.sum(axis=self.dim, keepdims=True)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved_tensors
+        return y * (gy - (gy * y).sum(self.dim, keepdim=True))
+
+
+class LogSoftmax(Function):
+    """y = x - m - log(sum exp(x - m)) along `dim`;  dx = gy - exp(y) * sum(gy)"""
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        z = x - x.max(axis=self.dim, keepdims=True)
+        y = z - xp.log(xp.exp(z).sum(axis=self.dim, keepdims=True))
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved_tensors
+        return gy - y.exp() * gy.sum(self.dim, keepdim=True)
+
+
+class GELU(Function):
+    """y = x * Φ(x) (exact, with erf) or the tanh approximation;  dx = gy * (Φ(x) + x * φ(x))"""
+
+    def __init__(self, approximate):
+        self.approximate = approximate
+
+    def forward(self, x):
+        return (x * self._cdf(x)).astype(x.dtype, copy=False)
+
+    def _cdf(self, x):
+        xp = backend.get_array_module(x)
+        if self.approximate == "tanh":
+            return 0.5 * (1 + xp.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+        return 0.5 * (1 + _erf(xp, x / math.sqrt(2)))
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        if self.approximate == "tanh":
+            k = math.sqrt(2 / math.pi)
+            t = (k * (x + 0.044715 * x ** 3)).tanh()
+            return gy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x))
+        cdf = 0.5 * (1 + Erf()(x * (1 / math.sqrt(2))))
+        pdf = (x * x * -0.5).exp() * (1 / math.sqrt(2 * math.pi))
+        return gy * (cdf + x * pdf)
+
+
+def _erf(xp, x):
+    if xp.__name__ == "numpy":
+        # NumPy has no erf ufunc and SciPy is no dependency: math.erf is exact, applied elementwise
+        import numpy
+        return numpy.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+    import cupyx.scipy.special
+    return cupyx.scipy.special.erf(x)
+
+
+class Erf(Function):
+    """y = erf(x);  dx = gy * 2/sqrt(pi) * exp(-x**2)"""
+
+    def forward(self, x):
+        return _erf(backend.get_array_module(x), x)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return gy * (x * x * -1).exp() * (2 / math.sqrt(math.pi))
+
+
+def relu(x):
+    return ReLU()(x)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return LeakyReLU(negative_slope)(x)
+
+
+def gelu(x, approximate="none"):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GELU(approximate)(x)
+
+
+def softmax(x, dim=-1):
+    return Softmax(_norm_dim(dim, x.ndim))(x)
+
+
+def log_softmax(x, dim=-1):
+    return LogSoftmax(_norm_dim(dim, x.ndim))(x)

@@ -1,0 +1,58 @@
+"""Matrix products: `matmul` (batched, broadcast, 1-D operands as in NumPy/PyTorch) on one GEMM op.
+
+The op multiplies optionally transposed operands, y = op(a) @ op(b), so its backward is two more calls of the same
+op and needs no explicit transposes:  for y = a @ b,  da = gy @ bᵀ  and  db = aᵀ @ gy.
+"""
+import numpy
+
+from .. import backend
+from ..autograd import Function
+from .shape import sum_to, reshape
+
+
+class MatMul(Function):
+    """y = A @ B with A = aᵀ if ta else a, B = bᵀ if tb else b (transposes act on the last two axes);
+    dA = gy @ Bᵀ, dB = Aᵀ @ gy, then transposed back where a or b was, and summed over broadcast batch axes."""
+
+    def __init__(self, ta=False, tb=False):
+        self.ta, self.tb = ta, tb
+
+    def forward(self, a, b):
+        xp = backend.get_array_module(a)
+        return xp.matmul(a.swapaxes(-1, -2) if self.ta else a, b.swapaxes(-1, -2) if self.tb else b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        na, nb = self.needs_input_grad
+        ga = gb = None
+        if self.ta:  # A = aᵀ: da = (dA)ᵀ = B @ gyᵀ
+            ga = MatMul(self.tb, True)(b, gy) if na else None
+        else:        # da = gy @ Bᵀ
+            ga = MatMul(False, not self.tb)(gy, b) if na else None
+        if self.tb:  # B = bᵀ: db = (dB)ᵀ = gyᵀ @ A
+            gb = MatMul(True, self.ta)(gy, a) if nb else None
+        else:        # db = Aᵀ @ gy
+            gb = MatMul(not self.ta, False)(a, gy) if nb else None
+        return (sum_to(ga, a.shape) if ga is not None else None,
+                sum_to(gb, b.shape) if gb is not None else None)
+
+
+def matmul(a, b):
+    """NumPy's matmul rules: 1-D operands get a dimension added (then removed); batch axes broadcast."""
+    from .math import promote
+    a, b = promote(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+    a2 = a if a.ndim > 1 else reshape(a, 1, a.shape[0])
+    b2 = b if b.ndim > 1 else reshape(b, b.shape[0], 1)
+    if a2.shape[-1] != b2.shape[-2]:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
+                         f"({a2.shape[-1]} != {b2.shape[-2]})")
+    try:
+        batch = numpy.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be broadcast") from None
+    y = MatMul()(a2, b2)
+    if a.ndim == 1 or b.ndim == 1:
+        y = reshape(y, batch + ((a2.shape[-2],) if a.ndim > 1 else ()) + ((b2.shape[-1],) if b.ndim > 1 else ()))
+    return y

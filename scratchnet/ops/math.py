@@ -1,0 +1,449 @@
+"""Elementwise ops: arithmetic with broadcasting and PyTorch's type promotion, unary functions, where, clamp, casts.
+
+Binary ops return gradients summed back to each input's shape with the one `sum_to`.
+"""
+import numpy
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from .shape import sum_to
+
+
+# ---- type promotion (PyTorch's rules: a Python number never widens a tensor; int with float gives the float) ----
+
+def _constant(value, like):
+    """A Python number or array as a constant Tensor on `like`'s device, with the dtype PyTorch would give it."""
+    xp = backend.get_array_module(like.data)
+    if isinstance(value, (bool, int, float, numpy.number, numpy.bool_)) and not isinstance(value, numpy.ndarray):
+        kind = like.dtype.kind
+        if kind in "fc":
+            dtype = like.dtype
+        elif isinstance(value, (float, numpy.floating)):
+            dtype = numpy.float32
+        elif isinstance(value, (bool, numpy.bool_)):
+            dtype = like.dtype
+        else:
+            dtype = numpy.int64 if kind == "b" else like.dtype
+        with backend.using(like.device):
+            return Tensor(xp.asarray(value, dtype=dtype))
+    from ..creation import tensor
+    return tensor(value, device=like.device)
+
+
+def _result_dtype(a, b):
+    if a == b:
+        return a
+    fa, fb = a.kind in "fc", b.kind in "fc"
+    if fa != fb:
+        return a if fa else b
+    return numpy.promote_types(a, b)
+
+
+def promote(*xs):
+    """Tensors (or numbers) converted to Tensors of one common dtype, as PyTorch's binary ops see them."""
+    ts = [x for x in xs if isinstance(x, Tensor)]
+    if not ts:
+        raise TypeError(f"expected at least one Tensor, got {[type(x).__name__ for x in xs]}")
+    xs = [x if isinstance(x, Tensor) else _constant(x, ts[0]) for x in xs]
+    dtype = xs[0].dtype
+    for x in xs[1:]:
+        dtype = _result_dtype(dtype, x.dtype)
+    return [x if x.dtype == dtype else astype(x, dtype) for x in xs]
+
+
+def _check_broadcast(name, a, b):
+    try:
+        numpy.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
+
+
+class _Binary(Function):
+    def backward(self, gy):
+        a, b = self.inputs
+        ga, gb = self.grads(gy, a, b)
+        return (sum_to(ga, a.shape) if ga is not None else None,
+                sum_to(gb, b.shape) if gb is not None else None)
+
+
+def _binary(cls, name):
+    def op(a, b):
+        a, b = promote(a, b)
+        if a.shape != b.shape:
+            _check_broadcast(name, a, b)
+        return cls()(a, b)
+    op.__name__ = name
+    op.__doc__ = cls.__doc__
+    return op
+
+
+class Add(_Binary):
+    """y = a + b;  da = gy, db = gy"""
+
+    def forward(self, a, b):
+        return a + b
+
+    def grads(self, gy, a, b):
+        return gy, gy
+
+
+class Sub(_Binary):
+    """y = a - b;  da = gy, db = -gy"""
+
+    def forward(self, a, b):
+        return a - b
+
+    def grads(self, gy, a, b):
+        return gy, (-gy if self.needs_input_grad[1] else None)
+
+
+class Mul(_Binary):
+    """y = a * b;  da = gy * b, db = gy * a"""
+
+    def forward(self, a, b):
+        return a * b
+
+    def grads(self, gy, a, b):
+        n = self.needs_input_grad
+        return (gy * b if n[0] else None), (gy * a if n[1] else None)
+
+
+class Div(_Binary):
+    """y = a / b;  da = gy / b, db = -gy * a / b**2"""
+
+    def forward(self, a, b):
+        return a / b
+
+    def grads(self, gy, a, b):
+        n = self.needs_input_grad
+        return (gy / b if n[0] else None), (-gy * a / (b * b) if n[1] else None)
+
+
+class Pow(_Binary):
+    """y = a ** b;  da = gy * b * a**(b-1), db = gy * y * log(a)"""
+
+    def forward(self, a, b):
+        return a ** b
+
+    def grads(self, gy, a, b):
+        n = self.needs_input_grad
+        ga = gy * b * a ** (b - 1) if n[0] else None
+        gb = gy * self.output_or_recompute(a, b) * log(a) if n[1] else None
+        return ga, gb
+
+    def output_or_recompute(self, a, b):
+        y = self.output
+        return y if y is not None else a ** b
+
+
+class Maximum(_Binary):
+    """y = max(a, b) elementwise;  da = gy * [a > b], db = gy * [b > a]; at ties each gets gy / 2 (as PyTorch)"""
+
+    def forward(self, a, b):
+        return backend.get_array_module(a).maximum(a, b)
+
+    def grads(self, gy, a, b):
+        half = (a.data == b.data) * 0.5
+        return gy * Tensor(((a.data > b.data) + half).astype(gy.dtype)), \
+            gy * Tensor(((b.data > a.data) + half).astype(gy.dtype))
+
+
+class Minimum(_Binary):
+    """y = min(a, b) elementwise;  da = gy * [a < b], db = gy * [b < a]; at ties each gets gy / 2"""
+
+    def forward(self, a, b):
+        return backend.get_array_module(a).minimum(a, b)
+
+    def grads(self, gy, a, b):
+        half = (a.data == b.data) * 0.5
+        return gy * Tensor(((a.data < b.data) + half).astype(gy.dtype)), \
+            gy * Tensor(((b.data < a.data) + half).astype(gy.dtype))
+
+
+add, sub, mul, div = _binary(Add, "add"), _binary(Sub, "sub"), _binary(Mul, "mul"), _binary(Div, "div")
+maximum, minimum = _binary(Maximum, "maximum"), _binary(Minimum, "minimum")
+_pow_tensor = _binary(Pow, "pow")
+
+
+class PowConst(Function):
+    """y = x ** p for a constant p;  dx = gy * p * x**(p-1)"""
+
+    def __init__(self, p):
+        self.p = p
+
+    def forward(self, x):
+        return x ** self.p
+
+    def backward(self, gy):
+        (x,) = self.inputs
+        if self.p == 2:
+            return gy * 2 * x
+        return gy * self.p * x ** (self.p - 1)
+
+
+def pow(a, b):
+    if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool) and a.dtype.kind in "fc":
+        return a if b == 1 else PowConst(b)(a)
+    return _pow_tensor(a, b)
+
+
+# ---- unary ----
+
+class Neg(Function):
+    """y = -x;  dx = -gy"""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class Exp(Function):
+    """y = e**x;  dx = gy * y"""
+
+    def forward(self, x):
+        y = backend.get_array_module(x).exp(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved_tensors
+        return gy * y
+
+
+class Log(Function):
+    """y = ln x;  dx = gy / x"""
+
+    def forward(self, x):
+        return backend.get_array_module(x).log(x)
+
+    def backward(self, gy):
+        return gy / self.inputs[0]
+
+
+class Sqrt(Function):
+    """y = sqrt(x);  dx = gy / (2 y)"""
+
+    def forward(self, x):
+        y = backend.get_array_module(x).sqrt(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved_tensors
+        return gy / (2 * y)
+
+
+class Abs(Function):
+    """y = |x|;  dx = gy * sign(x) (0 at x = 0, as PyTorch)"""
+
+    def forward(self, x):
+        return backend.get_array_module(x).abs(x)
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        return gy * Tensor(backend.get_array_module(x).sign(x))
+
+
+class Sin(Function):
+    """y = sin x;  dx = gy * cos x"""
+
+    def forward(self, x):
+        return backend.get_array_module(x).sin(x)
+
+    def backward(self, gy):
+        return gy * cos(self.inputs[0])
+
+
+class Cos(Function):
+    """y = cos x;  dx = -gy * sin x"""
+
+    def forward(self, x):
+        return backend.get_array_module(x).cos(x)
+
+    def backward(self, gy):
+        return -gy * sin(self.inputs[0])
+
+
+class Tanh(Function):
+    """y = tanh x;  dx = gy * (1 - y**2)"""
+
+    def forward(self, x):
+        y = backend.get_array_module(x).tanh(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved_tensors
+        return gy * (1 - y * y)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e**-x), computed as (1 + tanh(x/2)) / 2 so it never overflows;  dx = gy * y * (1 - y)"""
+
+    def forward(self, x):
+        y = backend.get_array_module(x).tanh(x * 0.5)
+        y += 1
+        y *= 0.5
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved_tensors
+        return gy * y * (1 - y)
+
+
+def _float_unary(cls):
+    def op(x):
+        if not isinstance(x, Tensor):
+            from ..creation import tensor
+            x = tensor(x)
+        if x.dtype.kind not in "fc":
+            x = astype(x, numpy.float32)
+        return cls()(x)
+    op.__name__ = cls.__name__.lower()
+    op.__doc__ = cls.__doc__
+    return op
+
+
+exp, log, sqrt, sin, cos, tanh, sigmoid = (_float_unary(c) for c in (Exp, Log, Sqrt, Sin, Cos, Tanh, Sigmoid))
+
+
+def neg(x):
+    return Neg()(x)
+
+
+def abs(x):
+    return Abs()(x)
+
+
+# ---- selection ----
+
+class Where(Function):
+    """y = a where cond else b;  da = gy where cond else 0, db = gy where not cond else 0"""
+
+    def __init__(self, cond):
+        self.cond = cond
+
+    def forward(self, a, b):
+        return backend.get_array_module(a).where(self.cond, a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        zero = Tensor(backend.get_array_module(gy.data).zeros((), dtype=gy.dtype))
+        n = self.needs_input_grad
+        return (sum_to(Where(self.cond)(gy, zero), a.shape) if n[0] else None,
+                sum_to(Where(self.cond)(zero, gy), b.shape) if n[1] else None)
+
+
+def where(condition, input, other):
+    a, b = promote(input, other)
+    cond = condition.data if isinstance(condition, Tensor) else backend.get_array_module(a.data).asarray(condition)
+    if cond.dtype != bool:
+        raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
+    try:
+        numpy.broadcast_shapes(cond.shape, a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"where: condition {cond.shape}, input {a.shape} and other {b.shape} "
+                         "cannot be broadcast together") from None
+    return Where(cond)(a, b)
+
+
+class Clamp(Function):
+    """y = min(max(x, lo), hi);  dx = gy where lo <= x <= hi else 0"""
+
+    def __init__(self, lo, hi):
+        self.lo, self.hi = lo, hi
+
+    def forward(self, x):
+        return backend.get_array_module(x).clip(x, self.lo, self.hi)
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        mask = backend.get_array_module(x).ones(x.shape, dtype=bool)
+        if self.lo is not None:
+            mask &= x >= self.lo
+        if self.hi is not None:
+            mask &= x <= self.hi
+        return gy * Tensor(mask.astype(gy.dtype))
+
+
+def clamp(x, min=None, max=None):
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        y = x if min is None else maximum(x, min)
+        return y if max is None else minimum(y, max)
+    return Clamp(min, max)(x)
+
+
+# ---- dtype and device ----
+
+class Cast(Function):
+    """y = x converted to `dtype`;  dx = gy converted back to x's dtype"""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        return x.astype(self.dtype)
+
+    def backward(self, gy):
+        return astype(gy, self.inputs[0].dtype)
+
+
+def astype(x, dtype):
+    dtype = numpy.dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    if dtype.kind not in "fc" and x.requires_grad:
+        return Tensor(x.data.astype(dtype))  # an integer result carries no gradient
+    return Cast(dtype)(x)
+
+
+class ToDevice(Function):
+    """y = x copied to another device;  dx = gy copied back"""
+
+    def __init__(self, device):
+        self.device = device
+
+    def forward(self, x):
+        return backend.to_device(x, self.device)
+
+    def backward(self, gy):
+        return to_device(gy, self.inputs[0].device)
+
+
+def to_device(x, device):
+    device = backend.device(device)
+    return x if x.device == device else ToDevice(device)(x)
+
+
+class Copy(Function):
+    """y = a copy of x;  dx = gy"""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        return gy
+
+
+def clone(x):
+    return Copy()(x)
+
+
+# ---- comparisons: results are bool tensors and carry no gradient ----
+
+def _compare(ufunc_name):
+    def op(a, b):
+        a, b = promote(a, b)
+        _check_broadcast(ufunc_name, a, b) if a.shape != b.shape else None
+        return Tensor(getattr(backend.get_array_module(a.data), ufunc_name)(a.data, b.data))
+    op.__name__ = ufunc_name
+    return op
+
+
+eq, ne, lt, le, gt, ge = (_compare(n) for n in ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal"))

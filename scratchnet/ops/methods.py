@@ -1,0 +1,52 @@
+"""Tensor's operators and methods (`a + b`, `x.sum(1)`, `x[idx]`), each a thin name over a function of ops/.
+
+Kept apart from tensor.py so that the engine reads on one screen and the op families stay the place to learn from.
+"""
+from ..tensor import Tensor
+from . import math as M, reduce as R, shape as S, linalg as L, activation as A
+
+
+def _rev(f):
+    return lambda self, other: f(other, self)
+
+
+def _sizes_method(f):
+    return lambda self, *sizes: f(self, *sizes)
+
+
+def install():
+    ops = {
+        "__add__": M.add, "__radd__": _rev(M.add), "__sub__": M.sub, "__rsub__": _rev(M.sub),
+        "__mul__": M.mul, "__rmul__": _rev(M.mul), "__truediv__": M.div, "__rtruediv__": _rev(M.div),
+        "__pow__": M.pow, "__rpow__": _rev(M.pow), "__matmul__": L.matmul, "__rmatmul__": _rev(L.matmul),
+        "__neg__": M.neg, "__pos__": lambda self: self, "__abs__": M.abs,
+        "__eq__": M.eq, "__ne__": M.ne, "__lt__": M.lt, "__le__": M.le, "__gt__": M.gt, "__ge__": M.ge,
+        "__getitem__": S.getitem,
+        "__invert__": lambda self: Tensor(~self.data),
+        "__and__": lambda self, o: Tensor(self.data & getattr(o, "data", o)),
+        "__or__": lambda self, o: Tensor(self.data | getattr(o, "data", o)),
+        "__floordiv__": lambda self, o: Tensor(self.data // getattr(o, "data", o)),
+        "__mod__": lambda self, o: Tensor(self.data % getattr(o, "data", o)),
+        "add": M.add, "sub": M.sub, "mul": M.mul, "div": M.div, "pow": M.pow, "matmul": L.matmul,
+        "neg": M.neg, "exp": M.exp, "log": M.log, "sqrt": M.sqrt, "abs": M.abs, "sin": M.sin, "cos": M.cos,
+        "tanh": M.tanh, "sigmoid": M.sigmoid, "relu": A.relu, "leaky_relu": A.leaky_relu,
+        "softmax": A.softmax, "log_softmax": A.log_softmax,
+        "clamp": M.clamp, "clip": M.clamp, "maximum": M.maximum, "minimum": M.minimum,
+        "eq": M.eq, "ne": M.ne, "lt": M.lt, "le": M.le, "gt": M.gt, "ge": M.ge,
+        "astype": M.astype, "clone": M.clone,
+        "sum": R.sum, "mean": R.mean, "var": R.var, "std": R.std, "max": R.max, "min": R.min, "amax": R.amax,
+        "argmax": R.argmax, "argmin": R.argmin, "logsumexp": R.logsumexp, "prod": R.prod,
+        "reshape": _sizes_method(S.reshape), "view": _sizes_method(S.reshape), "flatten": S.flatten,
+        "squeeze": S.squeeze, "unsqueeze": S.unsqueeze, "transpose": S.transpose,
+        "permute": _sizes_method(S.permute), "expand": _sizes_method(S.expand),
+        "expand_as": lambda self, other: S.broadcast_to(self, other.shape),
+        "broadcast_to": S.broadcast_to, "sum_to": S.sum_to, "repeat": _sizes_method(S.repeat),
+        "split": S.split, "chunk": S.chunk,
+        "view_as": lambda self, other: S.reshape(self, other.shape),
+        "contiguous": lambda self: self,
+        "t": lambda self: S.transpose(self, 0, 1) if self.ndim == 2 else self,
+        "T": property(lambda self: S.permute(self, *reversed(range(self.ndim)))),
+        "mT": property(lambda self: S.transpose(self, -2, -1)),
+    }
+    for name, f in ops.items():
+        setattr(Tensor, name, f)

@@ -1,0 +1,228 @@
+"""Reductions: sum, mean, var, std, max, min, argmax, argmin, logsumexp, prod.
+
+A reduction's backward broadcasts the upstream gradient back over the reduced axes (keepdim first, then expand).
+"""
+import builtins
+from collections import namedtuple
+
+import numpy
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from . import math as M
+from .shape import broadcast_to, reshape, _norm_dim
+
+ValuesIndices = namedtuple("ValuesIndices", "values indices")  # what max(dim)/min(dim) return, as torch.return_types
+
+
+def _axes(dim, ndim):
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    return tuple(sorted({_norm_dim(d, ndim) for d in dims}))
+
+
+def _kept_shape(shape, axes):
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _expand_back(gy, x_shape, axes, keepdim):
+    """gy (reduced over `axes`) broadcast back to x's shape."""
+    if not keepdim:
+        gy = reshape(gy, _kept_shape(x_shape, axes))
+    return broadcast_to(gy, x_shape)
+
+
+class Sum(Function):
+    """y = sum of x over `axes`;  dx = gy broadcast back over those axes"""
+
+    def __init__(self, axes, keepdim):
+        self.axes, self.keepdim = axes, keepdim
+
+    def forward(self, x):
+        return x.sum(axis=self.axes, keepdims=self.keepdim)
+
+    def backward(self, gy):
+        return _expand_back(gy, self.inputs[0].shape, self.axes, self.keepdim)
+
+
+class Mean(Function):
+    """y = sum(x) / n over `axes`;  dx = gy / n broadcast back"""
+
+    def __init__(self, axes, keepdim):
+        self.axes, self.keepdim = axes, keepdim
+
+    def forward(self, x):
+        return x.mean(axis=self.axes, keepdims=self.keepdim)
+
+    def backward(self, gy):
+        shape = self.inputs[0].shape
+        n = int(numpy.prod([shape[a] for a in self.axes]))
+        return _expand_back(gy / n, shape, self.axes, self.keepdim)
+
+
+def sum(x, dim=None, keepdim=False, dtype=None):
+    if dtype is not None:
+        x = M.astype(x, dtype)
+    elif x.dtype.kind in "biu":
+        x = M.astype(x, numpy.int64)  # PyTorch sums bools and ints as int64
+    return Sum(_axes(dim, x.ndim), keepdim)(x)
+
+
+def mean(x, dim=None, keepdim=False, dtype=None):
+    if dtype is not None:
+        x = M.astype(x, dtype)
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"mean(): input dtype must be floating point, got {x.dtype} (use .float() first)")
+    return Mean(_axes(dim, x.ndim), keepdim)(x)
+
+
+def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    """var = sum((x - mean)**2) / (n - correction); correction is 1 (Bessel) unless unbiased=False."""
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    axes = _axes(dim, x.ndim)
+    n = int(numpy.prod([x.shape[a] for a in axes]))
+    d = x - mean(x, axes, keepdim=True)
+    return sum(d * d, axes, keepdim) / builtins.max(n - correction, 0)
+
+
+def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    return M.sqrt(var(x, dim, unbiased, keepdim, correction))
+
+
+class MaxDim(Function):
+    """y = x at the index of the largest (or smallest) entry along `dim`;  dx = gy placed back at that index"""
+
+    def __init__(self, dim, keepdim, largest):
+        self.dim, self.keepdim, self.largest = dim, keepdim, largest
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        idx = (xp.argmax if self.largest else xp.argmin)(x, axis=self.dim, keepdims=True)
+        self.indices = idx if self.keepdim else idx.squeeze(self.dim)
+        return xp.take_along_axis(x, idx, axis=self.dim) if self.keepdim else \
+            xp.take_along_axis(x, idx, axis=self.dim).squeeze(self.dim)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        xp = backend.get_array_module(gy.data)
+        idx = self.indices if self.keepdim else xp.expand_dims(self.indices, self.dim)
+        grids = list(xp.indices(idx.shape, sparse=True))
+        grids[self.dim] = idx
+        if not self.keepdim:
+            gy = reshape(gy, idx.shape)
+        from .shape import IndexAdd
+        return IndexAdd(tuple(grids), x.shape)(gy)
+
+
+class MaxAll(Function):
+    """y = max (or min) of all entries;  dx = gy shared equally by the entries that equal y (as PyTorch)"""
+
+    def __init__(self, largest):
+        self.largest = largest
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        return xp.max(x) if self.largest else xp.min(x)
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        mask = x == self.output_value
+        return gy * Tensor((mask / mask.sum()).astype(gy.dtype))
+
+    @property
+    def output_value(self):
+        out = self.output
+        if out is not None:
+            return out.data
+        xp = backend.get_array_module(self.inputs[0].data)
+        return (xp.max if self.largest else xp.min)(self.inputs[0].data)
+
+
+def _max_min(x, dim, keepdim, largest):
+    if x.data.size == 0:
+        raise ValueError(f"{'max' if largest else 'min'}(): the tensor of shape {x.shape} is empty")
+    if isinstance(dim, Tensor):
+        return (M.maximum if largest else M.minimum)(x, dim)
+    if dim is None:
+        return MaxAll(largest)(x)
+    dim = _norm_dim(dim, x.ndim)
+    fn = MaxDim(dim, keepdim, largest)
+    values = fn(x)
+    return ValuesIndices(values, Tensor(fn.indices.astype(numpy.int64)))
+
+
+def max(x, dim=None, keepdim=False):
+    """max(x) -> the largest entry; max(x, dim) -> (values, indices); max(x, other_tensor) -> maximum"""
+    return _max_min(x, dim, keepdim, True)
+
+
+def min(x, dim=None, keepdim=False):
+    return _max_min(x, dim, keepdim, False)
+
+
+def amax(x, dim=None, keepdim=False):
+    return max(x, dim, keepdim).values if dim is not None else max(x)
+
+
+def argmax(x, dim=None, keepdim=False):
+    xp = backend.get_array_module(x.data)
+    if dim is None:
+        return Tensor(xp.asarray(xp.argmax(x.data), dtype=numpy.int64))
+    return Tensor(xp.argmax(x.data, axis=_norm_dim(dim, x.ndim), keepdims=keepdim).astype(numpy.int64))
+
+
+def argmin(x, dim=None, keepdim=False):
+    xp = backend.get_array_module(x.data)
+    if dim is None:
+        return Tensor(xp.asarray(xp.argmin(x.data), dtype=numpy.int64))
+    return Tensor(xp.argmin(x.data, axis=_norm_dim(dim, x.ndim), keepdims=keepdim).astype(numpy.int64))
+
+
+def logsumexp(x, dim=None, keepdim=False):
+    """y = m + log(sum(exp(x - m))) with m = max(x), which keeps exp from overflowing;  dx = gy * softmax(x)"""
+    axes = _axes(dim, x.ndim)
+    xp = backend.get_array_module(x.data)
+    m = x.data.max(axis=axes, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)  # an all -inf slice must give -inf, not nan
+    mt = Tensor(m)
+    y = M.log(sum(M.exp(x - mt), axes, keepdim=True)) + mt
+    return y if keepdim else reshape(y, tuple(s for i, s in enumerate(y.shape) if i not in axes))
+
+
+class Prod(Function):
+    """y = product of x over `axes`;  dx = gy * (product of the other entries) = gy * y / x where x != 0
+
+    Where an entry is zero the product of the others is computed directly (exclusive cumulative products), so the
+    first derivative is exact; the second derivative is exact away from zeros.
+    """
+
+    def __init__(self, axis, keepdim):
+        self.axis, self.keepdim = axis, keepdim
+
+    def forward(self, x):
+        return x.prod(axis=self.axis, keepdims=self.keepdim)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        xp = backend.get_array_module(x.data)
+        axes = tuple(range(x.ndim)) if self.axis is None else (self.axis,)
+        gy = _expand_back(gy, x.shape, axes, self.keepdim)
+        if not (x.data == 0).any():
+            y = _expand_back(prod(x, self.axis, self.keepdim), x.shape, axes, self.keepdim)
+            return gy * y / x
+        flat = x.data.reshape(-1) if self.axis is None else xp.moveaxis(x.data, self.axis, -1)
+        ones = xp.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
+        left = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], -1), -1)
+        right = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(flat, -1)[..., :-1]], -1), -1), -1)
+        others = left * right
+        others = others.reshape(x.shape) if self.axis is None else xp.moveaxis(others, -1, self.axis)
+        return gy * Tensor(others)
+
+
+def prod(x, dim=None, keepdim=False):
+    if x.dtype.kind in "biu":
+        x = M.astype(x, numpy.int64)
+    return Prod(None if dim is None else _norm_dim(dim, x.ndim), keepdim)(x)

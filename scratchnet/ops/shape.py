@@ -1,0 +1,347 @@
+"""Ops that move elements without changing them: broadcast/sum_to, reshape, permute, indexing, cat, pad, repeat.
+
+Each one's backward is another op of this file (reshape undoes reshape, sum_to undoes broadcast, scatter-add undoes
+gather), so they are differentiable to any order.
+"""
+import numpy
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+
+
+def _norm_dim(dim, ndim, name="dim"):
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(f"{name}={dim} is out of range for a tensor with {ndim} dimension(s)")
+    return dim % max(ndim, 1)
+
+
+def _sizes(args):
+    """Accept both f(2, 3) and f((2, 3))."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+# ---- broadcasting ----
+
+class SumTo(Function):
+    """y = x summed over the axes broadcasting added or stretched, so y.shape == shape;  dx = broadcast_to(gy, x.shape)"""
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        lead = x.ndim - len(self.shape)
+        axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(self.shape) if s == 1 and x.shape[i + lead] != 1)
+        y = x.sum(axis=axes, keepdims=True) if axes else x
+        return y.reshape(self.shape) if lead else y
+
+    def backward(self, gy):
+        return broadcast_to(gy, self.inputs[0].shape)
+
+
+class BroadcastTo(Function):
+    """y = x repeated along new or size-1 axes to `shape`;  dx = sum_to(gy, x.shape)"""
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        return backend.get_array_module(x).broadcast_to(x, self.shape)
+
+    def backward(self, gy):
+        return sum_to(gy, self.inputs[0].shape)
+
+
+def sum_to(x, shape):
+    """Sum `x` down to `shape`: the one place where every broadcasting op's backward undoes the broadcast."""
+    return x if x.shape == tuple(shape) else SumTo(shape)(x)
+
+
+def broadcast_to(x, shape):
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    try:
+        numpy.broadcast_shapes(x.shape, shape)
+    except ValueError:
+        raise ValueError(f"broadcast_to/expand: shape {x.shape} cannot be broadcast to {shape}") from None
+    if len(shape) < x.ndim:
+        raise ValueError(f"broadcast_to/expand: target {shape} has fewer dimensions than the tensor's {x.shape}")
+    return BroadcastTo(shape)(x)
+
+
+def expand(x, *sizes):
+    sizes = _sizes(sizes)
+    lead = len(sizes) - x.ndim
+    shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
+    return broadcast_to(x, shape)
+
+
+# ---- reshaping ----
+
+class Reshape(Function):
+    """y = x with a new shape, same elements in the same (C) order;  dx = reshape(gy, x.shape)"""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        return x.reshape(self.shape)
+
+    def backward(self, gy):
+        return reshape(gy, self.inputs[0].shape)
+
+
+def reshape(x, *shape):
+    shape = _sizes(shape)
+    if shape == x.shape:
+        return x
+    known = 1
+    for s in shape:
+        known *= s if s != -1 else 1
+    if shape.count(-1) > 1 or (shape.count(-1) == 0 and known != x.data.size) or \
+            (shape.count(-1) == 1 and (known == 0 or x.data.size % known)):
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.data.size} elements) into {shape}")
+    return Reshape(shape)(x)
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    if x.ndim == 0:
+        return reshape(x, 1)
+    s, e = _norm_dim(start_dim, x.ndim, "start_dim"), _norm_dim(end_dim, x.ndim, "end_dim")
+    return reshape(x, x.shape[:s] + (-1,) + x.shape[e + 1:])
+
+
+def squeeze(x, dim=None):
+    if dim is None:
+        return reshape(x, tuple(s for s in x.shape if s != 1))
+    dims = {_norm_dim(d, x.ndim) for d in ((dim,) if isinstance(dim, int) else dim)}
+    return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in dims and s == 1)))
+
+
+def unsqueeze(x, dim):
+    dim = _norm_dim(dim, x.ndim + 1)
+    return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
+
+
+class Permute(Function):
+    """y = x with axes reordered: y.shape[i] = x.shape[dims[i]];  dx = permute(gy, argsort(dims))"""
+
+    def __init__(self, dims):
+        self.dims = dims
+
+    def forward(self, x):
+        return x.transpose(self.dims)
+
+    def backward(self, gy):
+        return permute(gy, *numpy.argsort(self.dims).tolist())
+
+
+def permute(x, *dims):
+    dims = tuple(_norm_dim(d, x.ndim) for d in _sizes(dims))
+    if sorted(dims) != list(range(x.ndim)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} axes of shape {x.shape}")
+    return x if dims == tuple(range(x.ndim)) else Permute(dims)(x)
+
+
+def transpose(x, dim0, dim1):
+    dims = list(range(x.ndim))
+    a, b = _norm_dim(dim0, x.ndim), _norm_dim(dim1, x.ndim)
+    dims[a], dims[b] = dims[b], dims[a]
+    return permute(x, *dims)
+
+
+# ---- indexing ----
+
+def _raw_index(index):
+    """Tensors in an index become raw arrays; boolean masks become the integer indices they select, so the same
+    index can later drive the scatter-add of the backward."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    for i in index:
+        if isinstance(i, Tensor):
+            i = i.data
+        elif isinstance(i, list):
+            i = numpy.asarray(i)
+        if hasattr(i, "dtype") and getattr(i, "ndim", 0) > 0 and i.dtype == bool:
+            out.extend(i.nonzero())
+        else:
+            out.append(i)
+    return tuple(out)
+
+
+def _is_basic(index):
+    return all(i is None or i is Ellipsis or isinstance(i, (int, slice, numpy.integer)) for i in index)
+
+
+class GetItem(Function):
+    """y = x[index] (basic or advanced);  dx = zeros_like(x) with gy scatter-added at index"""
+
+    def __init__(self, index):
+        self.index = index
+
+    def forward(self, x):
+        return x[self.index]
+
+    def backward(self, gy):
+        return IndexAdd(self.index, self.inputs[0].shape)(gy)
+
+
+class IndexAdd(Function):
+    """y = zeros(shape); y[index] += g (repeated indices add up);  dg = y_grad[index]"""
+
+    def __init__(self, index, shape):
+        self.index, self.shape = index, shape
+
+    def forward(self, g):
+        xp = backend.get_array_module(g)
+        y = xp.zeros(self.shape, dtype=g.dtype)
+        if _is_basic(self.index):
+            y[self.index] = g
+        else:
+            backend.scatter_add(xp, y, self.index, g)
+        return y
+
+    def backward(self, gy):
+        return GetItem(self.index)(gy)
+
+
+def getitem(x, index):
+    index = _raw_index(index)
+    try:
+        return GetItem(index)(x)
+    except IndexError as e:
+        raise IndexError(f"index {index} is invalid for a tensor of shape {x.shape}: {e}") from None
+
+
+def _take_along(x, dim, idx):
+    """x indexed with the integer array `idx` along axis `dim` (a gather; its backward is a scatter-add)."""
+    return getitem(x, (slice(None),) * dim + (idx,))
+
+
+# ---- joining and splitting ----
+
+class Cat(Function):
+    """y = the inputs joined along `dim`;  dx_i = the slice of gy that x_i filled"""
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, *xs):
+        return backend.get_array_module(xs[0]).concatenate(xs, axis=self.dim)
+
+    def backward(self, gy):
+        grads, start = [], 0
+        for x, need in zip(self.inputs, self.needs_input_grad):
+            n = x.shape[self.dim]
+            grads.append(getitem(gy, (slice(None),) * self.dim + (slice(start, start + n),)) if need else None)
+            start += n
+        return tuple(grads)
+
+
+def cat(tensors, dim=0):
+    from .math import promote
+    tensors = promote(*tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    first = tensors[0]
+    dim = _norm_dim(dim, first.ndim)
+    for i, t in enumerate(tensors):
+        if t.ndim != first.ndim or t.shape[:dim] + t.shape[dim + 1:] != first.shape[:dim] + first.shape[dim + 1:]:
+            raise ValueError(f"cat: tensor {i} has shape {t.shape}, but tensor 0 has shape {first.shape}; "
+                             f"all must match except in dim {dim}")
+    return Cat(dim)(*tensors)
+
+
+def stack(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack: tensor {i} has shape {t.shape}, but tensor 0 has shape {tensors[0].shape}")
+    dim = _norm_dim(dim, tensors[0].ndim + 1)
+    return cat([unsqueeze(t, dim) for t in tensors], dim)
+
+
+def split(x, split_size_or_sections, dim=0):
+    """PyTorch's split: an int gives chunks of that size (the last may be smaller); a list gives those sizes."""
+    dim = _norm_dim(dim, x.ndim)
+    n = x.shape[dim]
+    if isinstance(split_size_or_sections, int):
+        if split_size_or_sections <= 0:
+            raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
+        sizes = [min(split_size_or_sections, n - s) for s in range(0, n, split_size_or_sections)]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise ValueError(f"split: sections {sizes} sum to {sum(sizes)}, but dim {dim} has size {n}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(getitem(x, (slice(None),) * dim + (slice(start, start + s),)))
+        start += s
+    return tuple(out)
+
+
+def chunk(x, chunks, dim=0):
+    n = x.shape[_norm_dim(dim, x.ndim)]
+    return split(x, max(1, -(-n // chunks)), dim)
+
+
+# ---- padding and tiling ----
+
+def _pad_index(n, before, after, mode):
+    i = numpy.arange(-before, n + after)
+    if mode == "replicate":
+        return numpy.clip(i, 0, n - 1)
+    if before >= n or after >= n:
+        raise ValueError(f"pad: reflect padding ({before}, {after}) must be smaller than the dimension size {n}")
+    i = numpy.abs(i)
+    return numpy.where(i > n - 1, 2 * (n - 1) - i, i)
+
+
+class PadConstant(Function):
+    """y = x surrounded by `value`;  dx = the centre slice of gy"""
+
+    def __init__(self, widths, value):
+        self.widths, self.value = widths, value
+
+    def forward(self, x):
+        return backend.get_array_module(x).pad(x, self.widths, constant_values=self.value)
+
+    def backward(self, gy):
+        return getitem(gy, tuple(slice(b, b + n) for (b, _), n in zip(self.widths, self.inputs[0].shape)))
+
+
+def pad(x, pad, mode="constant", value=0.0):
+    """PyTorch's F.pad: `pad` lists (before, after) pairs starting from the LAST dimension."""
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: expected pairs for at most {x.ndim} dims, got pad={tuple(pad)} for shape {x.shape}")
+    if any(p < 0 for p in pad):
+        raise ValueError(f"pad: negative padding {tuple(pad)} is not supported")
+    widths = [(0, 0)] * x.ndim
+    for k in range(len(pad) // 2):
+        widths[x.ndim - 1 - k] = (int(pad[2 * k]), int(pad[2 * k + 1]))
+    if mode == "constant":
+        return PadConstant(tuple(widths), value)(x)
+    if mode not in ("reflect", "replicate"):
+        raise ValueError(f"pad: mode must be 'constant', 'reflect' or 'replicate', got {mode!r}")
+    xp = backend.get_array_module(x.data)
+    for d, (b, a) in enumerate(widths):
+        if b or a:
+            x = _take_along(x, d, xp.asarray(_pad_index(x.shape[d], b, a, mode)))
+    return x
+
+
+def repeat(x, *sizes):
+    """PyTorch's repeat (NumPy's tile);  dx = gy folded to (r0, s0, r1, s1, ...) and summed over the r axes"""
+    sizes = _sizes(sizes)
+    if len(sizes) < x.ndim:
+        raise ValueError(f"repeat: {len(sizes)} repeat sizes given for a tensor with {x.ndim} dims")
+    x = reshape(x, (1,) * (len(sizes) - x.ndim) + x.shape)
+    shape = x.shape
+    expanded = broadcast_to(reshape(x, sum(((1, s) for s in shape), ())), sum(zip(sizes, shape), ()))
+    return reshape(expanded, tuple(r * s for r, s in zip(sizes, shape)))

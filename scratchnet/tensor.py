@@ -1,0 +1,358 @@
+"""Tensor: an array plus the graph edge that made it, and the reverse-mode pass (`backward`) that walks that graph.
+
+The pass is iterative: functions wait in a heap ordered by generation (a function's generation is one more than the
+newest function that made one of its inputs), so a 100,000-op chain needs no recursion.
+"""
+import contextlib
+import heapq
+import itertools
+
+import numpy
+
+from . import backend
+
+
+# ---- grad mode ----
+
+class _Mode:
+    grad_enabled = True
+
+
+def is_grad_enabled():
+    return _Mode.grad_enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Context manager and decorator that turns graph recording on or off."""
+
+    def __init__(self, mode):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        self.prev = _Mode.grad_enabled
+        _Mode.grad_enabled = self.mode
+
+    def __exit__(self, *exc):
+        _Mode.grad_enabled = self.prev
+
+
+class no_grad(set_grad_enabled):
+    """`with no_grad():` or `@no_grad()`: ops inside record no graph (inference, optimizer updates)."""
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    def __init__(self):
+        super().__init__(True)
+
+
+class Tensor:
+    """An n-dimensional array that remembers how it was made.
+
+    `data` is the raw NumPy or CuPy array; `_ctx` the Function that produced it (None for a leaf); `grad` is filled
+    by `backward()` for leaves that require grad.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_gen", "_retain", "__weakref__")
+    __array_ufunc__ = None  # make NumPy hand `ndarray * tensor` to Tensor.__rmul__ instead of converting us
+    __hash__ = object.__hash__
+
+    def __init__(self, data, requires_grad=False):
+        if isinstance(data, numpy.generic):  # NumPy returns 0-d results as scalars; keep every Tensor an ndarray
+            data = numpy.asarray(data)
+        self.data = data
+        self.grad = None
+        self.requires_grad = requires_grad
+        self._ctx = None
+        self._gen = 0
+        self._retain = False
+
+    # ---- what it is ----
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    is_leaf = property(lambda self: self._ctx is None)
+    grad_fn = property(lambda self: self._ctx)
+
+    @property
+    def device(self):
+        return backend.device_of(self.data)
+
+    def size(self, dim=None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def dim(self):
+        return self.data.ndim
+
+    def numel(self):
+        return int(self.data.size)
+
+    def element_size(self):
+        return self.data.itemsize
+
+    def is_floating_point(self):
+        return self.data.dtype.kind == "f"
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self):
+        body = numpy.array2string(backend.to_numpy(self.data), separator=", ", prefix="tensor(")
+        extra = ""
+        if self.data.dtype not in (numpy.float32, numpy.int64, numpy.bool_):
+            extra += f", dtype={self.data.dtype}"
+        if self.device != backend.CPU:
+            extra += f", device='{self.device}'"
+        if self._ctx is not None:
+            extra += f", grad_fn=<{type(self._ctx).__name__}Backward>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    # ---- leaving the graph, changing device or dtype ----
+    def numpy(self):
+        """A host NumPy copy of the data."""
+        return numpy.array(backend.to_numpy(self.data), copy=True)
+
+    def __array__(self, dtype=None, copy=None):
+        a = backend.to_numpy(self.data)
+        return a if dtype is None else a.astype(dtype, copy=False)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return backend.to_numpy(self.data).tolist()
+
+    def __bool__(self):
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"only integer tensors of one element can be used as an index, got {self.dtype}")
+        return int(self.item())
+
+    def detach(self):
+        """The same data, cut from the graph."""
+        return Tensor(self.data)
+
+    def detach_(self):
+        self._ctx, self._gen, self.requires_grad = None, 0, False
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(f"only floating point tensors can require gradients, got dtype {self.dtype}")
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use detach() instead")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self):
+        """Keep `.grad` for this non-leaf tensor too."""
+        self._retain = True
+        return self
+
+    def to(self, *args, dtype=None, device=None):
+        """`t.to("cuda")`, `t.to("float64")`, `t.to(other_tensor)`, `t.to(device, dtype)`."""
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, backend.Device) or (isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda")):
+                device = a
+            else:
+                dtype = a
+        out = self
+        if dtype is not None and numpy.dtype(dtype) != self.dtype:
+            out = out.astype(dtype)
+        if device is not None and backend.device(device) != self.device:
+            from .ops.math import to_device
+            out = to_device(out, device)
+        return out
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, index=None):
+        return self.to("cuda" if index is None else f"cuda:{index}")
+
+    def float(self):
+        return self.astype(numpy.float32)
+
+    def double(self):
+        return self.astype(numpy.float64)
+
+    def half(self):
+        return self.astype(numpy.float16)
+
+    def long(self):
+        return self.astype(numpy.int64)
+
+    def int(self):
+        return self.astype(numpy.int32)
+
+    def bool(self):
+        return self.astype(numpy.bool_)
+
+    # ---- in place, on the raw data (initialisers and optimizers run these under no_grad) ----
+    def _check_inplace(self, what):
+        if _Mode.grad_enabled and self.requires_grad and self._ctx is None:
+            raise RuntimeError(f"{what} on a leaf tensor that requires grad: wrap it in `with no_grad():`")
+
+    def zero_(self):
+        self._check_inplace("zero_()")
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value):
+        self._check_inplace("fill_()")
+        self.data[...] = value
+        return self
+
+    def copy_(self, src):
+        self._check_inplace("copy_()")
+        src = src.data if isinstance(src, Tensor) else src
+        xp = backend.get_array_module(self.data)
+        src = backend.to_device(src, self.device) if xp is not numpy else backend.to_numpy(src)
+        if xp.broadcast_shapes(xp.shape(src), self.shape) != self.shape:
+            raise ValueError(f"copy_(): source shape {xp.shape(src)} does not broadcast to {self.shape}")
+        self.data[...] = src
+        return self
+
+    def add_(self, other, alpha=1):
+        self._check_inplace("add_()")
+        other = other.data if isinstance(other, Tensor) else other
+        self.data += alpha * other if alpha != 1 else other
+        return self
+
+    def mul_(self, other):
+        self._check_inplace("mul_()")
+        self.data *= other.data if isinstance(other, Tensor) else other
+        return self
+
+    def normal_(self, mean=0.0, std=1.0):
+        self._check_inplace("normal_()")
+        self.data[...] = backend.random_normal(self.shape, self.dtype, self.device) * std + mean
+        return self
+
+    def uniform_(self, a=0.0, b=1.0):
+        self._check_inplace("uniform_()")
+        self.data[...] = backend.random_uniform(self.shape, self.dtype, self.device) * (b - a) + a
+        return self
+
+    def __setitem__(self, index, value):
+        if _Mode.grad_enabled and (self.requires_grad or getattr(value, "requires_grad", False)):
+            raise RuntimeError("item assignment is not recorded by autograd: build the tensor with where()/cat(), "
+                               "or assign under no_grad()")
+        from .ops.shape import _raw_index
+        self.data[_raw_index(index)] = value.data if isinstance(value, Tensor) else value
+
+    # ---- autograd ----
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad.
+
+        `gradient` is the upstream dL/d(self); it may be left out only for a one-element tensor (then it is 1).
+        """
+        run_backward([self], [gradient], retain_graph=create_graph if retain_graph is None else retain_graph,
+                     create_graph=create_graph, accumulate_into=inputs)
+
+
+def _as_grad(t, g, i):
+    """Check or make the upstream gradient of root tensor `t`."""
+    if not t.requires_grad:
+        raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn: it was made "
+                           "under no_grad(), from tensors that do not require grad, or was detached")
+    if g is None:
+        if t.data.size != 1:
+            raise RuntimeError(f"grad can be implicitly created only for one-element outputs: output {i} has shape "
+                               f"{t.shape}; pass gradient= (or grad_outputs=) of that shape")
+        return Tensor(backend.get_array_module(t.data).ones(t.shape, dtype=t.dtype))
+    if not isinstance(g, Tensor):
+        g = Tensor(backend.get_array_module(t.data).asarray(g, dtype=t.dtype))
+    if g.shape != t.shape:
+        raise RuntimeError(f"gradient for output {i} has shape {g.shape}, but the output has shape {t.shape}")
+    return g
+
+
+def _add(a, b):
+    return b if a is None else a + b
+
+
+def run_backward(roots, grads, retain_graph=False, create_graph=False, capture=None, accumulate_into=None):
+    """Walk the graph from `roots` back to the leaves.
+
+    Leaves get `.grad` accumulated, unless `capture` (a list of tensors, from `autograd.grad`) is given: then their
+    gradients are returned instead, in order, and no `.grad` is touched.
+    """
+    counter = itertools.count()
+    heap, pending, leaf_grads = [], {}, {}
+    want = None if capture is None else {id(t): t for t in capture}
+    captured = {}
+
+    def send(t, g):
+        fn = t._ctx
+        if fn is None:
+            if t.requires_grad:
+                leaf_grads[t] = _add(leaf_grads.get(t), g)
+            return
+        if fn not in pending:
+            pending[fn] = g
+            heapq.heappush(heap, (-fn.generation, next(counter), fn))
+        else:
+            pending[fn] = pending[fn] + g
+
+    for i, (t, g) in enumerate(zip(roots, grads)):
+        send(t, _as_grad(t, g, i))
+
+    with set_grad_enabled(create_graph):
+        while heap:
+            fn = heapq.heappop(heap)[2]
+            gy = pending.pop(fn)
+            if fn.inputs is None:
+                raise RuntimeError(
+                    f"Trying to backward through the graph a second time ({type(fn).__name__} was already freed). "
+                    "Pass retain_graph=True to the first backward() if you need to walk it again.")
+            out = fn.output
+            if out is not None:
+                if want is not None and id(out) in want:
+                    captured[id(out)] = _add(captured.get(id(out)), gy)
+                if out._retain and want is None:
+                    out.grad = gy if out.grad is None else out.grad + gy
+            inputs = fn.inputs
+            gxs = fn.backward(gy)
+            if not isinstance(gxs, tuple):
+                gxs = (gxs,)
+            if not retain_graph:
+                fn.release()
+            for x, gx, need in zip(inputs, gxs, fn.needs_input_grad):
+                if need and gx is not None:
+                    send(x, gx)
+
+    if want is not None:
+        for t, g in leaf_grads.items():
+            if id(t) in want:
+                captured[id(t)] = g
+        return [captured.get(id(t)) for t in capture]
+    keep = None if accumulate_into is None else {id(t) for t in accumulate_into}
+    for leaf, g in leaf_grads.items():
+        if keep is not None and id(leaf) not in keep:
+            continue
+        if not create_graph:
+            g = Tensor(g.data)
+        leaf.grad = g if leaf.grad is None else (leaf.grad + g if create_graph else Tensor(leaf.grad.data + g.data))
+    return None

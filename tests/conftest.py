@@ -1,0 +1,42 @@
+"""Shared test set-up: Hypothesis profiles, the device every test runs on, and the optional PyTorch reference."""
+import importlib
+import os
+
+import numpy
+import pytest
+from hypothesis import HealthCheck, settings
+
+import scratchnet
+
+# CI and the README's `make test` use "ci": 100 derandomized examples per property. "dev" is for quick local runs.
+settings.register_profile("ci", max_examples=100, derandomize=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("dev", max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def device():
+    """The device under test: $SCRATCHNET_DEVICE (cpu unless set), so one suite runs on every backend."""
+    return scratchnet.get_default_device()
+
+
+def load_torch():
+    """PyTorch, the reference. Missing is a skip for a user, but a failure in CI (SCRATCHNET_REQUIRE_TORCH=1)."""
+    try:
+        torch = importlib.import_module("torch")
+    except ImportError:
+        if os.environ.get("SCRATCHNET_REQUIRE_TORCH"):
+            raise
+        pytest.skip("PyTorch not installed (make torch): reference comparison not run")
+    torch.set_default_dtype(torch.float64)
+    return torch
+
+
+@pytest.fixture
+def torch():
+    return load_torch()
+
+
+def to_np(t):
+    return numpy.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t)
