@@ -1,0 +1,76 @@
+"""Per-op overhead of scratchnet vs PyTorch CPU (and CuPy when a GPU is present), forward + backward.
+
+small: a 50-layer MLP of 64x64 matmuls + tanh (Python overhead dominates);
+large: a chain of 4 1024x1024 matmuls + tanh (BLAS dominates).
+Run: python benchmarks/overhead.py [--rounds 5] [--threads 2]
+"""
+import argparse
+import json
+import statistics
+import sys
+
+from _harness import alternate, have, have_gpu, table, time_fn
+
+CASES = {"small": (64, 50), "large": (1024, 4)}
+
+
+def worker(job):
+    size, layers = CASES[job["case"]]
+    if job["fw"] == "torch":
+        import torch
+        torch.manual_seed(0)
+        ws = [(torch.randn(size, size) / size ** 0.5).requires_grad_() for _ in range(layers)]
+        x = torch.randn(size, size)
+        sync = lambda: None  # noqa: E731
+    else:
+        import scratchnet as sn
+        sn.manual_seed(0)
+        dev = "cuda" if job["fw"] == "scratchnet-cuda" else "cpu"
+        ws = [(sn.randn(size, size, device=dev) / size ** 0.5).requires_grad_() for _ in range(layers)]
+        x = sn.randn(size, size, device=dev)
+        if dev == "cuda":
+            import cupy
+            sync = cupy.cuda.Device().synchronize
+        else:
+            sync = lambda: None  # noqa: E731
+
+    def step():
+        h = x
+        for w in ws:
+            h = (h @ w).tanh()
+        h.sum().backward()
+        for w in ws:
+            w.grad = None
+        sync()
+
+    t = time_fn(step, repeat=20 if job["case"] == "small" else 8)
+    return {"step_s": t, "per_op_us": t / (2 * layers) * 1e6}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--worker")
+    args = p.parse_args()
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    fws = ["scratchnet"] + (["torch"] if have("torch") else []) + (["scratchnet-cuda"] if have_gpu() else [])
+    jobs = [{"fw": fw, "case": c} for c in CASES for fw in fws]
+    res = alternate(__file__, jobs, args.rounds, args.threads)
+    med = {(j["fw"], j["case"]): statistics.median(r["per_op_us"] for r in res[json.dumps(j, sort_keys=True)])
+           for j in jobs}
+    rows = []
+    for c in CASES:
+        row = [c] + [f"{med[(fw, c)]:.1f}" for fw in fws]
+        if "torch" in fws:
+            row.append(f"{med[('scratchnet', c)] / med[('torch', c)]:.2f}x")
+        rows.append(row)
+    headers = ["case"] + [f"{fw} us/op" for fw in fws] + (["scratchnet/torch"] if "torch" in fws else [])
+    print(f"forward+backward time per op (median of {args.rounds} alternated processes, {args.threads} threads)")
+    print(table(headers, rows))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
