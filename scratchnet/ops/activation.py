@@ -36,6 +36,17 @@ class LeakyReLU(Function):
         return gy * Tensor(xp.where(x > 0, 1, self.slope).astype(gy.dtype))
 
 
+class Softplus(Function):
+    """y = log(1 + e^x), computed as log1p(e^−|x|) + max(x, 0) so it never overflows;  dx = gy · σ(x)"""
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        return xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(x, 0)
+
+    def backward(self, gy):
+        return gy * self.inputs[0].sigmoid()
+
+
 class Softmax(Function):
     """y_i = exp(x_i - m) / sum_j exp(x_j - m) along `dim` (m = max, for stability);  dx = y * (gy - sum(gy * y))"""
 
@@ -130,6 +141,10 @@ def gelu(x, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return GELU(approximate)(x)
+
+
+def softplus(x):
+    return Softplus()(x)
 
 
 def softmax(x, dim=-1):

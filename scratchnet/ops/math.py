@@ -223,6 +223,16 @@ class Log(Function):
         return gy / self.inputs[0]
 
 
+class Log1p(Function):
+    """y = ln(1 + x), accurate for tiny x;  dx = gy / (1 + x)"""
+
+    def forward(self, x):
+        return backend.get_array_module(x).log1p(x)
+
+    def backward(self, gy):
+        return gy / (1 + self.inputs[0])
+
+
 class Sqrt(Function):
     """y = sqrt(x);  dx = gy / (2 y)"""
 
@@ -308,7 +318,7 @@ def _float_unary(cls):
     return op
 
 
-exp, log, sqrt, sin, cos, tanh, sigmoid = (_float_unary(c) for c in (Exp, Log, Sqrt, Sin, Cos, Tanh, Sigmoid))
+exp, log, log1p, sqrt, sin, cos, tanh, sigmoid = (_float_unary(c) for c in (Exp, Log, Log1p, Sqrt, Sin, Cos, Tanh, Sigmoid))
 
 
 def neg(x):

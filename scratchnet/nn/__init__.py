@@ -1,0 +1,9 @@
+"""scratchnet.nn: Module, Parameter and the layers (PyTorch's names), plus functional and init."""
+from . import functional, init  # noqa: F401
+from .module import Module, Parameter  # noqa: F401
+from .container import Sequential, ModuleList, ModuleDict  # noqa: F401
+from .layers import (Linear, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Upsample,  # noqa
+                     Embedding, Dropout, Flatten, Unflatten, Identity, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, Softmax,
+                     LogSoftmax)
+from .norm import BatchNorm1d, BatchNorm2d, InstanceNorm2d  # noqa: F401
+from .loss import CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, BCELoss, BCEWithLogitsLoss  # noqa: F401

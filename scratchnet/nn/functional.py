@@ -1,0 +1,304 @@
+"""scratchnet.nn.functional: PyTorch's functional API over the ops, with the argument checks users hit first.
+
+Errors are raised here, at the public boundary, once, in the user's terms (argument names and shapes).
+"""
+import math
+
+import numpy
+
+from .. import backend
+from ..tensor import Tensor, no_grad
+from ..ops import conv as C, pool as P
+from ..ops.activation import relu, leaky_relu, gelu, softplus, softmax, log_softmax  # noqa: F401
+from ..ops.math import tanh, sigmoid  # noqa: F401
+from ..ops.linalg import MatMul, matmul
+from ..ops.norm import norm_train
+from ..ops.shape import pad, reshape, unsqueeze, getitem  # noqa: F401
+from ..ops.loss import (cross_entropy, nll_loss, mse_loss, l1_loss, binary_cross_entropy,  # noqa: F401
+                        binary_cross_entropy_with_logits)
+
+
+def _pair(v, name, fn):
+    if isinstance(v, int):
+        return (v, v)
+    v = tuple(v)
+    if len(v) != 2 or not all(isinstance(i, (int, numpy.integer)) for i in v):
+        raise ValueError(f"{fn}: {name} must be an int or a pair of ints, got {v!r}")
+    return tuple(int(i) for i in v)
+
+
+def _check_4d(fn, input):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fn}: input must be a Tensor, got {type(input).__name__}")
+    if input.ndim not in (3, 4):
+        raise ValueError(f"{fn}: expected a 4-D input (N, C, H, W) or 3-D (C, H, W), got shape {input.shape}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{fn}: input must be floating point, got dtype {input.dtype} (use .float())")
+    return (unsqueeze(input, 0), True) if input.ndim == 3 else (input, False)
+
+
+def _finish(y, unbatched):
+    return reshape(y, y.shape[1:]) if unbatched else y
+
+
+def _check_window(fn, x_shape, k, s, p, d):
+    for axis, size in ((0, x_shape[2]), (1, x_shape[3])):
+        if s[axis] < 1 or d[axis] < 1 or p[axis] < 0:
+            raise ValueError(f"{fn}: stride {s} and dilation {d} must be >= 1 and padding {p} >= 0")
+        span = d[axis] * (k[axis] - 1) + 1
+        if span > size + 2 * p[axis]:
+            raise ValueError(f"{fn}: kernel size {k} (dilated extent {span}) is larger than the padded input "
+                             f"{x_shape[2] + 2 * p[0]}x{x_shape[3] + 2 * p[1]} (input shape {tuple(x_shape)}, "
+                             f"padding {p})")
+
+
+def _same_padding(k, d):
+    total = [d[i] * (k[i] - 1) for i in range(2)]
+    return [(t // 2, t - t // 2) for t in total]
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """y = x ⋆ W + b over (N, C, H, W) with W of shape (O, C/groups, kh, kw). See ops/conv.py for the math."""
+    x, unbatched = _check_4d("conv2d", input)
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kh, kw), got {weight.shape}")
+    if x.shape[1] != weight.shape[1] * groups or weight.shape[0] % groups:
+        raise ValueError(f"conv2d: input has {x.shape[1]} channels (input shape {x.shape}) but weight {weight.shape} "
+                         f"with groups={groups} expects {weight.shape[1] * groups}")
+    s, d, k = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d"), weight.shape[2:]
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = 0
+        elif padding == "same":
+            if s != (1, 1):
+                raise ValueError("conv2d: padding='same' needs stride=1")
+            (t, b), (l, r) = _same_padding(k, d)
+            if (t, l) != (b, r):  # odd total: PyTorch puts the extra row/column at the bottom/right
+                x = pad(x, (l, r, t, b))
+                padding = 0
+            else:
+                padding = (t, l)
+        else:
+            raise ValueError(f"conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    p = _pair(padding, "padding", "conv2d")
+    _check_window("conv2d", x.shape, k, s, p, d)
+    y = C.Conv2d(C.ConvCfg(s, p, d, groups))(x, weight)
+    if bias is not None:
+        y = y + reshape(bias, 1, -1, 1, 1)
+    return _finish(y, unbatched)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The adjoint of conv2d in its input: (N, Cin, H, W) with W of shape (Cin, Cout/groups, kh, kw) gives
+    (N, Cout, (H−1)·s − 2p + d·(k−1) + output_padding + 1, ...)."""
+    x, unbatched = _check_4d("conv_transpose2d", input)
+    if weight.ndim != 4 or x.shape[1] != weight.shape[0] or weight.shape[0] % groups:
+        raise ValueError(f"conv_transpose2d: input has {x.shape[1]} channels (input shape {x.shape}) but weight "
+                         f"{weight.shape} expects {weight.shape[0]} (weight is (in, out/groups, kh, kw))")
+    s, p = _pair(stride, "stride", "conv_transpose2d"), _pair(padding, "padding", "conv_transpose2d")
+    d, op = _pair(dilation, "dilation", "conv_transpose2d"), _pair(output_padding, "output_padding", "conv_transpose2d")
+    k = weight.shape[2:]
+    if any(op[i] >= max(s[i], d[i]) for i in range(2)):
+        raise ValueError(f"conv_transpose2d: output_padding {op} must be smaller than stride {s} or dilation {d}")
+    out_hw = [(x.shape[2 + i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1 for i in range(2)]
+    if min(out_hw) < 1:
+        raise ValueError(f"conv_transpose2d: input {x.shape} with kernel {k}, stride {s}, padding {p} gives an "
+                         f"empty output {tuple(out_hw)}")
+    x_shape = (x.shape[0], weight.shape[1] * groups, *out_hw)
+    y = C.ConvTranspose2d(C.ConvCfg(s, p, d, groups), x_shape)(x, weight)
+    if bias is not None:
+        y = y + reshape(bias, 1, -1, 1, 1)
+    return _finish(y, unbatched)
+
+
+def _pool_args(fn, x, kernel_size, stride, padding, dilation):
+    k = _pair(kernel_size, "kernel_size", fn)
+    s = k if stride is None or stride == [] else _pair(stride, "stride", fn)
+    p, d = _pair(padding, "padding", fn), _pair(dilation, "dilation", fn)
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise ValueError(f"{fn}: padding {p} must be at most half the kernel size {k}")
+    _check_window(fn, x.shape, k, s, p, d)
+    return P.PoolGeom(x.shape, k, s, p, d)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """y = max over each window (padding counts as -inf); indices, if asked, are flat positions h·W + w in x."""
+    if ceil_mode:
+        raise NotImplementedError("max_pool2d: ceil_mode=True is not supported (output size uses the floor rule)")
+    x, unbatched = _check_4d("max_pool2d", input)
+    geom = _pool_args("max_pool2d", x, kernel_size, stride, padding, dilation)
+    fn = P.MaxPool2d(geom)
+    y = _finish(fn(x), unbatched)
+    if not return_indices:
+        return y
+    xp = backend.get_array_module(x.data)
+    i, j = fn.argmax // geom.k[1], fn.argmax % geom.k[1]
+    rows = xp.arange(geom.oh).reshape(-1, 1) * geom.s[0] - geom.p[0] + i * geom.d[0]
+    cols = xp.arange(geom.ow) * geom.s[1] - geom.p[1] + j * geom.d[1]
+    idx = (rows * x.shape[3] + cols).astype(xp.int64)
+    return y, Tensor(idx[0] if unbatched else idx)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """y = mean over each window; with count_include_pad=False the zero padding is left out of the count."""
+    if ceil_mode:
+        raise NotImplementedError("avg_pool2d: ceil_mode=True is not supported (output size uses the floor rule)")
+    x, unbatched = _check_4d("avg_pool2d", input)
+    geom = _pool_args("avg_pool2d", x, kernel_size, stride, padding, 1)
+    div = P._avg_divisor(backend.get_array_module(x.data), geom, x.dtype, count_include_pad, divisor_override)
+    return _finish(P.AvgPool2d(geom, div)(x), unbatched)
+
+
+def _adaptive_matrix(xp, n_in, n_out, dtype):
+    """Row i averages inputs [floor(i·n_in/n_out), ceil((i+1)·n_in/n_out)), PyTorch's adaptive windows."""
+    m = numpy.zeros((n_out, n_in))
+    for i in range(n_out):
+        a, b = (i * n_in) // n_out, -(-((i + 1) * n_in) // n_out)
+        m[i, a:b] = 1.0 / (b - a)
+    return Tensor(xp.asarray(m.astype(dtype)))
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """y = A_h · x · A_wᵀ with averaging matrices A (exact for any sizes; the backward is the same product)."""
+    x, unbatched = _check_4d("adaptive_avg_pool2d", input)
+    oh, ow = _pair(output_size, "output_size", "adaptive_avg_pool2d")
+    oh, ow = oh or x.shape[2], ow or x.shape[3]
+    xp = backend.get_array_module(x.data)
+    y = matmul(matmul(_adaptive_matrix(xp, x.shape[2], oh, x.dtype), x),
+               _adaptive_matrix(xp, x.shape[3], ow, x.dtype).T)
+    return _finish(y, unbatched)
+
+
+def _interp_matrix(n_in, n_out, scale, align_corners):
+    m = numpy.zeros((n_out, n_in))
+    for o in range(n_out):
+        if align_corners:
+            src = o * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+        else:
+            src = max((o + 0.5) * scale - 0.5, 0.0)
+        i0 = min(int(math.floor(src)), n_in - 1)
+        i1 = min(i0 + 1, n_in - 1)
+        lam = src - i0
+        m[o, i0] += 1 - lam
+        m[o, i1] += lam
+    return m
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Resize (N, C, H, W). nearest: src = floor(dst · in/out); bilinear: y = A_h · x · A_wᵀ with tent weights."""
+    x, unbatched = _check_4d("interpolate", input)
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give exactly one of size and scale_factor")
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"interpolate: mode must be 'nearest' or 'bilinear', got {mode!r}")
+    h, w = x.shape[2:]
+    if size is not None:
+        oh, ow = _pair(size, "size", "interpolate")
+        sh, sw = h / oh, w / ow
+    else:
+        fh, fw = (scale_factor, scale_factor) if isinstance(scale_factor, (int, float)) else scale_factor
+        oh, ow = int(math.floor(h * fh)), int(math.floor(w * fw))
+        sh, sw = 1 / fh, 1 / fw
+    xp = backend.get_array_module(x.data)
+    if mode == "nearest":
+        rows = numpy.minimum(numpy.floor(numpy.arange(oh) * sh).astype(numpy.int64), h - 1)
+        cols = numpy.minimum(numpy.floor(numpy.arange(ow) * sw).astype(numpy.int64), w - 1)
+        y = getitem(getitem(x, (slice(None), slice(None), xp.asarray(rows))),
+                    (slice(None), slice(None), slice(None), xp.asarray(cols)))
+    else:
+        ac = bool(align_corners)
+        ah = Tensor(xp.asarray(_interp_matrix(h, oh, sh, ac).astype(x.dtype)))
+        aw = Tensor(xp.asarray(_interp_matrix(w, ow, sw, ac).astype(x.dtype)))
+        y = matmul(matmul(ah, x), aw.T)
+    return _finish(y, unbatched)
+
+
+def linear(input, weight, bias=None):
+    """y = x Wᵀ + b;  dx = gy W,  dW = gyᵀ x,  db = Σ gy"""
+    if input.shape[-1:] != weight.shape[-1:] or weight.ndim != 2:
+        raise ValueError(f"linear: input has {input.shape[-1] if input.ndim else 0} features (input shape "
+                         f"{input.shape}) but weight of shape {weight.shape} expects {weight.shape[-1]}")
+    x = input if input.ndim > 1 else reshape(input, 1, -1)
+    y = MatMul(False, True)(x, weight)
+    if bias is not None:
+        y = y + bias
+    return y if input.ndim > 1 else reshape(y, -1)
+
+
+def _norm_axes(fn, x):
+    if x.ndim < 2:
+        raise ValueError(f"{fn}: expected input of shape (N, C, ...), got {x.shape}")
+    return (0,) + tuple(range(2, x.ndim))
+
+
+def _channel(t, x):
+    return None if t is None else reshape(t, (1, -1) + (1,) * (x.ndim - 2))
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """y = γ·(x − μ)/sqrt(σ² + eps) + β per channel; training uses batch statistics and updates the running ones
+    (running_var with the unbiased σ²), evaluation uses the running statistics."""
+    axes = _norm_axes("batch_norm", input)
+    c = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and t.shape != (c,):
+            raise ValueError(f"batch_norm: {name} has shape {t.shape}, expected ({c},) for input {input.shape}")
+    if training:
+        n = input.data.size // c
+        if n <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
+                             f"{input.shape}")
+        y, fn = norm_train(input, _channel(weight, input), _channel(bias, input), axes, eps)
+        if running_mean is not None:
+            with no_grad():
+                m = fn.mean.reshape(-1)
+                v = fn.var.reshape(-1) * (n / (n - 1))
+                running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * m
+                running_var.data[...] = (1 - momentum) * running_var.data + momentum * v
+        return y
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
+    r = Tensor((1.0 / backend.get_array_module(running_var.data).sqrt(running_var.data + eps)).astype(input.dtype))
+    y = (input - _channel(running_mean.detach(), input)) * _channel(r, input)
+    if weight is not None:
+        y = y * _channel(weight, input)
+    if bias is not None:
+        y = y + _channel(bias, input)
+    return y
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """y = γ·(x − μ)/sqrt(σ² + eps) + β with μ, σ² per sample and channel (over H, W)."""
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected input of shape (N, C, H, W) or (N, C, L), got {input.shape}")
+    y, _ = norm_train(input, _channel(weight, input), _channel(bias, input), tuple(range(2, input.ndim)), eps)
+    return y
+
+
+def dropout(input, p=0.5, training=True):
+    """y = x · m / (1 − p) with m ~ Bernoulli(1 − p) (inverted dropout: eval needs no rescaling);  dx = gy · m/(1−p)"""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return input * 0
+    keep = backend.random_uniform(input.shape, input.dtype, input.device) >= p
+    return input * Tensor((keep * (1.0 / (1 - p))).astype(input.dtype))
+
+
+def embedding(input, weight, padding_idx=None):
+    """y = W[idx] (a row lookup);  dW = gy scatter-added into the looked-up rows (the padding row gets none)."""
+    if input.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {input.dtype}")
+    if input.data.size and (int(input.data.min()) < 0 or int(input.data.max()) >= weight.shape[0]):
+        raise IndexError(f"embedding: indices must be in [0, {weight.shape[0]}), got min {int(input.data.min())} "
+                         f"max {int(input.data.max())}")
+    y = getitem(weight, input)
+    if padding_idx is not None:
+        from ..ops.math import where
+        y = where(Tensor((input.data != padding_idx)[..., None]), y, y.detach())  # value kept, gradient not
+    return y

@@ -1,0 +1,83 @@
+"""Normalisation layers: BatchNorm1d/2d (running statistics, eval mode) and InstanceNorm2d."""
+from .. import creation
+from ..tensor import Tensor
+from . import functional as F
+from .module import Module, Parameter
+
+
+class _BatchNorm(Module):
+    """y = γ·(x − μ)/sqrt(σ² + eps) + β per channel; batch statistics in train(), running ones in eval()"""
+
+    dims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None,
+                 dtype=None):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(creation.ones(num_features, device=device, dtype=dtype).data)
+            self.bias = Parameter(creation.zeros(num_features, device=device, dtype=dtype).data)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", creation.zeros(num_features, device=device, dtype=dtype))
+            self.register_buffer("running_var", creation.ones(num_features, device=device, dtype=dtype))
+            self.register_buffer("num_batches_tracked", creation.tensor(0, device=device))
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def forward(self, x):
+        if x.ndim not in self.dims or x.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}({self.num_features}) got input of shape {x.shape}: expected "
+                             f"{' or '.join(f'{d}-D' for d in self.dims)} input with {self.num_features} channels "
+                             "in dim 1")
+        use_batch = self.training or not self.track_running_stats
+        momentum = self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
+            if momentum is None:  # cumulative moving average
+                momentum = 1.0 / int(self.num_batches_tracked.item())
+        return F.batch_norm(x, self.running_mean if not use_batch or self.training else None,
+                            self.running_var if not use_batch or self.training else None, self.weight, self.bias,
+                            use_batch, momentum if momentum is not None else 0.0, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+
+
+class BatchNorm1d(_BatchNorm):
+    dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    dims = (4,)
+
+
+class InstanceNorm2d(Module):
+    """y = γ·(x − μ)/sqrt(σ² + eps) + β with statistics per sample and channel (style transfer's normaliser)"""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None,
+                 dtype=None):
+        super().__init__()
+        if track_running_stats:
+            raise ValueError("InstanceNorm2d: track_running_stats=True is not supported")
+        self.num_features, self.eps, self.affine = num_features, eps, affine
+        if affine:
+            self.weight = Parameter(creation.ones(num_features, device=device, dtype=dtype).data)
+            self.bias = Parameter(creation.zeros(num_features, device=device, dtype=dtype).data)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x: Tensor):
+        if x.ndim not in (3, 4) or x.shape[-3] != self.num_features:
+            raise ValueError(f"InstanceNorm2d({self.num_features}) got input of shape {x.shape}: expected "
+                             f"(N, {self.num_features}, H, W)")
+        unbatched = x.ndim == 3
+        y = F.instance_norm(x.unsqueeze(0) if unbatched else x, weight=self.weight, bias=self.bias, eps=self.eps)
+        return y.squeeze(0) if unbatched else y
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, affine={self.affine}"

@@ -1,0 +1,175 @@
+"""2-D convolution as im2col + one GEMM per group, and its transpose by col2im, for NumPy and CuPy alike.
+
+im2col is a zero-copy `as_strided` view of the padded input, shape (N, C, kh, kw, OH, OW): element (n, c, i, j, p, q)
+is x_pad[n, c, p*s + i*d, q*s + j*d]. Copying it to columns (C·kh·kw, N·OH·OW) turns the convolution into
+
+    y[o, (n,p,q)] = Σ_(c,i,j) W[o, (c,i,j)] · col[(c,i,j), (n,p,q)]        (one GEMM)
+
+The three linear maps of a convolution close under differentiation, which makes conv differentiable to any order:
+    y  = conv(x, W)             dx = convT(gy, W)     dW = gradW(x, gy)
+    z  = convT(g, W)            dg = conv(gz, W)      dW = gradW(gz, g)
+    v  = gradW(x, g)            dx = convT(g, gv)     dg = conv(x, gv)
+"""
+from collections import namedtuple
+
+from .. import backend
+from ..autograd import Function
+
+# Bound on the column buffer; larger batches are processed in chunks with the same result.
+IM2COL_LIMIT_BYTES = 256 * 2**20
+
+ConvCfg = namedtuple("ConvCfg", "stride padding dilation groups")
+
+
+def set_im2col_limit(nbytes):
+    """Set the largest im2col buffer (bytes) a convolution may allocate; returns the previous limit."""
+    global IM2COL_LIMIT_BYTES
+    old, IM2COL_LIMIT_BYTES = IM2COL_LIMIT_BYTES, int(nbytes)
+    return old
+
+
+def out_size(size, k, s, p, d):
+    """PyTorch's floor rule: (size + 2p - d(k-1) - 1) // s + 1."""
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def _pad(xp, x, ph, pw):
+    if ph == 0 and pw == 0:
+        return x
+    out = xp.zeros(x.shape[:2] + (x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), dtype=x.dtype)
+    out[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]] = x
+    return out
+
+
+def windows(xp, x_pad, kh, kw, oh, ow, stride, dilation):
+    """The zero-copy im2col view (N, C, kh, kw, OH, OW) of a padded input."""
+    n, c = x_pad.shape[:2]
+    s_n, s_c, s_h, s_w = x_pad.strides
+    return xp.lib.stride_tricks.as_strided(
+        x_pad, (n, c, kh, kw, oh, ow),
+        (s_n, s_c, s_h * dilation[0], s_w * dilation[1], s_h * stride[0], s_w * stride[1]))
+
+
+def _batch_chunks(n, per_sample_bytes):
+    step = max(1, IM2COL_LIMIT_BYTES // max(per_sample_bytes, 1))
+    return [(i, min(n, i + step)) for i in range(0, n, step)]
+
+
+def _columns(xp, x_pad, kh, kw, oh, ow, cfg, c0, c1):
+    """Columns (Cg·kh·kw, n·OH·OW) for input channels c0:c1 (one group), copied from the strided view."""
+    view = windows(xp, x_pad[:, c0:c1], kh, kw, oh, ow, cfg.stride, cfg.dilation)
+    n = x_pad.shape[0]
+    col = xp.empty(((c1 - c0), kh, kw, n, oh, ow), dtype=x_pad.dtype)
+    col[...] = view.transpose(1, 2, 3, 0, 4, 5)
+    return col.reshape((c1 - c0) * kh * kw, n * oh * ow)
+
+
+def _geometry(x_shape, w_shape, cfg, out_hw=None):
+    """Sizes of a convolution. `out_hw` fixes the output size when it is smaller than the floor rule gives (the
+    conv that is the adjoint of a transposed conv with output_padding leaves the padded rows out)."""
+    n, c, h, w = x_shape
+    o, cg, kh, kw = w_shape
+    oh, ow = out_hw or (out_size(h, kh, cfg.stride[0], cfg.padding[0], cfg.dilation[0]),
+                        out_size(w, kw, cfg.stride[1], cfg.padding[1], cfg.dilation[1]))
+    return n, c, o, cg, kh, kw, oh, ow
+
+
+def conv_forward(x, w, cfg, out_hw=None):
+    """y = conv(x, W): (N, C, H, W) * (O, C/g, kh, kw) -> (N, O, OH, OW)."""
+    xp = backend.get_array_module(x)
+    n, c, o, cg, kh, kw, oh, ow = _geometry(x.shape, w.shape, cfg, out_hw)
+    g, og = cfg.groups, o // cfg.groups
+    y = xp.empty((o, n, oh, ow), dtype=x.dtype)
+    for b0, b1 in _batch_chunks(n, cg * kh * kw * oh * ow * x.itemsize):
+        x_pad = _pad(xp, x[b0:b1], *cfg.padding)
+        for k in range(g):
+            col = _columns(xp, x_pad, kh, kw, oh, ow, cfg, k * cg, (k + 1) * cg)
+            y[k * og:(k + 1) * og, b0:b1] = (w[k * og:(k + 1) * og].reshape(og, -1) @ col).reshape(og, b1 - b0, oh, ow)
+    return xp.ascontiguousarray(y.transpose(1, 0, 2, 3))
+
+
+def conv_backward_data(gy, w, x_shape, cfg):
+    """dx = convT(gy, W): the adjoint of conv in x. Columns W_gᵀ @ gy_g are added back (col2im) one kernel offset
+    (i, j) at a time, each a strided slice-add over the whole batch."""
+    xp = backend.get_array_module(gy)
+    n, c, o, cg, kh, kw, oh, ow = _geometry(x_shape, w.shape, cfg, gy.shape[2:])
+    (sh, sw), (ph, pw), (dh, dw) = cfg.stride, cfg.padding, cfg.dilation
+    g, og = cfg.groups, o // cfg.groups
+    h_pad, w_pad = x_shape[2] + 2 * ph, x_shape[3] + 2 * pw
+    gx = xp.zeros((n, c, h_pad, w_pad), dtype=gy.dtype)
+    for b0, b1 in _batch_chunks(n, cg * kh * kw * oh * ow * gy.itemsize):
+        gy2 = xp.ascontiguousarray(gy[b0:b1].transpose(1, 0, 2, 3)).reshape(o, -1)
+        for k in range(g):
+            col = (w[k * og:(k + 1) * og].reshape(og, -1).T @ gy2[k * og:(k + 1) * og]).reshape(cg, kh, kw, b1 - b0, oh, ow)
+            target = gx[b0:b1, k * cg:(k + 1) * cg]
+            for i in range(kh):
+                for j in range(kw):
+                    target[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] += \
+                        col[:, i, j].transpose(1, 0, 2, 3)
+    return gx[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]] if ph or pw else gx
+
+
+def conv_backward_filter(x, gy, w_shape, cfg):
+    """dW = gradW(x, gy):  dW_g = gy_g (O/g, N·OH·OW) @ col_gᵀ, summed over batch chunks."""
+    xp = backend.get_array_module(x)
+    n, c, o, cg, kh, kw, oh, ow = _geometry(x.shape, w_shape, cfg, gy.shape[2:])
+    g, og = cfg.groups, o // cfg.groups
+    gw = xp.zeros((o, cg * kh * kw), dtype=x.dtype)
+    for b0, b1 in _batch_chunks(n, cg * kh * kw * oh * ow * x.itemsize):
+        x_pad = _pad(xp, x[b0:b1], *cfg.padding)
+        gy2 = xp.ascontiguousarray(gy[b0:b1].transpose(1, 0, 2, 3)).reshape(o, -1)
+        for k in range(g):
+            col = _columns(xp, x_pad, kh, kw, oh, ow, cfg, k * cg, (k + 1) * cg)
+            gw[k * og:(k + 1) * og] += gy2[k * og:(k + 1) * og] @ col.T
+    return gw.reshape(w_shape)
+
+
+class Conv2d(Function):
+    """y[n,o,p,q] = Σ_(c,i,j) x_pad[n, c, p·s + i·d, q·s + j·d] · W[o,c,i,j]   (c within o's group)
+    dx = convT(gy, W);  dW = gradW(x, gy)"""
+
+    def __init__(self, cfg, out_hw=None):
+        self.cfg, self.out_hw = cfg, out_hw
+
+    def forward(self, x, w):
+        return conv_forward(x, w, self.cfg, self.out_hw)
+
+    def backward(self, gy):
+        x, w = self.inputs
+        nx, nw = self.needs_input_grad
+        return (ConvTranspose2d(self.cfg, x.shape)(gy, w) if nx else None,
+                ConvWeightGrad(self.cfg, w.shape)(x, gy) if nw else None)
+
+
+class ConvTranspose2d(Function):
+    """z = convT(g, W), the adjoint of conv in its input (x_shape says which input size);
+    dg = conv(gz, W);  dW = gradW(gz, g)"""
+
+    def __init__(self, cfg, x_shape):
+        self.cfg, self.x_shape = cfg, tuple(x_shape)
+
+    def forward(self, g, w):
+        return conv_backward_data(g, w, self.x_shape, self.cfg)
+
+    def backward(self, gz):
+        g, w = self.inputs
+        ng, nw = self.needs_input_grad
+        return (Conv2d(self.cfg, g.shape[2:])(gz, w) if ng else None,
+                ConvWeightGrad(self.cfg, w.shape)(gz, g) if nw else None)
+
+
+class ConvWeightGrad(Function):
+    """v = gradW(x, g)[o,c,i,j] = Σ_(n,p,q) g[n,o,p,q] · x_pad[n, c, p·s + i·d, q·s + j·d]
+    dx = convT(g, gv);  dg = conv(x, gv)"""
+
+    def __init__(self, cfg, w_shape):
+        self.cfg, self.w_shape = cfg, tuple(w_shape)
+
+    def forward(self, x, g):
+        return conv_backward_filter(x, g, self.w_shape, self.cfg)
+
+    def backward(self, gv):
+        x, g = self.inputs
+        nx, ng = self.needs_input_grad
+        return (ConvTranspose2d(self.cfg, x.shape)(g, gv) if nx else None,
+                Conv2d(self.cfg, g.shape[2:])(x, gv) if ng else None)

@@ -1,0 +1,144 @@
+"""Losses, written as compositions of differentiable ops (so they are differentiable twice), with PyTorch's
+arguments and reductions ('mean' | 'sum' | 'none')."""
+import numpy
+
+from .. import backend
+from ..tensor import Tensor
+from . import math as M
+from .activation import log_softmax, softplus
+from .shape import reshape, permute
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(loss, reduction, name):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def _class_last(x):
+    """(N, C, d1, ...) -> (N·d1·..., C); (N, C) and (C,) pass through as 2-D."""
+    if x.ndim == 1:
+        return reshape(x, 1, -1)
+    if x.ndim == 2:
+        return x
+    return reshape(permute(x, 0, *range(2, x.ndim), 1), -1, x.shape[1])
+
+
+def _check_targets(name, input, target, ignore_index):
+    if not isinstance(target, Tensor):
+        raise TypeError(f"{name}: target must be a Tensor of class indices, got {type(target).__name__}")
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{name}: target must hold integer class indices (int64), got dtype {target.dtype} "
+                        "(for probabilities use binary_cross_entropy or pass .long() indices)")
+    expected = input.shape[:1] + input.shape[2:] if input.ndim >= 2 else ()
+    if target.shape != expected:
+        raise ValueError(f"{name}: input of shape {input.shape} needs target of shape {expected}, "
+                         f"got {target.shape}")
+    t = target.data
+    c = input.shape[1] if input.ndim >= 2 else input.shape[0]
+    valid = t != ignore_index
+    if bool(((t < 0) | (t >= c))[valid].any()):
+        bad = backend.to_numpy(t[valid & ((t < 0) | (t >= c))]).ravel()[:5].tolist()
+        raise IndexError(f"{name}: target values {bad} are out of range for {c} classes (expected 0..{c - 1})")
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """L_i = −w[y_i] · input[i, y_i] (input holds log-probabilities); 'mean' divides by Σ w[y_i] over kept i."""
+    _check_targets("nll_loss", input, target, ignore_index)
+    logp = _class_last(input)
+    t = target.data.reshape(-1)
+    xp = backend.get_array_module(t)
+    keep = t != ignore_index
+    safe = xp.where(keep, t, 0)
+    picked = logp[xp.arange(len(t)), safe]
+    w = xp.ones(logp.shape[1], dtype=logp.dtype) if weight is None else weight.data.astype(logp.dtype)
+    wt = Tensor(w[safe] * keep)
+    loss = -picked * wt
+    if reduction == "mean":
+        return loss.sum() / wt.sum()
+    if reduction == "none":
+        return reshape(loss, target.shape)
+    return _reduce(loss, reduction, "nll_loss")
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """L = (1−ε)·nll(log_softmax(x), y) + (ε/C)·Σ_c −w_c·log_softmax(x)_c   (integer class targets)"""
+    if input.ndim < 1:
+        raise ValueError(f"cross_entropy: input needs a class dimension, got shape {input.shape}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    logp = log_softmax(input, 1 if input.ndim >= 2 else 0)
+    nll = nll_loss(logp, target, weight, ignore_index, reduction)
+    if label_smoothing == 0:
+        return nll
+    lp = _class_last(logp)
+    t = target.data.reshape(-1)
+    xp = backend.get_array_module(t)
+    keep = Tensor((t != ignore_index).astype(lp.dtype))
+    w = None if weight is None else Tensor(weight.data.astype(lp.dtype))
+    smooth = -(lp if w is None else lp * w).sum(1) * keep
+    c = lp.shape[1]
+    if reduction == "mean":
+        if w is None:
+            smooth = smooth.sum() / keep.sum()
+        else:
+            smooth = smooth.sum() / Tensor((weight.data.astype(lp.dtype)[xp.where(t != ignore_index, t, 0)]
+                                            * keep.data)).sum()
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    else:
+        smooth = reshape(smooth, target.shape)
+    return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
+
+
+def _check_same_shape(name, input, target):
+    if not isinstance(target, Tensor):
+        raise TypeError(f"{name}: target must be a Tensor, got {type(target).__name__}")
+    if input.shape != target.shape:
+        raise ValueError(f"{name}: input shape {input.shape} and target shape {target.shape} must match")
+    if target.dtype.kind != "f":
+        raise TypeError(f"{name}: target must be floating point, got dtype {target.dtype} (use .float())")
+
+
+def mse_loss(input, target, reduction="mean"):
+    """L = (x − y)²;  dL/dx = 2(x − y)"""
+    _check_same_shape("mse_loss", input, target)
+    d = input - target
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def l1_loss(input, target, reduction="mean"):
+    """L = |x − y|;  dL/dx = sign(x − y)"""
+    _check_same_shape("l1_loss", input, target)
+    return _reduce(M.abs(input - target), reduction, "l1_loss")
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """L = −w·(y·log p + (1−y)·log(1−p)), each log clamped at −100 as PyTorch does (so p = 0 or 1 stays finite)"""
+    _check_same_shape("binary_cross_entropy", input, target)
+    if bool(((input.data < 0) | (input.data > 1)).any()):
+        raise ValueError("binary_cross_entropy: input must hold probabilities in [0, 1] "
+                         "(for logits use binary_cross_entropy_with_logits)")
+    with numpy.errstate(divide="ignore"):  # log(0) = -inf is expected here: the clamp turns it into -100
+        loss = -(target * M.clamp(M.log(input), min=-100) + (1 - target) * M.clamp(M.log(1 - input), min=-100))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    """L = (1−y)·x + (1 + (pw−1)·y)·softplus(−x), softplus computed so it never overflows (|x| > 100 is fine);
+    dL/dx = σ(x)·(1 + (pw−1)·y) − pw·y"""
+    _check_same_shape("binary_cross_entropy_with_logits", input, target)
+    softplus_neg = softplus(-input)
+    lw = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
+    loss = (1 - target) * input + lw * softplus_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")

@@ -1,0 +1,57 @@
+"""Normalisation: batch norm / instance norm in training mode, one fused op with a hand-derived backward.
+
+With x̂ = (x − μ)·r, r = 1/sqrt(σ² + eps) (μ, σ² over `axes`, biased variance) and y = γ·x̂ + β:
+    dγ = Σ gy·x̂,   dβ = Σ gy,   dx = r · (g − mean(g) − x̂ · mean(g·x̂))   with g = γ·gy
+"""
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor, is_grad_enabled
+
+
+class NormTrain(Function):
+    """y = γ·(x − mean)/sqrt(var + eps) + β with statistics over `axes`; see the module docstring for the backward"""
+
+    def __init__(self, axes, eps):
+        self.axes, self.eps = axes, eps
+
+    def forward(self, x, gamma, beta):
+        xp = backend.get_array_module(x)
+        self.mean = x.mean(axis=self.axes, keepdims=True)
+        xc = x - self.mean
+        self.var = (xc * xc).mean(axis=self.axes, keepdims=True)
+        r = (1.0 / xp.sqrt(self.var + self.eps)).astype(x.dtype, copy=False)
+        xhat = xc * r
+        self.save_for_backward(xhat, r)
+        return xhat * gamma + beta
+
+    def _stats(self):
+        """x̂ and r: constants for a plain backward; recomputed from x as ops when the graph is being recorded
+        (create_graph), so the second derivative sees how they depend on x."""
+        if not is_grad_enabled():
+            return self.saved_tensors
+        x = self.inputs[0]
+        xc = x - x.mean(self.axes, keepdim=True)
+        r = ((xc * xc).mean(self.axes, keepdim=True) + self.eps) ** -0.5
+        return xc * r, r
+
+    def backward(self, gy):
+        x, gamma, beta = self.inputs
+        xhat, r = self._stats()
+        nx, ng, nb = self.needs_input_grad
+        gg = (gy * xhat).sum_to(gamma.shape) if ng else None
+        gb = gy.sum_to(beta.shape) if nb else None
+        gx = None
+        if nx:
+            g = gy * gamma
+            gx = r * (g - g.mean(self.axes, keepdim=True) - xhat * (g * xhat).mean(self.axes, keepdim=True))
+        return gx, gg, gb
+
+
+def norm_train(x, gamma, beta, axes, eps):
+    """Normalise over `axes` (training statistics); gamma/beta broadcast against x (pass ones/zeros if absent)."""
+    if gamma is None:
+        gamma = Tensor(backend.get_array_module(x.data).ones((), dtype=x.dtype))
+    if beta is None:
+        beta = Tensor(backend.get_array_module(x.data).zeros((), dtype=x.dtype))
+    fn = NormTrain(tuple(axes), eps)
+    return fn(x, gamma, beta), fn

@@ -1,0 +1,154 @@
+"""Max and average pooling over kh×kw windows, written as a loop over the kernel offsets (i, j).
+
+Each offset selects one strided slice of the padded input, x_pad[:, :, i·d : ... : s, j·d : ... : s], of output shape,
+so pooling is kh·kw whole-batch vectorised passes with no im2col copy. Max pooling pads with -inf and records the
+winning offset per output (the first maximum, as PyTorch); its backward sends gy back to that offset.
+Both backward passes are again linear ops of this file, so pooling is differentiable twice.
+"""
+from .. import backend
+from ..autograd import Function
+from .conv import out_size
+
+
+class PoolGeom:
+    def __init__(self, x_shape, kernel, stride, padding, dilation):
+        self.x_shape = tuple(x_shape)
+        self.k, self.s, self.p, self.d = kernel, stride, padding, dilation
+        self.oh = out_size(x_shape[2], kernel[0], stride[0], padding[0], dilation[0])
+        self.ow = out_size(x_shape[3], kernel[1], stride[1], padding[1], dilation[1])
+
+    def offsets(self):
+        for i in range(self.k[0]):
+            for j in range(self.k[1]):
+                yield i * self.k[1] + j, self.slice(i, j)
+
+    def slice(self, i, j):
+        (sh, sw), (dh, dw) = self.s, self.d
+        return (slice(None), slice(None), slice(i * dh, i * dh + sh * (self.oh - 1) + 1, sh),
+                slice(j * dw, j * dw + sw * (self.ow - 1) + 1, sw))
+
+    def padded(self, xp, x, fill):
+        ph, pw = self.p
+        if not (ph or pw):
+            return x
+        out = xp.full(x.shape[:2] + (x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), fill, dtype=x.dtype)
+        out[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]] = x
+        return out
+
+    def empty_padded(self, xp, n_c, dtype):
+        ph, pw = self.p
+        return xp.zeros(n_c + (self.x_shape[2] + 2 * ph, self.x_shape[3] + 2 * pw), dtype=dtype)
+
+    def crop(self, g):
+        ph, pw = self.p
+        return g[:, :, ph:ph + self.x_shape[2], pw:pw + self.x_shape[3]] if ph or pw else g
+
+
+class MaxPool2d(Function):
+    """y[n,c,p,q] = max_(i,j) x_pad[n, c, p·s + i·d, q·s + j·d]  (x padded with -inf)
+    dx = gy routed to the argmax of each window (scatter);  argmax ties go to the first offset, as PyTorch"""
+
+    def __init__(self, geom):
+        self.geom = geom
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        x_pad = self.geom.padded(xp, x, -xp.inf)
+        best = idx = None
+        for off, sl in self.geom.offsets():
+            v = x_pad[sl]
+            if best is None:
+                best = v.copy()
+                idx = xp.zeros(v.shape, dtype=xp.int32)
+                continue
+            win = v > best
+            xp.copyto(best, v, where=win)
+            xp.copyto(idx, off, where=win)
+        self.argmax = idx
+        return best
+
+    def backward(self, gy):
+        return MaxPoolScatter(self.geom, self.argmax)(gy)
+
+
+class MaxPoolScatter(Function):
+    """dx = zeros; dx_pad[window argmax] += g   (linear in g);  its backward gathers: dg = dx_grad[argmax]"""
+
+    def __init__(self, geom, argmax):
+        self.geom, self.argmax = geom, argmax
+
+    def forward(self, g):
+        xp = backend.get_array_module(g)
+        gx = self.geom.empty_padded(xp, g.shape[:2], g.dtype)
+        for off, sl in self.geom.offsets():
+            gx[sl] += g * (self.argmax == off)
+        return self.geom.crop(gx)
+
+    def backward(self, ggx):
+        return MaxPoolGather(self.geom, self.argmax)(ggx)
+
+
+class MaxPoolGather(Function):
+    """y = x_pad at each window's recorded argmax (linear in x);  dx = scatter of gy back to those places"""
+
+    def __init__(self, geom, argmax):
+        self.geom, self.argmax = geom, argmax
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        x_pad = self.geom.padded(xp, x, 0)
+        y = xp.zeros(self.argmax.shape, dtype=x.dtype)
+        for off, sl in self.geom.offsets():
+            xp.copyto(y, x_pad[sl], where=self.argmax == off)
+        return y
+
+    def backward(self, gy):
+        return MaxPoolScatter(self.geom, self.argmax)(gy)
+
+
+def _avg_divisor(xp, geom, dtype, count_include_pad, divisor_override):
+    if divisor_override:
+        return divisor_override
+    if count_include_pad or not any(geom.p):
+        return geom.k[0] * geom.k[1]
+    ones = geom.padded(xp, xp.ones((1, 1) + geom.x_shape[2:], dtype=dtype), 0)
+    count = sum(ones[sl] for _, sl in geom.offsets())
+    return count  # (1, 1, OH, OW): how many real (unpadded) inputs each window saw
+
+
+class AvgPool2d(Function):
+    """y[n,c,p,q] = (1/D) Σ_(i,j) x_pad[n, c, p·s + i·d, q·s + j·d]   (D = kh·kw, or the count of real inputs)
+    dx_pad[window] += gy / D  (the transposed op below)"""
+
+    def __init__(self, geom, divisor):
+        self.geom, self.divisor = geom, divisor
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        x_pad = self.geom.padded(xp, x, 0)
+        y = None
+        for _, sl in self.geom.offsets():
+            y = x_pad[sl].copy() if y is None else y.__iadd__(x_pad[sl])
+        y /= self.divisor
+        return y.astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        return AvgPool2dT(self.geom, self.divisor)(gy)
+
+
+class AvgPool2dT(Function):
+    """The adjoint of average pooling: each window gets g / D added back;  its backward is AvgPool2d"""
+
+    def __init__(self, geom, divisor):
+        self.geom, self.divisor = geom, divisor
+
+    def forward(self, g):
+        xp = backend.get_array_module(g)
+        gx = self.geom.empty_padded(xp, g.shape[:2], g.dtype)
+        share = (g / self.divisor).astype(g.dtype, copy=False)
+        for _, sl in self.geom.offsets():
+            gx[sl] += share
+        return self.geom.crop(gx)
+
+    def backward(self, gz):
+        return AvgPool2d(self.geom, self.divisor)(gz)
