@@ -17,7 +17,8 @@ from .ops.shape import (reshape, flatten, squeeze, unsqueeze, transpose, permute
                         chunk, pad, broadcast_to, sum_to)
 from .ops.linalg import matmul  # noqa: F401
 from .ops.activation import relu, leaky_relu, softmax, log_softmax  # noqa: F401
-from . import nn  # noqa: F401,E402
+from . import nn, optim  # noqa: F401,E402
+from .io import save, load  # noqa: F401,E402
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError  # noqa: F401
 
 clip = clamp

@@ -6,7 +6,7 @@ analytic dL/dx comes from backward, numeric dL/dx_i = (L(x + εe_i) − L(x − 
 import numpy
 
 from . import backend
-from .tensor import Tensor, no_grad, enable_grad
+from .tensor import Tensor, enable_grad
 
 
 class GradcheckError(AssertionError):
@@ -53,9 +53,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max_elements=4
     analytic = grad(outs, [xs[i] for i in which], [Tensor(v.astype(o.dtype)) for v, o in zip(vs, outs)],
                     allow_unused=True)
 
-    def loss():
-        with no_grad():
-            return float(sum(float((o.data.astype(numpy.float64) * v).sum()) for o, v in zip(_outputs(fn, xs), vs)))
+    def loss():  # graph recording stays on: fn may itself differentiate (a gradient penalty, gradgradcheck)
+        return float(sum(float((o.data.astype(numpy.float64) * v).sum()) for o, v in zip(_outputs(fn, xs), vs)))
 
     for k, i in enumerate(which):
         x = xs[i]
@@ -112,7 +111,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
 
     def first_grads(*args):
         ins, v = list(args[:n_in]), list(args[n_in:])
-        with enable_grad():  # the numeric side calls this under no_grad, but it must build the first-order graph
+        with enable_grad():  # fn's first-order graph must be recorded even if the caller turned recording off
             gs = grad(_outputs(fn, ins), [ins[i] for i in which], v, create_graph=True, allow_unused=True)
             return [g for g in gs if g is not None]
 

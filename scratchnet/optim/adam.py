@@ -1,0 +1,62 @@
+"""Adam and AdamW (bias correction, weight decay, AMSGrad)."""
+import math
+
+from .. import backend
+from .optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    """m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  p ← p − (lr/(1−β₁ᵗ)) · m / (sqrt(v)/sqrt(1−β₂ᵗ) + eps)
+    (with AMSGrad, v is replaced by its running maximum). Adam adds λp to g; AdamW instead shrinks p by lr·λ."""
+
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
+                 maximize=False):
+        if lr < 0 or eps < 0 or weight_decay < 0:
+            raise ValueError(f"{type(self).__name__}: lr={lr}, eps={eps}, weight_decay={weight_decay} must be >= 0")
+        if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {betas}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize))
+
+    def step(self, closure=None):
+        loss = closure() if closure is not None else None
+        for g in self.param_groups:
+            b1, b2 = g["betas"]
+            for p in self._with_grads(g):
+                xp = backend.get_array_module(p.data)
+                grad = p.grad.data if not g["maximize"] else -p.grad.data
+                if g["weight_decay"]:
+                    if self.decoupled:
+                        p.data *= 1 - g["lr"] * g["weight_decay"]
+                    else:
+                        grad = grad + g["weight_decay"] * p.data
+                st = self.state.setdefault(p, {})
+                if not st:
+                    st["step"] = 0
+                    st["exp_avg"] = xp.zeros_like(p.data)
+                    st["exp_avg_sq"] = xp.zeros_like(p.data)
+                    if g["amsgrad"]:
+                        st["max_exp_avg_sq"] = xp.zeros_like(p.data)
+                st["step"] += 1
+                m, v = st["exp_avg"], st["exp_avg_sq"]
+                m += (1 - b1) * (grad - m)
+                v *= b2
+                v += (1 - b2) * grad * grad
+                step_size = g["lr"] / (1 - b1 ** st["step"])
+                bc2_sqrt = math.sqrt(1 - b2 ** st["step"])
+                if g["amsgrad"]:
+                    xp.maximum(st["max_exp_avg_sq"], v, out=st["max_exp_avg_sq"])
+                    v = st["max_exp_avg_sq"]
+                denom = xp.sqrt(v) / bc2_sqrt + g["eps"]
+                p.data -= step_size * (m / denom)
+        return loss
+
+
+class AdamW(Adam):
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
+                 maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)

@@ -1,0 +1,118 @@
+"""Optimizer base: parameter groups, per-parameter state, and state_dict keyed by parameter index (so it saves).
+
+Updates run on the raw arrays (p.data) with the array module of each parameter: no graph is ever recorded.
+"""
+import copy
+
+from .. import backend
+from ..tensor import Tensor
+
+
+class Optimizer:
+    _per_param_state = True  # state arrays have their parameter's shape (LBFGS keeps flat vectors instead)
+
+    def __init__(self, params, defaults):
+        if isinstance(params, Tensor):
+            raise TypeError("params must be an iterable of Tensors or of dicts, not a single Tensor")
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self.defaults = dict(defaults)
+        self.param_groups = []
+        self.state = {}
+        for g in groups:
+            self.add_param_group(g)
+
+    def add_param_group(self, group):
+        group = dict(group)
+        group["params"] = [group["params"]] if isinstance(group["params"], Tensor) else list(group["params"])
+        for i, p in enumerate(group["params"]):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__}: parameter {i} is a {type(p).__name__}, not a Tensor")
+            if p.dtype.kind != "f":
+                raise TypeError(f"{type(self).__name__}: parameter {i} has dtype {p.dtype}; only floating point "
+                                "tensors can be optimized")
+        for k, v in self.defaults.items():
+            group.setdefault(k, v)
+        self.param_groups.append(group)
+
+    def _with_grads(self, group):
+        """The group's parameters that take part in this step: frozen ones (requires_grad=False) and those without a
+        gradient are skipped, as in PyTorch."""
+        return [p for p in group["params"] if p.requires_grad and p.grad is not None]
+
+    def zero_grad(self, set_to_none=True):
+        for g in self.param_groups:
+            for p in g["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad.data[...] = 0
+
+    def step(self, closure=None):
+        raise NotImplementedError
+
+    # ---- saving ----
+    def _index(self):
+        return {id(p): i for i, p in enumerate(p for g in self.param_groups for p in g["params"])}
+
+    def state_dict(self):
+        """{'state': {index: {name: array or number}}, 'param_groups': [{hyper-parameters, 'params': [index]}]}"""
+        index = self._index()
+        params = {id(p): p for g in self.param_groups for p in g["params"]}
+        state = {index[pid]: {k: (v.copy() if hasattr(v, "shape") else copy.deepcopy(v)) for k, v in s.items()}
+                 for pid, s in ((id(p), s) for p, s in self.state.items()) if pid in params}
+        groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [index[id(p)] for p in g["params"]]}
+                  for g in self.param_groups]
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: the state has {len(groups)} parameter groups, "
+                             f"the optimizer {len(self.param_groups)}")
+        for i, (saved, own) in enumerate(zip(groups, self.param_groups)):
+            if len(saved["params"]) != len(own["params"]):
+                raise ValueError(f"{type(self).__name__}.load_state_dict: group {i} has {len(saved['params'])} "
+                                 f"parameters in the state but {len(own['params'])} in the optimizer")
+        by_index = {}
+        for saved, own in zip(groups, self.param_groups):
+            by_index.update(zip(saved["params"], own["params"]))
+            own.update({k: v for k, v in saved.items() if k != "params"})
+        self.state = {}
+        for idx, s in state_dict["state"].items():
+            p = by_index[int(idx)]
+            entry = {}
+            for k, v in s.items():
+                v = v.data if isinstance(v, Tensor) else v
+                if hasattr(v, "shape") and getattr(v, "ndim", 0) > 0:
+                    if self._per_param_state and tuple(v.shape) != p.shape:
+                        raise ValueError(f"{type(self).__name__}.load_state_dict: state '{k}' of parameter {idx} "
+                                         f"has shape {tuple(v.shape)}, the parameter {p.shape}")
+                    v = backend.to_device(v, p.device).astype(p.dtype, copy=True)
+                elif isinstance(v, list):
+                    v = [backend.to_device(getattr(a, "data", a), p.device) if hasattr(a, "shape") else a for a in v]
+                elif hasattr(v, "shape"):
+                    v = v.item()
+                entry[k] = v
+            self.state[p] = entry
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
+    """Scale all gradients by min(1, max_norm / (‖g‖ + 1e-6)), ‖g‖ the norm of all of them together.
+    Returns the total norm (before clipping) as a tensor."""
+    params = [p for p in ([parameters] if isinstance(parameters, Tensor) else parameters) if p.grad is not None]
+    if not params:
+        return Tensor(backend.xp_for("cpu").zeros(()))
+    xp = backend.get_array_module(params[0].grad.data)
+    if norm_type == float("inf"):
+        total = max(float(xp.abs(p.grad.data).max()) for p in params)
+    else:
+        total = float(sum(float((xp.abs(p.grad.data.astype(xp.float64)) ** norm_type).sum()) for p in params)
+                      ** (1.0 / norm_type))
+    coef = max_norm / (total + 1e-6)
+    if coef < 1:
+        for p in params:
+            p.grad.data *= p.grad.data.dtype.type(coef)
+    return Tensor(xp.asarray(total))
