@@ -4,7 +4,11 @@ __version__ = "0.1.0"
 import numpy as _np
 
 from . import backend, ops  # noqa: F401  (importing ops installs Tensor's operators)
-from .backend import Device, device, get_default_device, set_default_device, manual_seed, get_array_module  # noqa
+
+backend.tune_allocator()
+backend.set_num_threads(None)
+from .backend import (Device, device, get_default_device, set_default_device, manual_seed,  # noqa: F401
+                      get_array_module, set_num_threads, num_threads as get_num_threads)
 from .tensor import Tensor, no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
 from .creation import (tensor, as_tensor, from_numpy, zeros, ones, empty, full, eye, arange, linspace,  # noqa: F401
                        randn, rand, randint, randperm, zeros_like, ones_like, empty_like, full_like, randn_like,

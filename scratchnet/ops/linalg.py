@@ -9,6 +9,8 @@ from .. import backend
 from ..autograd import Function
 from .shape import sum_to, reshape
 
+PARALLEL_GEMM_FLOPS = 2**21  # below ~2 MFLOP a GEMM is over before threads would pay off
+
 
 class MatMul(Function):
     """y = A @ B with A = aᵀ if ta else a, B = bᵀ if tb else b (transposes act on the last two axes);
@@ -19,7 +21,16 @@ class MatMul(Function):
 
     def forward(self, a, b):
         xp = backend.get_array_module(a)
-        return xp.matmul(a.swapaxes(-1, -2) if self.ta else a, b.swapaxes(-1, -2) if self.tb else b)
+        a = a.swapaxes(-1, -2) if self.ta else a
+        b = b.swapaxes(-1, -2) if self.tb else b
+        m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+        if xp is not backend.numpy or a.ndim != 2 or b.ndim != 2 or m * k * n < PARALLEL_GEMM_FLOPS:
+            return xp.matmul(a, b)
+        # A large 2-D GEMM: split its rows over scratchnet's threads (BLAS itself runs single-threaded, see
+        # backend.set_num_threads)
+        out = xp.empty((m, n), dtype=xp.result_type(a, b))
+        backend.parallel_for(m, lambda r0, r1: xp.matmul(a[r0:r1], b, out=out[r0:r1]), min_items=16)
+        return out
 
     def backward(self, gy):
         a, b = self.inputs
