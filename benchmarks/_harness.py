@@ -27,6 +27,7 @@ def run_worker(script, args, threads):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads), SCRATCHNET_NUM_THREADS=str(threads), PYTHONPATH=os.pathsep.join(
                    [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.environ.get("PYTHONPATH", "")]))
+    env.update(args.get("env", {}))
     out = subprocess.run([sys.executable, script, "--worker", json.dumps(args)], env=env, capture_output=True,
                          text=True)
     if out.returncode != 0:

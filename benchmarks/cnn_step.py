@@ -2,7 +2,10 @@
 
 CNN: conv(1→32,3x3) ReLU maxpool2 conv(32→64,3x3) ReLU maxpool2 flatten Linear(1600→128) ReLU Linear(128→10),
 cross-entropy, Adam. Each (framework, threads) runs in its own process, alternated over rounds; medians reported.
-Peak memory: the largest rise of the process's resident set over its size before the first step.
+Peak memory: the rise of the resident set during one step after warm-up (high-water mark reset through
+/proc/self/clear_refs). For these runs both frameworks get the same malloc with a fixed 128 KiB mmap threshold, so
+every large buffer is mapped when allocated and unmapped when freed and the resident set follows live memory
+(scratchnet's malloc tuning, which keeps freed pages, and glibc's adaptive threshold would both hide the rise).
 Run: python benchmarks/cnn_step.py [--rounds 5] [--batches 64 256] [--threads 1 2] [--no-layers]
 """
 import argparse
@@ -14,6 +17,8 @@ import sys
 import numpy
 
 from _harness import alternate, have, have_gpu, table, time_fn
+
+MEMORY_ENV = {"SCRATCHNET_MALLOC_TUNE": "0", "MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "0"}
 
 LAYERS = {
     "conv2d 64x32x13x13 k3": dict(op="conv2d", x=(64, 32, 13, 13), w=(64, 32, 3, 3)),
@@ -27,6 +32,19 @@ LAYERS = {
 def _rss_bytes():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize()
+
+
+def _step_peak_bytes(step):
+    """Resident-set rise during one call of step()."""
+    import gc
+    gc.collect()
+    base = _rss_bytes()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets VmHWM to the current resident set
+    step()
+    with open("/proc/self/status") as f:
+        hwm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM"))
+    return hwm - base
 
 
 def _framework(fw):
@@ -49,7 +67,6 @@ def step_worker(job):
     rng = numpy.random.default_rng(0)
     x = lib.tensor(rng.random((job["batch"], 1, 28, 28), dtype=numpy.float32), device=dev)
     y = lib.tensor(rng.integers(0, 10, job["batch"]), device=dev)
-    base = _rss_bytes()
 
     def step():
         opt.zero_grad()
@@ -58,9 +75,11 @@ def step_worker(job):
         opt.step()
         sync()
 
-    t = time_fn(step, warmup=3, repeat=15 if job["batch"] <= 64 else 8)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-    return {"ms": t * 1e3, "peak_mb": max(peak, 0) / 2**20}
+    if job.get("memory"):
+        for _ in range(2):
+            step()
+        return {"peak_mb": _step_peak_bytes(step) / 2**20}
+    return {"ms": time_fn(step, warmup=3, repeat=15 if job["batch"] <= 64 else 8) * 1e3}
 
 
 def layer_worker(job):
@@ -104,12 +123,14 @@ def main():
     rows = []
     for threads in args.threads:
         jobs = [{"fw": fw, "batch": b} for b in args.batches for fw in fws]
+        mem_jobs = [{"fw": fw, "batch": b, "memory": True, "env": MEMORY_ENV}
+                    for b in args.batches for fw in fws if fw != "scratchnet-cuda"]
         res = alternate(__file__, jobs, args.rounds, threads)
+        mres = alternate(__file__, mem_jobs, 1, threads)
         for b in args.batches:
             med = {fw: statistics.median(r["ms"] for r in res[json.dumps({"batch": b, "fw": fw}, sort_keys=True)])
                    for fw in fws}
-            mem = {fw: statistics.median(r["peak_mb"] for r in res[json.dumps({"batch": b, "fw": fw},
-                                                                                sort_keys=True)]) for fw in fws}
+            mem = {j["fw"]: mres[json.dumps(j, sort_keys=True)][0]["peak_mb"] for j in mem_jobs if j["batch"] == b}
             row = [f"train step b{b}", threads] + [f"{med[fw]:.1f}" for fw in fws]
             if "torch" in fws:
                 row += [f"{med['scratchnet'] / med['torch']:.2f}x",

@@ -8,7 +8,8 @@ import weakref
 import numpy
 
 from . import backend
-from .tensor import Tensor, _Mode, run_backward, no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
+from .tensor import (Tensor, _Mode, edge, run_backward, no_grad, enable_grad, set_grad_enabled,  # noqa: F401
+                     is_grad_enabled)
 
 
 def _device_error(fn, arrays):
@@ -21,8 +22,13 @@ class Function:
 
     * `forward(*arrays) -> array`: raw NumPy/CuPy arrays in and out; call `save_for_backward` for what backward needs;
     * `backward(gy) -> grad or tuple of grads`: Tensors in and out (one per input, None where none is needed).
+
+    A Function whose backward reads only its inputs' shapes (not their values) sets `keeps_inputs = False`: it then
+    holds data-less edges to its non-leaf inputs, so their arrays are freed as early as PyTorch frees them.
     """
 
+    keeps_inputs = True
+    _out_saved = -1
     generation = 0
     inputs = None
     needs_input_grad = ()
@@ -47,6 +53,11 @@ class Function:
                 out._ctx = self
                 self.generation = max(x._gen for x in inputs)
                 out._gen = self.generation + 1
+                if not self.keeps_inputs:
+                    inputs = tuple(x if x._ctx is None else edge(x) for x in inputs)
+                for i, a in enumerate(self._saved):
+                    if a is y:
+                        self._out_saved = i
                 self.inputs = inputs
                 self.needs_input_grad = needs
                 self._out = weakref.ref(out)
@@ -73,16 +84,28 @@ class Function:
         uses it is itself differentiable); anything else comes back as a constant."""
         if self._saved is None:
             raise RuntimeError(f"{type(self).__name__}: saved tensors were already freed by an earlier backward()")
-        out = self.output
         result = []
-        for a in self._saved:
+        for i, a in enumerate(self._saved):
+            if i == self._out_saved:
+                result.append(self._output_tensor(a))
+                continue
             for x in self.inputs:
                 if x.data is a:
                     result.append(x)
                     break
             else:
-                result.append(out if out is not None and out.data is a else Tensor(a))
+                result.append(Tensor(a))
         return tuple(result)
+
+    def _output_tensor(self, y):
+        """The output as a graph node: the live Tensor if someone still holds it, else the same node rebuilt from
+        the saved array (so a backward that uses its output stays differentiable after the output was freed)."""
+        out = self.output
+        if out is not None:
+            return out
+        out = Tensor(y, True)
+        out._ctx, out._gen = self, self.generation + 1
+        return out
 
     def release(self):
         """Drop references held for backward (PyTorch frees these buffers after a backward without retain_graph)."""

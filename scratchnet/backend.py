@@ -123,6 +123,8 @@ def xp_for(dev):
 
 
 def device_of(array):
+    if type(array).__name__ == "Meta":
+        return array.device
     if _is_cupy_array(array):
         return Device("cuda", array.device.id)
     return CPU

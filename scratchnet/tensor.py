@@ -48,6 +48,24 @@ class enable_grad(set_grad_enabled):
         super().__init__(True)
 
 
+class Meta:
+    """Stands in for the data of a graph input whose values backward never reads: shape, dtype and device only.
+    Holding this instead of the array lets the array be freed as soon as the forward pass is done with it."""
+
+    __slots__ = ("shape", "dtype", "ndim", "size", "itemsize", "device")
+
+    def __init__(self, array):
+        self.shape, self.dtype, self.ndim, self.size = array.shape, array.dtype, array.ndim, array.size
+        self.itemsize, self.device = array.itemsize, backend.device_of(array)
+
+
+def edge(t):
+    """A data-less copy of non-leaf tensor t that keeps its place in the graph (creator, generation)."""
+    e = Tensor(Meta(t.data), t.requires_grad)
+    e._ctx, e._gen = t._ctx, t._gen
+    return e
+
+
 class Tensor:
     """An n-dimensional array that remembers how it was made.
 

@@ -82,10 +82,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             raise ValueError(f"conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
     p = _pair(padding, "padding", "conv2d")
     _check_window("conv2d", x.shape, k, s, p, d)
-    y = C.Conv2d(C.ConvCfg(s, p, d, groups))(x, weight)
-    if bias is not None:
-        y = y + reshape(bias, 1, -1, 1, 1)
-    return _finish(y, unbatched)
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"conv2d: bias has shape {bias.shape}, expected ({weight.shape[0]},) for weight {weight.shape}")
+    args = (x, weight) if bias is None else (x, weight, bias)
+    return _finish(C.Conv2d(C.ConvCfg(s, p, d, groups))(*args), unbatched)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):

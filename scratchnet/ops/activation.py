@@ -7,17 +7,49 @@ from ..tensor import Tensor
 from .shape import _norm_dim
 
 
+def _rowwise(xp, out, body, n_rows):
+    """body(r0, r1) over the leading axis, split over threads on the CPU when the array is large."""
+    if xp is backend.numpy and out.size >= 2**18 and n_rows > 1:
+        backend.parallel_for(n_rows, body)
+    else:
+        body(0, n_rows)
+
+
 class ReLU(Function):
-    """y = max(x, 0);  dx = gy * [x > 0] (0 at x = 0, as PyTorch)"""
+    """y = max(x, 0);  dx = gy · [y > 0] (0 at x = 0, as PyTorch)"""
+
+    keeps_inputs = False
 
     def forward(self, x):
-        y = backend.get_array_module(x).maximum(x, 0)
+        xp = backend.get_array_module(x)
+        y = xp.empty_like(x)
+        rows = x.reshape(x.shape[0] if x.ndim else 1, -1)
+        _rowwise(xp, y, lambda a, b: xp.maximum(rows[a:b], 0, out=y.reshape(rows.shape)[a:b]), rows.shape[0])
         self.save_for_backward(y)
         return y
 
     def backward(self, gy):
-        y = self._saved[0]
-        return gy * Tensor((y > 0).astype(gy.dtype))
+        return ReLUMask(self._saved[0])(gy)
+
+
+class ReLUMask(Function):
+    """z = g · [y > 0] for a fixed y (relu's backward, fused: no float mask is made);  dg = gz · [y > 0]"""
+
+    keeps_inputs = False
+
+    def __init__(self, y):
+        self.y = y
+
+    def forward(self, g):
+        xp = backend.get_array_module(g)
+        z = xp.empty_like(g)
+        n = g.shape[0] if g.ndim else 1
+        g2, y2, z2 = g.reshape(n, -1), self.y.reshape(n, -1), z.reshape(n, -1)
+        _rowwise(xp, z, lambda a, b: xp.multiply(g2[a:b], y2[a:b] > 0, out=z2[a:b]), n)
+        return z
+
+    def backward(self, gz):
+        return ReLUMask(self.y)(gz)
 
 
 class LeakyReLU(Function):
@@ -50,6 +82,8 @@ class Softplus(Function):
 class Softmax(Function):
     """y_i = exp(x_i - m) / sum_j exp(x_j - m) along `dim` (m = max, for stability);  dx = y * (gy - sum(gy * y))"""
 
+    keeps_inputs = False
+
     def __init__(self, dim):
         self.dim = dim
 
@@ -67,6 +101,8 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     """y = x - m - log(sum exp(x - m)) along `dim`;  dx = gy - exp(y) * sum(gy)"""
+
+    keeps_inputs = False
 
     def __init__(self, dim):
         self.dim = dim

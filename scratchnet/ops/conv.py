@@ -89,9 +89,9 @@ def _over_batch(xp, n, body):
         body(0, n)
 
 
-def conv_forward(x, w, cfg, out_hw=None):
-    """y = conv(x, W): (N, C, H, W) * (O, C/g, kh, kw) -> (N, O, OH, OW), one batched GEMM per group:
-    y_n,g = W_g (O/g, K) @ col_n,g (K, OH·OW)."""
+def conv_forward(x, w, cfg, out_hw=None, bias=None):
+    """y = conv(x, W) + b: (N, C, H, W) * (O, C/g, kh, kw) -> (N, O, OH, OW), one batched GEMM per group:
+    y_n,g = W_g (O/g, K) @ col_n,g (K, OH·OW); the bias is added to each block while it is still in cache."""
     xp = backend.get_array_module(x)
     n, c, o, cg, kh, kw, oh, ow = _geometry(x.shape, w.shape, cfg, out_hw)
     g, og = cfg.groups, o // cfg.groups
@@ -108,6 +108,8 @@ def conv_forward(x, w, cfg, out_hw=None):
                     xp.matmul(w2[k], col, out=y[c0:c1])
                 else:
                     y[c0:c1, k * og:(k + 1) * og] = xp.matmul(w2[k], col)
+            if bias is not None:
+                y[c0:c1] += bias[:, None]
     _over_batch(xp, n, body)
     return y.reshape(n, o, oh, ow)
 
@@ -164,20 +166,23 @@ def conv_backward_filter(x, gy, w_shape, cfg):
 
 
 class Conv2d(Function):
-    """y[n,o,p,q] = Σ_(c,i,j) x_pad[n, c, p·s + i·d, q·s + j·d] · W[o,c,i,j]   (c within o's group)
-    dx = convT(gy, W);  dW = gradW(x, gy)"""
+    """y[n,o,p,q] = b[o] + Σ_(c,i,j) x_pad[n, c, p·s + i·d, q·s + j·d] · W[o,c,i,j]   (c within o's group)
+    dx = convT(gy, W);  dW = gradW(x, gy);  db = Σ_(n,p,q) gy   (the bias is optional)"""
 
     def __init__(self, cfg, out_hw=None):
         self.cfg, self.out_hw = cfg, out_hw
 
-    def forward(self, x, w):
-        return conv_forward(x, w, self.cfg, self.out_hw)
+    def forward(self, x, w, b=None):
+        return conv_forward(x, w, self.cfg, self.out_hw, b)
 
     def backward(self, gy):
-        x, w = self.inputs
-        nx, nw = self.needs_input_grad
-        return (ConvTranspose2d(self.cfg, x.shape)(gy, w) if nx else None,
-                ConvWeightGrad(self.cfg, w.shape)(x, gy) if nw else None)
+        x, w = self.inputs[:2]
+        needs = self.needs_input_grad
+        grads = (ConvTranspose2d(self.cfg, x.shape)(gy, w) if needs[0] else None,
+                 ConvWeightGrad(self.cfg, w.shape)(x, gy) if needs[1] else None)
+        if len(needs) == 3:  # summing each sample's contiguous rows first is much faster than a strided reduce
+            grads += (gy.reshape(gy.shape[0], gy.shape[1], -1).sum(2).sum(0) if needs[2] else None,)
+        return grads
 
 
 class ConvTranspose2d(Function):

@@ -81,6 +81,8 @@ def _binary(cls, name):
 class Add(_Binary):
     """y = a + b;  da = gy, db = gy"""
 
+    keeps_inputs = False
+
     def forward(self, a, b):
         return a + b
 
@@ -90,6 +92,8 @@ class Add(_Binary):
 
 class Sub(_Binary):
     """y = a - b;  da = gy, db = -gy"""
+
+    keeps_inputs = False
 
     def forward(self, a, b):
         return a - b
@@ -193,6 +197,8 @@ def pow(a, b):
 class Neg(Function):
     """y = -x;  dx = -gy"""
 
+    keeps_inputs = False
+
     def forward(self, x):
         return -x
 
@@ -202,6 +208,8 @@ class Neg(Function):
 
 class Exp(Function):
     """y = e**x;  dx = gy * y"""
+
+    keeps_inputs = False
 
     def forward(self, x):
         y = backend.get_array_module(x).exp(x)
@@ -235,6 +243,8 @@ class Log1p(Function):
 
 class Sqrt(Function):
     """y = sqrt(x);  dx = gy / (2 y)"""
+
+    keeps_inputs = False
 
     def forward(self, x):
         y = backend.get_array_module(x).sqrt(x)
@@ -280,6 +290,8 @@ class Cos(Function):
 class Tanh(Function):
     """y = tanh x;  dx = gy * (1 - y**2)"""
 
+    keeps_inputs = False
+
     def forward(self, x):
         y = backend.get_array_module(x).tanh(x)
         self.save_for_backward(y)
@@ -292,6 +304,8 @@ class Tanh(Function):
 
 class Sigmoid(Function):
     """y = 1 / (1 + e**-x), computed as (1 + tanh(x/2)) / 2 so it never overflows;  dx = gy * y * (1 - y)"""
+
+    keeps_inputs = False
 
     def forward(self, x):
         y = backend.get_array_module(x).tanh(x * 0.5)
@@ -333,6 +347,8 @@ def abs(x):
 
 class Where(Function):
     """y = a where cond else b;  da = gy where cond else 0, db = gy where not cond else 0"""
+
+    keeps_inputs = False
 
     def __init__(self, cond):
         self.cond = cond
@@ -394,6 +410,8 @@ def clamp(x, min=None, max=None):
 class Cast(Function):
     """y = x converted to `dtype`;  dx = gy converted back to x's dtype"""
 
+    keeps_inputs = False
+
     def __init__(self, dtype):
         self.dtype = dtype
 
@@ -416,6 +434,8 @@ def astype(x, dtype):
 class ToDevice(Function):
     """y = x copied to another device;  dx = gy copied back"""
 
+    keeps_inputs = False
+
     def __init__(self, device):
         self.device = device
 
@@ -433,6 +453,8 @@ def to_device(x, device):
 
 class Copy(Function):
     """y = a copy of x;  dx = gy"""
+
+    keeps_inputs = False
 
     def forward(self, x):
         return x.copy()

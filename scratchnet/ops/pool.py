@@ -54,6 +54,8 @@ class MaxPool2d(Function):
     """y[n,c,p,q] = max_(i,j) x_pad[n, c, p·s + i·d, q·s + j·d]  (x padded with -inf)
     dx = gy routed to the argmax of each window (scatter);  argmax ties go to the first offset, as PyTorch"""
 
+    keeps_inputs = False
+
     def __init__(self, geom):
         self.geom = geom
 
@@ -88,6 +90,8 @@ class MaxPool2d(Function):
 class MaxPoolScatter(Function):
     """dx = zeros; dx_pad[window argmax] += g   (linear in g);  its backward gathers: dg = dx_grad[argmax]"""
 
+    keeps_inputs = False
+
     def __init__(self, geom, argmax):
         self.geom, self.argmax = geom, argmax
 
@@ -121,6 +125,8 @@ class MaxPoolScatter(Function):
 class MaxPoolGather(Function):
     """y = x_pad at each window's recorded argmax (linear in x);  dx = scatter of gy back to those places"""
 
+    keeps_inputs = False
+
     def __init__(self, geom, argmax):
         self.geom, self.argmax = geom, argmax
 
@@ -150,6 +156,8 @@ class AvgPool2d(Function):
     """y[n,c,p,q] = (1/D) Σ_(i,j) x_pad[n, c, p·s + i·d, q·s + j·d]   (D = kh·kw, or the count of real inputs)
     dx_pad[window] += gy / D  (the transposed op below)"""
 
+    keeps_inputs = False
+
     def __init__(self, geom, divisor):
         self.geom, self.divisor = geom, divisor
 
@@ -168,6 +176,8 @@ class AvgPool2d(Function):
 
 class AvgPool2dT(Function):
     """The adjoint of average pooling: each window gets g / D added back;  its backward is AvgPool2d"""
+
+    keeps_inputs = False
 
     def __init__(self, geom, divisor):
         self.geom, self.divisor = geom, divisor

@@ -37,6 +37,8 @@ def _expand_back(gy, x_shape, axes, keepdim):
 class Sum(Function):
     """y = sum of x over `axes`;  dx = gy broadcast back over those axes"""
 
+    keeps_inputs = False
+
     def __init__(self, axes, keepdim):
         self.axes, self.keepdim = axes, keepdim
 
@@ -49,6 +51,8 @@ class Sum(Function):
 
 class Mean(Function):
     """y = sum(x) / n over `axes`;  dx = gy / n broadcast back"""
+
+    keeps_inputs = False
 
     def __init__(self, axes, keepdim):
         self.axes, self.keepdim = axes, keepdim
@@ -94,6 +98,8 @@ def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
 
 class MaxDim(Function):
     """y = x at the index of the largest (or smallest) entry along `dim`;  dx = gy placed back at that index"""
+
+    keeps_inputs = False
 
     def __init__(self, dim, keepdim, largest):
         self.dim, self.keepdim, self.largest = dim, keepdim, largest

@@ -28,6 +28,8 @@ def _sizes(args):
 class SumTo(Function):
     """y = x summed over the axes broadcasting added or stretched, so y.shape == shape;  dx = broadcast_to(gy, x.shape)"""
 
+    keeps_inputs = False
+
     def __init__(self, shape):
         self.shape = tuple(shape)
 
@@ -43,6 +45,8 @@ class SumTo(Function):
 
 class BroadcastTo(Function):
     """y = x repeated along new or size-1 axes to `shape`;  dx = sum_to(gy, x.shape)"""
+
+    keeps_inputs = False
 
     def __init__(self, shape):
         self.shape = tuple(shape)
@@ -83,6 +87,8 @@ def expand(x, *sizes):
 
 class Reshape(Function):
     """y = x with a new shape, same elements in the same (C) order;  dx = reshape(gy, x.shape)"""
+
+    keeps_inputs = False
 
     def __init__(self, shape):
         self.shape = shape
@@ -128,6 +134,8 @@ def unsqueeze(x, dim):
 
 class Permute(Function):
     """y = x with axes reordered: y.shape[i] = x.shape[dims[i]];  dx = permute(gy, argsort(dims))"""
+
+    keeps_inputs = False
 
     def __init__(self, dims):
         self.dims = dims
@@ -180,6 +188,8 @@ def _is_basic(index):
 class GetItem(Function):
     """y = x[index] (basic or advanced);  dx = zeros_like(x) with gy scatter-added at index"""
 
+    keeps_inputs = False
+
     def __init__(self, index):
         self.index = index
 
@@ -192,6 +202,8 @@ class GetItem(Function):
 
 class IndexAdd(Function):
     """y = zeros(shape); y[index] += g (repeated indices add up);  dg = y_grad[index]"""
+
+    keeps_inputs = False
 
     def __init__(self, index, shape):
         self.index, self.shape = index, shape
@@ -226,6 +238,8 @@ def _take_along(x, dim, idx):
 
 class Cat(Function):
     """y = the inputs joined along `dim`;  dx_i = the slice of gy that x_i filled"""
+
+    keeps_inputs = False
 
     def __init__(self, dim):
         self.dim = dim
@@ -305,6 +319,8 @@ def _pad_index(n, before, after, mode):
 
 class PadConstant(Function):
     """y = x surrounded by `value`;  dx = the centre slice of gy"""
+
+    keeps_inputs = False
 
     def __init__(self, widths, value):
         self.widths, self.value = widths, value
