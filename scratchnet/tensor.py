@@ -186,23 +186,6 @@ class Tensor:
         self._retain = True
         return self
 
-    def to(self, *args, dtype=None, device=None):
-        """`t.to("cuda")`, `t.to("float64")`, `t.to(other_tensor)`, `t.to(device, dtype)`."""
-        for a in args:
-            if isinstance(a, Tensor):
-                device, dtype = a.device, a.dtype
-            elif isinstance(a, backend.Device) or (isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda")):
-                device = a
-            else:
-                dtype = a
-        out = self
-        if dtype is not None and numpy.dtype(dtype) != self.dtype:
-            out = out.astype(dtype)
-        if device is not None and backend.device(device) != self.device:
-            from .ops.math import to_device
-            out = to_device(out, device)
-        return out
-
     def cpu(self):
         return self.to("cpu")
 
@@ -272,13 +255,6 @@ class Tensor:
         self._check_inplace("uniform_()")
         self.data[...] = backend.random_uniform(self.shape, self.dtype, self.device) * (b - a) + a
         return self
-
-    def __setitem__(self, index, value):
-        if _Mode.grad_enabled and (self.requires_grad or getattr(value, "requires_grad", False)):
-            raise RuntimeError("item assignment is not recorded by autograd: build the tensor with where()/cat(), "
-                               "or assign under no_grad()")
-        from .ops.shape import _raw_index
-        self.data[_raw_index(index)] = value.data if isinstance(value, Tensor) else value
 
     # ---- autograd ----
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):

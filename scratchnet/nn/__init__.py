@@ -1,5 +1,5 @@
 """scratchnet.nn: Module, Parameter and the layers (PyTorch's names), plus functional and init."""
-from . import functional, init  # noqa: F401
+from . import functional, init, utils  # noqa: F401
 from .module import Module, Parameter  # noqa: F401
 from .container import Sequential, ModuleList, ModuleDict  # noqa: F401
 from .layers import (Linear, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Upsample,  # noqa

@@ -472,7 +472,8 @@ def clone(x):
 def _compare(ufunc_name):
     def op(a, b):
         a, b = promote(a, b)
-        _check_broadcast(ufunc_name, a, b) if a.shape != b.shape else None
+        if a.shape != b.shape:
+            _check_broadcast(ufunc_name, a, b)
         return Tensor(getattr(backend.get_array_module(a.data), ufunc_name)(a.data, b.data))
     op.__name__ = ufunc_name
     return op

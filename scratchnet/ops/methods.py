@@ -2,7 +2,10 @@
 
 Kept apart from tensor.py so that the engine reads on one screen and the op families stay the place to learn from.
 """
-from ..tensor import Tensor
+import numpy
+
+from .. import backend
+from ..tensor import Tensor, is_grad_enabled
 from . import math as M, reduce as R, shape as S, linalg as L, activation as A
 
 
@@ -14,6 +17,31 @@ def _sizes_method(f):
     return lambda self, *sizes: f(self, *sizes)
 
 
+def to(self, *args, dtype=None, device=None):
+    """`t.to("cuda")`, `t.to("float64")`, `t.to(other_tensor)`, `t.to(device, dtype)`; differentiable."""
+    for a in args:
+        if isinstance(a, Tensor):
+            device, dtype = a.device, a.dtype
+        elif isinstance(a, backend.Device) or (isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda")):
+            device = a
+        else:
+            dtype = a
+    out = self
+    if dtype is not None and numpy.dtype(dtype) != self.dtype:
+        out = M.astype(out, dtype)
+    if device is not None and backend.device(device) != self.device:
+        out = M.to_device(out, device)
+    return out
+
+
+def setitem(self, index, value):
+    """In-place assignment on the raw data; refused while the graph is recorded for a tensor that needs grad."""
+    if is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):
+        raise RuntimeError("item assignment is not recorded by autograd: build the tensor with where()/cat(), "
+                           "or assign under no_grad()")
+    self.data[S._raw_index(index)] = value.data if isinstance(value, Tensor) else value
+
+
 def install():
     ops = {
         "__add__": M.add, "__radd__": _rev(M.add), "__sub__": M.sub, "__rsub__": _rev(M.sub),
@@ -21,7 +49,7 @@ def install():
         "__pow__": M.pow, "__rpow__": _rev(M.pow), "__matmul__": L.matmul, "__rmatmul__": _rev(L.matmul),
         "__neg__": M.neg, "__pos__": lambda self: self, "__abs__": M.abs,
         "__eq__": M.eq, "__ne__": M.ne, "__lt__": M.lt, "__le__": M.le, "__gt__": M.gt, "__ge__": M.ge,
-        "__getitem__": S.getitem,
+        "__getitem__": S.getitem, "__setitem__": setitem, "to": to,
         "__invert__": lambda self: Tensor(~self.data),
         "__and__": lambda self, o: Tensor(self.data & getattr(o, "data", o)),
         "__or__": lambda self, o: Tensor(self.data | getattr(o, "data", o)),
