@@ -168,3 +168,12 @@ def test_gradcheck_reports_input_element_and_values():
 def test_gradcheck_large_input_uses_sampling_and_directions():
     x = sn.randn(40, 30, dtype="float64", requires_grad=True)
     assert sn.gradcheck(lambda t: (t.tanh() @ t.T).sum(1), [x], max_elements=50)
+
+
+def test_to_dot_shows_functions_and_leaves():
+    from scratchnet.viz import to_dot
+    w = sn.randn(3, 2, requires_grad=True)
+    x = sn.randn(4, 3)
+    dot = to_dot((x @ w).tanh().sum())
+    assert dot.startswith("digraph") and dot.count("MatMul") == 1 and "Tanh" in dot and "Sum" in dot
+    assert "leaf\\n(3, 2)" in dot and "(4, 3)" not in dot  # x needs no grad, so backward never reaches it

@@ -5,6 +5,16 @@ from . import functional as F
 from .module import Module, Parameter
 
 
+def _affine(module, num_features, affine, device, dtype):
+    """γ = 1 and β = 0 per channel (the identity affine map), or no parameters at all."""
+    if affine:
+        module.weight = Parameter(creation.ones(num_features, device=device, dtype=dtype).data)
+        module.bias = Parameter(creation.zeros(num_features, device=device, dtype=dtype).data)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
 class _BatchNorm(Module):
     """y = γ·(x − μ)/sqrt(σ² + eps) + β per channel; batch statistics in train(), running ones in eval()"""
 
@@ -15,12 +25,7 @@ class _BatchNorm(Module):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(creation.ones(num_features, device=device, dtype=dtype).data)
-            self.bias = Parameter(creation.zeros(num_features, device=device, dtype=dtype).data)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, num_features, affine, device, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", creation.zeros(num_features, device=device, dtype=dtype))
             self.register_buffer("running_var", creation.ones(num_features, device=device, dtype=dtype))
@@ -64,12 +69,7 @@ class InstanceNorm2d(Module):
         if track_running_stats:
             raise ValueError("InstanceNorm2d: track_running_stats=True is not supported")
         self.num_features, self.eps, self.affine = num_features, eps, affine
-        if affine:
-            self.weight = Parameter(creation.ones(num_features, device=device, dtype=dtype).data)
-            self.bias = Parameter(creation.zeros(num_features, device=device, dtype=dtype).data)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, num_features, affine, device, dtype)
 
     def forward(self, x: Tensor):
         if x.ndim not in (3, 4) or x.shape[-3] != self.num_features:
