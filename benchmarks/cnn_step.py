@@ -16,7 +16,7 @@ import sys
 
 import numpy
 
-from _harness import alternate, have, have_gpu, table, time_fn
+from _harness import alternate, bar_chart, have, have_gpu, table, time_fn
 
 MEMORY_ENV = {"SCRATCHNET_MALLOC_TUNE": "0", "MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "0"}
 
@@ -113,6 +113,7 @@ def main():
     p.add_argument("--batches", type=int, nargs="+", default=[64, 256])
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--no-layers", action="store_true")
+    p.add_argument("--plot", default="cnn_step.png", help="bar chart of the step times (PNG); '' for none")
     p.add_argument("--worker")
     args = p.parse_args()
     if args.worker:
@@ -120,7 +121,7 @@ def main():
         print(json.dumps(layer_worker(job) if "layer" in job else step_worker(job)))
         return
     fws = ["scratchnet"] + (["torch"] if have("torch") else []) + (["scratchnet-cuda"] if have_gpu() else [])
-    rows = []
+    rows, plot = [], {fw: [] for fw in fws}
     for threads in args.threads:
         jobs = [{"fw": fw, "batch": b} for b in args.batches for fw in fws]
         mem_jobs = [{"fw": fw, "batch": b, "memory": True, "env": MEMORY_ENV}
@@ -131,6 +132,8 @@ def main():
             med = {fw: statistics.median(r["ms"] for r in res[json.dumps({"batch": b, "fw": fw}, sort_keys=True)])
                    for fw in fws}
             mem = {j["fw"]: mres[json.dumps(j, sort_keys=True)][0]["peak_mb"] for j in mem_jobs if j["batch"] == b}
+            for fw in fws:
+                plot[fw].append(med[fw])
             row = [f"train step b{b}", threads] + [f"{med[fw]:.1f}" for fw in fws]
             if "torch" in fws:
                 row += [f"{med['scratchnet'] / med['torch']:.2f}x",
@@ -152,6 +155,10 @@ def main():
         headers += ["scratchnet/torch", "peak memory sn/torch"]
     print(f"median of {args.rounds} alternated processes per framework")
     print(table(headers, rows))
+    if args.plot:
+        groups = [f"b{b} {t}T" for t in args.threads for b in args.batches]
+        bar_chart(args.plot, "reference CNN training step, ms (lower is better)", groups, plot)
+        print(f"plot: {args.plot}")
 
 
 if __name__ == "__main__":

@@ -223,6 +223,9 @@ class IndexAdd(Function):
 
 def getitem(x, index):
     index = _raw_index(index)
+    xp = backend.get_array_module(x.data)
+    if xp is not numpy:  # index arrays must live where the data lives
+        index = tuple(xp.asarray(i) if isinstance(i, numpy.ndarray) else i for i in index)
     try:
         return GetItem(index)(x)
     except IndexError as e:
