@@ -121,3 +121,12 @@ def test_reductions_match_torch(torch):
     numpy.testing.assert_allclose(to_np(s.var(1, unbiased=False)), to_np(t.var(1, unbiased=False)))
     numpy.testing.assert_array_equal(to_np(s.max(2).indices), to_np(t.max(2).indices))
     numpy.testing.assert_array_equal(to_np(s.argmin(1)), to_np(t.argmin(1)))
+
+
+def test_extreme_values_keep_precision(torch):
+    x = numpy.array([-800.0, -40.0, -1e-8, 0.0, 30.0, 800.0])
+    s, t = sn.tensor(x, dtype="float64"), torch.tensor(x)
+    numpy.testing.assert_allclose(to_np(s.sigmoid()), to_np(t.sigmoid()), rtol=1e-12, atol=0)
+    numpy.testing.assert_allclose(to_np(s.sigmoid().log()[1:]), to_np(t.sigmoid().log()[1:]), rtol=1e-12)
+    numpy.testing.assert_allclose(to_np(s.softmax(0)), to_np(t.softmax(0)), rtol=1e-12, atol=0)
+    numpy.testing.assert_allclose(to_np(s.logsumexp(0)), to_np(t.logsumexp(0)), rtol=1e-12)

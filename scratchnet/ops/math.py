@@ -303,14 +303,18 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
-    """y = 1 / (1 + e**-x), computed as (1 + tanh(x/2)) / 2 so it never overflows;  dx = gy * y * (1 - y)"""
+    """y = 1 / (1 + e**-x);  dx = gy * y * (1 - y)
+
+    Computed from e = e**-|x| as 1/(1 + e) for x >= 0 and e/(1 + e) for x < 0: nothing overflows, and tiny
+    results for very negative x keep their digits (so log(sigmoid(-40)) is -40, not -inf)."""
 
     keeps_inputs = False
 
     def forward(self, x):
-        y = backend.get_array_module(x).tanh(x * 0.5)
-        y += 1
-        y *= 0.5
+        xp = backend.get_array_module(x)
+        e = xp.exp(-xp.abs(x))
+        y = xp.where(x >= 0, 1, e) / (1 + e)
+        y = y.astype(x.dtype, copy=False)
         self.save_for_backward(y)
         return y
 
