@@ -68,30 +68,7 @@ def table(headers, rows):
     return "\n".join([line, "-" * len(line)] + ["  ".join(str(c).rjust(w) for c, w in zip(r, widths)) for r in rows])
 
 
+
 def bar_chart(path, title, groups, series):
-    """A grouped bar chart PNG drawn with Pillow (no plotting library needed): groups × series of values (ms)."""
-    from PIL import Image, ImageDraw
-    names = list(series)
-    w, h, left, bottom, top = 160 + 120 * len(groups), 420, 70, 90, 40
-    img = Image.new("RGB", (w, h), "white")
-    d = ImageDraw.Draw(img)
-    colours = [(66, 133, 244), (234, 67, 53), (52, 168, 83), (251, 188, 5)]
-    vmax = max(v for vals in series.values() for v in vals) or 1
-    d.text((left, 10), title, fill="black")
-    d.line([(left, h - bottom), (w - 20, h - bottom)], fill="black")
-    slot = (w - left - 20) / len(groups)
-    bar = slot * 0.8 / len(names)
-    for gi, g in enumerate(groups):
-        x0 = left + gi * slot + slot * 0.1
-        for si, name in enumerate(names):
-            v = series[name][gi]
-            y = h - bottom - (h - bottom - top) * v / vmax
-            d.rectangle([x0 + si * bar, y, x0 + (si + 1) * bar - 2, h - bottom], fill=colours[si % 4])
-            d.text((x0 + si * bar, y - 12), f"{v:.0f}", fill="black")
-        d.text((x0, h - bottom + 6), str(g), fill="black")
-    for si, name in enumerate(names):
-        d.rectangle([left + si * 150, h - 30, left + si * 150 + 12, h - 18], fill=colours[si % 4])
-        d.text((left + si * 150 + 18, h - 30), name, fill="black")
-    tmp = path + ".tmp.png"
-    img.save(tmp)
-    os.replace(tmp, path)
+    from scratchnet.apps.plots import bar_chart as draw
+    return draw(path, title, groups, series)

@@ -35,10 +35,51 @@ def main(argv=None):
     parser.add_argument("--version", action="version", version=f"scratchnet {__version__}")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="versions, backend, devices, BLAS threads")
+    t = sub.add_parser("train", help="train a Fashion-MNIST classifier and write its report")
+    t.add_argument("--model", default="reference", choices=["reference", "strong"])
+    t.add_argument("--data", default=None, help="folder with the IDX files (default: search, then bundled sample)")
+    t.add_argument("--epochs", type=int, default=3)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--device", default=None)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default="out/cnn")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+    t.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    e = sub.add_parser("evaluate", help="test accuracy of a checkpoint")
+    e.add_argument("checkpoint")
+    e.add_argument("--data", default=None)
+    e.add_argument("--device", default=None)
+    pr = sub.add_parser("predict", help="top-3 classes of image files")
+    pr.add_argument("checkpoint")
+    pr.add_argument("images", nargs="+")
+    pr.add_argument("--device", default=None)
     args = parser.parse_args(argv)
     if args.command == "info":
         for k, v in info().items():
             print(f"{k:>16}: {', '.join(v) if isinstance(v, list) else v}")
+        return 0
+    if args.command in ("train", "evaluate", "predict"):
+        from .apps import classify
+        try:
+            if args.command == "train":
+                hist = classify.train(args.model, args.data, args.epochs, args.batch_size, args.lr, args.device,
+                                      args.seed, args.out, args.resume, limit=args.limit)
+                print(f"final test accuracy {hist[-1]['test_acc']:.2%}; report in {args.out}")
+            elif args.command == "evaluate":
+                from .data import FashionMNIST
+                model, ck = classify.load_model(args.checkpoint, args.device)
+                acc, loss, _, _ = classify.evaluate(model, FashionMNIST(root=args.data, train=False),
+                                                    device=args.device)
+                print(f"{args.checkpoint}: test accuracy {acc:.2%}, loss {loss:.4f}")
+            else:
+                for path, top in zip(args.images, classify.predict(args.checkpoint, args.images, args.device)):
+                    print(f"{path}: " + ", ".join(f"{c} {p:.1%}" for c, p in top))
+        except KeyboardInterrupt:
+            return 130
+        except (classify.CheckpointError, ValueError, FileNotFoundError) as err:
+            print(f"scratchnet {args.command}: {err}", file=sys.stderr)
+            return 2
         return 0
     parser.print_help()
     return 0

@@ -1,0 +1,1 @@
+"""The applications behind the demos and the CLI, importable from Python."""

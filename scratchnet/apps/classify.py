@@ -1,0 +1,190 @@
+"""Train, evaluate and use an image classifier on (Fashion-)MNIST: what `scratchnet train/evaluate/predict` run.
+
+A run writes into its folder: checkpoint.npz (atomic, every epoch; resuming gives the same result as a run that
+was never stopped), metrics.json, curves.png, confusion.png and predictions.png.
+"""
+import json
+import os
+import sys
+import time
+
+import numpy
+
+from .. import backend, creation, io, optim
+from ..data import DataLoader, FashionMNIST
+from ..models import build
+from ..tensor import no_grad
+from . import plots
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that does not fit the model or the run."""
+
+
+class Progress:
+    """One status line, rewritten in place: step, loss, accuracy, images/s and time left."""
+
+    def __init__(self, total, label, stream=sys.stderr):
+        self.total, self.label, self.stream = total, label, stream
+        self.start, self.seen = time.perf_counter(), 0
+        self.line = ""
+
+    def update(self, step, seen, **figures):
+        self.seen = seen
+        elapsed = time.perf_counter() - self.start
+        rate = self.seen / max(elapsed, 1e-9)
+        eta = elapsed / max(step, 1) * (self.total - step)
+        bar = "#" * int(20 * step / self.total)
+        stats = "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items())
+        self.stream.write(f"\r{self.label} [{bar:<20}] {step}/{self.total}  {stats}  {rate:.0f} img/s  "
+                          f"ETA {eta:.0f}s ")
+        self.stream.flush()
+
+    def close(self):
+        self.stream.write("\n")
+
+
+def _rng_state():
+    gen = backend.generator("cpu")
+    return json.dumps(gen.bit_generator.state)
+
+
+def _set_rng_state(text):
+    backend.generator("cpu").bit_generator.state = json.loads(text)
+
+
+def save_checkpoint(path, model_name, model, opt, epoch, history, classes):
+    io.save({"model_name": model_name, "model": model.state_dict(), "optimizer": opt.state_dict(),
+             "epoch": epoch, "history": history, "rng": _rng_state(), "classes": classes}, path)
+
+
+def load_model(path, device=None):
+    """(model, checkpoint dict) from a checkpoint written by train()."""
+    ck = io.load(path)
+    if not isinstance(ck, dict) or "model_name" not in ck or "model" not in ck:
+        raise CheckpointError(f"{path}: not a scratchnet classifier checkpoint (no model_name/model entries)")
+    model = build(ck["model_name"], len(ck.get("classes") or range(10)))
+    try:
+        model.load_state_dict(ck["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: its weights do not fit model '{ck['model_name']}': {e}") from None
+    return model.to(device or backend.get_default_device()).eval(), ck
+
+
+@no_grad()
+def evaluate(model, dataset, batch_size=500, device=None):
+    """(accuracy, mean cross-entropy, confusion matrix, predictions) of `model` on `dataset`."""
+    from ..nn import functional as F
+    model.eval()
+    k = len(dataset.classes)
+    confusion = numpy.zeros((k, k), dtype=numpy.int64)
+    preds, total_loss = [], 0.0
+    for x, y in DataLoader(dataset, batch_size, device=device):
+        logits = model(x)
+        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
+        p = logits.argmax(1).numpy()
+        preds.append(p)
+        numpy.add.at(confusion, (y.numpy(), p), 1)
+    preds = numpy.concatenate(preds)
+    return float((preds == dataset.targets).mean()), total_loss / len(dataset), confusion, preds
+
+
+def _write_report(out, history, confusion, test_ds, preds):
+    epochs = [h["epoch"] for h in history]
+    plots.line_chart(os.path.join(out, "curves.png"), "loss and accuracy per epoch",
+                     {"train loss": [h["train_loss"] for h in history], "test loss": [h["test_loss"] for h in history],
+                      "train acc": [h["train_acc"] for h in history], "test acc": [h["test_acc"] for h in history]})
+    plots.confusion_image(os.path.join(out, "confusion.png"), confusion, test_ds.classes)
+    rng = numpy.random.default_rng(0)
+    pick = rng.choice(len(test_ds), 32, replace=False)
+    captions = [f"pred {test_ds.classes[preds[i]][:11]}\ntrue {test_ds.classes[test_ds.targets[i]][:11]}"
+                for i in pick]
+    colours = [(20, 130, 40) if preds[i] == test_ds.targets[i] else (200, 30, 30) for i in pick]
+    plots.image_grid(os.path.join(out, "predictions.png"), test_ds.images[pick], captions, caption_colours=colours)
+    tmp = os.path.join(out, "metrics.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump({"epochs": len(epochs), "history": history, "final_test_accuracy": history[-1]["test_acc"],
+                   "confusion": confusion.tolist(), "classes": list(test_ds.classes)}, f, indent=1)
+    os.replace(tmp, os.path.join(out, "metrics.json"))
+
+
+def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device=None, seed=0, out="out/cnn",
+          resume=False, progress=True, limit=None, dataset=FashionMNIST):
+    """Train a classifier; returns the history (one dict per epoch). `limit` caps the training images (quick runs)."""
+    backend.manual_seed(seed)
+    os.makedirs(out, exist_ok=True)
+    device = backend.device(device)
+    train_ds, test_ds = dataset(root=data, train=True), dataset(root=data, train=False)
+    if limit:
+        train_ds.images, train_ds.targets = train_ds.images[:limit], train_ds.targets[:limit]
+    if progress:
+        print(f"data: {len(train_ds)} train / {len(test_ds)} test images from {train_ds.source} ({train_ds.folder})")
+    net = build(model, len(train_ds.classes)).to(device)
+    opt = optim.Adam(net.parameters(), lr=lr)
+    ck_path = os.path.join(out, "checkpoint.npz")
+    history, start = [], 0
+    if resume and os.path.exists(ck_path):
+        ck = io.load(ck_path)
+        if ck.get("model_name") != model:
+            raise CheckpointError(f"{ck_path} was written for model '{ck.get('model_name')}', not '{model}'")
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        history, start = list(ck["history"]), int(ck["epoch"])
+        _set_rng_state(ck["rng"])
+        if progress:
+            print(f"resumed from {ck_path} after epoch {start}")
+    loader = DataLoader(train_ds, batch_size, shuffle=True, seed=seed, device=device)
+    from ..nn import functional as F
+    try:
+        for epoch in range(start, epochs):
+            loader.set_epoch(epoch)
+            net.train()
+            bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}") if progress else None
+            loss_sum = correct = seen = 0
+            for step, (x, y) in enumerate(loader, 1):
+                logits = net(x)
+                loss = F.cross_entropy(logits, y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                loss_sum += loss.item() * len(y)
+                correct += int((logits.argmax(1) == y).sum().item())
+                seen += len(y)
+                if bar and (step % 20 == 0 or step == len(loader)):
+                    bar.update(step, seen, loss=loss_sum / seen, acc=correct / seen)
+            if bar:
+                bar.close()
+            acc, test_loss, confusion, preds = evaluate(net, test_ds, device=device)
+            history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
+                            "test_loss": test_loss, "test_acc": acc})
+            save_checkpoint(ck_path, model, net, opt, epoch + 1, history, list(train_ds.classes))
+            _write_report(out, history, confusion, test_ds, preds)
+            if progress:
+                print(f"epoch {epoch + 1}: test accuracy {acc:.2%}  (checkpoint, metrics and pictures in {out})")
+    except KeyboardInterrupt:
+        # Checkpoints are written atomically at each epoch's end, so the last one on disk is whole
+        print(f"\ninterrupted: {ck_path} holds the last finished epoch; rerun with --resume to continue")
+        raise
+    return history
+
+
+def predict(checkpoint, images, device=None, top=3):
+    """Top-`top` (class, probability) for each image file (any format Pillow reads; made 28×28 grayscale)."""
+    from PIL import Image
+    model, ck = load_model(checkpoint, device)
+    classes = ck.get("classes") or [str(i) for i in range(10)]
+    batch = []
+    for path in images:
+        try:
+            img = Image.open(path).convert("L").resize((28, 28), Image.BILINEAR)
+        except OSError as e:
+            raise ValueError(f"predict: cannot read image {path}: {e}") from None
+        batch.append(numpy.asarray(img, dtype=numpy.float32) / 255.0)
+    with no_grad():
+        probs = model(creation.tensor(numpy.stack(batch)[:, None], device=device)).softmax(1).numpy()
+    results = []
+    for p in probs:
+        order = numpy.argsort(-p)[:top]
+        results.append([(classes[i], float(p[i])) for i in order])
+    return results
+

@@ -1,0 +1,4 @@
+"""scratchnet.data: the IDX reader, (Fashion-)MNIST with offline fallbacks, DataLoader and batch transforms."""
+from .idx import IDXError, read_idx, write_idx  # noqa: F401
+from .datasets import FashionMNIST, MNIST, DataError, download  # noqa: F401
+from .loader import DataLoader, compose, horizontal_flip, normalize, random_crop, to_float  # noqa: F401

@@ -1,0 +1,97 @@
+"""DataLoader (batches of device tensors, seeded shuffling) and batch transforms as small composable functions.
+
+A transform takes a float32 batch (N, C, H, W) and a numpy Generator and returns a batch; `compose` chains them.
+Shuffling and augmentation draw from a generator seeded by (seed, epoch), so epoch e is the same in every run,
+which is what makes resuming a training run exact.
+"""
+import numpy
+
+from .. import backend
+from ..creation import tensor
+
+
+def to_float(images):
+    """uint8 (N, H, W) or (N, C, H, W) -> float32 (N, C, H, W) in [0, 1]"""
+    x = numpy.asarray(images, dtype=numpy.float32) / 255.0
+    return x[:, None] if x.ndim == 3 else x
+
+
+def normalize(mean, std):
+    """x -> (x - mean) / std, per channel"""
+    m = numpy.asarray(mean, numpy.float32).reshape(1, -1, 1, 1)
+    s = numpy.asarray(std, numpy.float32).reshape(1, -1, 1, 1)
+    return lambda x, rng: (x - m) / s
+
+
+def random_crop(size, padding=0):
+    """Pad by `padding` zeros, then cut a random size×size window per image (translation augmentation)."""
+    def crop(x, rng):
+        n, c, h, w = x.shape
+        p = numpy.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+        dy = rng.integers(0, p.shape[2] - size + 1, n)
+        dx = rng.integers(0, p.shape[3] - size + 1, n)
+        rows = dy[:, None] + numpy.arange(size)           # (n, size)
+        cols = dx[:, None] + numpy.arange(size)
+        return p[numpy.arange(n)[:, None, None, None], numpy.arange(c)[None, :, None, None],
+                 rows[:, None, :, None], cols[:, None, None, :]]
+    return crop
+
+
+def horizontal_flip(p=0.5):
+    """Mirror each image left-right with probability p."""
+    def flip(x, rng):
+        mask = rng.random(len(x)) < p
+        x = x.copy()
+        x[mask] = x[mask, :, :, ::-1]
+        return x
+    return flip
+
+
+def compose(*transforms):
+    def run(x, rng):
+        for t in transforms:
+            x = t(x, rng)
+        return x
+    return run
+
+
+class DataLoader:
+    """Iterate over (inputs, targets) batches as tensors on `device`.
+
+    Datasets with `images`/`targets` arrays (FashionMNIST, MNIST) are batched with one fancy-index per batch;
+    any other dataset is indexed item by item and stacked.
+    """
+
+    def __init__(self, dataset, batch_size=64, shuffle=False, drop_last=False, seed=0, transform=None, device=None):
+        if batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
+        self.seed, self.transform, self.device = seed, transform, backend.device(device)
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def _batch(self, idx):
+        ds = self.dataset
+        if hasattr(ds, "images") and hasattr(ds, "targets") and getattr(ds, "transform", None) is None:
+            return ds.images[idx], ds.targets[idx]
+        items = [ds[int(i)] for i in idx]
+        return numpy.stack([numpy.asarray(a) for a, _ in items]), numpy.asarray([b for _, b in items])
+
+    def __iter__(self):
+        rng = numpy.random.default_rng([self.seed, self.epoch])
+        n = len(self.dataset)
+        order = rng.permutation(n) if self.shuffle else numpy.arange(n)
+        stop = n - n % self.batch_size if self.drop_last else n
+        for start in range(0, stop, self.batch_size):
+            x, y = self._batch(order[start:start + self.batch_size])
+            x = to_float(x) if x.dtype == numpy.uint8 else numpy.asarray(x, numpy.float32)
+            if self.transform is not None:
+                x = self.transform(x, rng)
+            yield tensor(x, device=self.device), tensor(numpy.asarray(y, numpy.int64), device=self.device)
+        self.epoch += 1

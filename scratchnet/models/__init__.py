@@ -1,0 +1,2 @@
+"""Ready-made models."""
+from .cnn import reference_cnn, strong_cnn, build, MODELS  # noqa: F401
