@@ -3,6 +3,7 @@ download, and last the sample bundled with scratchnet (so everything runs offlin
 import hashlib
 import os
 import urllib.request
+import zlib
 
 import numpy
 
@@ -71,7 +72,7 @@ def download(url, dest, sha256=None, timeout=30):
     if sha256 is not None:
         try:
             got = _sha256_of_payload(part)
-        except (OSError, EOFError) as e:
+        except (OSError, EOFError, zlib.error) as e:
             os.remove(part)
             raise DataError(f"download of {url} is corrupt ({e}); deleted, run again to refetch") from None
         if got != sha256:

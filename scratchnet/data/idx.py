@@ -6,6 +6,7 @@ Types: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64
 import gzip
 import os
 import struct
+import zlib
 
 import numpy
 
@@ -24,7 +25,7 @@ def _raw_bytes(path):
         try:
             with gzip.open(path, "rb") as f:
                 return f.read()
-        except (OSError, EOFError) as e:  # truncated or corrupt gzip stream
+        except (OSError, EOFError, zlib.error) as e:  # truncated or corrupt gzip stream
             raise IDXError(f"{path}: corrupt or truncated gzip data ({e})") from None
     with open(path, "rb") as f:
         return f.read()

@@ -1,0 +1,56 @@
+"""The classifier app: a tiny training run writes its report, resumes exactly, and refuses foreign checkpoints."""
+import json
+import os
+
+import numpy
+import pytest
+from PIL import Image
+
+import scratchnet as sn
+from scratchnet.apps import classify
+from scratchnet.cli import main
+
+SAMPLE = os.path.join(os.path.dirname(sn.__file__), "data", "fashion_mnist_sample")
+
+
+def test_tiny_training_run_writes_report(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", SAMPLE, "--epochs", "2", "--limit", "640", "--out", str(out)]) == 0
+    for name in ("checkpoint.npz", "metrics.json", "curves.png", "confusion.png", "predictions.png"):
+        assert (out / name).stat().st_size > 0, name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 2 and 0.3 < metrics["final_test_accuracy"] <= 1
+    assert numpy.array(metrics["confusion"]).sum() == 1000
+    assert Image.open(out / "predictions.png").size[0] > 500
+    assert main(["evaluate", str(out / "checkpoint.npz"), "--data", SAMPLE]) == 0
+    assert f"{metrics['final_test_accuracy']:.2%}" in capsys.readouterr().out
+    img = tmp_path / "shoe.png"
+    Image.fromarray((numpy.random.default_rng(0).random((40, 40, 3)) * 255).astype(numpy.uint8)).save(img)
+    assert main(["predict", str(out / "checkpoint.npz"), str(img)]) == 0
+    assert "shoe.png:" in capsys.readouterr().out
+
+
+def test_resume_matches_uninterrupted_run(tmp_path):
+    kw = dict(data=SAMPLE, batch_size=64, limit=384, progress=False, model="strong")  # dropout + batch norm
+    full = classify.train(epochs=2, out=str(tmp_path / "full"), **kw)
+    classify.train(epochs=1, out=str(tmp_path / "part"), **kw)
+    resumed = classify.train(epochs=2, out=str(tmp_path / "part"), resume=True, **kw)
+    assert resumed == full
+    a = sn.load(tmp_path / "full" / "checkpoint.npz")["model"]
+    b = sn.load(tmp_path / "part" / "checkpoint.npz")["model"]
+    for k in a:
+        numpy.testing.assert_array_equal(a[k].numpy(), b[k].numpy())
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path, capsys):
+    classify.train(model="reference", data=SAMPLE, epochs=1, limit=128, out=str(tmp_path), progress=False)
+    with pytest.raises(classify.CheckpointError, match="written for model 'reference', not 'strong'"):
+        classify.train(model="strong", data=SAMPLE, epochs=2, limit=128, out=str(tmp_path), resume=True,
+                       progress=False)
+    ck = sn.load(tmp_path / "checkpoint.npz")
+    ck["model_name"] = "strong"
+    sn.save(ck, tmp_path / "mislabelled.npz")
+    with pytest.raises(classify.CheckpointError, match="(?s)do not fit model 'strong'.*size mismatch.*Missing key"):
+        classify.load_model(tmp_path / "mislabelled.npz")
+    assert main(["evaluate", str(tmp_path / "mislabelled.npz")]) == 2
+    assert "do not fit model" in capsys.readouterr().err
