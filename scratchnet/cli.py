@@ -46,6 +46,8 @@ def main(argv=None):
     t.add_argument("--out", default="out/cnn")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     t.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    t.add_argument("--cosine", action="store_true", help="cosine learning-rate decay to 0 over the epochs")
+    t.add_argument("--augment", action="store_true", help="random horizontal flips of training images")
     e = sub.add_parser("evaluate", help="test accuracy of a checkpoint")
     e.add_argument("checkpoint")
     e.add_argument("--data", default=None)
@@ -54,7 +56,20 @@ def main(argv=None):
     pr.add_argument("checkpoint")
     pr.add_argument("images", nargs="+")
     pr.add_argument("--device", default=None)
+    tr = sub.add_parser("transfer", help="few-shot transfer learning experiment (frozen / fine-tune / scratch)")
+    tr.add_argument("--data", default=None)
+    tr.add_argument("--shots", type=int, nargs="+", default=[20, 50, 100])
+    tr.add_argument("--pretrain-epochs", type=int, default=2)
+    tr.add_argument("--finetune-epochs", type=int, default=30)
+    tr.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    tr.add_argument("--device", default=None)
+    tr.add_argument("--out", default="out/transfer")
     args = parser.parse_args(argv)
+    if args.command == "transfer":
+        from .apps.transfer import transfer
+        transfer(args.data, args.shots, args.pretrain_epochs, args.finetune_epochs, args.seeds, device=args.device,
+                 out=args.out)
+        return 0
     if args.command == "info":
         for k, v in info().items():
             print(f"{k:>16}: {', '.join(v) if isinstance(v, list) else v}")
@@ -64,7 +79,8 @@ def main(argv=None):
         try:
             if args.command == "train":
                 hist = classify.train(args.model, args.data, args.epochs, args.batch_size, args.lr, args.device,
-                                      args.seed, args.out, args.resume, limit=args.limit)
+                                      args.seed, args.out, args.resume, limit=args.limit, cosine=args.cosine,
+                                      augment=args.augment)
                 print(f"final test accuracy {hist[-1]['test_acc']:.2%}; report in {args.out}")
             elif args.command == "evaluate":
                 from .data import FashionMNIST

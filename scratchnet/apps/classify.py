@@ -11,7 +11,7 @@ import time
 import numpy
 
 from .. import backend, creation, io, optim
-from ..data import DataLoader, FashionMNIST
+from ..data import DataLoader, FashionMNIST, horizontal_flip
 from ..models import build
 from ..tensor import no_grad
 from . import plots
@@ -109,8 +109,11 @@ def _write_report(out, history, confusion, test_ds, preds):
 
 
 def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device=None, seed=0, out="out/cnn",
-          resume=False, progress=True, limit=None, dataset=FashionMNIST):
-    """Train a classifier; returns the history (one dict per epoch). `limit` caps the training images (quick runs)."""
+          resume=False, progress=True, limit=None, cosine=False, augment=False, dataset=FashionMNIST):
+    """Train a classifier with Adam; returns the history (one dict per epoch).
+
+    cosine: anneal the learning rate to 0 over the epochs (lr_t = lr·(1 + cos(π·t/epochs))/2, set per epoch);
+    augment: mirror half the training images left-right; limit: use only the first N training images."""
     backend.manual_seed(seed)
     os.makedirs(out, exist_ok=True)
     device = backend.device(device)
@@ -133,12 +136,15 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
         _set_rng_state(ck["rng"])
         if progress:
             print(f"resumed from {ck_path} after epoch {start}")
-    loader = DataLoader(train_ds, batch_size, shuffle=True, seed=seed, device=device)
+    loader = DataLoader(train_ds, batch_size, shuffle=True, seed=seed, device=device,
+                        transform=horizontal_flip(0.5) if augment else None)
+    schedule = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, last_epoch=start - 1) if cosine else None
     from ..nn import functional as F
     try:
         for epoch in range(start, epochs):
             loader.set_epoch(epoch)
             net.train()
+            bar_start = time.perf_counter()
             bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}") if progress else None
             loss_sum = correct = seen = 0
             for step, (x, y) in enumerate(loader, 1):
@@ -156,7 +162,10 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
                 bar.close()
             acc, test_loss, confusion, preds = evaluate(net, test_ds, device=device)
             history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
-                            "test_loss": test_loss, "test_acc": acc})
+                            "test_loss": test_loss, "test_acc": acc, "lr": opt.param_groups[0]["lr"],
+                            "seconds": round(time.perf_counter() - bar_start, 2)})
+            if schedule:
+                schedule.step()
             save_checkpoint(ck_path, model, net, opt, epoch + 1, history, list(train_ds.classes))
             _write_report(out, history, confusion, test_ds, preds)
             if progress:

@@ -22,6 +22,9 @@ class Sequential(Module):
             return Sequential(*mods[i])
         return mods[i]
 
+    def __setitem__(self, i, module):
+        self._modules[list(self._modules)[i]] = module
+
     def __len__(self):
         return len(self._modules)
 

@@ -6,7 +6,7 @@ class LRScheduler:
     def __init__(self, optimizer, last_epoch=-1):
         self.optimizer = optimizer
         for g in optimizer.param_groups:
-            g.setdefault("initial_lr", g["lr"])
+            g.setdefault("initial_lr", g["lr"])  # a resumed optimizer brings its initial_lr along
         self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
         self.last_epoch = last_epoch
         self.step()

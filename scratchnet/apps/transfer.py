@@ -1,0 +1,108 @@
+"""Transfer learning on Fashion-MNIST: learn five classes from a handful of images, helped by features learned on
+the other five.
+
+Pretrain the reference CNN on classes 0-4 (T-shirt, trouser, pullover, dress, coat), then learn classes 5-9
+(sandal, shirt, sneaker, bag, ankle boot) from k labelled images per class in three ways:
+  frozen   - the pretrained convolutional layers stay fixed; only the dense layers (new output layer) learn;
+  finetune - start from the pretrained weights (new output layer) and train everything;
+  scratch  - a freshly initialised network trained on the same k images.
+Accuracy is measured on all test images of classes 5-9.
+"""
+import json
+import os
+
+import numpy
+
+from .. import backend, nn, optim
+from ..data import DataLoader, FashionMNIST
+from ..models import reference_cnn
+from ..nn import functional as F
+from . import plots
+from .classify import evaluate
+
+MODES = ("frozen", "finetune", "scratch")
+
+
+class _Subset:
+    """Some images of a dataset with their labels remapped to 0..len(classes)-1."""
+
+    def __init__(self, ds, index, classes):
+        remap = {c: i for i, c in enumerate(classes)}
+        self.images = ds.images[index]
+        self.targets = numpy.array([remap[int(t)] for t in ds.targets[index]], dtype=numpy.int64)
+        self.classes = [ds.classes[c] for c in classes]
+        self.transform = None
+
+    def __len__(self):
+        return len(self.targets)
+
+
+def _fit(model, subset, epochs, lr, batch_size, seed, device):
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = optim.Adam(params, lr=lr)
+    loader = DataLoader(subset, batch_size, shuffle=True, seed=seed, device=device)
+    model.train()
+    for _ in range(epochs):
+        for x, y in loader:
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return model
+
+
+def transfer(data=None, shots=(20, 50, 100), pretrain_epochs=2, finetune_epochs=30, seeds=(0, 1, 2), lr=1e-3,
+             device=None, out="out/transfer", progress=True):
+    """Run the experiment; returns {shots: {mode: mean test accuracy over seeds}} and writes results.json,
+    results.md (the table) and transfer.png (a bar chart) into `out`."""
+    device = backend.device(device)
+    train_ds, test_ds = FashionMNIST(root=data, train=True), FashionMNIST(root=data, train=False)
+    old, new = list(range(5)), list(range(5, 10))
+    old_train = _Subset(train_ds, numpy.isin(train_ds.targets, old), old)
+    new_test = _Subset(test_ds, numpy.isin(test_ds.targets, new), new)
+    backend.manual_seed(seeds[0])
+    base = _fit(reference_cnn(5).to(device), old_train, pretrain_epochs, lr, 64, seeds[0], device)
+    base_acc = evaluate(base, _Subset(test_ds, numpy.isin(test_ds.targets, old), old), device=device)[0]
+    if progress:
+        print(f"pretrained on classes 0-4 ({len(old_train)} images from {train_ds.source}): "
+              f"test accuracy {base_acc:.2%}")
+    results = {}
+    for k in shots:
+        results[k] = {m: [] for m in MODES}
+        for seed in seeds:
+            rng = numpy.random.default_rng(seed)
+            index = numpy.concatenate([rng.choice(numpy.flatnonzero(train_ds.targets == c), k, replace=False)
+                                       for c in new])
+            few = _Subset(train_ds, index, new)
+            for mode in MODES:
+                backend.manual_seed(seed)
+                model = reference_cnn(5).to(device)
+                if mode != "scratch":
+                    model.load_state_dict(base.state_dict())
+                    model[-1] = nn.Linear(128, 5).to(device)  # a new output layer for the new classes
+                if mode == "frozen":
+                    for layer in model:
+                        if isinstance(layer, nn.Conv2d):
+                            layer.requires_grad_(False)
+                _fit(model, few, finetune_epochs, lr, 32, seed, device)
+                results[k][mode].append(evaluate(model, new_test, device=device)[0])
+            if progress:
+                print(f"{k} images/class, seed {seed}: " +
+                      ", ".join(f"{m} {results[k][m][-1]:.2%}" for m in MODES))
+    summary = {k: {m: float(numpy.mean(v)) for m, v in r.items()} for k, r in results.items()}
+    os.makedirs(out, exist_ok=True)
+    table = ["| images per class | " + " | ".join(MODES) + " |", "|---|" + "---|" * len(MODES)]
+    table += [f"| {k} | " + " | ".join(f"{summary[k][m]:.1%}" for m in MODES) + " |" for k in shots]
+    with open(os.path.join(out, "results.md.tmp"), "w") as f:
+        f.write("\n".join(table) + "\n")
+    os.replace(os.path.join(out, "results.md.tmp"), os.path.join(out, "results.md"))
+    with open(os.path.join(out, "results.json.tmp"), "w") as f:
+        json.dump({"pretrain_test_accuracy": base_acc, "seeds": list(seeds), "source": train_ds.source,
+                   "per_seed": {str(k): v for k, v in results.items()},
+                   "mean": {str(k): v for k, v in summary.items()}}, f, indent=1)
+    os.replace(os.path.join(out, "results.json.tmp"), os.path.join(out, "results.json"))
+    plots.bar_chart(os.path.join(out, "transfer.png"), "test accuracy on classes 5-9 (mean over seeds)",
+                    [f"{k}/class" for k in shots], {m: [100 * summary[k][m] for k in shots] for m in MODES})
+    if progress:
+        print("\n".join(table))
+    return summary
