@@ -61,14 +61,14 @@ def test_conv_transpose2d_gradcheck(case):
 
 @settings(max_examples=100)
 @given(n=st.integers(1, 2), c=st.integers(1, 2), h=st.integers(2, 6), w=st.integers(2, 6), k=st.integers(1, 3),
-       s=st.integers(1, 3), p=st.integers(0, 1), seed=st.integers(0, 2**31))
-def test_pool_gradcheck(n, c, h, w, k, s, p, seed):
+       s=st.integers(1, 3), p=st.integers(0, 1), ceil=st.booleans(), seed=st.integers(0, 2**31))
+def test_pool_gradcheck(n, c, h, w, k, s, p, ceil, seed):
     p = min(p, k // 2)
     if k > min(h, w) + 2 * p:
         return
     x = numpy.random.default_rng(seed).permutation(n * c * h * w).reshape(n, c, h, w) * 0.1
-    check(lambda t: F.max_pool2d(t, k, s, p), x)
-    check(lambda t: F.avg_pool2d(t, k, s, p, count_include_pad=False), x)
+    check(lambda t: F.max_pool2d(t, k, s, p, ceil_mode=ceil), x)
+    check(lambda t: F.avg_pool2d(t, k, s, p, ceil_mode=ceil, count_include_pad=False), x)
     check(lambda t: F.adaptive_avg_pool2d(t, (2, 3)), x, second=False)
 
 

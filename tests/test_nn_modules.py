@@ -28,6 +28,9 @@ def test_torch_state_dict_loads_and_outputs_match(torch):
                              torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
                              torch.nn.Linear(1600, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)).double()
     m = reference_cnn().double()
+    bn_t, bn_s = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2)), \
+        nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+    assert list(bn_s.state_dict()) == list(bn_t.state_dict())  # same keys in the same order
     m.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
     x = numpy.random.default_rng(0).standard_normal((2, 1, 28, 28))
     numpy.testing.assert_allclose(m(sn.tensor(x, dtype="float64")).numpy(), to_np(tm(torch.tensor(x))), rtol=1e-10)

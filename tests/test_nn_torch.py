@@ -72,20 +72,21 @@ def test_conv_transpose2d_matches_torch(c, op):
 
 @settings(max_examples=100)
 @given(n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(3, 9), w=st.integers(3, 9), k=st.integers(1, 3),
-       s=st.integers(1, 3), p=st.integers(0, 1), d=st.integers(1, 2), seed=st.integers(0, 2**31))
-def test_pooling_matches_torch(n, c, h, w, k, s, p, d, seed):
+       s=st.integers(1, 3), p=st.integers(0, 1), d=st.integers(1, 2), ceil=st.booleans(), seed=st.integers(0, 2**31))
+def test_pooling_matches_torch(n, c, h, w, k, s, p, d, ceil, seed):
     torch = load_torch()
     p = min(p, k // 2)
     if d * (k - 1) + 1 > min(h, w) + 2 * p:
         return
     x = numpy.random.default_rng(seed).permutation(n * c * h * w).reshape(n, c, h, w) / 7.0  # no ties
     tf = torch.nn.functional
-    pair(torch, sn, [x], lambda a: F.max_pool2d(a, k, s, p, d), lambda a: tf.max_pool2d(a, k, s, p, d))
+    pair(torch, sn, [x], lambda a: F.max_pool2d(a, k, s, p, d, ceil_mode=ceil),
+         lambda a: tf.max_pool2d(a, k, s, p, d, ceil_mode=ceil))
     for cip in (True, False):
-        pair(torch, sn, [x], lambda a: F.avg_pool2d(a, k, s, p, count_include_pad=cip),
-             lambda a: tf.avg_pool2d(a, k, s, p, count_include_pad=cip))
-    ys, idx_s = F.max_pool2d(sn.tensor(x), k, s, p, d, return_indices=True)
-    _, idx_t = tf.max_pool2d(torch.tensor(x), k, s, p, d, return_indices=True)
+        pair(torch, sn, [x], lambda a: F.avg_pool2d(a, k, s, p, ceil_mode=ceil, count_include_pad=cip),
+             lambda a: tf.avg_pool2d(a, k, s, p, ceil_mode=ceil, count_include_pad=cip))
+    ys, idx_s = F.max_pool2d(sn.tensor(x), k, s, p, d, ceil_mode=ceil, return_indices=True)
+    _, idx_t = tf.max_pool2d(torch.tensor(x), k, s, p, d, ceil_mode=ceil, return_indices=True)
     numpy.testing.assert_array_equal(idx_s.numpy(), to_np(idx_t))
 
 

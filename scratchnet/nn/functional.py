@@ -111,22 +111,21 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     return _finish(y, unbatched)
 
 
-def _pool_args(fn, x, kernel_size, stride, padding, dilation):
+def _pool_args(fn, x, kernel_size, stride, padding, dilation, ceil_mode=False):
     k = _pair(kernel_size, "kernel_size", fn)
     s = k if stride is None or stride == [] else _pair(stride, "stride", fn)
     p, d = _pair(padding, "padding", fn), _pair(dilation, "dilation", fn)
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
         raise ValueError(f"{fn}: padding {p} must be at most half the kernel size {k}")
     _check_window(fn, x.shape, k, s, p, d)
-    return P.PoolGeom(x.shape, k, s, p, d)
+    return P.PoolGeom(x.shape, k, s, p, d, ceil_mode)
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """y = max over each window (padding counts as -inf); indices, if asked, are flat positions h·W + w in x."""
-    if ceil_mode:
-        raise NotImplementedError("max_pool2d: ceil_mode=True is not supported (output size uses the floor rule)")
+    """y = max over each window (padding counts as -inf); indices, if asked, are flat positions h·W + w in x.
+    Output size: PyTorch's floor rule, or its ceil rule with ceil_mode=True."""
     x, unbatched = _check_4d("max_pool2d", input)
-    geom = _pool_args("max_pool2d", x, kernel_size, stride, padding, dilation)
+    geom = _pool_args("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
     fn = P.MaxPool2d(geom)
     y = _finish(fn(x), unbatched)
     if not return_indices:
@@ -141,11 +140,10 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
-    """y = mean over each window; with count_include_pad=False the zero padding is left out of the count."""
-    if ceil_mode:
-        raise NotImplementedError("avg_pool2d: ceil_mode=True is not supported (output size uses the floor rule)")
+    """y = mean over each window; with count_include_pad=False the zero padding is left out of the count.
+    Output size: PyTorch's floor rule, or its ceil rule with ceil_mode=True."""
     x, unbatched = _check_4d("avg_pool2d", input)
-    geom = _pool_args("avg_pool2d", x, kernel_size, stride, padding, 1)
+    geom = _pool_args("avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
     div = P._avg_divisor(backend.get_array_module(x.data), geom, x.dtype, count_include_pad, divisor_override)
     return _finish(P.AvgPool2d(geom, div)(x), unbatched)
 

@@ -178,15 +178,15 @@ class Module:
 
     # ---- state ----
     def state_dict(self):
-        """Name -> Tensor for every parameter and persistent buffer (detached; shares memory with the model)."""
+        """Name -> Tensor for every parameter and persistent buffer (detached; shares memory with the model), in
+        PyTorch's order: module by module, each module's parameters and then its buffers."""
         out = OrderedDict()
-        for name, p in self.named_parameters():
-            out[name] = p.detach()
         for mp, m in self.named_modules():
             skip = m.__dict__.get("_non_persistent", set())
-            for n, b in m._buffers.items():
-                if b is not None and n not in skip:
-                    out[f"{mp}.{n}" if mp else n] = b.detach()
+            entries = list(m._parameters.items()) + [(n, b) for n, b in m._buffers.items() if n not in skip]
+            for n, t in entries:
+                if t is not None:
+                    out[f"{mp}.{n}" if mp else n] = t.detach()
         return out
 
     def load_state_dict(self, state_dict, strict=True):

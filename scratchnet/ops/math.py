@@ -8,6 +8,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from .shape import sum_to
+from .cast import astype, to_device, clone  # noqa: F401  (re-exported: math is where users look for them)
 
 
 # ---- type promotion (PyTorch's rules: a Python number never widens a tensor; int with float gives the float) ----
@@ -407,68 +408,6 @@ def clamp(x, min=None, max=None):
         y = x if min is None else maximum(x, min)
         return y if max is None else minimum(y, max)
     return Clamp(min, max)(x)
-
-
-# ---- dtype and device ----
-
-class Cast(Function):
-    """y = x converted to `dtype`;  dx = gy converted back to x's dtype"""
-
-    keeps_inputs = False
-
-    def __init__(self, dtype):
-        self.dtype = dtype
-
-    def forward(self, x):
-        return x.astype(self.dtype)
-
-    def backward(self, gy):
-        return astype(gy, self.inputs[0].dtype)
-
-
-def astype(x, dtype):
-    dtype = numpy.dtype(dtype)
-    if x.dtype == dtype:
-        return x
-    if dtype.kind not in "fc" and x.requires_grad:
-        return Tensor(x.data.astype(dtype))  # an integer result carries no gradient
-    return Cast(dtype)(x)
-
-
-class ToDevice(Function):
-    """y = x copied to another device;  dx = gy copied back"""
-
-    keeps_inputs = False
-
-    def __init__(self, device):
-        self.device = device
-
-    def forward(self, x):
-        return backend.to_device(x, self.device)
-
-    def backward(self, gy):
-        return to_device(gy, self.inputs[0].device)
-
-
-def to_device(x, device):
-    device = backend.device(device)
-    return x if x.device == device else ToDevice(device)(x)
-
-
-class Copy(Function):
-    """y = a copy of x;  dx = gy"""
-
-    keeps_inputs = False
-
-    def forward(self, x):
-        return x.copy()
-
-    def backward(self, gy):
-        return gy
-
-
-def clone(x):
-    return Copy()(x)
 
 
 # ---- comparisons: results are bool tensors and carry no gradient ----

@@ -16,12 +16,26 @@ def blocks(b0, b1, per_sample_bytes):
     return [(i, min(b1, i + step)) for i in range(b0, b1, step)]
 
 
+def pool_out_size(size, k, s, p, d, ceil_mode):
+    """PyTorch's rule: floor (or ceil) of (size + 2p − d(k−1) − 1)/s, plus 1; with ceil_mode the last window must
+    still start inside the input or its left padding."""
+    if not ceil_mode:
+        return out_size(size, k, s, p, d)
+    n = -(-(size + 2 * p - d * (k - 1) - 1) // s) + 1
+    return n - 1 if (n - 1) * s >= size + p else n
+
+
 class PoolGeom:
-    def __init__(self, x_shape, kernel, stride, padding, dilation):
+    """Where the windows of a pooling op lie: kernel k, stride s, padding p, dilation d, output size, and the extra
+    bottom/right padding that ceil_mode's last windows may reach into."""
+
+    def __init__(self, x_shape, kernel, stride, padding, dilation, ceil_mode=False):
         self.x_shape = tuple(x_shape)
         self.k, self.s, self.p, self.d = kernel, stride, padding, dilation
-        self.oh = out_size(x_shape[2], kernel[0], stride[0], padding[0], dilation[0])
-        self.ow = out_size(x_shape[3], kernel[1], stride[1], padding[1], dilation[1])
+        self.oh, self.ow = (pool_out_size(x_shape[2 + i], kernel[i], stride[i], padding[i], dilation[i], ceil_mode)
+                            for i in range(2))
+        self.extra = tuple(max(0, (n - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + 1 - x_shape[2 + i] -
+                               2 * padding[i]) for i, n in enumerate((self.oh, self.ow)))
 
     def offsets(self):
         for i in range(self.k[0]):
@@ -33,21 +47,25 @@ class PoolGeom:
         return (slice(None), slice(None), slice(i * dh, i * dh + sh * (self.oh - 1) + 1, sh),
                 slice(j * dw, j * dw + sw * (self.ow - 1) + 1, sw))
 
+    def padded_shape(self, n_c):
+        (ph, pw), (eh, ew) = self.p, self.extra
+        return n_c + (self.x_shape[2] + 2 * ph + eh, self.x_shape[3] + 2 * pw + ew)
+
     def padded(self, xp, x, fill):
         ph, pw = self.p
-        if not (ph or pw):
+        if not (ph or pw or any(self.extra)):
             return x
-        out = xp.full(x.shape[:2] + (x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), fill, dtype=x.dtype)
+        out = xp.full(self.padded_shape(x.shape[:2]), fill, dtype=x.dtype)
         out[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]] = x
         return out
 
     def empty_padded(self, xp, n_c, dtype):
-        ph, pw = self.p
-        return xp.zeros(n_c + (self.x_shape[2] + 2 * ph, self.x_shape[3] + 2 * pw), dtype=dtype)
+        return xp.zeros(self.padded_shape(n_c), dtype=dtype)
 
     def crop(self, g):
         ph, pw = self.p
-        return g[:, :, ph:ph + self.x_shape[2], pw:pw + self.x_shape[3]] if ph or pw else g
+        h, w = self.x_shape[2:]
+        return g[:, :, ph:ph + h, pw:pw + w] if g.shape[2:] != (h, w) else g
 
 
 class MaxPool2d(Function):
@@ -98,7 +116,7 @@ class MaxPoolScatter(Function):
     def forward(self, g):
         xp = backend.get_array_module(g)
         geom = self.geom
-        if geom.k == geom.s and geom.d == (1, 1) and not any(geom.p):
+        if geom.k == geom.s and geom.d == (1, 1) and not any(geom.p) and not any(geom.extra):
             # Fast path: windows tile the input without overlap, so every covered element is written exactly once
             gx = xp.empty(g.shape[:2] + geom.x_shape[2:], dtype=g.dtype)
             h, w = geom.oh * geom.k[0], geom.ow * geom.k[1]
@@ -143,13 +161,19 @@ class MaxPoolGather(Function):
 
 
 def _avg_divisor(xp, geom, dtype, count_include_pad, divisor_override):
+    """What each window's sum is divided by: k·k; or, as PyTorch, the window's size clipped to the padded input
+    (count_include_pad) or to the real input (not count_include_pad) where windows run past them."""
     if divisor_override:
         return divisor_override
-    if count_include_pad or not any(geom.p):
+    if not any(geom.extra) and (count_include_pad or not any(geom.p)):
         return geom.k[0] * geom.k[1]
-    ones = geom.padded(xp, xp.ones((1, 1) + geom.x_shape[2:], dtype=dtype), 0)
-    count = sum(ones[sl] for _, sl in geom.offsets())
-    return count  # (1, 1, OH, OW): how many real (unpadded) inputs each window saw
+    mask = xp.zeros(geom.padded_shape((1, 1)), dtype=dtype)
+    (ph, pw), (h, w) = geom.p, geom.x_shape[2:]
+    if count_include_pad:
+        mask[:, :, :h + 2 * ph, :w + 2 * pw] = 1
+    else:
+        mask[:, :, ph:ph + h, pw:pw + w] = 1
+    return sum(mask[sl] for _, sl in geom.offsets())  # (1, 1, OH, OW)
 
 
 class AvgPool2d(Function):
