@@ -57,3 +57,25 @@ def test_checkpoint_of_another_model_is_refused(tmp_path, capsys):
         classify.load_model(tmp_path / "mislabelled.npz")
     assert main(["evaluate", str(tmp_path / "mislabelled.npz")]) == 2
     assert "do not fit model" in capsys.readouterr().err
+
+
+def test_ctrl_c_leaves_a_valid_checkpoint(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "scratchnet.cli", "train", "--data", SAMPLE, "--epochs", "200",
+                             "--limit", "1280", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(sn.__file__))})
+    deadline = time.time() + 120
+    while not (out / "checkpoint.npz").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # now somewhere in a later epoch, likely mid-step
+    proc.send_signal(signal.SIGINT)
+    log, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, log[-2000:]
+    assert "interrupted" in log
+    model, ck = classify.load_model(out / "checkpoint.npz")
+    assert 1 <= ck["epoch"] < 200 and len(ck["history"]) == ck["epoch"]
+    assert not [f for f in os.listdir(out) if ".tmp" in f]
