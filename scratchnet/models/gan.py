@@ -1,0 +1,110 @@
+"""GAN models for 28×28 images in [-1, 1]: DCGAN and a small MLP GAN, each optionally conditional on a class.
+
+Conditional models join a learned class embedding to the noise (generator) and to the image (discriminator: as an
+extra 28×28 channel for DCGAN, as extra inputs for the MLP), so G can be asked for a class and D judges image and
+class together.
+"""
+from .. import nn
+from ..ops.shape import cat
+
+
+def init_gan_weights(module):
+    """DCGAN's initialisation: conv/linear weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if getattr(m, "bias", None) is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return module
+
+
+class DCGANGenerator(nn.Module):
+    """z (N, z_dim) [+ class] -> Linear -> BN -> LeakyReLU -> (N, 256, 7, 7) -> ConvT stack with BN -> tanh (N, 1, 28, 28)"""
+
+    def __init__(self, z_dim=100, num_classes=None, embed_dim=50):
+        super().__init__()
+        self.z_dim, self.num_classes = z_dim, num_classes
+        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
+        self.fc = nn.Linear(z_dim + (embed_dim if num_classes else 0), 256 * 7 * 7, bias=False)
+        self.bn = nn.BatchNorm1d(256 * 7 * 7)
+        self.act = nn.LeakyReLU(0.2)
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
+            nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(64), nn.LeakyReLU(0.2),
+            nn.ConvTranspose2d(64, 1, 4, stride=2, padding=1), nn.Tanh())      # (N, 128, 7, 7) -> (N, 1, 28, 28)
+        init_gan_weights(self)
+
+    def forward(self, z, labels=None):
+        if self.embed is not None:
+            z = cat([z, self.embed(labels)], 1)
+        h = self.act(self.bn(self.fc(z))).reshape(-1, 256, 7, 7)             # (N, 256, 7, 7)
+        return self.net(h)
+
+
+class DCGANDiscriminator(nn.Module):
+    """x (N, 1, 28, 28) [+ class map] -> strided Conv, LeakyReLU(0.2), Dropout(0.3) ×2 -> Linear -> logit (N, 1)"""
+
+    def __init__(self, num_classes=None, embed_dim=50):
+        super().__init__()
+        self.num_classes = num_classes
+        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
+        self.label_map = nn.Linear(embed_dim, 28 * 28) if num_classes else None
+        self.net = nn.Sequential(
+            nn.Conv2d(2 if num_classes else 1, 64, 4, stride=2, padding=1), nn.LeakyReLU(0.2), nn.Dropout(0.3),
+            nn.Conv2d(64, 128, 4, stride=2, padding=1), nn.LeakyReLU(0.2), nn.Dropout(0.3),   # (N, 128, 7, 7)
+            nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
+        init_gan_weights(self)
+
+    def forward(self, x, labels=None):
+        if self.embed is not None:
+            x = cat([x, self.label_map(self.embed(labels)).reshape(-1, 1, 28, 28)], 1)
+        return self.net(x)
+
+
+class MLPGenerator(nn.Module):
+    """z [+ class] -> Dense 128 -> LeakyReLU -> Dense 784 -> tanh -> (N, 1, 28, 28)"""
+
+    def __init__(self, z_dim=100, num_classes=None, embed_dim=50, hidden=128):
+        super().__init__()
+        self.z_dim, self.num_classes = z_dim, num_classes
+        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
+        self.net = nn.Sequential(nn.Linear(z_dim + (embed_dim if num_classes else 0), hidden), nn.LeakyReLU(0.2),
+                                 nn.Linear(hidden, 784), nn.Tanh())
+        init_gan_weights(self)
+
+    def forward(self, z, labels=None):
+        if self.embed is not None:
+            z = cat([z, self.embed(labels)], 1)
+        return self.net(z).reshape(-1, 1, 28, 28)
+
+
+class MLPDiscriminator(nn.Module):
+    """x (N, 1, 28, 28) [+ class] -> Dense 128 -> LeakyReLU(0.2) -> Dense 1 (logit)"""
+
+    def __init__(self, num_classes=None, embed_dim=50, hidden=128):
+        super().__init__()
+        self.num_classes = num_classes
+        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
+        self.net = nn.Sequential(nn.Linear(784 + (embed_dim if num_classes else 0), hidden), nn.LeakyReLU(0.2),
+                                 nn.Linear(hidden, 1))
+        init_gan_weights(self)
+
+    def forward(self, x, labels=None):
+        h = x.flatten(1)
+        if self.embed is not None:
+            h = cat([h, self.embed(labels)], 1)
+        return self.net(h)
+
+
+GANS = {"dcgan": (DCGANGenerator, DCGANDiscriminator), "mlp": (MLPGenerator, MLPDiscriminator)}
+
+
+def build_gan(kind="dcgan", z_dim=100, num_classes=None):
+    """(generator, discriminator) of a kind ('dcgan' or 'mlp'), conditional when num_classes is given."""
+    if kind not in GANS:
+        raise ValueError(f"unknown GAN {kind!r}: choose from {', '.join(GANS)}")
+    g_cls, d_cls = GANS[kind]
+    return g_cls(z_dim, num_classes), d_cls(num_classes)
