@@ -30,7 +30,28 @@ def info():
     return out
 
 
+def _gan_sample(argv):
+    p = argparse.ArgumentParser(prog="scratchnet gan sample", description="a grid of samples from a GAN checkpoint")
+    p.add_argument("checkpoint")
+    p.add_argument("--class", dest="class_name", default=None, help="class name or index (conditional models)")
+    p.add_argument("-n", type=int, default=64)
+    p.add_argument("-o", "--out", default="samples.png")
+    p.add_argument("--device", default=None)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    from .apps.gan import sample_grid
+    try:
+        print(sample_grid(a.checkpoint, a.out, a.n, a.class_name, a.device, a.seed))
+    except (ValueError, FileNotFoundError) as err:
+        print(f"scratchnet gan sample: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:2] == ["gan", "sample"]:
+        return _gan_sample(argv[2:])
     parser = argparse.ArgumentParser(prog="scratchnet", description=__doc__)
     parser.add_argument("--version", action="version", version=f"scratchnet {__version__}")
     sub = parser.add_subparsers(dest="command")
@@ -64,7 +85,33 @@ def main(argv=None):
     tr.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     tr.add_argument("--device", default=None)
     tr.add_argument("--out", default="out/transfer")
+    g = sub.add_parser("gan", help="train a GAN (or: scratchnet gan sample CHECKPOINT --class sneaker -n 64)")
+    g.add_argument("--model", default="dcgan", choices=["dcgan", "mlp"])
+    g.add_argument("--conditional", action="store_true")
+    g.add_argument("--loss", default="bce", choices=["bce", "lsgan", "wgan-gp"])
+    g.add_argument("--steps", type=int, default=2000)
+    g.add_argument("--batch-size", type=int, default=64)
+    g.add_argument("--lr", type=float, default=2e-4)
+    g.add_argument("--data", default=None)
+    g.add_argument("--device", default=None)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--out", default="out/gan")
+    g.add_argument("--resume", action="store_true")
+    g.add_argument("--sample-every", type=int, default=500)
+    g.add_argument("--limit", type=int, default=None)
     args = parser.parse_args(argv)
+    if args.command == "gan":
+        from .apps.gan import GANDiverged, train_gan
+        try:
+            train_gan(args.model, args.conditional, args.loss, args.steps, args.batch_size, args.lr, args.data,
+                      args.device, args.seed, args.out, args.resume, args.sample_every, limit=args.limit)
+        except GANDiverged as err:
+            print(f"scratchnet gan: {err}", file=sys.stderr)
+            return 3
+        except KeyboardInterrupt:
+            return 130
+        print(f"samples, losses and checkpoint in {args.out}")
+        return 0
     if args.command == "transfer":
         from .apps.transfer import transfer
         transfer(args.data, args.shots, args.pretrain_epochs, args.finetune_epochs, args.seeds, device=args.device,

@@ -1,0 +1,193 @@
+"""Train a GAN on Fashion-MNIST (what `scratchnet gan` runs): two Adam optimizers, images scaled to [-1, 1].
+
+Each step: the discriminator learns to tell a real batch from G's samples (G's output detached), then the
+generator learns to make D call its samples real (see gan_losses for the objectives). The batch of step t is a
+pure function of (seed, t), and the random state is saved in every checkpoint, so a resumed run repeats exactly.
+A run writes into its folder: checkpoint.npz, samples_step*.png from a fixed noise, final grid, per-class grid
+(conditional models), a latent interpolation strip, losses.png and history.json.
+"""
+import json
+import os
+
+import numpy
+
+from .. import backend, creation, io, optim
+from ..data import FashionMNIST
+from ..models.gan import build_gan
+from ..tensor import no_grad
+from . import plots
+from .classify import Progress, _rng_state, _set_rng_state
+from .gan_losses import discriminator_loss, generator_loss, gradient_penalty
+
+
+class GANDiverged(RuntimeError):
+    """A loss became NaN or infinite; the last checkpoint on disk is from before it happened."""
+
+
+def _batch(images, targets, step, batch_size, seed):
+    """The real batch of step `step`: epoch e = step // steps_per_epoch reads a permutation seeded by (seed, e)."""
+    per_epoch = len(images) // batch_size
+    epoch, k = divmod(step, per_epoch)
+    order = numpy.random.default_rng([seed, epoch]).permutation(len(images))
+    idx = order[k * batch_size:(k + 1) * batch_size]
+    return images[idx], targets[idx]
+
+
+def _to_unit(x):
+    """(N, 1, 28, 28) in [-1, 1] -> (N, 28, 28) in [0, 1] for pictures"""
+    return (numpy.clip(x.numpy(), -1, 1)[:, 0] + 1) / 2
+
+
+class GANRun:
+    """Models, optimizers and settings of one GAN run."""
+
+    def __init__(self, model="dcgan", conditional=False, loss="bce", z_dim=100, lr=2e-4, betas=(0.5, 0.999),
+                 n_critic=None, gp_weight=10.0, device=None, num_classes=10):
+        self.config = dict(model=model, conditional=conditional, loss=loss, z_dim=z_dim, lr=lr, betas=list(betas),
+                           n_critic=n_critic or (5 if loss == "wgan-gp" else 1), gp_weight=gp_weight,
+                           num_classes=num_classes)
+        self.device = backend.device(device)
+        self.g, self.d = build_gan(model, z_dim, num_classes if conditional else None)
+        self.g.to(self.device), self.d.to(self.device)
+        self.opt_g = optim.Adam(self.g.parameters(), lr=lr, betas=betas)
+        self.opt_d = optim.Adam(self.d.parameters(), lr=lr, betas=betas)
+
+    def labels(self, y):
+        return creation.tensor(y, device=self.device) if self.config["conditional"] else None
+
+    def sample(self, n, labels=None):
+        z = creation.randn(n, self.config["z_dim"], device=self.device)
+        with no_grad():
+            self.g.eval()
+            out = self.g(z, self.labels(labels) if labels is not None else None)
+            self.g.train()
+        return out
+
+    def step(self, real, y):
+        """One D update (n_critic of them for WGAN-GP) and one G update; returns the figures to watch."""
+        c, n = self.config, real.shape[0]
+        lab = self.labels(y)
+        for _ in range(c["n_critic"]):
+            fake = self.g(creation.randn(n, c["z_dim"], device=self.device), lab).detach()
+            d_real, d_fake = self.d(real, lab), self.d(fake, lab)
+            loss_d = discriminator_loss(d_real, d_fake, c["loss"])
+            if c["loss"] == "wgan-gp":
+                loss_d = loss_d + c["gp_weight"] * gradient_penalty(self.d, real, fake, lab)
+            self.opt_d.zero_grad()
+            loss_d.backward()
+            self.opt_d.step()
+        d_fake = self.d(self.g(creation.randn(n, c["z_dim"], device=self.device), lab), lab)
+        loss_g = generator_loss(d_fake, c["loss"])
+        self.opt_g.zero_grad()
+        loss_g.backward()
+        self.opt_g.step()
+        squash = (lambda t: t.sigmoid().mean().item()) if c["loss"] == "bce" else (lambda t: t.mean().item())
+        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "D(x)": squash(d_real), "D(G(z))": squash(d_fake)}
+
+    def state(self, step, history):
+        return {"config": self.config, "g": self.g.state_dict(), "d": self.d.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "step": step,
+                "history": history, "rng": _rng_state()}
+
+    @classmethod
+    def from_checkpoint(cls, path, device=None):
+        ck = io.load(path)
+        if not isinstance(ck, dict) or "config" not in ck or "g" not in ck:
+            raise ValueError(f"{path}: not a scratchnet GAN checkpoint")
+        c = dict(ck["config"])
+        run = cls(c["model"], c["conditional"], c["loss"], c["z_dim"], c["lr"], tuple(c["betas"]), c["n_critic"],
+                  c["gp_weight"], device, c["num_classes"])
+        run.g.load_state_dict(ck["g"])
+        run.d.load_state_dict(ck["d"])
+        run.opt_g.load_state_dict(ck["opt_g"])
+        run.opt_d.load_state_dict(ck["opt_d"])
+        return run, ck
+
+
+def write_pictures(run, out, fixed_z, fixed_labels, classes, tag):
+    """Sample grid from the fixed noise; for conditional models a row per class; a latent interpolation strip."""
+    with no_grad():
+        run.g.eval()
+        grid = run.g(fixed_z, run.labels(fixed_labels) if fixed_labels is not None else None)
+        caps = [classes[int(c)][:12] for c in fixed_labels] if fixed_labels is not None else [""] * len(grid)
+        plots.image_grid(os.path.join(out, f"samples_{tag}.png"), _to_unit(grid), caps)
+        if run.config["conditional"]:
+            k = len(classes)
+            z = fixed_z[:8].repeat(k, 1)
+            lab = numpy.repeat(numpy.arange(k), 8)
+            per_class = run.g(z, run.labels(lab))
+            plots.image_grid(os.path.join(out, "per_class.png"), _to_unit(per_class),
+                             [classes[c][:12] for c in lab], cols=8)
+        t = creation.linspace(0, 1, 10, device=run.device).reshape(10, 1)
+        z = fixed_z[0:1] * (1 - t) + fixed_z[1:2] * t
+        strip = run.g(z, run.labels(numpy.full(10, fixed_labels[0])) if fixed_labels is not None else None)
+        plots.image_grid(os.path.join(out, "interpolation.png"), _to_unit(strip), [""] * 10, cols=10)
+        run.g.train()
+
+
+def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_size=64, lr=2e-4, data=None,
+              device=None, seed=0, out="out/gan", resume=False, sample_every=500, progress=True, limit=None):
+    """Train and write the run's pictures and checkpoint; returns the history (one dict per logged step)."""
+    backend.manual_seed(seed)
+    os.makedirs(out, exist_ok=True)
+    ds = FashionMNIST(root=data, train=True)
+    images, targets = ds.images[:limit] if limit else ds.images, ds.targets[:limit] if limit else ds.targets
+    run = GANRun(model, conditional, loss, lr=lr, device=device, num_classes=len(ds.classes))
+    fixed_z = creation.randn(64, run.config["z_dim"], device=run.device)
+    fixed_labels = numpy.arange(64) % len(ds.classes) if conditional else None
+    ck_path, history, start = os.path.join(out, "checkpoint.npz"), [], 0
+    if resume and os.path.exists(ck_path):
+        run, ck = GANRun.from_checkpoint(ck_path, device)
+        if (ck["config"]["model"], ck["config"]["conditional"], ck["config"]["loss"]) != (model, conditional, loss):
+            raise ValueError(f"{ck_path} was written for {ck['config']}, not model={model} conditional={conditional} "
+                             f"loss={loss}")
+        start = int(ck["step"])
+        # keep the every-10-steps log; a stopped run's extra entry for its last step is not part of it
+        history = [h for h in ck["history"] if (h["step"] - 1) % 10 == 0]
+        _set_rng_state(ck["rng"])
+    bar = Progress(steps - start, f"{model}{' conditional' if conditional else ''} {loss}") if progress else None
+    for step in range(start, steps):
+        x, y = _batch(images, targets, step, batch_size, seed)
+        real = creation.tensor(x.astype(numpy.float32)[:, None] / 127.5 - 1, device=run.device)  # [-1, 1]
+        figures = run.step(real, y)
+        if not all(numpy.isfinite(v) for v in figures.values()):
+            raise GANDiverged(f"step {step + 1}: {figures}: training diverged; the last good checkpoint is {ck_path}")
+        if step % 10 == 0 or step + 1 == steps:
+            history.append({"step": step + 1, **figures})
+            if bar:
+                bar.update(step + 1 - start, (step + 1 - start) * batch_size, **figures)
+        if (step + 1) % sample_every == 0 or step + 1 == steps:
+            io.save(run.state(step + 1, history), ck_path)
+            write_pictures(run, out, fixed_z, fixed_labels, ds.classes, f"step{step + 1:06d}")
+    if bar:
+        bar.close()
+    write_pictures(run, out, fixed_z, fixed_labels, ds.classes, "final")
+    plots.line_chart(os.path.join(out, "losses.png"), "GAN losses (every 10 steps)",
+                     {"D loss": [h["loss_d"] for h in history], "G loss": [h["loss_g"] for h in history]},
+                     xlabel="logged step")
+    with open(os.path.join(out, "history.json.tmp"), "w") as f:
+        json.dump(history, f)
+    os.replace(os.path.join(out, "history.json.tmp"), os.path.join(out, "history.json"))
+    return history
+
+
+def sample_grid(checkpoint, out_path, n=64, class_name=None, device=None, seed=0):
+    """Write a grid of n samples from a GAN checkpoint (of one class, by name or index, for conditional models)."""
+    backend.manual_seed(seed)
+    run, ck = GANRun.from_checkpoint(checkpoint, device)
+    classes = FashionMNIST.spec.classes
+    labels = None
+    if class_name is not None:
+        if not run.config["conditional"]:
+            raise ValueError(f"{checkpoint}: an unconditional GAN cannot be asked for class {class_name!r}")
+        names = [c.lower() for c in classes]
+        key = str(class_name).lower()
+        matches = [i for i, c in enumerate(names) if key == c or key in c.split("/") or key == str(i)]
+        if not matches:
+            raise ValueError(f"unknown class {class_name!r}: choose from {', '.join(classes)}")
+        labels = numpy.full(n, matches[0])
+    elif run.config["conditional"]:
+        labels = numpy.arange(n) % len(classes)
+    x = run.sample(n, labels)
+    caps = [classes[int(c)][:12] for c in labels] if labels is not None else [""] * n
+    return plots.image_grid(out_path, _to_unit(x), caps)
