@@ -85,6 +85,7 @@ def main(argv=None):
     tr.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     tr.add_argument("--device", default=None)
     tr.add_argument("--out", default="out/transfer")
+    tr.add_argument("--pretrain-classes", type=int, nargs=5, default=[0, 1, 2, 3, 4])
     g = sub.add_parser("gan", help="train a GAN (or: scratchnet gan sample CHECKPOINT --class sneaker -n 64)")
     g.add_argument("--model", default="dcgan", choices=["dcgan", "mlp"])
     g.add_argument("--conditional", action="store_true")
@@ -115,7 +116,7 @@ def main(argv=None):
     if args.command == "transfer":
         from .apps.transfer import transfer
         transfer(args.data, args.shots, args.pretrain_epochs, args.finetune_epochs, args.seeds, device=args.device,
-                 out=args.out)
+                 out=args.out, pretrain_classes=args.pretrain_classes)
         return 0
     if args.command == "info":
         for k, v in info().items():

@@ -52,19 +52,22 @@ def _fit(model, subset, epochs, lr, batch_size, seed, device):
 
 
 def transfer(data=None, shots=(20, 50, 100), pretrain_epochs=2, finetune_epochs=30, seeds=(0, 1, 2), lr=1e-3,
-             device=None, out="out/transfer", progress=True):
+             device=None, out="out/transfer", progress=True, pretrain_classes=(0, 1, 2, 3, 4)):
     """Run the experiment; returns {shots: {mode: mean test accuracy over seeds}} and writes results.json,
-    results.md (the table) and transfer.png (a bar chart) into `out`."""
+    results.md (the table) and transfer.png (a bar chart) into `out`. The other five classes are the new task."""
     device = backend.device(device)
     train_ds, test_ds = FashionMNIST(root=data, train=True), FashionMNIST(root=data, train=False)
-    old, new = list(range(5)), list(range(5, 10))
+    old = sorted(pretrain_classes)
+    new = [c for c in range(10) if c not in old]
+    if len(old) != 5 or len(new) != 5:
+        raise ValueError(f"transfer: pretrain_classes must be 5 distinct classes of 0..9, got {pretrain_classes}")
     old_train = _Subset(train_ds, numpy.isin(train_ds.targets, old), old)
     new_test = _Subset(test_ds, numpy.isin(test_ds.targets, new), new)
     backend.manual_seed(seeds[0])
     base = _fit(reference_cnn(5).to(device), old_train, pretrain_epochs, lr, 64, seeds[0], device)
     base_acc = evaluate(base, _Subset(test_ds, numpy.isin(test_ds.targets, old), old), device=device)[0]
     if progress:
-        print(f"pretrained on classes 0-4 ({len(old_train)} images from {train_ds.source}): "
+        print(f"pretrained on classes {old} ({len(old_train)} images from {train_ds.source}): "
               f"test accuracy {base_acc:.2%}")
     results = {}
     for k in shots:
