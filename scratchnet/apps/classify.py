@@ -91,9 +91,11 @@ def evaluate(model, dataset, batch_size=500, device=None):
 
 def _write_report(out, history, confusion, test_ds, preds):
     epochs = [h["epoch"] for h in history]
-    plots.line_chart(os.path.join(out, "curves.png"), "loss and accuracy per epoch",
-                     {"train loss": [h["train_loss"] for h in history], "test loss": [h["test_loss"] for h in history],
-                      "train acc": [h["train_acc"] for h in history], "test acc": [h["test_acc"] for h in history]})
+    plots.line_charts(os.path.join(out, "curves.png"), [
+        ("cross-entropy loss per epoch", {"train": [h["train_loss"] for h in history],
+                                          "test": [h["test_loss"] for h in history]}),
+        ("accuracy per epoch", {"train": [h["train_acc"] for h in history],
+                                "test": [h["test_acc"] for h in history]})])
     plots.confusion_image(os.path.join(out, "confusion.png"), confusion, test_ds.classes)
     rng = numpy.random.default_rng(0)
     pick = rng.choice(len(test_ds), 32, replace=False)

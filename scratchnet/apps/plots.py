@@ -16,35 +16,50 @@ def save_png(img, path):
     return path
 
 
-def line_chart(path, title, series, xlabel="epoch", size=(560, 360)):
-    """series: {name: [y0, y1, ...]} plotted against 1, 2, ... with the y range fitted."""
-    w, h = size
-    left, right, top, bottom = 60, 20, 36, 50
-    img = Image.new("RGB", size, "white")
-    d = ImageDraw.Draw(img)
+def _panel(d, box, title, series, xlabel):
+    """One line chart inside box = (x0, y0, width, height), its legend under the x axis."""
+    x0, y0, w, h = box
+    left, right, top, bottom = x0 + 60, x0 + w - 20, y0 + 30, y0 + h - 40 - 14 * len(series)
     values = [v for ys in series.values() for v in ys]
     lo, hi = min(values), max(values)
     if hi == lo:
         hi = lo + 1
     n = max(len(ys) for ys in series.values())
-    px = lambda i: left + (w - left - right) * (i / max(n - 1, 1))  # noqa: E731
-    py = lambda v: h - bottom - (h - top - bottom) * (v - lo) / (hi - lo)  # noqa: E731
-    d.text((left, 10), title, fill="black")
-    d.line([(left, top), (left, h - bottom), (w - right, h - bottom)], fill="black")
+    px = lambda i: left + (right - left) * (i / max(n - 1, 1))  # noqa: E731
+    py = lambda v: bottom - (bottom - top) * (v - lo) / (hi - lo)  # noqa: E731
+    d.text((left, y0 + 8), title, fill="black")
+    d.line([(left, top), (left, bottom), (right, bottom)], fill="black")
     for k in range(5):
         v = lo + (hi - lo) * k / 4
-        d.text((4, py(v) - 6), f"{v:.3g}", fill="gray")
-    for i in range(n):
-        d.text((px(i) - 3, h - bottom + 4), str(i + 1), fill="gray")
-    d.text(((w - right) // 2, h - 20), xlabel, fill="black")
+        d.text((x0 + 4, py(v) - 6), f"{v:.3g}", fill="gray")
+    step = max(1, n // 15)
+    for i in range(0, n, step):
+        d.text((px(i) - 3, bottom + 4), str(i + 1), fill="gray")
+    d.text(((left + right) // 2 - 15, bottom + 18), xlabel, fill="black")
     for c, (name, ys) in enumerate(series.items()):
         pts = [(px(i), py(v)) for i, v in enumerate(ys)]
         colour = COLOURS[c % len(COLOURS)]
         if len(pts) > 1:
             d.line(pts, fill=colour, width=2)
-        for x, y in pts:
-            d.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
-        d.text((w - right - 150, top + 14 * c), name, fill=colour)
+        if len(pts) <= 60:
+            for x, y in pts:
+                d.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
+        d.line([(left, bottom + 40 + 14 * c), (left + 20, bottom + 40 + 14 * c)], fill=colour, width=3)
+        d.text((left + 26, bottom + 34 + 14 * c), name, fill="black")
+
+
+def line_chart(path, title, series, xlabel="epoch", size=(560, 380)):
+    """series: {name: [y0, y1, ...]} plotted against 1, 2, ... with the y range fitted."""
+    return line_charts(path, [(title, series)], xlabel, size)
+
+
+def line_charts(path, panels, xlabel="epoch", size=(560, 380)):
+    """Several line charts side by side: panels = [(title, {name: ys}), ...]."""
+    w, h = size
+    img = Image.new("RGB", (w * len(panels), h), "white")
+    d = ImageDraw.Draw(img)
+    for i, (title, series) in enumerate(panels):
+        _panel(d, (i * w, 0, w, h), title, series, xlabel)
     return save_png(img, path)
 
 
