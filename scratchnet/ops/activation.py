@@ -53,19 +53,56 @@ class ReLUMask(Function):
 
 
 class LeakyReLU(Function):
-    """y = x if x > 0 else slope * x;  dx = gy * (1 if x > 0 else slope)"""
+    """y = x if x > 0 else slope·x;  dx = gy · (1 if x > 0 else slope)  (slope at x = 0, as PyTorch)
+
+    Only the 1-byte mask [x > 0] is kept for backward, not x."""
+
+    keeps_inputs = False
 
     def __init__(self, slope):
         self.slope = slope
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        return xp.where(x > 0, x, x * self.slope)
+        n = x.shape[0] if x.ndim else 1
+        x2, y = x.reshape(n, -1), xp.empty_like(x)
+        y2, mask = y.reshape(n, -1), xp.empty(x.shape, dtype=bool)
+        m2 = mask.reshape(n, -1)
+
+        def body(a, b):
+            xp.greater(x2[a:b], 0, out=m2[a:b])
+            xp.multiply(x2[a:b], self.slope, out=y2[a:b])
+            xp.copyto(y2[a:b], x2[a:b], where=m2[a:b])
+        _rowwise(xp, y, body, n)
+        self.mask = mask
+        return y
 
     def backward(self, gy):
-        x = self.inputs[0].data
-        xp = backend.get_array_module(x)
-        return gy * Tensor(xp.where(x > 0, 1, self.slope).astype(gy.dtype))
+        return LeakyReLUMask(self.mask, self.slope)(gy)
+
+
+class LeakyReLUMask(Function):
+    """z = g · (1 where mask else slope) for a fixed mask (leaky relu's backward, fused);  dg = gz · (same)"""
+
+    keeps_inputs = False
+
+    def __init__(self, mask, slope):
+        self.mask, self.slope = mask, slope
+
+    def forward(self, g):
+        xp = backend.get_array_module(g)
+        n = g.shape[0] if g.ndim else 1
+        z = xp.empty_like(g)
+        g2, z2, m2 = g.reshape(n, -1), z.reshape(n, -1), self.mask.reshape(n, -1)
+
+        def body(a, b):
+            xp.multiply(g2[a:b], self.slope, out=z2[a:b])
+            xp.copyto(z2[a:b], g2[a:b], where=m2[a:b])
+        _rowwise(xp, z, body, n)
+        return z
+
+    def backward(self, gz):
+        return LeakyReLUMask(self.mask, self.slope)(gz)
 
 
 class Softplus(Function):
