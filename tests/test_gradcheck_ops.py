@@ -35,6 +35,8 @@ UNARY = {
     "pow_half": (lambda x: x ** 0.5, dict(low=0.2, high=3.0)),
     "rpow": (lambda x: 2.0 ** x, {}),
     "clone": (sn.clone, {}),
+    "log1p": (lambda x: sn.ops.math.log1p(x), dict(low=-0.5, high=3.0)),
+    "softplus": (lambda x: sn.nn.functional.softplus(x * 3), {}),
     "cast_roundtrip": (lambda x: x.float().double() * 1.0, dict(low=-1, high=1)),
 }
 
