@@ -222,7 +222,8 @@ def tune_allocator():
     trim thresholds lets malloc reuse those pages. Process-wide; set SCRATCHNET_MALLOC_TUNE=0 to leave malloc alone.
     Returns True if applied.
     """
-    if os.environ.get("SCRATCHNET_MALLOC_TUNE", "1") == "0" or not hasattr(os, "uname") or os.uname().sysname != "Linux":
+    if os.environ.get("SCRATCHNET_MALLOC_TUNE", "1") == "0" or not hasattr(os, "uname") or \
+            os.uname().sysname != "Linux":
         return False
     import ctypes
     try:

@@ -1,4 +1,5 @@
-"""Making tensors: `tensor()` and the factories (zeros, ones, full, arange, linspace, eye, randn, rand, randint, *_like).
+"""Making tensors: `tensor()` and the factories (zeros, ones, full, arange, linspace, eye, randn, rand, randint,
+*_like).
 
 Float data defaults to float32 (even a float64 NumPy array, so a graph never turns float64 by accident); integer data
 keeps an integer dtype (class targets); `dtype=` wins whenever it is given.

@@ -3,7 +3,6 @@ import gzip
 import hashlib
 import http.server
 import os
-import struct
 import threading
 
 import numpy

@@ -1,6 +1,5 @@
 """Values and gradients of random op compositions equal PyTorch's (float64), and so do Hessian-vector products."""
 import numpy
-import pytest
 from hypothesis import given, settings, strategies as st
 
 import scratchnet as sn

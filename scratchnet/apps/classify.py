@@ -27,7 +27,6 @@ class Progress:
     def __init__(self, total, label, stream=sys.stderr):
         self.total, self.label, self.stream = total, label, stream
         self.start, self.seen = time.perf_counter(), 0
-        self.line = ""
 
     def update(self, step, seen, **figures):
         self.seen = seen

@@ -22,7 +22,8 @@ def init_gan_weights(module):
 
 
 class DCGANGenerator(nn.Module):
-    """z (N, z_dim) [+ class] -> Linear -> BN -> LeakyReLU -> (N, 256, 7, 7) -> ConvT stack with BN -> tanh (N, 1, 28, 28)"""
+    """z (N, z_dim) [+ class] -> Linear -> BN -> LeakyReLU -> (N, 256, 7, 7) -> ConvT stack with BN -> tanh
+    -> (N, 1, 28, 28)"""
 
     def __init__(self, z_dim=100, num_classes=None, embed_dim=50):
         super().__init__()

@@ -83,7 +83,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     p = _pair(padding, "padding", "conv2d")
     _check_window("conv2d", x.shape, k, s, p, d)
     if bias is not None and bias.shape != (weight.shape[0],):
-        raise ValueError(f"conv2d: bias has shape {bias.shape}, expected ({weight.shape[0]},) for weight {weight.shape}")
+        raise ValueError(f"conv2d: bias has shape {bias.shape}, expected ({weight.shape[0]},) "
+                         f"for weight {weight.shape}")
     args = (x, weight) if bias is None else (x, weight, bias)
     return _finish(C.Conv2d(C.ConvCfg(s, p, d, groups))(*args), unbatched)
 

@@ -3,7 +3,6 @@ import math
 
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor
 from .shape import _norm_dim
 
 

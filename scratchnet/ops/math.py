@@ -337,7 +337,8 @@ def _float_unary(cls):
     return op
 
 
-exp, log, log1p, sqrt, sin, cos, tanh, sigmoid = (_float_unary(c) for c in (Exp, Log, Log1p, Sqrt, Sin, Cos, Tanh, Sigmoid))
+exp, log, log1p, sqrt, sin, cos, tanh, sigmoid = (
+    _float_unary(c) for c in (Exp, Log, Log1p, Sqrt, Sin, Cos, Tanh, Sigmoid))
 
 
 def neg(x):

@@ -19,7 +19,9 @@ def conv2d_naive(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), g
         g = oc // og
         for p in range(oh):
             for q in range(ow):
-                patch = xp[:, g * cg:(g + 1) * cg, p * sh:p * sh + dh * (kh - 1) + 1:dh, q * sw:q * sw + dw * (kw - 1) + 1:dw]
+                rows = slice(p * sh, p * sh + dh * (kh - 1) + 1, dh)
+                cols = slice(q * sw, q * sw + dw * (kw - 1) + 1, dw)
+                patch = xp[:, g * cg:(g + 1) * cg, rows, cols]
                 y[:, oc, p, q] = (patch * w[oc]).sum(axis=(1, 2, 3))
     if b is not None:
         y += b.reshape(1, -1, 1, 1)
@@ -37,5 +39,7 @@ def max_pool2d_naive(x, kernel=(2, 2), stride=None, padding=(0, 0), dilation=(1,
     y = numpy.empty((n, c, oh, ow), dtype=x.dtype)
     for p in range(oh):
         for q in range(ow):
-            y[:, :, p, q] = xp[:, :, p * sh:p * sh + dh * (kh - 1) + 1:dh, q * sw:q * sw + dw * (kw - 1) + 1:dw].max(axis=(2, 3))
+            rows = slice(p * sh, p * sh + dh * (kh - 1) + 1, dh)
+            cols = slice(q * sw, q * sw + dw * (kw - 1) + 1, dw)
+            y[:, :, p, q] = xp[:, :, rows, cols].max(axis=(2, 3))
     return y

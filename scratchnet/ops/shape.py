@@ -26,7 +26,8 @@ def _sizes(args):
 # ---- broadcasting ----
 
 class SumTo(Function):
-    """y = x summed over the axes broadcasting added or stretched, so y.shape == shape;  dx = broadcast_to(gy, x.shape)"""
+    """y = x summed over the axes that broadcasting added or stretched, so y.shape == shape;
+    dx = broadcast_to(gy, x.shape)"""
 
     keeps_inputs = False
 
@@ -35,7 +36,8 @@ class SumTo(Function):
 
     def forward(self, x):
         lead = x.ndim - len(self.shape)
-        axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(self.shape) if s == 1 and x.shape[i + lead] != 1)
+        stretched = tuple(i + lead for i, s in enumerate(self.shape) if s == 1 and x.shape[i + lead] != 1)
+        axes = tuple(range(lead)) + stretched
         y = x.sum(axis=axes, keepdims=True) if axes else x
         return y.reshape(self.shape) if lead else y
 
