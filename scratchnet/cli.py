@@ -57,7 +57,7 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="versions, backend, devices, BLAS threads")
     t = sub.add_parser("train", help="train a Fashion-MNIST classifier and write its report")
-    t.add_argument("--model", default="reference", choices=["reference", "strong"])
+    t.add_argument("--model", default="reference", choices=["reference", "strong", "compact"])
     t.add_argument("--data", default=None, help="folder with the IDX files (default: search, then bundled sample)")
     t.add_argument("--epochs", type=int, default=3)
     t.add_argument("--batch-size", type=int, default=64)

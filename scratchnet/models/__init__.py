@@ -1,2 +1,2 @@
 """Ready-made models."""
-from .cnn import reference_cnn, strong_cnn, build, MODELS  # noqa: F401
+from .cnn import reference_cnn, strong_cnn, compact_cnn, build, MODELS  # noqa: F401

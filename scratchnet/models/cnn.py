@@ -24,7 +24,18 @@ def strong_cnn(num_classes=10):
         nn.Dropout(0.5), nn.Linear(256, num_classes))                            # (N, classes)
 
 
-MODELS = {"reference": reference_cnn, "strong": strong_cnn}
+def compact_cnn(num_classes=10):
+    """A small fully convolutional classifier (~93k parameters): three conv-BN-ReLU stages, global average pooling.
+    Its 128-d pooled features are what scratchnet.metrics compares, and it runs on images of any size."""
+    return nn.Sequential(
+        *_block(1, 32), nn.MaxPool2d(2),                                   # (N, 32, 14, 14)
+        *_block(32, 64), nn.MaxPool2d(2),                                  # (N, 64, 7, 7)
+        *_block(64, 128),                                                  # (N, 128, 7, 7)
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(),                             # (N, 128): the features
+        nn.Linear(128, num_classes))
+
+
+MODELS = {"reference": reference_cnn, "strong": strong_cnn, "compact": compact_cnn}
 
 
 def build(name, num_classes=10):
