@@ -28,6 +28,9 @@ def test_roundtrip(tmp_path, suffix):
         numpy.testing.assert_array_equal(back[k].numpy(), s[k].numpy())
     assert back["nested"]["idx"].dtype == numpy.int64
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp")]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_safetensors_is_the_standard_layout(tmp_path):

@@ -8,6 +8,21 @@ import scratchnet.nn.functional as F
 from conftest import load_torch, to_np
 
 
+import contextlib
+
+LAYOUTS = [0, 10**9]  # conv.SMALL_HW: 0 = per-sample GEMMs everywhere, 10**9 = one wide GEMM per block everywhere
+
+
+@contextlib.contextmanager
+def conv_layout(small_hw):
+    from scratchnet.ops import conv
+    old, conv.SMALL_HW = conv.SMALL_HW, small_hw
+    try:
+        yield
+    finally:
+        conv.SMALL_HW = old
+
+
 def pair(t, s, arrays, fn_s, fn_t, rtol=1e-9, atol=1e-10):
     """Run fn on both frameworks with the same float64 inputs; compare outputs and input gradients."""
     xs = [sn.tensor(a, dtype="float64", requires_grad=True) for a in arrays]
@@ -36,21 +51,24 @@ def conv_cfg(draw, transposed=False):
     return dict(groups=groups, cin=cin, cout=cout, k=(kh, kw), s=s, d=d, p=p, n=n, h=h, w=w, seed=seed)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @settings(max_examples=100)
 @given(c=conv_cfg())
-def test_conv2d_matches_torch(c):
+def test_conv2d_matches_torch(layout, c):
     torch = load_torch()
     rng = numpy.random.default_rng(c["seed"])
     x = rng.standard_normal((c["n"], c["cin"], c["h"], c["w"]))
     w = rng.standard_normal((c["cout"], c["cin"] // c["groups"], *c["k"]))
     b = rng.standard_normal(c["cout"])
     kw = dict(stride=c["s"], padding=c["p"], dilation=c["d"], groups=c["groups"])
-    pair(torch, sn, [x, w, b], lambda *a: F.conv2d(*a, **kw), lambda *a: torch.nn.functional.conv2d(*a, **kw))
+    with conv_layout(layout):
+        pair(torch, sn, [x, w, b], lambda *a: F.conv2d(*a, **kw), lambda *a: torch.nn.functional.conv2d(*a, **kw))
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @settings(max_examples=100)
 @given(c=conv_cfg(), op=st.data())
-def test_conv_transpose2d_matches_torch(c, op):
+def test_conv_transpose2d_matches_torch(layout, c, op):
     torch = load_torch()
     rng = numpy.random.default_rng(c["seed"])
     s, d = c["s"], c["d"]
@@ -66,8 +84,9 @@ def test_conv_transpose2d_matches_torch(c, op):
             F.conv_transpose2d(sn.tensor(x), sn.tensor(w), sn.tensor(b), **kw)
         return
     assert expected.numel() > 0
-    pair(torch, sn, [x, w, b], lambda *a: F.conv_transpose2d(*a, **kw),
-         lambda *a: torch.nn.functional.conv_transpose2d(*a, **kw))
+    with conv_layout(layout):
+        pair(torch, sn, [x, w, b], lambda *a: F.conv_transpose2d(*a, **kw),
+             lambda *a: torch.nn.functional.conv_transpose2d(*a, **kw))
 
 
 @settings(max_examples=100)
@@ -90,7 +109,8 @@ def test_pooling_matches_torch(n, c, h, w, k, s, p, d, ceil, seed):
     numpy.testing.assert_array_equal(idx_s.numpy(), to_np(idx_t))
 
 
-def test_naive_twins_agree_with_fast_kernels():
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_naive_twins_agree_with_fast_kernels(layout):
     from scratchnet.ops.naive import conv2d_naive, max_pool2d_naive
     rng = numpy.random.default_rng(1)
     for (n, cin, cout, g, k, s, p, d) in [(2, 4, 6, 2, (3, 2), (2, 1), (1, 0), (1, 2)), (1, 1, 3, 1, (1, 1), (1, 1), (0, 0), (1, 1)),
@@ -98,25 +118,28 @@ def test_naive_twins_agree_with_fast_kernels():
         x = rng.standard_normal((n, cin, 10, 9))
         w = rng.standard_normal((cout, cin // g, *k))
         b = rng.standard_normal(cout)
-        fast = F.conv2d(sn.tensor(x, dtype="float64"), sn.tensor(w, dtype="float64"), sn.tensor(b, dtype="float64"),
-                        s, p, d, g)
+        with conv_layout(layout):
+            fast = F.conv2d(sn.tensor(x, dtype="float64"), sn.tensor(w, dtype="float64"),
+                            sn.tensor(b, dtype="float64"), s, p, d, g)
         numpy.testing.assert_allclose(fast.numpy(), conv2d_naive(x, w, b, s, p, d, g), rtol=1e-12, atol=1e-12)
         fast = F.max_pool2d(sn.tensor(x, dtype="float64"), k, s, (k[0] // 2, k[1] // 2), d)
         numpy.testing.assert_array_equal(fast.numpy(), max_pool2d_naive(x, k, s, (k[0] // 2, k[1] // 2), d))
 
 
-def test_im2col_chunking_gives_same_result():
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_im2col_chunking_gives_same_result(layout):
     from scratchnet.ops import conv
     x = sn.randn(9, 3, 12, 12, dtype="float64", requires_grad=True)
     w = sn.randn(5, 3, 3, 3, dtype="float64", requires_grad=True)
-    y_full = F.conv2d(x, w, padding=1, stride=2)
-    gx_full, gw_full = sn.autograd.grad(y_full.sum(), [x, w])
-    old = conv.set_im2col_limit(3 * 9 * 36 * 8 * 2)  # two samples per chunk
-    try:
-        y = F.conv2d(x, w, padding=1, stride=2)
-        gx, gw = sn.autograd.grad(y.sum(), [x, w])
-    finally:
-        conv.set_im2col_limit(old)
+    with conv_layout(layout):
+        y_full = F.conv2d(x, w, padding=1, stride=2)
+        gx_full, gw_full = sn.autograd.grad(y_full.sum(), [x, w])
+        old = conv.set_im2col_limit(3 * 9 * 36 * 8 * 2)  # two samples per chunk
+        try:
+            y = F.conv2d(x, w, padding=1, stride=2)
+            gx, gw = sn.autograd.grad(y.sum(), [x, w])
+        finally:
+            conv.set_im2col_limit(old)
     numpy.testing.assert_allclose(y.numpy(), y_full.numpy(), rtol=1e-12)
     numpy.testing.assert_allclose(gx.numpy(), gx_full.numpy(), rtol=1e-12)
     numpy.testing.assert_allclose(gw.numpy(), gw_full.numpy(), rtol=1e-12)
