@@ -9,6 +9,10 @@ import subprocess
 import sys
 import time
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # run from a checkout without installing: `python benchmarks/x.py`
+    sys.path.insert(0, ROOT)
+
 
 def time_fn(fn, warmup=3, repeat=15, min_time=0.0):
     """Median seconds per call of fn() after warm-up."""
@@ -25,8 +29,8 @@ def time_fn(fn, warmup=3, repeat=15, min_time=0.0):
 
 def run_worker(script, args, threads):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads), SCRATCHNET_NUM_THREADS=str(threads), PYTHONPATH=os.pathsep.join(
-                   [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.environ.get("PYTHONPATH", "")]))
+               MKL_NUM_THREADS=str(threads), SCRATCHNET_NUM_THREADS=str(threads),
+               PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
     env.update(args.get("env", {}))
     out = subprocess.run([sys.executable, script, "--worker", json.dumps(args)], env=env, capture_output=True,
                          text=True)
