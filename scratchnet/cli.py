@@ -100,12 +100,14 @@ def main(argv=None):
     g.add_argument("--resume", action="store_true")
     g.add_argument("--sample-every", type=int, default=500)
     g.add_argument("--limit", type=int, default=None)
+    g.add_argument("--quality-samples", type=int, default=1000, help="samples per quality measurement (0: none)")
     args = parser.parse_args(argv)
     if args.command == "gan":
         from .apps.gan import GANDiverged, train_gan
         try:
             train_gan(args.model, args.conditional, args.loss, args.steps, args.batch_size, args.lr, args.data,
-                      args.device, args.seed, args.out, args.resume, args.sample_every, limit=args.limit)
+                      args.device, args.seed, args.out, args.resume, args.sample_every, limit=args.limit,
+                      quality_samples=args.quality_samples)
         except GANDiverged as err:
             print(f"scratchnet gan: {err}", file=sys.stderr)
             return 3

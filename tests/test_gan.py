@@ -67,23 +67,27 @@ SAMPLE = __import__("os").path.join(__import__("os").path.dirname(sn.__file__), 
 def test_few_step_runs_write_their_files(tmp_path, model, conditional, loss):
     from scratchnet.apps.gan import train_gan
     hist = train_gan(model, conditional, loss, steps=4, batch_size=16, data=SAMPLE, out=str(tmp_path),
-                     sample_every=2, progress=False, limit=256)
+                     sample_every=2, progress=False, limit=256, quality_samples=50)
     assert len(hist) >= 2 and all(numpy.isfinite(h["loss_d"]) for h in hist)
     names = set(__import__("os").listdir(tmp_path))
     expected = {"checkpoint.npz", "samples_step000002.png", "samples_final.png", "interpolation.png", "losses.png",
-                "history.json"} | ({"per_class.png"} if conditional else set())
+                "history.json", "quality.png"} | ({"per_class.png"} if conditional else set())
     assert expected <= names, expected - names
+    quality = __import__("json").loads((tmp_path / "history.json").read_text())["quality"]
+    assert [q["step"] for q in quality] == [2, 4] and all(q["fd"] > 1 for q in quality)  # 4 steps: far from real
+    assert ("class_consistency" in quality[0]) == conditional
 
 
 def test_resume_continues_identically(tmp_path):
     from scratchnet.apps.gan import train_gan
     kw = dict(model="dcgan", conditional=True, loss="bce", batch_size=8, data=SAMPLE, sample_every=3,
-              progress=False, limit=128)
+              progress=False, limit=128, quality_samples=40)
     full = train_gan(steps=6, out=str(tmp_path / "a"), **kw)
     train_gan(steps=3, out=str(tmp_path / "b"), **kw)
     resumed = train_gan(steps=6, out=str(tmp_path / "b"), resume=True, **kw)
     assert resumed == full
     a, b = sn.load(tmp_path / "a" / "checkpoint.npz"), sn.load(tmp_path / "b" / "checkpoint.npz")
+    assert a["quality"] == b["quality"]  # measuring quality does not disturb the run's random stream
     for k in a["g"]:
         numpy.testing.assert_array_equal(a["g"][k].numpy(), b["g"][k].numpy())
 
@@ -100,14 +104,15 @@ def test_nan_stops_training_with_last_good_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setattr(gan.GANRun, "step", flaky)
     with pytest.raises(gan.GANDiverged, match="step 5: .*diverged; the last good checkpoint is"):
         gan.train_gan("mlp", steps=8, batch_size=8, data=SAMPLE, out=str(tmp_path), sample_every=2, progress=False,
-                      limit=64)
+                      limit=64, quality_samples=0)
     assert sn.load(tmp_path / "checkpoint.npz")["step"] == 4
 
 
 def test_sample_command_for_a_class(tmp_path, capsys):
     from scratchnet.apps.gan import train_gan
     from scratchnet.cli import main
-    train_gan("mlp", True, "bce", steps=2, batch_size=8, data=SAMPLE, out=str(tmp_path), progress=False, limit=64)
+    train_gan("mlp", True, "bce", steps=2, batch_size=8, data=SAMPLE, out=str(tmp_path), progress=False, limit=64,
+              quality_samples=0)
     out = tmp_path / "sneakers.png"
     assert main(["gan", "sample", str(tmp_path / "checkpoint.npz"), "--class", "sneaker", "-n", "16",
                  "-o", str(out)]) == 0

@@ -104,6 +104,32 @@ class GANRun:
         return run, ck
 
 
+class Quality:
+    """FD and class consistency of a run's samples, in the shipped classifier's features (scratchnet.metrics).
+    Noise comes from a private generator, so measuring never changes the run's own random stream."""
+
+    def __init__(self, test_images, n=1000, device=None):
+        from .. import metrics
+        self.metrics, self.n = metrics, n
+        self.clf = metrics.load_classifier(device=device)
+        self.real = metrics.features(self.clf, test_images)
+
+    def __call__(self, run, step):
+        rng = numpy.random.default_rng(step)
+        labels = numpy.arange(self.n) % run.config["num_classes"] if run.config["conditional"] else None
+        z = creation.tensor(rng.standard_normal((self.n, run.config["z_dim"])).astype(numpy.float32),
+                            device=run.device)
+        with no_grad():
+            run.g.eval()
+            x = run.g(z, run.labels(labels) if labels is not None else None)
+            run.g.train()
+        img = ((numpy.clip(x.numpy()[:, 0], -1, 1) + 1) * 127.5).astype(numpy.uint8)
+        out = {"step": step, "fd": self.metrics.frechet_distance(self.real, self.metrics.features(self.clf, img))}
+        if labels is not None:
+            out["class_consistency"] = self.metrics.class_consistency(self.clf, img, labels)
+        return out
+
+
 def write_pictures(run, out, fixed_z, fixed_labels, classes, tag):
     """Sample grid from the fixed noise; for conditional models a row per class; a latent interpolation strip."""
     with no_grad():
@@ -126,8 +152,10 @@ def write_pictures(run, out, fixed_z, fixed_labels, classes, tag):
 
 
 def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_size=64, lr=2e-4, data=None,
-              device=None, seed=0, out="out/gan", resume=False, sample_every=500, progress=True, limit=None):
-    """Train and write the run's pictures and checkpoint; returns the history (one dict per logged step)."""
+              device=None, seed=0, out="out/gan", resume=False, sample_every=500, progress=True, limit=None,
+              quality_samples=1000):
+    """Train and write the run's pictures and checkpoint; returns the history (one dict per logged step).
+    At every checkpoint the samples' quality is measured (quality.json, quality.png); quality_samples=0 skips it."""
     backend.manual_seed(seed)
     os.makedirs(out, exist_ok=True)
     ds = FashionMNIST(root=data, train=True)
@@ -135,13 +163,15 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
     run = GANRun(model, conditional, loss, lr=lr, device=device, num_classes=len(ds.classes))
     fixed_z = creation.randn(64, run.config["z_dim"], device=run.device)
     fixed_labels = numpy.arange(64) % len(ds.classes) if conditional else None
-    ck_path, history, start = os.path.join(out, "checkpoint.npz"), [], 0
+    ck_path, history, start, quality = os.path.join(out, "checkpoint.npz"), [], 0, []
+    measure = Quality(FashionMNIST(root=data, train=False).images, quality_samples, device) if quality_samples \
+        else None
     if resume and os.path.exists(ck_path):
         run, ck = GANRun.from_checkpoint(ck_path, device)
         if (ck["config"]["model"], ck["config"]["conditional"], ck["config"]["loss"]) != (model, conditional, loss):
             raise ValueError(f"{ck_path} was written for {ck['config']}, not model={model} conditional={conditional} "
                              f"loss={loss}")
-        start = int(ck["step"])
+        start, quality = int(ck["step"]), list(ck.get("quality", []))
         # keep the every-10-steps log; a stopped run's extra entry for its last step is not part of it
         history = [h for h in ck["history"] if (h["step"] - 1) % 10 == 0]
         _set_rng_state(ck["rng"])
@@ -157,7 +187,12 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
             if bar:
                 bar.update(step + 1 - start, (step + 1 - start) * batch_size, **figures)
         if (step + 1) % sample_every == 0 or step + 1 == steps:
-            io.save(run.state(step + 1, history), ck_path)
+            if measure and not any(q["step"] == step + 1 for q in quality):
+                quality.append(measure(run, step + 1))
+                if progress:
+                    print(f"\nstep {step + 1}: " + ", ".join(f"{k} {v:.4g}" for k, v in quality[-1].items()
+                                                             if k != "step"))
+            io.save({**run.state(step + 1, history), "quality": quality}, ck_path)
             write_pictures(run, out, fixed_z, fixed_labels, ds.classes, f"step{step + 1:06d}")
     if bar:
         bar.close()
@@ -166,8 +201,13 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
                      {"D loss": [h["loss_d"] for h in history], "G loss": [h["loss_g"] for h in history]},
                      xlabel="logged step")
     with open(os.path.join(out, "history.json.tmp"), "w") as f:
-        json.dump(history, f)
+        json.dump({"losses": history, "quality": quality}, f)
     os.replace(os.path.join(out, "history.json.tmp"), os.path.join(out, "history.json"))
+    if len(quality) > 1:
+        panels = [("Fréchet distance (lower is better)", {"FD": [q["fd"] for q in quality]})]
+        if "class_consistency" in quality[0]:
+            panels.append(("class consistency", {"share": [q["class_consistency"] for q in quality]}))
+        plots.line_charts(os.path.join(out, "quality.png"), panels, xlabel=f"checkpoint (every {sample_every} steps)")
     return history
 
 
