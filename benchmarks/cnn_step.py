@@ -137,7 +137,8 @@ def main():
             row = [f"train step b{b}", threads] + [f"{med[fw]:.1f}" for fw in fws]
             if "torch" in fws:
                 row += [f"{med['scratchnet'] / med['torch']:.2f}x",
-                        f"{mem['scratchnet']:.0f}/{mem['torch']:.0f} MB ({mem['scratchnet'] / max(mem['torch'], 1e-9):.2f}x)"]
+                        f"{mem['scratchnet']:.0f}/{mem['torch']:.0f} MB "
+                        f"({mem['scratchnet'] / max(mem['torch'], 1e-9):.2f}x)"]
             rows.append(row)
     if not args.no_layers:
         threads = max(args.threads)

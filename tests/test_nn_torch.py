@@ -113,7 +113,8 @@ def test_pooling_matches_torch(n, c, h, w, k, s, p, d, ceil, seed):
 def test_naive_twins_agree_with_fast_kernels(layout):
     from scratchnet.ops.naive import conv2d_naive, max_pool2d_naive
     rng = numpy.random.default_rng(1)
-    for (n, cin, cout, g, k, s, p, d) in [(2, 4, 6, 2, (3, 2), (2, 1), (1, 0), (1, 2)), (1, 1, 3, 1, (1, 1), (1, 1), (0, 0), (1, 1)),
+    for (n, cin, cout, g, k, s, p, d) in [(2, 4, 6, 2, (3, 2), (2, 1), (1, 0), (1, 2)),
+                                          (1, 1, 3, 1, (1, 1), (1, 1), (0, 0), (1, 1)),
                                           (3, 3, 3, 3, (3, 3), (3, 2), (2, 1), (2, 1))]:
         x = rng.standard_normal((n, cin, 10, 9))
         w = rng.standard_normal((cout, cin // g, *k))
