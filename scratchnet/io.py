@@ -68,15 +68,18 @@ def _unflatten(node, arrays, device, path):
     return node
 
 
-def _atomic_write(path, write):
+def atomic_write(path, write):
+    """Call write(file) on a temporary file beside `path`, then rename it into place. Any exception, Ctrl-C
+    included, removes the temporary file, so `path` is always either the old file or the whole new one."""
+    path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a saved file gets the usual permissions
     try:
         with os.fdopen(fd, "wb") as f:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a saved file gets the usual permissions
             write(f)
             f.flush()
             os.fsync(f.fileno())
@@ -95,9 +98,9 @@ def save(obj, path, format=None):
     if fmt == "npz":
         payload = dict(arrays)
         payload["__structure__"] = numpy.frombuffer(json.dumps(structure).encode(), dtype=numpy.uint8)
-        _atomic_write(path, lambda f: numpy.savez(f, **payload))
+        atomic_write(path, lambda f: numpy.savez(f, **payload))
     elif fmt == "safetensors":
-        _atomic_write(path, lambda f: _write_safetensors(f, arrays, {"__structure__": json.dumps(structure)}))
+        atomic_write(path, lambda f: _write_safetensors(f, arrays, {"__structure__": json.dumps(structure)}))
     else:
         raise ValueError(f"save: format must be 'npz' or 'safetensors', got {fmt!r}")
 
@@ -189,3 +192,8 @@ def load(path, map_location=None):
     except json.JSONDecodeError as e:
         raise SerializationError(f"{path}: the stored structure is not valid JSON: {e}") from None
     return _unflatten(structure, arrays, device, path)
+
+
+def atomic_write_json(path, obj, **kw):
+    """json.dump(obj) to `path` atomically."""
+    atomic_write(path, lambda f: f.write(json.dumps(obj, **kw).encode()))

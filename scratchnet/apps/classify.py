@@ -102,11 +102,9 @@ def _write_report(out, history, confusion, test_ds, preds):
                 for i in pick]
     colours = [(20, 130, 40) if preds[i] == test_ds.targets[i] else (200, 30, 30) for i in pick]
     plots.image_grid(os.path.join(out, "predictions.png"), test_ds.images[pick], captions, caption_colours=colours)
-    tmp = os.path.join(out, "metrics.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump({"epochs": len(epochs), "history": history, "final_test_accuracy": history[-1]["test_acc"],
-                   "confusion": confusion.tolist(), "classes": list(test_ds.classes)}, f, indent=1)
-    os.replace(tmp, os.path.join(out, "metrics.json"))
+    io.atomic_write_json(os.path.join(out, "metrics.json"),
+                         {"epochs": len(epochs), "history": history, "final_test_accuracy": history[-1]["test_acc"],
+                          "confusion": confusion.tolist(), "classes": list(test_ds.classes)}, indent=1)
 
 
 def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device=None, seed=0, out="out/cnn",

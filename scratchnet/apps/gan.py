@@ -6,7 +6,6 @@ pure function of (seed, t), and the random state is saved in every checkpoint, s
 A run writes into its folder: checkpoint.npz, samples_step*.png from a fixed noise, final grid, per-class grid
 (conditional models), a latent interpolation strip, losses.png and history.json.
 """
-import json
 import os
 
 import numpy
@@ -200,9 +199,7 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
     plots.line_chart(os.path.join(out, "losses.png"), "GAN losses (every 10 steps)",
                      {"D loss": [h["loss_d"] for h in history], "G loss": [h["loss_g"] for h in history]},
                      xlabel="logged step")
-    with open(os.path.join(out, "history.json.tmp"), "w") as f:
-        json.dump({"losses": history, "quality": quality}, f)
-    os.replace(os.path.join(out, "history.json.tmp"), os.path.join(out, "history.json"))
+    io.atomic_write_json(os.path.join(out, "history.json"), {"losses": history, "quality": quality})
     if len(quality) > 1:
         panels = [("Fréchet distance (lower is better)", {"FD": [q["fd"] for q in quality]})]
         if "class_consistency" in quality[0]:

@@ -1,6 +1,5 @@
 """Pictures without a plotting library: line charts, bar charts, a confusion matrix and captioned image grids,
 drawn with Pillow and written atomically (temp file, then rename)."""
-import os
 
 import numpy
 from PIL import Image, ImageDraw
@@ -9,10 +8,8 @@ COLOURS = [(66, 133, 244), (234, 67, 53), (52, 168, 83), (251, 188, 5), (142, 36
 
 
 def save_png(img, path):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp.png"
-    img.save(tmp)
-    os.replace(tmp, path)
+    from ..io import atomic_write
+    atomic_write(path, lambda f: img.save(f, format="PNG"))
     return path
 
 

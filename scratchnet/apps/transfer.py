@@ -8,12 +8,12 @@ Pretrain the reference CNN on classes 0-4 (T-shirt, trouser, pullover, dress, co
   scratch  - a freshly initialised network trained on the same k images.
 Accuracy is measured on all test images of classes 5-9.
 """
-import json
 import os
 
 import numpy
 
 from .. import backend, nn, optim
+from ..io import atomic_write, atomic_write_json
 from ..data import DataLoader, FashionMNIST
 from ..models import reference_cnn
 from ..nn import functional as F
@@ -96,14 +96,11 @@ def transfer(data=None, shots=(20, 50, 100), pretrain_epochs=2, finetune_epochs=
     os.makedirs(out, exist_ok=True)
     table = ["| images per class | " + " | ".join(MODES) + " |", "|---|" + "---|" * len(MODES)]
     table += [f"| {k} | " + " | ".join(f"{summary[k][m]:.1%}" for m in MODES) + " |" for k in shots]
-    with open(os.path.join(out, "results.md.tmp"), "w") as f:
-        f.write("\n".join(table) + "\n")
-    os.replace(os.path.join(out, "results.md.tmp"), os.path.join(out, "results.md"))
-    with open(os.path.join(out, "results.json.tmp"), "w") as f:
-        json.dump({"pretrain_test_accuracy": base_acc, "seeds": list(seeds), "source": train_ds.source,
-                   "per_seed": {str(k): v for k, v in results.items()},
-                   "mean": {str(k): v for k, v in summary.items()}}, f, indent=1)
-    os.replace(os.path.join(out, "results.json.tmp"), os.path.join(out, "results.json"))
+    atomic_write(os.path.join(out, "results.md"), lambda f: f.write(("\n".join(table) + "\n").encode()))
+    atomic_write_json(os.path.join(out, "results.json"),
+                      {"pretrain_test_accuracy": base_acc, "seeds": list(seeds), "source": train_ds.source,
+                       "per_seed": {str(k): v for k, v in results.items()},
+                       "mean": {str(k): v for k, v in summary.items()}}, indent=1)
     plots.bar_chart(os.path.join(out, "transfer.png"), "test accuracy on classes 5-9 (mean over seeds)",
                     [f"{k}/class" for k in shots], {m: [100 * summary[k][m] for k in shots] for m in MODES})
     if progress:

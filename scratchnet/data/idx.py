@@ -66,7 +66,5 @@ def write_idx(path, array, compress=None):
         array.astype(TYPES[code]).tobytes()
     if compress or (compress is None and str(path).endswith(".gz")):
         payload = gzip.compress(payload, compresslevel=9, mtime=0)
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(payload)
-    os.replace(tmp, path)
+    from ..io import atomic_write
+    atomic_write(path, lambda f: f.write(payload))
