@@ -53,3 +53,11 @@ def test_blur_and_pyramid_match_torch(torch):
     numpy.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-10)
     levels = style.pyramid(sn.tensor(x, dtype="float64"), 3)
     assert [lv.shape for lv in levels] == [(1, 3, 16, 12), (1, 3, 8, 6), (1, 3, 4, 3)]
+
+
+def test_bad_input_errors():
+    with pytest.raises(ValueError, match=r"gram_matrix: features must be \(N, C, H, W\), got shape \(3, 4\)"):
+        style.gram_matrix(sn.zeros(3, 4))
+    f = sn.zeros(1, 2, 3, 3)
+    with pytest.raises(ValueError, match="2 feature maps, 1 targets"):
+        style.style_loss([f, f], [style.gram_matrix(f)])

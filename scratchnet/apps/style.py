@@ -18,6 +18,8 @@ from ..ops.shape import pad
 def gram_matrix(features, centered=False, mean_weight=0.1, normalize=False, eps=1e-8):
     """(N, C, H, W) -> (N, C, C): F Fᵀ / M, or cov(F) + mean_weight·μμᵀ when centered; `normalize` divides entry
     (i, j) by sqrt(G_ii·G_jj + eps)."""
+    if features.ndim != 4:
+        raise ValueError(f"gram_matrix: features must be (N, C, H, W), got shape {features.shape}")
     n, c, h, w = features.shape
     f = features.reshape(n, c, h * w)
     if centered:
@@ -40,6 +42,9 @@ def _eye_like(g):
 def style_loss(features, targets, weights=None, **gram_options):
     """Σ_l w_l · mean((G(F_l) − G_target_l)²) over lists of feature maps and their target Gram matrices."""
     weights = weights or [1.0] * len(features)
+    if not len(features) == len(targets) == len(weights):
+        raise ValueError(f"style_loss: got {len(features)} feature maps, {len(targets)} targets and "
+                         f"{len(weights)} weights; they must pair up one to one")
     total = 0.0
     for f, target, w in zip(features, targets, weights):
         total = total + w * ((gram_matrix(f, **gram_options) - target) ** 2).mean()
@@ -47,7 +52,7 @@ def style_loss(features, targets, weights=None, **gram_options):
 
 
 def content_loss(features, target):
-    """mean((F − F_target)²)"""
+    """mean((F − F_target)²);  dF = 2(F − F_target)/size"""
     return F.mse_loss(features, target)
 
 
