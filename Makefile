@@ -11,13 +11,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
-.PHONY: setup demo worked-example test test-slow torch fashion-mnist bench clean
+.PHONY: setup demo worked-example test test-slow torch fashion-mnist browser bench clean
 setup: $(VENV)/.installed
 
-# The main demo: train the reference CNN on whatever Fashion-MNIST is found (the bundled sample on a fresh
-# machine) and write its report (checkpoint, metrics.json, curves, confusion matrix, predictions) to out/demo
+# The main demo: the gallery. Every app run small (CNN training on whatever Fashion-MNIST is found, the bundled
+# sample on a fresh machine; a conditional GAN; style transfer; texture synthesis; DeepDream) -> out/demo/index.html
 demo: setup
-	$(BIN)/scratchnet train --epochs 3 --out out/demo
+	$(BIN)/scratchnet demo --out out/demo
 
 worked-example: setup
 	$(BIN)/python demos/mlp_worked_example.py --out out/worked_example
@@ -33,6 +33,10 @@ test-slow: setup
 fashion-mnist:
 	test -d /usr/share/datasets/fashion-mnist || (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist)
 
+# Debian's chromium, for the test that opens the demo gallery in a headless browser (root needed; CI does this)
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
 # PyTorch CPU, the reference the tests and benchmarks compare against (optional; CI installs it)
 torch: setup
 	$(BIN)/python -m pip install -q torch==2.13.0
@@ -40,6 +44,7 @@ torch: setup
 bench: setup
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/cnn_step.py
+	$(BIN)/python benchmarks/style_step.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

@@ -44,22 +44,27 @@ def _torch_models(torch):
             super().__init__()
             self.embed = nn.Embedding(CLASSES, EMBED)
             self.label_map = nn.Linear(EMBED, 28 * 28)
-            self.net = nn.Sequential(nn.Conv2d(2, 64, 4, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(0.3),
-                                     nn.Conv2d(64, 128, 4, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(0.3),
-                                     nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
+            self.features = nn.Sequential(nn.Conv2d(2, 64, 4, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(0.3),
+                                          nn.Conv2d(64, 128, 4, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(0.3),
+                                          nn.Flatten())
+            self.fc = nn.Linear(128 * 7 * 7, 1)
+            self.project = nn.Embedding(CLASSES, 128 * 7 * 7)
 
         def forward(self, x, y):
-            return self.net(torch.cat([x, self.label_map(self.embed(y)).reshape(-1, 1, 28, 28)], 1))
+            h = self.features(torch.cat([x, self.label_map(self.embed(y)).reshape(-1, 1, 28, 28)], 1))
+            return self.fc(h) + (self.project(y) * h).sum(1, keepdim=True)
 
     def init(m):
         for mod in m.modules():
-            if isinstance(mod, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+            if isinstance(mod, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
                 nn.init.normal_(mod.weight, 0, 0.02)
                 if getattr(mod, "bias", None) is not None:
                     nn.init.zeros_(mod.bias)
             elif isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 nn.init.normal_(mod.weight, 1, 0.02)
                 nn.init.zeros_(mod.bias)
+            elif isinstance(mod, nn.Embedding) and mod.embedding_dim == 128 * 7 * 7:   # the projection
+                nn.init.normal_(mod.weight, 0, 0.02)
         return m
     return init(G()), init(D())
 
@@ -85,8 +90,13 @@ def worker(job):
             dr, df = d(real, lab), d(fake, lab)
             ld = bce(dr, torch.ones_like(dr)) + bce(df, torch.zeros_like(df))
             od.zero_grad(), ld.backward(), od.step()
-            df = d(g(torch.randn(len(y), Z), lab), lab)
-            lg = bce(df, torch.ones_like(df))
+            h = len(y) // 2           # two noises per class for the mode-seeking term (weight 0.1)
+            lab2 = torch.cat([lab[:h], lab[:h]])
+            z = torch.randn(2 * h, Z)
+            fake = g(z, lab2)
+            df = d(fake, lab2)
+            ms = (fake[:h] - fake[h:]).abs().mean() / (z[:h] - z[h:]).abs().mean()
+            lg = bce(df, torch.ones_like(df)) + 0.1 / (ms + 1e-5)
             og.zero_grad(), lg.backward(), og.step()
 
         def sample():
@@ -115,12 +125,19 @@ def worker(job):
     return {"ms_per_step": statistics.median(times[min(5, steps - 1):]) * 1e3}
 
 
+def _diversity(images, labels):
+    """Mean over classes of the per-pixel standard deviation across that class's images, in [0, 1] units."""
+    x = numpy.asarray(images, numpy.float32) / 255
+    return float(numpy.mean([x[labels == c].std(0).mean() for c in numpy.unique(labels)]))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--data", default=None)
+    p.add_argument("--frameworks", nargs="+", default=["scratchnet", "torch"])
     p.add_argument("--worker")
     args = p.parse_args()
     if args.worker:
@@ -131,7 +148,7 @@ def main():
     clf = metrics.load_classifier()
     test = FashionMNIST(root=args.data, train=False)
     real = metrics.features(clf, test.images)
-    fws = ["scratchnet"] + (["torch"] if have("torch") else [])
+    fws = [fw for fw in args.frameworks if fw != "torch" or have("torch")]
     rows, tmp = [], tempfile.mkdtemp()
     results = {fw: [] for fw in fws}
     for seed in args.seeds:
@@ -142,13 +159,17 @@ def main():
             z = numpy.load(out)
             fd = metrics.frechet_distance(real, metrics.features(clf, z["images"]))
             cc = metrics.class_consistency(clf, z["images"], z["labels"])
-            results[fw].append((r["ms_per_step"], fd, cc))
-            rows.append([fw, seed, args.steps, f"{r['ms_per_step']:.0f}", f"{fd:.2f}", f"{cc:.1%}"])
+            div = _diversity(z["images"], z["labels"])
+            results[fw].append((r["ms_per_step"], fd, cc, div))
+            rows.append([fw, seed, args.steps, f"{r['ms_per_step']:.0f}", f"{fd:.2f}", f"{cc:.1%}", f"{div:.3f}"])
     for fw in fws:
-        ms, fd, cc = (statistics.mean(v[i] for v in results[fw]) for i in range(3))
-        rows.append([fw, "mean", args.steps, f"{ms:.0f}", f"{fd:.2f}", f"{cc:.1%}"])
-    print(table(["framework", "seed", "steps", "ms/step", "Fréchet distance", "class consistency"], rows))
-    if "torch" in results:
+        ms, fd, cc, div = (statistics.mean(v[i] for v in results[fw]) for i in range(4))
+        rows.append([fw, "mean", args.steps, f"{ms:.0f}", f"{fd:.2f}", f"{cc:.1%}", f"{div:.3f}"])
+    print(f"within-class diversity: mean pixel std across one class's samples (real test images: "
+          f"{_diversity(test.images, test.targets):.3f}; 0 = every sample of a class identical)")
+    print(table(["framework", "seed", "steps", "ms/step", "Fréchet distance", "class consistency", "diversity"],
+                rows))
+    if "torch" in results and "scratchnet" in results:
         ms = [statistics.mean(v[0] for v in results[fw]) for fw in fws]
         fd = [statistics.mean(v[1] for v in results[fw]) for fw in fws]
         print(f"scratchnet/torch: step time {ms[0] / ms[1]:.2f}x, Fréchet distance {fd[0] / fd[1]:.2f}x")

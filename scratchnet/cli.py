@@ -48,6 +48,77 @@ def _gan_sample(argv):
     return 0
 
 
+def _image_parsers(sub):
+    s = sub.add_parser("style", help="neural style transfer (or texture synthesis with --texture)")
+    s.add_argument("content", nargs="?", help="content image (path or bundled photo name, e.g. chelsea)")
+    s.add_argument("style", nargs="?", help="style image (path or bundled name, e.g. immunohistochemistry)")
+    s.add_argument("-o", "--out", default="out/style", help="output folder")
+    s.add_argument("--texture", action="store_true", help="synthesise the style image's texture; no content")
+    s.add_argument("--net", default="bank", choices=["bank", "vgg19", "vgg16"])
+    s.add_argument("--weights", default=None, help="torchvision-layout VGG weights (.safetensors or .npz)")
+    s.add_argument("--pool", default="avg", choices=["avg", "max"], help="VGG pooling")
+    s.add_argument("--size", type=int, default=256, help="longer side in pixels")
+    s.add_argument("--steps", type=int, default=100)
+    s.add_argument("--optimizer", default="lbfgs", choices=["lbfgs", "adam"])
+    s.add_argument("--style-weight", type=float, default=1.0)
+    s.add_argument("--content-weight", type=float, default=0.15)
+    s.add_argument("--tv-weight", type=float, default=0.01)
+    s.add_argument("--init", default=None, choices=["content", "noise"])
+    s.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default=None)
+    d = sub.add_parser("dream", help="DeepDream an image")
+    d.add_argument("image", help="image path or bundled photo name")
+    d.add_argument("-o", "--out", default="out/dream", help="output folder")
+    d.add_argument("--net", default="fashion", choices=["fashion", "bank", "vgg19"])
+    d.add_argument("--weights", default=None, help="VGG19 weights (.safetensors or .npz)")
+    d.add_argument("--objective", default="block3",
+                   help="a layer (block3: its mean square), layer:channels (block2:3,17) or class:NAME")
+    d.add_argument("--size", type=int, default=256)
+    d.add_argument("--octaves", type=int, default=4)
+    d.add_argument("--octave-scale", type=float, default=1.4)
+    d.add_argument("--steps", type=int, default=20, help="steps per octave")
+    d.add_argument("--lr", type=float, default=0.008)
+    d.add_argument("--jitter", type=int, default=16)
+    d.add_argument("--invert", action="store_true", help="dream on the negative (garments were bright on black)")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--device", default=None)
+    g = sub.add_parser("demo", help="run every app small and write DIR/index.html")
+    g.add_argument("--out", default="out/demo")
+    g.add_argument("--quick", action="store_true", help="smaller runs: under 2 minutes on 2 cores")
+    g.add_argument("--data", default=None)
+    g.add_argument("--device", default=None)
+
+
+def _run_image_command(a):
+    from .models.vgg import WeightsError
+    try:
+        if a.command == "style":
+            from .apps.stylize import stylize
+            content, style = (None, a.style or a.content) if a.texture else (a.content, a.style)
+            if style is None or (content is None and not a.texture):
+                raise ValueError("give CONTENT STYLE, or --texture STYLE")
+            r = stylize(content, style, a.out, a.texture, a.net, a.weights, a.size, a.steps,
+                        a.optimizer, a.style_weight, a.content_weight, a.tv_weight, a.preserve_color, a.init, a.pool,
+                        a.seed, a.device)
+            print(f"style loss {r['style_loss_start']:.4g} -> {r['style_loss_end']:.4g} "
+                  f"({r['style_loss_drop']:.1%} lower) with {r['optimizer']}; wrote {r['result']}, {r['strip']}")
+        elif a.command == "dream":
+            from .apps.dream import dream
+            r = dream(a.image, a.out, a.net, a.objective, a.weights, a.size, a.octaves, a.octave_scale, a.steps,
+                      a.lr, a.jitter, a.invert, a.seed, a.device)
+            print(f"{r['objective']}: {r['objective_start']:.4g} -> {r['objective_end']:.4g}; wrote {r['result']}")
+        else:
+            from .apps.gallery import demo
+            print(f"gallery: {demo(a.out, a.quick, a.device, a.data)}")
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, FileNotFoundError, WeightsError, FloatingPointError) as err:
+        print(f"scratchnet {a.command}: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:2] == ["gan", "sample"]:
@@ -100,14 +171,19 @@ def main(argv=None):
     g.add_argument("--resume", action="store_true")
     g.add_argument("--sample-every", type=int, default=500)
     g.add_argument("--limit", type=int, default=None)
+    g.add_argument("--mode-seeking", type=float, default=None,
+                   help="weight of the mode-seeking term (default 0.1 for conditional models, 0 otherwise)")
     g.add_argument("--quality-samples", type=int, default=1000, help="samples per quality measurement (0: none)")
+    _image_parsers(sub)
     args = parser.parse_args(argv)
+    if args.command in ("style", "dream", "demo"):
+        return _run_image_command(args)
     if args.command == "gan":
         from .apps.gan import GANDiverged, train_gan
         try:
             train_gan(args.model, args.conditional, args.loss, args.steps, args.batch_size, args.lr, args.data,
                       args.device, args.seed, args.out, args.resume, args.sample_every, limit=args.limit,
-                      quality_samples=args.quality_samples)
+                      quality_samples=args.quality_samples, mode_seeking=args.mode_seeking)
         except GANDiverged as err:
             print(f"scratchnet gan: {err}", file=sys.stderr)
             return 3

@@ -3,7 +3,7 @@ import numpy
 import pytest
 
 import scratchnet as sn
-from scratchnet.apps.gan_losses import LOSSES, discriminator_loss, generator_loss, gradient_penalty
+from scratchnet.apps.gan_losses import LOSSES, discriminator_loss, generator_loss, gradient_penalty, mode_seeking
 from scratchnet.models.gan import build_gan
 
 
@@ -119,3 +119,24 @@ def test_sample_command_for_a_class(tmp_path, capsys):
     assert out.stat().st_size > 0
     assert main(["gan", "sample", str(tmp_path / "checkpoint.npz"), "--class", "spaceship", "-o", str(out)]) == 2
     assert "unknown class 'spaceship'" in capsys.readouterr().err
+
+
+def test_mode_seeking_term_matches_its_formula_and_finite_differences():
+    rng = numpy.random.default_rng(0)
+    a, b = (sn.tensor(rng.standard_normal((3, 1, 4, 4)), dtype="float64", requires_grad=True) for _ in range(2))
+    za, zb = (sn.tensor(rng.standard_normal((3, 5)), dtype="float64") for _ in range(2))
+    ratio = numpy.abs(a.numpy() - b.numpy()).mean() / numpy.abs(za.numpy() - zb.numpy()).mean()
+    assert mode_seeking(a, b, za, zb, 0.1).item() == pytest.approx(0.1 / (ratio + 1e-5))
+    assert sn.gradcheck(lambda p, q: mode_seeking(p, q, za, zb, 0.1), (a, b))
+
+
+def test_projection_discriminator_reads_the_class(device):
+    g, d = build_gan("dcgan", num_classes=10)
+    d.to(device).eval()
+    x = sn.randn(4, 1, 28, 28, device=device)
+    y0, y1 = sn.tensor([0, 1, 2, 3], device=device), sn.tensor([3, 2, 1, 0], device=device)
+    h = d.features(sn.cat([x, d.label_map(d.embed(y0)).reshape(-1, 1, 28, 28)], 1))
+    expected = d.fc(h) + (d.project(y0) * h).sum(1, keepdim=True)
+    numpy.testing.assert_allclose(d(x, y0).numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+    assert not numpy.allclose(d(x, y0).numpy(), d(x, y1).numpy())
+    assert d.embed.weight.numpy().std() > 0.5          # class embeddings keep N(0, 1): the label is no whisper

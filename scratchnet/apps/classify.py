@@ -24,8 +24,8 @@ class CheckpointError(RuntimeError):
 class Progress:
     """One status line, rewritten in place: step, loss, accuracy, images/s and time left."""
 
-    def __init__(self, total, label, stream=sys.stderr):
-        self.total, self.label, self.stream = total, label, stream
+    def __init__(self, total, label, stream=sys.stderr, unit="img/s"):
+        self.total, self.label, self.stream, self.unit = total, label, stream, unit
         self.start, self.seen = time.perf_counter(), 0
 
     def update(self, step, seen, **figures):
@@ -35,7 +35,7 @@ class Progress:
         eta = elapsed / max(step, 1) * (self.total - step)
         bar = "#" * int(20 * step / self.total)
         stats = "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items())
-        self.stream.write(f"\r{self.label} [{bar:<20}] {step}/{self.total}  {stats}  {rate:.0f} img/s  "
+        self.stream.write(f"\r{self.label} [{bar:<20}] {step}/{self.total}  {stats}  {rate:.1f} {self.unit}  "
                           f"ETA {eta:.0f}s ")
         self.stream.flush()
 

@@ -16,7 +16,7 @@ from ..models.gan import build_gan
 from ..tensor import no_grad
 from . import plots
 from .classify import Progress, _rng_state, _set_rng_state
-from .gan_losses import discriminator_loss, generator_loss, gradient_penalty
+from .gan_losses import discriminator_loss, generator_loss, gradient_penalty, mode_seeking
 
 
 class GANDiverged(RuntimeError):
@@ -41,10 +41,11 @@ class GANRun:
     """Models, optimizers and settings of one GAN run."""
 
     def __init__(self, model="dcgan", conditional=False, loss="bce", z_dim=100, lr=2e-4, betas=(0.5, 0.999),
-                 n_critic=None, gp_weight=10.0, device=None, num_classes=10):
+                 n_critic=None, gp_weight=10.0, device=None, num_classes=10, mode_seeking=None):
         self.config = dict(model=model, conditional=conditional, loss=loss, z_dim=z_dim, lr=lr, betas=list(betas),
                            n_critic=n_critic or (5 if loss == "wgan-gp" else 1), gp_weight=gp_weight,
-                           num_classes=num_classes)
+                           num_classes=num_classes,
+                           mode_seeking=(0.1 if conditional else 0.0) if mode_seeking is None else mode_seeking)
         self.device = backend.device(device)
         self.g, self.d = build_gan(model, z_dim, num_classes if conditional else None)
         self.g.to(self.device), self.d.to(self.device)
@@ -75,8 +76,18 @@ class GANRun:
             self.opt_d.zero_grad()
             loss_d.backward()
             self.opt_d.step()
-        d_fake = self.d(self.g(creation.randn(n, c["z_dim"], device=self.device), lab), lab)
-        loss_g = generator_loss(d_fake, c["loss"])
+        if c.get("mode_seeking") and n >= 2:
+            # the G batch is two halves with the same classes and different noise, for the mode-seeking term
+            h = n // 2
+            lab2 = None if y is None else self.labels(numpy.concatenate([y[:h], y[:h]]))
+            z = creation.randn(2 * h, c["z_dim"], device=self.device)
+            fake = self.g(z, lab2)
+            d_fake = self.d(fake, lab2)
+            loss_g = generator_loss(d_fake, c["loss"]) + mode_seeking(fake[:h], fake[h:], z[:h], z[h:],
+                                                                       c["mode_seeking"])
+        else:
+            d_fake = self.d(self.g(creation.randn(n, c["z_dim"], device=self.device), lab), lab)
+            loss_g = generator_loss(d_fake, c["loss"])
         self.opt_g.zero_grad()
         loss_g.backward()
         self.opt_g.step()
@@ -95,7 +106,7 @@ class GANRun:
             raise ValueError(f"{path}: not a scratchnet GAN checkpoint")
         c = dict(ck["config"])
         run = cls(c["model"], c["conditional"], c["loss"], c["z_dim"], c["lr"], tuple(c["betas"]), c["n_critic"],
-                  c["gp_weight"], device, c["num_classes"])
+                  c["gp_weight"], device, c["num_classes"], c.get("mode_seeking", 0.0))
         run.g.load_state_dict(ck["g"])
         run.d.load_state_dict(ck["d"])
         run.opt_g.load_state_dict(ck["opt_g"])
@@ -152,14 +163,15 @@ def write_pictures(run, out, fixed_z, fixed_labels, classes, tag):
 
 def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_size=64, lr=2e-4, data=None,
               device=None, seed=0, out="out/gan", resume=False, sample_every=500, progress=True, limit=None,
-              quality_samples=1000):
+              quality_samples=1000, mode_seeking=None):
     """Train and write the run's pictures and checkpoint; returns the history (one dict per logged step).
     At every checkpoint the samples' quality is measured (quality.json, quality.png); quality_samples=0 skips it."""
     backend.manual_seed(seed)
     os.makedirs(out, exist_ok=True)
     ds = FashionMNIST(root=data, train=True)
     images, targets = ds.images[:limit] if limit else ds.images, ds.targets[:limit] if limit else ds.targets
-    run = GANRun(model, conditional, loss, lr=lr, device=device, num_classes=len(ds.classes))
+    run = GANRun(model, conditional, loss, lr=lr, device=device, num_classes=len(ds.classes),
+                 mode_seeking=mode_seeking)
     fixed_z = creation.randn(64, run.config["z_dim"], device=run.device)
     fixed_labels = numpy.arange(64) % len(ds.classes) if conditional else None
     ck_path, history, start, quality = os.path.join(out, "checkpoint.npz"), [], 0, []
@@ -217,12 +229,7 @@ def sample_grid(checkpoint, out_path, n=64, class_name=None, device=None, seed=0
     if class_name is not None:
         if not run.config["conditional"]:
             raise ValueError(f"{checkpoint}: an unconditional GAN cannot be asked for class {class_name!r}")
-        names = [c.lower() for c in classes]
-        key = str(class_name).lower()
-        matches = [i for i, c in enumerate(names) if key == c or key in c.split("/") or key == str(i)]
-        if not matches:
-            raise ValueError(f"unknown class {class_name!r}: choose from {', '.join(classes)}")
-        labels = numpy.full(n, matches[0])
+        labels = numpy.full(n, FashionMNIST.spec.class_index(class_name))
     elif run.config["conditional"]:
         labels = numpy.arange(n) % len(classes)
     x = run.sample(n, labels)

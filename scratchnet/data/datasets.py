@@ -18,6 +18,16 @@ class DatasetSpec:
         self.name, self.classes, self.urls, self.sha256 = name, classes, urls, sha256
         self.debian_dir, self.bundled_dir = debian_dir, bundled_dir
 
+    def class_index(self, name):
+        """Index of a class given by name ("sneaker", "T-shirt", "ankle boot"), either half of "T-shirt/top", or
+        index; ValueError listing the classes otherwise."""
+        key = str(name).lower().replace("-", " ").strip()
+        for i, c in enumerate(self.classes):
+            c = c.lower().replace("-", " ")
+            if key in (c, str(i)) or key in c.split("/"):
+                return i
+        raise ValueError(f"unknown class {name!r}: choose from {', '.join(self.classes)}")
+
 
 FASHION = DatasetSpec(
     "fashion-mnist",

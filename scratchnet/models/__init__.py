@@ -1,2 +1,4 @@
 """Ready-made models."""
 from .cnn import reference_cnn, strong_cnn, compact_cnn, build, MODELS  # noqa: F401
+from .bank import FilterBank  # noqa: F401
+from .vgg import VGG, vgg16, vgg19, load_pretrained, WeightsError  # noqa: F401

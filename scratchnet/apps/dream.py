@@ -1,0 +1,144 @@
+"""DeepDream: gradient ascent on a photo to amplify what a network's units respond to (Mordvintsev et al. 2015).
+
+For an objective J(x) (a layer's mean square activation, chosen channels' mean, or a class logit) each step is
+    x ← clip(x + lr · g / mean|g|, 0, 1),   g = ∂J/∂x evaluated on the image rolled by a random jitter
+(normalising by mean|g| makes lr a step size in pixel units whatever the layer's scale; the jitter stops the
+same pixel grid from being amplified into a checkerboard). Octaves: the image is dreamt at `octaves` sizes, each
+`octave_scale` times larger than the previous; the detail the dream added at one size is upsampled and re-injected
+into the next, so large structures form at coarse scales and fine ones on top.
+"""
+import os
+import time
+
+from .. import backend, creation, metrics
+from ..autograd import grad
+from ..data.datasets import FASHION
+from ..nn import functional as F
+from .classify import Progress
+from .images import load_image, save_image, strip
+
+# the shipped Fashion-MNIST CNN (metrics.load_classifier): names for the outputs of its stages
+FASHION_LAYERS = {"block1": 2, "block2": 6, "block3": 10, "logits": 13}
+
+
+class DreamNet:
+    """A network read at named layers; a gray network sees the luminance Y = 0.299 R + 0.587 G + 0.114 B."""
+
+    def __init__(self, name, run, layers, gray):
+        self.name, self.run, self.layers, self.gray = name, run, layers, gray
+
+    def __call__(self, x, layer):
+        if layer not in self.layers:
+            raise ValueError(f"dream: network {self.name!r} has no layer {layer!r}; choose from "
+                             f"{', '.join(self.layers)}")
+        if self.gray:
+            x = 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
+        return self.run(x, layer)
+
+
+def dream_net(name="fashion", weights=None, device=None):
+    """fashion: the shipped compact Fashion-MNIST CNN (default); bank: the random filter bank; vgg19: VGG19 with
+    torchvision-layout weights from `weights` (random if None)."""
+    if name == "fashion":
+        model = metrics.load_classifier(device=device)
+        model.requires_grad_(False)
+
+        def run(x, layer):
+            stop = FASHION_LAYERS[layer]
+            if layer == "logits":          # per-position logits: the classifier as a 1×1 conv over block3
+                feats = model[:11](x)
+                w = model[13].weight.reshape(*model[13].weight.shape, 1, 1)
+                return F.conv2d(feats, w, model[13].bias)
+            return model[:stop + 1](x)
+        return DreamNet(name, run, list(FASHION_LAYERS), gray=True)
+    if name == "bank":
+        from ..models.bank import FilterBank
+        bank = FilterBank().to(device)
+        return DreamNet(name, lambda x, layer: bank(x)[layer], bank.layer_names, gray=False)
+    if name == "vgg19":
+        from ..models.vgg import vgg19
+        model = vgg19(weights=weights).to(device).eval()
+        model.requires_grad_(False)
+        return DreamNet(name, lambda x, layer: model(x, layers=(layer,))[layer], model.layer_names, gray=False)
+    raise ValueError(f"unknown dream network {name!r}: choose fashion, bank or vgg19")
+
+
+def parse_objective(spec):
+    """"block3" (mean square of a layer), "block2:3,17" (mean of chosen channels), "class:sneaker" (a logit)."""
+    if spec.startswith("class:"):
+        return "logits", [FASHION.class_index(spec[6:])], "class " + FASHION.classes[FASHION.class_index(spec[6:])]
+    layer, _, chans = spec.partition(":")
+    if chans:
+        try:
+            channels = [int(c) for c in chans.split(",")]
+        except ValueError:
+            raise ValueError(f"objective {spec!r}: channels must be integers, e.g. block2:3,17") from None
+        return layer, channels, f"{layer} channels {chans}"
+    return layer, None, f"{layer} mean square"
+
+
+def objective_value(act, channels):
+    """J = mean(a²) over a layer, or mean(a[:, channels]) for chosen channels / a class logit."""
+    if channels is None:
+        return (act * act).mean()
+    bad = [c for c in channels if not 0 <= c < act.shape[1]]
+    if bad:
+        raise ValueError(f"dream: channel(s) {bad} out of range for a layer with {act.shape[1]} channels")
+    return act[:, channels].mean()
+
+
+def _roll(data, dy, dx):
+    xp = backend.xp_of(data)
+    return xp.roll(xp.roll(data, dy, axis=2), dx, axis=3)
+
+
+def dream(image, out=None, net="fashion", objective="block3", weights=None, size=256, octaves=4, octave_scale=1.4,
+          steps=20, lr=0.008, jitter=16, invert=False, seed=0, device=None, progress=True):
+    """DeepDream an image (path or bundled photo name). invert=True dreams on the negative and turns it back (the
+    Fashion-MNIST CNN learned bright garments on black). Writes OUT/dream.png and a before|after strip."""
+    device = device or backend.get_default_device()
+    backend.manual_seed(seed)
+    rng = backend.generator("cpu")
+    dnet = dream_net(net, weights, device)
+    layer, channels, what = parse_objective(objective)
+    base = load_image(image, size, device)
+    if invert:
+        base = 1 - base
+    h, w = base.shape[2:]
+    sizes = [(max(8, round(h / octave_scale ** k)), max(8, round(w / octave_scale ** k))) for k in range(octaves)][::-1]
+    detail = None
+    bar = Progress(octaves * steps, f"dream {what}", unit="it/s") if progress else None
+    t0, values = time.perf_counter(), []
+    for o, hw in enumerate(sizes):
+        octave_base = F.interpolate(base, size=hw, mode="bilinear", align_corners=False) if hw != (h, w) else base
+        detail = creation.zeros_like(octave_base) if detail is None else \
+            F.interpolate(detail, size=hw, mode="bilinear", align_corners=False)
+        x = (octave_base + detail).detach()
+        for i in range(steps):
+            dy, dx = (int(v) for v in rng.integers(-jitter, jitter + 1, size=2))
+            xr = creation.tensor(_roll(x.data, dy, dx), device=device, requires_grad=True)
+            j = objective_value(dnet(xr, layer), channels)
+            (g,) = grad(j, [xr])
+            g = _roll(g.data, -dy, -dx)
+            xp = backend.xp_of(g)
+            if dnet.gray:                  # the same step on R, G and B: light and dark structure, no colour cast
+                g = xp.broadcast_to(g.sum(1, keepdims=True), g.shape)
+            x.data[...] = xp.clip(x.data + lr * g / (xp.abs(g).mean() + 1e-8), 0, 1)
+            values.append(float(j.item()))
+            if bar:
+                bar.update(o * steps + i + 1, o * steps + i + 1, objective=values[-1])
+        detail = x - octave_base
+    if bar:
+        bar.close()
+    result = 1 - x if invert else x
+    summary = dict(net=net, objective=what, size=list(result.shape[2:]), octaves=octaves, steps=steps, lr=lr,
+                   seconds=round(time.perf_counter() - t0, 1), objective_start=values[0], objective_end=values[-1])
+    if out:
+        from ..io import atomic_write_json
+        os.makedirs(out, exist_ok=True)
+        tag = objective.replace(":", "_").replace(",", "-").replace("/", "-")
+        summary["result"] = save_image(result, os.path.join(out, f"dream_{tag}.png"))
+        summary["strip"] = strip([1 - base if invert else base, result], ["photo", f"dream: {what}"],
+                                 os.path.join(out, f"dream_{tag}_strip.png"))
+        atomic_write_json(os.path.join(out, f"dream_{tag}.json"), summary, indent=2)
+    return dict(summary, image=result)

@@ -1,0 +1,125 @@
+"""`scratchnet demo`: every app run small, and one HTML page (DIR/index.html) showing every picture it made.
+
+CNN training on the Fashion-MNIST that is found (the bundled sample on a fresh machine), a conditional GAN,
+style transfer and texture synthesis with the random filter bank, and DeepDream with the shipped Fashion-MNIST CNN.
+Sizes are chosen so the whole run takes a few minutes on 2 CPU cores (quick=True: under 2 minutes).
+"""
+import html
+import os
+import time
+
+from .. import backend
+
+# (full, quick) settings per app
+SETTINGS = {
+    "cnn": dict(full=dict(epochs=2, limit=None), quick=dict(epochs=1, limit=3000)),
+    "gan": dict(full=dict(steps=8000), quick=dict(steps=1500)),
+    "style": dict(full=dict(size=256, steps=100), quick=dict(size=160, steps=60)),
+    "texture": dict(full=dict(size=256, steps=100), quick=dict(size=128, steps=60)),
+    "dream": dict(full=dict(size=256, steps=20), quick=dict(size=192, steps=15)),
+}
+
+
+def _cnn(out, settings, device, data, progress):
+    s = settings["cnn"]
+    from .classify import train
+    hist = train("reference", data, epochs=s["epochs"], out=out, limit=s["limit"], device=device, progress=progress)
+    acc = hist[-1]["test_acc"]
+    return [("curves.png", f"Reference CNN, {s['epochs']} epoch(s): loss and accuracy per epoch"),
+            ("predictions.png", f"Test images with predicted (and true) labels: {acc:.1%} test accuracy"),
+            ("confusion.png", "Confusion matrix on the test set")], {"CNN test accuracy": f"{acc:.1%}"}
+
+
+def _gan(out, settings, device, data, progress):
+    s = settings["gan"]
+    from .gan import train_gan
+    train_gan("mlp", True, "bce", steps=s["steps"], out=out, data=data, device=device, progress=progress,
+              sample_every=s["steps"], quality_samples=500)
+    import json
+    with open(os.path.join(out, "history.json")) as f:
+        q = json.load(f)["quality"][-1]
+    return [("per_class.png", f"Conditional MLP GAN after {s['steps']} steps: one row per requested class"),
+            ("losses.png", "GAN losses")], {
+        "GAN Fréchet distance (floor 0.02, untrained 142)": f"{q['fd']:.1f}",
+        "GAN class consistency": f"{q['class_consistency']:.0%}"}
+
+
+def _style(out, settings, device, data, progress):
+    s, tx = settings["style"], settings["texture"]
+    from .stylize import stylize
+    r = stylize("chelsea", "immunohistochemistry", out=out, size=s["size"], steps=s["steps"], device=device,
+                progress=progress)
+    t = stylize(None, "gravel", out=out, texture=True, size=tx["size"], steps=tx["steps"], device=device, progress=progress)
+    return [("stylized_strip.png", f"Style transfer with the random filter bank, {s['steps']} L-BFGS iterations "
+                                   f"({r['seconds']} s): style loss down {r['style_loss_drop']:.1%}"),
+            ("stylized_loss.png", "Style transfer losses (log10, relative to their targets)"),
+            ("texture_strip.png", f"Texture synthesis from noise ({t['seconds']} s): style loss down "
+                                  f"{t['style_loss_drop']:.1%}")], {
+        "style loss drop (transfer)": f"{r['style_loss_drop']:.1%}",
+        "style loss drop (texture)": f"{t['style_loss_drop']:.1%}"}
+
+
+def _dream(out, settings, device, data, progress):
+    s = settings["dream"]
+    from .dream import dream
+    a = dream("chelsea", out=out, objective="block3", size=s["size"], steps=s["steps"], device=device,
+              progress=progress)
+    b = dream("chelsea", out=out, objective="class:trouser", size=96, steps=30, lr=0.01, device=device,
+              progress=progress)
+    return [(os.path.basename(a["strip"]), "DeepDream with the shipped Fashion-MNIST CNN: its last conv stage's "
+                                           "mean square, 4 octaves"),
+            (os.path.basename(b["strip"]), "Dreaming the class 'Trouser' at the size garments were learned at "
+                                           "(96 px): dark vertical legs grow")], {}
+
+
+APPS = [("Classifier", "cnn", _cnn), ("GAN", "gan", _gan), ("Style transfer and texture synthesis", "style", _style),
+        ("DeepDream", "dream", _dream)]
+
+
+def demo(out="out/demo", quick=False, device=None, data=None, progress=True):
+    """Run every app small and write out/index.html; returns the path of the page."""
+    device = device or backend.get_default_device()
+    settings = {k: v["quick" if quick else "full"] for k, v in SETTINGS.items()}
+    sections, figures, t_all = [], {}, time.perf_counter()
+    for title, key, fn in APPS:
+        t0 = time.perf_counter()
+        print(f"== {title}")
+        sub = os.path.join(out, key)
+        pictures, figs = fn(sub, settings, device, data, progress)
+        figures.update(figs)
+        sections.append((title, [(os.path.join(key, p), c) for p, c in pictures], time.perf_counter() - t0))
+    figures["total time"] = f"{time.perf_counter() - t_all:.0f} s on {device}"
+    return write_index(out, sections, figures, quick)
+
+
+def write_index(out, sections, figures, quick=False):
+    """index.html: a table of key figures, then each section's pictures with captions (paths relative to out)."""
+    from ..io import atomic_write
+    e = html.escape
+    rows = "\n".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in figures.items())
+    body = []
+    for title, pictures, seconds in sections:
+        figs = "\n".join(f'<figure><img src="{e(p)}" alt="{e(c)}"><figcaption>{e(c)}</figcaption></figure>'
+                         for p, c in pictures)
+        body.append(f"<section><h2>{e(title)} <small>({seconds:.0f} s)</small></h2>\n{figs}\n</section>")
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>scratchnet demo gallery</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}} img{{max-width:100%;border:1px solid #ccc}}
+figure{{margin:1em 0}} figcaption{{color:#333}} table{{border-collapse:collapse}}
+th,td{{text-align:left;padding:2px 12px;border-bottom:1px solid #ddd}}</style></head>
+<body><h1>scratchnet demo gallery{' (quick)' if quick else ''}</h1>
+<p>Every picture below was made by scratchnet (NumPy/CuPy, no deep-learning framework) in this run.</p>
+<table>{rows}</table>
+{chr(10).join(body)}
+<script>
+// tells a headless browser (and the test) how many pictures actually decoded
+window.addEventListener("load", () => {{
+  const imgs = [...document.images], ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.dataset.imagesLoaded = ok + "/" + imgs.length;
+}});
+</script>
+</body></html>
+"""
+    path = os.path.join(out, "index.html")
+    atomic_write(path, lambda f: f.write(page.encode("utf-8")))
+    return path

@@ -1,0 +1,63 @@
+"""`scratchnet demo`: every app runs (tiny settings here), index.html shows every picture it made, and a headless
+browser decodes them all (Debian's chromium; required in CI via SCRATCHNET_REQUIRE_BROWSER=1)."""
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from scratchnet.apps import gallery
+
+TINY = {"cnn": dict(epochs=1, limit=300), "gan": dict(steps=20), "style": dict(size=56, steps=3),
+        "texture": dict(size=48, steps=3), "dream": dict(size=48, steps=2)}
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("gallery"))
+    mp = pytest.MonkeyPatch()
+    mp.setattr(gallery, "SETTINGS", {k: dict(full=v, quick=v) for k, v in TINY.items()})
+    try:
+        return gallery.demo(out, quick=True, progress=False)
+    finally:
+        mp.undo()
+
+
+def test_index_shows_every_picture(page):
+    out = os.path.dirname(page)
+    with open(page, encoding="utf-8") as f:
+        text = f.read()
+    shown = re.findall(r'<img src="([^"]+)"', text)
+    assert len(shown) == 10
+    for src in shown:
+        assert os.path.getsize(os.path.join(out, src)) > 100, src
+    for figure in ("CNN test accuracy", "GAN Fréchet distance", "style loss drop (transfer)", "total time"):
+        assert figure in text
+    # every picture the style and dream apps wrote for people to look at is on the page
+    for sub in ("style", "dream"):
+        strips = {f"{sub}/{f}" for f in os.listdir(os.path.join(out, sub)) if f.endswith("_strip.png")}
+        assert strips <= set(shown)
+
+
+def _browser():
+    for name in ("chromium", "chromium-headless-shell", "google-chrome", "chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    if os.environ.get("SCRATCHNET_REQUIRE_BROWSER"):
+        pytest.fail("no chromium found (apt-get install chromium) but SCRATCHNET_REQUIRE_BROWSER is set")
+    pytest.skip("no headless browser installed (apt-get install chromium)")
+
+
+def test_headless_browser_decodes_every_image(page, tmp_path):
+    browser = _browser()
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    url = "file://" + os.path.abspath(page)
+    dom = subprocess.run(flags + ["--virtual-time-budget=5000", "--dump-dom", url], capture_output=True, text=True,
+                         timeout=120).stdout
+    assert 'data-images-loaded="10/10"' in dom, dom[-500:]
+    shot = tmp_path / "shot.png"
+    subprocess.run(flags + ["--window-size=1200,3000", f"--screenshot={shot}", url], capture_output=True,
+                   timeout=120)
+    assert os.path.getsize(shot) > 20_000
