@@ -249,7 +249,10 @@ def _openblas():
             for prefix, suffix in (("scipy_openblas_", "64_"), ("openblas_", "64_"), ("openblas_", "")):
                 get, put = f"{prefix}get_num_threads{suffix}", f"{prefix}set_num_threads{suffix}"
                 if hasattr(lib, get) and hasattr(lib, put):
-                    _blas_fns = (getattr(lib, get), getattr(lib, put))
+                    core = getattr(lib, f"{prefix}get_corename{suffix}", None)
+                    if core is not None:
+                        core.restype = ctypes.c_char_p
+                    _blas_fns = (getattr(lib, get), getattr(lib, put), core)
                     break
             if _blas_fns:
                 break
@@ -257,6 +260,24 @@ def _openblas():
 
 
 _blas_fns = None
+
+
+def blas_core():
+    """The CPU kernel family NumPy's OpenBLAS runs ("Haswell" = AVX2, "SkylakeX"/"Cooperlake" = AVX-512), plus a
+    note when $OPENBLAS_CORETYPE forces AVX2 kernels on a CPU that has AVX-512 (GEMMs then run ~1.7x slower)."""
+    fns = _openblas()
+    if not fns or fns[2] is None:
+        return None
+    name = fns[2]().decode()
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    try:
+        with open("/proc/cpuinfo") as f:
+            avx512 = " avx512f " in f.read(1 << 16)
+    except OSError:
+        avx512 = False
+    if forced and avx512 and name.lower() in ("haswell", "zen", "sandybridge"):
+        return f"{name} (forced by OPENBLAS_CORETYPE={forced}; this CPU has AVX-512, unset it for faster GEMMs)"
+    return name
 
 
 def blas_threads():

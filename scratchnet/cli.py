@@ -12,7 +12,8 @@ def info():
     """Versions, backend, devices and BLAS threads, as a dict (printed by `scratchnet info`)."""
     out = {"scratchnet": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
            "default device": str(backend.get_default_device()), "threads": backend.num_threads(),
-           "blas threads": f"{backend.blas_threads()} (scratchnet splits work itself; see set_num_threads)"}
+           "blas threads": f"{backend.blas_threads()} (scratchnet splits work itself; see set_num_threads)",
+           "blas kernels": backend.blas_core() or "unknown"}
     try:
         import PIL
         out["pillow"] = PIL.__version__

@@ -152,4 +152,19 @@ def test_cli_version_and_info(capsys):
     assert "scratchnet 0.1.0" in capsys.readouterr().out
     assert cli.main(["info"]) == 0
     out = capsys.readouterr().out
-    assert "numpy" in out and "blas threads" in out and "default device" in out
+    assert "numpy" in out and "blas threads" in out and "default device" in out and "blas kernels" in out
+
+
+def test_blas_core_flags_a_forced_avx2_kernel(monkeypatch):
+    from scratchnet import backend
+    if backend._openblas() is None or backend._openblas()[2] is None:
+        pytest.skip("NumPy is not linked to an OpenBLAS that reports its kernels")
+    name = backend._openblas()[2]().decode()
+    monkeypatch.setenv("OPENBLAS_CORETYPE", name)
+    with open("/proc/cpuinfo") as f:
+        avx512 = " avx512f " in f.read(1 << 16)
+    forced = avx512 and name.lower() in ("haswell", "zen", "sandybridge")
+    assert backend.blas_core().startswith(name)
+    assert ("unset it for faster GEMMs" in backend.blas_core()) == forced
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    assert backend.blas_core() == name
