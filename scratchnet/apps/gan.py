@@ -76,6 +76,7 @@ class GANRun:
             self.opt_d.zero_grad()
             loss_d.backward()
             self.opt_d.step()
+        self.d.requires_grad_(False)   # G's update needs gradients through D, not D's own (saves its weight GEMMs)
         if c.get("mode_seeking") and n >= 2:
             # the G batch is two halves with the same classes and different noise, for the mode-seeking term
             h = n // 2
@@ -88,6 +89,7 @@ class GANRun:
         else:
             d_fake = self.d(self.g(creation.randn(n, c["z_dim"], device=self.device), lab), lab)
             loss_g = generator_loss(d_fake, c["loss"])
+        self.d.requires_grad_(True)
         self.opt_g.zero_grad()
         loss_g.backward()
         self.opt_g.step()
@@ -213,7 +215,7 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
                      xlabel="logged step")
     io.atomic_write_json(os.path.join(out, "history.json"), {"losses": history, "quality": quality})
     if len(quality) > 1:
-        panels = [("Fréchet distance (lower is better)", {"FD": [q["fd"] for q in quality]})]
+        panels = [("Frechet distance (lower is better)", {"FD": [q["fd"] for q in quality]})]
         if "class_consistency" in quality[0]:
             panels.append(("class consistency", {"share": [q["class_consistency"] for q in quality]}))
         plots.line_charts(os.path.join(out, "quality.png"), panels, xlabel=f"checkpoint (every {sample_every} steps)")

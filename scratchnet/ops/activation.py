@@ -6,6 +6,11 @@ from ..autograd import Function
 from .shape import _norm_dim
 
 
+def _n_rows(x):
+    """Rows to split elementwise work over: N·C for (N, C, ...) arrays, so even one image feeds every thread."""
+    return x.shape[0] * x.shape[1] if x.ndim >= 3 else (x.shape[0] if x.ndim else 1)
+
+
 def _rowwise(xp, out, body, n_rows):
     """body(r0, r1) over the leading axis, split over threads on the CPU when the array is large."""
     if xp is backend.numpy and out.size >= 2**18 and n_rows > 1:
@@ -22,7 +27,7 @@ class ReLU(Function):
     def forward(self, x):
         xp = backend.get_array_module(x)
         y = xp.empty_like(x)
-        rows = x.reshape(x.shape[0] if x.ndim else 1, -1)
+        rows = x.reshape(_n_rows(x), -1)
         _rowwise(xp, y, lambda a, b: xp.maximum(rows[a:b], 0, out=y.reshape(rows.shape)[a:b]), rows.shape[0])
         self.save_for_backward(y)
         return y
@@ -42,7 +47,7 @@ class ReLUMask(Function):
     def forward(self, g):
         xp = backend.get_array_module(g)
         z = xp.empty_like(g)
-        n = g.shape[0] if g.ndim else 1
+        n = _n_rows(g)
         g2, y2, z2 = g.reshape(n, -1), self.y.reshape(n, -1), z.reshape(n, -1)
         _rowwise(xp, z, lambda a, b: xp.multiply(g2[a:b], y2[a:b] > 0, out=z2[a:b]), n)
         return z
@@ -63,7 +68,7 @@ class LeakyReLU(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        n = x.shape[0] if x.ndim else 1
+        n = _n_rows(x)
         x2, y = x.reshape(n, -1), xp.empty_like(x)
         y2, mask = y.reshape(n, -1), xp.empty(x.shape, dtype=bool)
         m2 = mask.reshape(n, -1)
@@ -90,7 +95,7 @@ class LeakyReLUMask(Function):
 
     def forward(self, g):
         xp = backend.get_array_module(g)
-        n = g.shape[0] if g.ndim else 1
+        n = _n_rows(g)
         z = xp.empty_like(g)
         g2, z2, m2 = g.reshape(n, -1), z.reshape(n, -1), self.mask.reshape(n, -1)
 

@@ -111,6 +111,9 @@ def conv_forward(x, w, cfg, out_hw=None, bias=None):
     y = xp.empty((n, o, oh * ow), dtype=x.dtype)
     w2 = [w[k * og:(k + 1) * og].reshape(og, -1) for k in range(g)]
     wide = oh * ow < SMALL_HW
+    if xp is backend.numpy and not wide and n < 2 * backend.num_threads() <= oh:
+        _conv_forward_rows(xp, x, w2, y, bias, cfg, (n, cg, og, g, kh, kw, oh, ow))
+        return y.reshape(n, o, oh, ow)
 
     def body(b0, b1):
         for c0, c1 in _batch_chunks(b1 - b0, cg * kh * kw * oh * ow * x.itemsize, wide):
@@ -130,6 +133,27 @@ def conv_forward(x, w, cfg, out_hw=None, bias=None):
                 y[c0:c1] += bias[:, None]
     _over_batch(xp, n, body)
     return y.reshape(n, o, oh, ow)
+
+
+def _conv_forward_rows(xp, x, w2, y, bias, cfg, sizes):
+    """conv_forward for a batch too small to split over threads (style transfer and DeepDream run on one image):
+    the threads take bands of output rows instead, each band's columns built from the input rows it reads, a few
+    rows at a time so that they stay in cache."""
+    n, cg, og, g, kh, kw, oh, ow = sizes
+    (sh, _), (dh, _) = cfg.stride, cfg.dilation
+    x_pad = _pad(xp, x, *cfg.padding)
+    rows_per_block = max(1, CACHE_BLOCK_BYTES // max(1, n * cg * kh * kw * ow * x.itemsize))
+
+    def rows(r0, r1):
+        for a in range(r0, r1, rows_per_block):
+            b = min(r1, a + rows_per_block)
+            band = x_pad[:, :, a * sh:(b - 1) * sh + dh * (kh - 1) + 1]
+            for k in range(g):
+                col = _columns(xp, band, kh, kw, b - a, ow, cfg, k * cg, (k + 1) * cg)
+                y[:, k * og:(k + 1) * og, a * ow:b * ow] = xp.matmul(w2[k], col)
+            if bias is not None:
+                y[:, :, a * ow:b * ow] += bias[:, None]
+    backend.parallel_for(oh, rows, min_items=1)
 
 
 def conv_backward_data(gy, w, x_shape, cfg):

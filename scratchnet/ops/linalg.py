@@ -24,12 +24,14 @@ class MatMul(Function):
         a = a.swapaxes(-1, -2) if self.ta else a
         b = b.swapaxes(-1, -2) if self.tb else b
         m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
-        if xp is not backend.numpy or a.ndim != 2 or b.ndim != 2 or m * k * n < PARALLEL_GEMM_FLOPS:
+        batch = a.shape[:-2]
+        if xp is not backend.numpy or a.ndim != b.ndim or b.shape[:-2] != batch or \
+                m * k * n * max(1, int(numpy.prod(batch))) < PARALLEL_GEMM_FLOPS:
             return xp.matmul(a, b)
-        # A large 2-D GEMM: split its rows over scratchnet's threads (BLAS itself runs single-threaded, see
-        # backend.set_num_threads)
-        out = xp.empty((m, n), dtype=xp.result_type(a, b))
-        backend.parallel_for(m, lambda r0, r1: xp.matmul(a[r0:r1], b, out=out[r0:r1]), min_items=16)
+        # A large GEMM (or a few of them, e.g. one image's Gram matrices): split the rows of every product over
+        # scratchnet's threads (BLAS itself runs single-threaded, see backend.set_num_threads)
+        out = xp.empty(batch + (m, n), dtype=xp.result_type(a, b))
+        backend.parallel_for(m, lambda r0, r1: xp.matmul(a[..., r0:r1, :], b, out=out[..., r0:r1, :]), min_items=16)
         return out
 
     def backward(self, gy):
