@@ -9,7 +9,7 @@ import pytest
 
 from scratchnet.apps import gallery
 
-TINY = {"cnn": dict(epochs=1, limit=300), "gan": dict(steps=20), "style": dict(size=56, steps=3),
+TINY = {"cnn": dict(epochs=1, limit=300), "gan": dict(model="mlp", steps=20), "style": dict(size=56, steps=3),
         "texture": dict(size=48, steps=3), "dream": dict(size=48, steps=2)}
 
 

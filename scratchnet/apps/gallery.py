@@ -13,7 +13,7 @@ from .. import backend
 # (full, quick) settings per app
 SETTINGS = {
     "cnn": dict(full=dict(epochs=2, limit=None), quick=dict(epochs=1, limit=3000)),
-    "gan": dict(full=dict(steps=8000), quick=dict(steps=1500)),
+    "gan": dict(full=dict(model="dcgan", steps=1100), quick=dict(model="mlp", steps=1500)),
     "style": dict(full=dict(size=256, steps=100), quick=dict(size=160, steps=60)),
     "texture": dict(full=dict(size=256, steps=100), quick=dict(size=128, steps=60)),
     "dream": dict(full=dict(size=256, steps=20), quick=dict(size=192, steps=15)),
@@ -33,12 +33,13 @@ def _cnn(out, settings, device, data, progress):
 def _gan(out, settings, device, data, progress):
     s = settings["gan"]
     from .gan import train_gan
-    train_gan("mlp", True, "bce", steps=s["steps"], out=out, data=data, device=device, progress=progress,
+    train_gan(s["model"], True, "bce", steps=s["steps"], out=out, data=data, device=device, progress=progress,
               sample_every=s["steps"], quality_samples=500)
     import json
     with open(os.path.join(out, "history.json")) as f:
         q = json.load(f)["quality"][-1]
-    return [("per_class.png", f"Conditional MLP GAN after {s['steps']} steps: one row per requested class"),
+    name = "DCGAN" if s["model"] == "dcgan" else "MLP GAN"
+    return [("per_class.png", f"Conditional {name} after {s['steps']} steps: one row per requested class"),
             ("losses.png", "GAN losses")], {
         "GAN Fréchet distance (floor 0.02, untrained 142)": f"{q['fd']:.1f}",
         "GAN class consistency": f"{q['class_consistency']:.0%}"}

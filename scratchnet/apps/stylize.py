@@ -185,7 +185,7 @@ def _write(out, result, style_img, content_img, history, summary, texture):
         ([content_img, style_img, result], ["content", "style", "result"])
     paths["strip"] = strip(images, captions, os.path.join(out, f"{kind}_strip.png"))
     curves = {k: [h[k] for h in history] for k in history[0] if k != "total"}
-    curves = {k: [math.log10(max(v, 1e-12)) for v in vals] for k, vals in curves.items()}
+    curves = {k: [math.log10(max(v, 1e-6)) for v in vals] for k, vals in curves.items()}  # 0 at the start: floor
     paths["curve"] = line_chart(os.path.join(out, f"{kind}_loss.png"), "log10 loss (relative to target)", curves,
                                 xlabel="iteration")
     atomic_write_json(os.path.join(out, f"{kind}.json"), dict(summary, **paths), indent=2)
