@@ -5,8 +5,11 @@ import os
 
 import numpy
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import scratchnet as sn
+import scratchnet.testing as T
 from scratchnet import cli
 from scratchnet.apps import images
 from scratchnet.apps.stylize import StyleLoss, feature_net, stylize, synthesize
@@ -119,3 +122,15 @@ def test_default_transfer_and_texture_drop_style_loss_by_90_percent(tmp_path):
         print(f"{'texture' if kw.get('texture') else 'transfer'}: style loss {r['style_loss_start']:.4g} -> "
               f"{r['style_loss_end']:.4g} ({r['style_loss_drop']:.1%}) in {r['seconds']} s")
         assert r["style_loss_drop"] >= 0.90
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_mode_seeking_gradcheck(data):
+    from scratchnet.apps.gan_losses import mode_seeking
+    shape = (2, 1, 3, 3)
+    a, b = (sn.tensor(data.draw(T.distinct_arrays(shape)), dtype="float64", requires_grad=True) for _ in range(2))
+    za, zb = (sn.tensor(data.draw(T.arrays((2, 4))), dtype="float64") for _ in range(2))
+    if numpy.abs(a.numpy() - b.numpy()).min() < 0.05 or numpy.abs(za.numpy() - zb.numpy()).mean() < 0.1:
+        return   # |·| has a kink at 0 and the ratio's denominator must not vanish
+    assert sn.gradcheck(lambda p, q: mode_seeking(p, q, za, zb, 0.1), [a, b])
