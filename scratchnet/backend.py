@@ -159,7 +159,17 @@ def using(dev):
 def scatter_add(xp, target, index, values):
     """target[index] += values, where repeated indices add up (np.add.at; cupyx.scatter_add on the GPU)."""
     if xp is numpy:
-        numpy.add.at(target, index, values)
+        rows = index[0] if isinstance(index, tuple) and len(index) == 1 else index
+        if isinstance(rows, numpy.ndarray) and rows.ndim == 1 and rows.dtype.kind in "iu" and target.ndim > 1 \
+                and rows.size and rows.min() >= 0 and values.shape == rows.shape + target.shape[1:]:
+            # whole rows (an embedding's backward): add.at walks them one element at a time, 25x slower than
+            # sorting the rows by target, summing each run with reduceat and adding every sum once
+            order = numpy.argsort(rows, kind="stable")
+            rows = rows[order]
+            starts = numpy.flatnonzero(numpy.r_[True, rows[1:] != rows[:-1]])
+            target[rows[starts]] += numpy.add.reduceat(values[order], starts, axis=0)
+        else:
+            numpy.add.at(target, index, values)
     else:
         import cupyx
         cupyx.scatter_add(target, index, values)
@@ -316,6 +326,14 @@ def set_num_threads(n=None):
 
 
 _executor = None
+
+
+def over_batch(xp, n, body, min_items=2):
+    """body(start, stop) over [0, n): split across threads on the CPU (see parallel_for), whole on a GPU."""
+    if xp is numpy:
+        parallel_for(n, body, min_items)
+    else:
+        body(0, n)
 
 
 def parallel_for(n, body, min_items=2):

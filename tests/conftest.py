@@ -1,4 +1,5 @@
 """Shared test set-up: Hypothesis profiles, the device every test runs on, and the optional PyTorch reference."""
+import contextlib
 import importlib
 import os
 
@@ -40,3 +41,19 @@ def torch():
 
 def to_np(t):
     return numpy.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t)
+
+
+@contextlib.contextmanager
+def fft_everywhere():
+    """Every stride-1, ungrouped, undilated convolution takes the FFT path (scratchnet.ops.conv_fft), whatever its
+    size, so that tests compare that path too."""
+    from scratchnet.ops import conv_fft
+    names = ("FFT_MIN_CUT", "FFT_MIN_BATCH", "FFT_MIN_CHANNELS", "FFT_MAX_POINTS")
+    old = [getattr(conv_fft, k) for k in names]
+    for k, v in zip(names, (0, 1, 1, 10**9)):
+        setattr(conv_fft, k, v)
+    try:
+        yield
+    finally:
+        for k, v in zip(names, old):
+            setattr(conv_fft, k, v)

@@ -5,17 +5,23 @@ from hypothesis import given, settings, strategies as st
 
 import scratchnet as sn
 import scratchnet.nn.functional as F
-from conftest import load_torch, to_np
+from conftest import fft_everywhere, load_torch, to_np
 
 
 import contextlib
 
-LAYOUTS = [0, 10**9]  # conv.SMALL_HW: 0 = per-sample GEMMs everywhere, 10**9 = one wide GEMM per block everywhere
+# conv.SMALL_HW: 0 = per-sample GEMMs everywhere, 10**9 = one wide GEMM per block everywhere;
+# "fft": every stride-1 ungrouped conv through the FFT path
+LAYOUTS = [0, 10**9, "fft"]
 
 
 @contextlib.contextmanager
 def conv_layout(small_hw):
     from scratchnet.ops import conv
+    if small_hw == "fft":
+        with fft_everywhere():
+            yield
+        return
     old, conv.SMALL_HW = conv.SMALL_HW, small_hw
     try:
         yield

@@ -73,10 +73,17 @@ class LeakyReLU(Function):
         y2, mask = y.reshape(n, -1), xp.empty(x.shape, dtype=bool)
         m2 = mask.reshape(n, -1)
 
+        # max(x, slope·x) is leaky relu for 0 <= slope <= 1 and costs two plain passes; a masked copy
+        # (copyto where=) mispredicts on random signs and measured 20x slower (3.3 vs 0.17 ms on 64×64×14×14).
+        pick = xp.maximum if 0 <= self.slope <= 1 else None
+
         def body(a, b):
             xp.greater(x2[a:b], 0, out=m2[a:b])
             xp.multiply(x2[a:b], self.slope, out=y2[a:b])
-            xp.copyto(y2[a:b], x2[a:b], where=m2[a:b])
+            if pick is not None:
+                pick(x2[a:b], y2[a:b], out=y2[a:b])
+            else:
+                y2[a:b] = xp.where(m2[a:b], x2[a:b], y2[a:b])
         _rowwise(xp, y, body, n)
         self.mask = mask
         return y
@@ -100,8 +107,11 @@ class LeakyReLUMask(Function):
         g2, z2, m2 = g.reshape(n, -1), z.reshape(n, -1), self.mask.reshape(n, -1)
 
         def body(a, b):
-            xp.multiply(g2[a:b], self.slope, out=z2[a:b])
-            xp.copyto(z2[a:b], g2[a:b], where=m2[a:b])
+            if 0 <= self.slope <= 1:   # the factor max([mask], slope) is exactly 1 or slope, without a masked copy
+                xp.maximum(m2[a:b], z.dtype.type(self.slope), out=z2[a:b])
+                xp.multiply(z2[a:b], g2[a:b], out=z2[a:b])
+            else:
+                z2[a:b] = xp.where(m2[a:b], g2[a:b], g2[a:b] * self.slope)
         _rowwise(xp, z, body, n)
         return z
 

@@ -16,6 +16,7 @@ from collections import namedtuple
 
 from .. import backend
 from ..autograd import Function
+from . import conv_fft
 
 # Bound on the column buffer; larger batches are processed in chunks with the same result.
 IM2COL_LIMIT_BYTES = 256 * 2**20
@@ -55,12 +56,15 @@ def windows(xp, x_pad, kh, kw, oh, ow, stride, dilation):
 # Samples are processed a few at a time so that the columns of a block (~2 MiB) stay in cache between the GEMM and
 # the kh·kw passes that read them back (col2im); measured 30% faster than whole-batch passes at batch 256.
 CACHE_BLOCK_BYTES = 2 * 2**20
+# The wide path (see SMALL_HW) runs one GEMM per block of samples; blocks of ~16 MiB of columns measured 10% faster
+# than one block per thread (conditional DCGAN step, 2 threads), with still enough columns for BLAS to run well.
+WIDE_BLOCK_BYTES = 16 * 2**20
 
 
 def _batch_chunks(n, per_sample_bytes, wide=False):
     """Ranges of samples whose columns fit the cache block (wide GEMMs: the im2col limit only)."""
     per_sample_bytes = max(per_sample_bytes, 1)
-    step = max(1, (IM2COL_LIMIT_BYTES if wide else min(IM2COL_LIMIT_BYTES, CACHE_BLOCK_BYTES)) // per_sample_bytes)
+    step = max(1, min(IM2COL_LIMIT_BYTES, WIDE_BLOCK_BYTES if wide else CACHE_BLOCK_BYTES) // per_sample_bytes)
     return [(i, min(n, i + step)) for i in range(0, n, step)]
 
 
@@ -71,16 +75,37 @@ def _columns(xp, x_pad, kh, kw, oh, ow, cfg, c0, c1):
     return view.reshape(x_pad.shape[0], (c1 - c0) * kh * kw, oh * ow)
 
 
-def _columns_wide(xp, x_pad, kh, kw, oh, ow, cfg, c0, c1):
-    """Columns (Cg·kh·kw, n·OH·OW): the whole block side by side, for one wide GEMM (small images, see SMALL_HW)."""
-    view = windows(xp, x_pad[:, c0:c1], kh, kw, oh, ow, cfg.stride, cfg.dilation)
-    return view.transpose(1, 2, 3, 0, 4, 5).reshape((c1 - c0) * kh * kw, x_pad.shape[0] * oh * ow)
+def _batch_last(xp, x, ph, pw):
+    """(n, C, H, W) -> zero-padded (C, H + 2ph, W + 2pw, n): the layout of the wide path (see SMALL_HW)."""
+    n, c, h, w = x.shape
+    out = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
+    out[:, ph:ph + h, pw:pw + w] = x.transpose(1, 2, 3, 0)
+    return out
+
+
+def _columns_wide(xp, x_last, kh, kw, oh, ow, cfg, c0, c1):
+    """Columns (Cg·kh·kw, OH·OW·n) of a batch-last padded block (C, Hp, Wp, n): the block's samples side by side
+    for one wide GEMM. Element ((c,i,j), (p,q,m)) is x_last[c, p·s + i·d, q·s + j·d, m], so the copy moves runs of
+    n (stride 2) or OW·n (stride 1) floats where NCHW order would move runs of OW (or single floats)."""
+    (sh, sw), (dh, dw) = cfg.stride, cfg.dilation
+    s_c, s_h, s_w, s_n = x_last.strides
+    n = x_last.shape[3]
+    view = xp.lib.stride_tricks.as_strided(
+        x_last[c0:c1], (c1 - c0, kh, kw, oh, ow, n), (s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw, s_n))
+    return view.reshape((c1 - c0) * kh * kw, oh * ow * n)
+
+
+def _to_batch_last(g):
+    """(n, O, OH, OW) or (n, O, OH·OW) -> (O, OH·OW·n), the column order of _columns_wide."""
+    n, o = g.shape[:2]
+    return g.reshape(n, o, -1).transpose(1, 2, 0).reshape(o, -1)
 
 
 # Below this many output pixels per image, a per-sample GEMM has too few columns for BLAS to run well (a 7×7 map
-# gives 49); the block's samples are then laid side by side in one wide GEMM, at the price of transposing the
-# (small) output. Measured (2 threads): conditional DCGAN step 278 -> 247 ms with 100; raising it to 256 moved the
-# reference CNN's 11×11 conv onto this path and slowed its batch-256 step 43.5 -> 48 ms.
+# gives 49); the block's samples are then laid side by side in one wide GEMM, in batch-last order (see
+# _columns_wide), at the price of transposing the (small) input and output. Measured (2 threads): conditional
+# DCGAN step 278 -> 247 ms with 100 (NCHW-ordered columns); raising it to 256 moved the reference CNN's 11×11
+# conv onto this path and slowed its batch-256 step 43.5 -> 48 ms.
 SMALL_HW = 100
 
 
@@ -94,12 +119,7 @@ def _geometry(x_shape, w_shape, cfg, out_hw=None):
     return n, c, o, cg, kh, kw, oh, ow
 
 
-def _over_batch(xp, n, body):
-    """body(start, stop) over the batch: split across threads on the CPU (see backend.parallel_for), whole on a GPU."""
-    if xp is backend.numpy:
-        backend.parallel_for(n, body)
-    else:
-        body(0, n)
+_over_batch = backend.over_batch
 
 
 def conv_forward(x, w, cfg, out_hw=None, bias=None):
@@ -107,6 +127,11 @@ def conv_forward(x, w, cfg, out_hw=None, bias=None):
     y_n,g = W_g (O/g, K) @ col_n,g (K, OH·OW); the bias is added to each block while it is still in cache."""
     xp = backend.get_array_module(x)
     n, c, o, cg, kh, kw, oh, ow = _geometry(x.shape, w.shape, cfg, out_hw)
+    if conv_fft.worth_it(x.shape, w.shape, (oh, ow), cfg):
+        y = conv_fft.fft_conv_forward(x, w, cfg, (oh, ow))
+        if bias is not None:
+            y += bias[:, None, None]
+        return y
     g, og = cfg.groups, o // cfg.groups
     y = xp.empty((n, o, oh * ow), dtype=x.dtype)
     w2 = [w[k * og:(k + 1) * og].reshape(og, -1) for k in range(g)]
@@ -118,11 +143,11 @@ def conv_forward(x, w, cfg, out_hw=None, bias=None):
     def body(b0, b1):
         for c0, c1 in _batch_chunks(b1 - b0, cg * kh * kw * oh * ow * x.itemsize, wide):
             c0, c1 = b0 + c0, b0 + c1
-            x_pad = _pad(xp, x[c0:c1], *cfg.padding)
+            x_pad = (_batch_last if wide else _pad)(xp, x[c0:c1], *cfg.padding)
             for k in range(g):
                 if wide:
                     col = _columns_wide(xp, x_pad, kh, kw, oh, ow, cfg, k * cg, (k + 1) * cg)
-                    y[c0:c1, k * og:(k + 1) * og] = (w2[k] @ col).reshape(og, c1 - c0, -1).transpose(1, 0, 2)
+                    y[c0:c1, k * og:(k + 1) * og] = (w2[k] @ col).reshape(og, -1, c1 - c0).transpose(2, 0, 1)
                     continue
                 col = _columns(xp, x_pad, kh, kw, oh, ow, cfg, k * cg, (k + 1) * cg)
                 if g == 1:
@@ -166,6 +191,8 @@ def conv_backward_data(gy, w, x_shape, cfg):
     """
     xp = backend.get_array_module(gy)
     n, c, o, cg, kh, kw, oh, ow = _geometry(x_shape, w.shape, cfg, gy.shape[2:])
+    if conv_fft.worth_it(x_shape, w.shape, (oh, ow), cfg):
+        return conv_fft.fft_conv_backward_data(gy, w, x_shape, cfg)
     if cfg.stride == (1, 1) and cfg.dilation == (1, 1) and cfg.groups == 1 and \
             kh - 1 >= cfg.padding[0] >= (kh - 1) / 2 and kw - 1 >= cfg.padding[1] >= (kw - 1) / 2 and \
             (oh, ow) == (x_shape[2] + 2 * cfg.padding[0] - kh + 1, x_shape[3] + 2 * cfg.padding[1] - kw + 1):
@@ -180,21 +207,30 @@ def conv_backward_data(gy, w, x_shape, cfg):
     wide = oh * ow < SMALL_HW
 
     def body(b0, b1):
-        gx[b0:b1] = 0
         for c0, c1 in _batch_chunks(b1 - b0, cg * kh * kw * oh * ow * gy.itemsize, wide):
             c0, c1 = b0 + c0, b0 + c1
+            # the wide path adds back into a batch-last block (C, Hp, Wp, n), moved to NCHW at the end
+            block = xp.zeros((c,) + gx.shape[2:] + (c1 - c0,), dtype=gy.dtype) if wide else gx[c0:c1]
+            if not wide:
+                block[...] = 0
             for k in range(g):
-                g_k = gy[c0:c1, k * og:(k + 1) * og].reshape(c1 - c0, og, oh * ow)
-                if wide:  # one GEMM over the block: (K, O) @ (O, n·OH·OW), then back to per-sample order
-                    col = (w2t[k] @ g_k.transpose(1, 0, 2).reshape(og, -1)).reshape(cg, kh, kw, c1 - c0, oh, ow)
-                    col = col.transpose(3, 0, 1, 2, 4, 5)
+                g_k = gy[c0:c1, k * og:(k + 1) * og]
+                if wide:  # one GEMM over the block: (K, O) @ (O, OH·OW·n)
+                    col = (w2t[k] @ _to_batch_last(g_k)).reshape(cg, kh, kw, oh, ow, c1 - c0)
+                    target = block[k * cg:(k + 1) * cg]
                 else:
-                    col = xp.matmul(w2t[k], g_k).reshape(c1 - c0, cg, kh, kw, oh, ow)
-                target = gx[c0:c1, k * cg:(k + 1) * cg]
+                    col = xp.matmul(w2t[k], g_k.reshape(c1 - c0, og, oh * ow)).reshape(c1 - c0, cg, kh, kw, oh, ow)
+                    target = block[:, k * cg:(k + 1) * cg]
                 for i in range(kh):
                     for j in range(kw):
-                        target[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] += \
-                            col[:, :, i, j]
+                        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+                        cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+                        if wide:
+                            target[:, rows, cols] += col[:, i, j]
+                        else:
+                            target[:, :, rows, cols] += col[:, :, i, j]
+            if wide:
+                gx[c0:c1] = block.transpose(3, 0, 1, 2)
     _over_batch(xp, n, body)
     return gx[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]] if ph or pw else gx
 
@@ -203,6 +239,8 @@ def conv_backward_filter(x, gy, w_shape, cfg):
     """dW = gradW(x, gy):  dW_g = Σ_n gy_n,g (O/g, OH·OW) @ col_n,gᵀ  (each thread sums its slice of the batch)."""
     xp = backend.get_array_module(x)
     n, c, o, cg, kh, kw, oh, ow = _geometry(x.shape, w_shape, cfg, gy.shape[2:])
+    if conv_fft.worth_it(x.shape, w_shape, (oh, ow), cfg):
+        return conv_fft.fft_conv_backward_filter(x, gy, w_shape, cfg)
     g, og = cfg.groups, o // cfg.groups
     partial = {}
 
@@ -212,12 +250,12 @@ def conv_backward_filter(x, gy, w_shape, cfg):
         gw = xp.zeros((o, cg * kh * kw), dtype=x.dtype)
         for c0, c1 in _batch_chunks(b1 - b0, cg * kh * kw * oh * ow * x.itemsize, wide):
             c0, c1 = b0 + c0, b0 + c1
-            x_pad = _pad(xp, x[c0:c1], *cfg.padding)
+            x_pad = (_batch_last if wide else _pad)(xp, x[c0:c1], *cfg.padding)
             for k in range(g):
                 g_k = gy[c0:c1, k * og:(k + 1) * og].reshape(c1 - c0, og, oh * ow)
                 if wide:
                     col = _columns_wide(xp, x_pad, kh, kw, oh, ow, cfg, k * cg, (k + 1) * cg)
-                    gw[k * og:(k + 1) * og] += g_k.transpose(1, 0, 2).reshape(og, -1) @ col.T
+                    gw[k * og:(k + 1) * og] += _to_batch_last(g_k) @ col.T
                     continue
                 col = _columns(xp, x_pad, kh, kw, oh, ow, cfg, k * cg, (k + 1) * cg)
                 gw[k * og:(k + 1) * og] += xp.matmul(g_k, col.transpose(0, 2, 1)).sum(axis=0)

@@ -1,0 +1,104 @@
+"""The FFT convolution path (scratchnet.ops.conv_fft) against im2col, finite differences and the choice of path."""
+import contextlib
+
+import numpy
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import scratchnet as sn
+import scratchnet.nn.functional as F
+from scratchnet.ops import conv, conv_fft
+from conftest import fft_everywhere
+
+
+@contextlib.contextmanager
+def im2col_only():
+    old, conv_fft.FFT_ENABLED = conv_fft.FFT_ENABLED, False
+    try:
+        yield
+    finally:
+        conv_fft.FFT_ENABLED = old
+
+
+@st.composite
+def stride1_case(draw):
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    ph, pw = draw(st.integers(0, kh)), draw(st.integers(0, kw))     # up to "full" padding and one past it
+    h = draw(st.integers(max(1, kh - 2 * ph), 9))
+    w = draw(st.integers(max(1, kw - 2 * pw), 9))
+    n, c, o = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    return (n, c, h, w), (o, c, kh, kw), (ph, pw), draw(st.integers(0, 2**31))
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=stride1_case())
+def test_fft_path_matches_im2col(case):
+    """All three maps (conv, its adjoint in x, its adjoint in W) equal im2col's to float64 round-off."""
+    xs, ws, pad, seed = case
+    cfg = conv.ConvCfg((1, 1), pad, (1, 1), 1)
+    rng = numpy.random.default_rng(seed)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    with im2col_only():
+        y = conv.conv_forward(x, w, cfg)
+        gy = rng.standard_normal(y.shape)
+        expected = (y, conv.conv_backward_data(gy, w, xs, cfg), conv.conv_backward_filter(x, gy, ws, cfg))
+    got = (conv_fft.fft_conv_forward(x, w, cfg, y.shape[2:]), conv_fft.fft_conv_backward_data(gy, w, xs, cfg),
+           conv_fft.fft_conv_backward_filter(x, gy, ws, cfg))
+    for g, e in zip(got, expected):
+        assert g.shape == e.shape and g.dtype == e.dtype
+        numpy.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-11 * max(1.0, numpy.abs(e).max()))
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=stride1_case())
+def test_fft_path_gradcheck_to_second_order(case):
+    """conv2d and conv_transpose2d through the FFT path: finite differences of first and second order (float64)."""
+    xs, ws, pad, seed = case
+    rng = numpy.random.default_rng(seed)
+    args = [sn.tensor(rng.standard_normal(s), dtype="float64", requires_grad=True) for s in (xs, ws, ws[:1])]
+    cfg = conv.ConvCfg((1, 1), pad, (1, 1), 1)
+    out = tuple(conv.out_size(s, k, 1, p, 1) for s, k, p in zip(xs[2:], ws[2:], pad))
+    with fft_everywhere():
+        assert conv_fft.worth_it(xs, ws, out, cfg)
+        fn = lambda x, w, b: F.conv2d(x, w, b, padding=pad)   # noqa: E731
+        assert sn.gradcheck(fn, args, max_elements=120)
+        assert sn.gradgradcheck(fn, args, max_elements=120)
+        g = sn.tensor(rng.standard_normal(xs[:1] + ws[:1] + out), dtype="float64", requires_grad=True)
+        wt = sn.tensor(rng.standard_normal(ws[:2] + ws[2:]), dtype="float64", requires_grad=True)
+        assert sn.gradcheck(lambda g_, w_: F.conv_transpose2d(g_, w_, padding=pad), [g, wt], max_elements=120)
+
+
+def test_fft_path_float32_keeps_dtype_and_accuracy():
+    rng = numpy.random.default_rng(0)
+    x = rng.standard_normal((8, 64, 7, 7)).astype(numpy.float32)
+    w = (rng.standard_normal((32, 64, 5, 5)) * 0.05).astype(numpy.float32)
+    cfg = conv.ConvCfg((1, 1), (2, 2), (1, 1), 1)
+    assert conv_fft.worth_it(x.shape, w.shape, (7, 7), cfg)
+    y = conv.conv_forward(x, w, cfg)
+    with im2col_only():
+        ref = conv.conv_forward(x.astype(numpy.float64), w.astype(numpy.float64), cfg)
+    assert y.dtype == numpy.float32
+    numpy.testing.assert_allclose(y, ref, rtol=0, atol=2e-6 * numpy.abs(ref).max())
+
+
+@pytest.mark.parametrize("x_shape, w_shape, pad, expected", [
+    ((64, 256, 7, 7), (128, 256, 5, 5), 2, True),     # the DCGAN generator's 5×5 layer: 6.8x fewer MACs
+    ((64, 64, 14, 14), (64, 64, 5, 5), 2, True),
+    ((1, 256, 7, 7), (128, 256, 5, 5), 2, False),     # one image: transforming the weights would dominate
+    ((64, 32, 14, 14), (64, 32, 3, 3), 1, False),     # 3×3: only 3.7x fewer MACs, measured slower
+    ((64, 8, 7, 7), (8, 8, 5, 5), 2, False),          # too few channels
+    ((64, 64, 64, 64), (64, 64, 5, 5), 2, False),     # large maps: the dense DFT matrices would cost too much
+])
+def test_fft_path_is_chosen_where_it_pays(x_shape, w_shape, pad, expected):
+    cfg = conv.ConvCfg((1, 1), (pad, pad), (1, 1), 1)
+    out = tuple(conv.out_size(s, w_shape[2], 1, pad, 1) for s in x_shape[2:])
+    assert conv_fft.worth_it(x_shape, w_shape, out, cfg) is expected
+    strided = conv.ConvCfg((2, 2), (pad, pad), (1, 1), 1)
+    assert not conv_fft.worth_it(x_shape, w_shape, out, strided)
+
+
+def test_fft_length_leaves_no_wraparound():
+    """L = H + p for a 'same' conv; a full-padding conv needs the output's length."""
+    assert conv_fft.fft_length(7, 5, 7, 2) == 9
+    assert conv_fft.fft_length(7, 5, 11, 4) == 11
+    assert conv_fft.fft_length(7, 3, 5, 0) == 7
