@@ -6,6 +6,7 @@ is x_pad[n, c, p*s + i*d, q*s + j*d]. Copying it to columns (N, C·kh·kw, OH·O
     y[n, o, (p,q)] = Σ_(c,i,j) W[o, (c,i,j)] · col[n, (c,i,j), (p,q)]      (one batched GEMM, W shared by all n)
 
 Keeping the batch axis first means neither the columns nor the output ever need a transpose (NCHW throughout).
+Stride-1 convs with large kernels on small maps go through the convolution theorem instead (ops/conv_fft.py).
 
 The three linear maps of a convolution close under differentiation, which makes conv differentiable to any order:
     y  = conv(x, W)             dx = convT(gy, W)     dW = gradW(x, gy)
