@@ -73,7 +73,10 @@ def test_random_compositions_match_torch(program, seed):
     for s, t in zip(xs, xt):
         gs = numpy.zeros(s.shape) if s.grad is None else s.grad.numpy()
         gt = numpy.zeros(s.shape) if t.grad is None else to_np(t.grad)
-        numpy.testing.assert_allclose(gs, gt, rtol=1e-9, atol=1e-11)
+        # atol 1e-9, not 1e-11: where a program saturates a row to near-constant values, std's gradient is a ratio
+        # of two round-off-sized numbers. Hypothesis found program [5, 11, 11, 20], seed 4: PyTorch gives -4.3e-10,
+        # scratchnet 1.1e-13, central differences 1e-13 (±3e-13).
+        numpy.testing.assert_allclose(gs, gt, rtol=1e-9, atol=1e-9)
 
 
 @settings(max_examples=100)
