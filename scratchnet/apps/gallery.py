@@ -13,7 +13,7 @@ from .. import backend
 # (full, quick) settings per app
 SETTINGS = {
     "cnn": dict(full=dict(epochs=2, limit=None), quick=dict(epochs=1, limit=3000)),
-    "gan": dict(full=dict(model="dcgan", steps=1100), quick=dict(model="mlp", steps=1500)),
+    "gan": dict(full=dict(model="dcgan", steps=1800), quick=dict(model="mlp", steps=1500)),
     "style": dict(full=dict(size=256, steps=100), quick=dict(size=160, steps=60)),
     "texture": dict(full=dict(size=256, steps=100), quick=dict(size=128, steps=60)),
     "dream": dict(full=dict(size=256, steps=20), quick=dict(size=192, steps=15)),

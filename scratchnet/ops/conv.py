@@ -120,9 +120,6 @@ def _geometry(x_shape, w_shape, cfg, out_hw=None):
     return n, c, o, cg, kh, kw, oh, ow
 
 
-_over_batch = backend.over_batch
-
-
 def conv_forward(x, w, cfg, out_hw=None, bias=None):
     """y = conv(x, W) + b: (N, C, H, W) * (O, C/g, kh, kw) -> (N, O, OH, OW), one batched GEMM per group:
     y_n,g = W_g (O/g, K) @ col_n,g (K, OH·OW); the bias is added to each block while it is still in cache."""
@@ -157,7 +154,7 @@ def conv_forward(x, w, cfg, out_hw=None, bias=None):
                     y[c0:c1, k * og:(k + 1) * og] = xp.matmul(w2[k], col)
             if bias is not None:
                 y[c0:c1] += bias[:, None]
-    _over_batch(xp, n, body)
+    backend.over_batch(xp, n, body)
     return y.reshape(n, o, oh, ow)
 
 
@@ -232,7 +229,7 @@ def conv_backward_data(gy, w, x_shape, cfg):
                             target[:, :, rows, cols] += col[:, :, i, j]
             if wide:
                 gx[c0:c1] = block.transpose(3, 0, 1, 2)
-    _over_batch(xp, n, body)
+    backend.over_batch(xp, n, body)
     return gx[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]] if ph or pw else gx
 
 
@@ -261,7 +258,7 @@ def conv_backward_filter(x, gy, w_shape, cfg):
                 col = _columns(xp, x_pad, kh, kw, oh, ow, cfg, k * cg, (k + 1) * cg)
                 gw[k * og:(k + 1) * og] += xp.matmul(g_k, col.transpose(0, 2, 1)).sum(axis=0)
         partial[b0] = gw
-    _over_batch(xp, n, body)
+    backend.over_batch(xp, n, body)
     parts = [partial[k] for k in sorted(partial)]  # fixed order, so the sum is the same on every run
     total = parts[0]
     for p in parts[1:]:

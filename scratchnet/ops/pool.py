@@ -7,7 +7,7 @@ Both backward passes are again linear ops of this file, so pooling is differenti
 """
 from .. import backend
 from ..autograd import Function
-from .conv import out_size, _over_batch as over_batch, CACHE_BLOCK_BYTES
+from .conv import out_size, CACHE_BLOCK_BYTES
 
 
 def blocks(b0, b1, per_sample_bytes):
@@ -97,7 +97,7 @@ class MaxPool2d(Function):
                 for v in views[:-1]:
                     missed = (v != top) if missed is None else missed & (v != top)
                     count += missed
-        over_batch(xp, x.shape[0], body)
+        backend.over_batch(xp, x.shape[0], body)
         self.argmax = idx
         return best
 
@@ -129,7 +129,7 @@ class MaxPoolScatter(Function):
                         part[:, :, :, w:] = 0
                     for off, sl in geom.offsets():
                         xp.multiply(g[c0:c1], self.argmax[c0:c1] == off, out=part[sl])
-            over_batch(xp, g.shape[0], body)
+            backend.over_batch(xp, g.shape[0], body)
             return gx
         gx = geom.empty_padded(xp, g.shape[:2], g.dtype)
         for off, sl in geom.offsets():
