@@ -31,9 +31,10 @@ def stride1_case(draw):
 
 
 @settings(max_examples=150, deadline=None)
-@given(case=stride1_case())
-def test_fft_path_matches_im2col(case):
-    """All three maps (conv, its adjoint in x, its adjoint in W) equal im2col's to float64 round-off."""
+@given(case=stride1_case(), limit=st.sampled_from([1, 2**30]))
+def test_fft_path_matches_im2col(case, limit):
+    """All three maps (conv, its adjoint in x, its adjoint in W) equal im2col's to float64 round-off, in one pass
+    over the batch or one sample at a time (limit: the bytes the spectra may take)."""
     xs, ws, pad, seed = case
     cfg = conv.ConvCfg((1, 1), pad, (1, 1), 1)
     rng = numpy.random.default_rng(seed)
@@ -42,8 +43,9 @@ def test_fft_path_matches_im2col(case):
         y = conv.conv_forward(x, w, cfg)
         gy = rng.standard_normal(y.shape)
         expected = (y, conv.conv_backward_data(gy, w, xs, cfg), conv.conv_backward_filter(x, gy, ws, cfg))
-    got = (conv_fft.fft_conv_forward(x, w, cfg, y.shape[2:]), conv_fft.fft_conv_backward_data(gy, w, xs, cfg),
-           conv_fft.fft_conv_backward_filter(x, gy, ws, cfg))
+    got = (conv_fft.fft_conv_forward(x, w, cfg, y.shape[2:], limit),
+           conv_fft.fft_conv_backward_data(gy, w, xs, cfg, limit),
+           conv_fft.fft_conv_backward_filter(x, gy, ws, cfg, limit))
     for g, e in zip(got, expected):
         assert g.shape == e.shape and g.dtype == e.dtype
         numpy.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-11 * max(1.0, numpy.abs(e).max()))

@@ -126,7 +126,7 @@ def conv_forward(x, w, cfg, out_hw=None, bias=None):
     xp = backend.get_array_module(x)
     n, c, o, cg, kh, kw, oh, ow = _geometry(x.shape, w.shape, cfg, out_hw)
     if conv_fft.worth_it(x.shape, w.shape, (oh, ow), cfg):
-        y = conv_fft.fft_conv_forward(x, w, cfg, (oh, ow))
+        y = conv_fft.fft_conv_forward(x, w, cfg, (oh, ow), IM2COL_LIMIT_BYTES)
         if bias is not None:
             y += bias[:, None, None]
         return y
@@ -190,7 +190,7 @@ def conv_backward_data(gy, w, x_shape, cfg):
     xp = backend.get_array_module(gy)
     n, c, o, cg, kh, kw, oh, ow = _geometry(x_shape, w.shape, cfg, gy.shape[2:])
     if conv_fft.worth_it(x_shape, w.shape, (oh, ow), cfg):
-        return conv_fft.fft_conv_backward_data(gy, w, x_shape, cfg)
+        return conv_fft.fft_conv_backward_data(gy, w, x_shape, cfg, IM2COL_LIMIT_BYTES)
     if cfg.stride == (1, 1) and cfg.dilation == (1, 1) and cfg.groups == 1 and \
             kh - 1 >= cfg.padding[0] >= (kh - 1) / 2 and kw - 1 >= cfg.padding[1] >= (kw - 1) / 2 and \
             (oh, ow) == (x_shape[2] + 2 * cfg.padding[0] - kh + 1, x_shape[3] + 2 * cfg.padding[1] - kw + 1):
@@ -238,7 +238,7 @@ def conv_backward_filter(x, gy, w_shape, cfg):
     xp = backend.get_array_module(x)
     n, c, o, cg, kh, kw, oh, ow = _geometry(x.shape, w_shape, cfg, gy.shape[2:])
     if conv_fft.worth_it(x.shape, w_shape, (oh, ow), cfg):
-        return conv_fft.fft_conv_backward_filter(x, gy, w_shape, cfg)
+        return conv_fft.fft_conv_backward_filter(x, gy, w_shape, cfg, IM2COL_LIMIT_BYTES)
     g, og = cfg.groups, o // cfg.groups
     partial = {}
 

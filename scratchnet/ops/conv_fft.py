@@ -136,24 +136,42 @@ def _unflat(s, lh):
     return s.reshape((lh, -1) + s.shape[1:])
 
 
-def fft_conv_forward(x, w, cfg, out_hw):
+def _chunks(n, lh, lw, channels, itemsize, limit):
+    """Sample ranges whose spectra (input and output channels, complex) fit in `limit` bytes, like im2col's."""
+    per_sample = lh * (lw // 2 + 1) * channels * 2 * itemsize * 2
+    step = max(1, limit // per_sample)
+    return [(i, min(n, i + step)) for i in range(0, n, step)]
+
+
+def fft_conv_forward(x, w, cfg, out_hw, limit):
     """y = conv(x, W) (stride 1): Z[f] = conj(W[f]) @ X[f], read back at the output's places."""
     lh, lw, data, kernel, out = _sizes(x.shape, w.shape, out_hw, cfg)
-    wf = _flat(dft(w, *kernel, lh, lw)).conj()                          # (F, C, O)
-    z = _per_frequency(wf.transpose(0, 2, 1), _flat(dft(x, *data, lh, lw)))      # (F, O, N)
-    return idft(_unflat(z, lh), *out, lh, lw, x.dtype.name)
+    wf = _flat(dft(w, *kernel, lh, lw)).conj().transpose(0, 2, 1)      # (F, O, C)
+    y = backend.get_array_module(x).empty((x.shape[0], w.shape[0]) + tuple(out_hw), dtype=x.dtype)
+    for n0, n1 in _chunks(x.shape[0], lh, lw, sum(w.shape[:2]), x.itemsize, limit):
+        z = _per_frequency(wf, _flat(dft(x[n0:n1], *data, lh, lw)))    # (F, O, n)
+        y[n0:n1] = idft(_unflat(z, lh), *out, lh, lw, x.dtype.name)
+    return y
 
 
-def fft_conv_backward_data(gy, w, x_shape, cfg):
+def fft_conv_backward_data(gy, w, x_shape, cfg, limit):
     """dx = convT(gy, W): DX[f] = W[f]ᵀ @ GZ[f], read back at the input's places."""
     lh, lw, data, kernel, out = _sizes(x_shape, w.shape, gy.shape[2:], cfg)
-    dx = _per_frequency(_flat(dft(w, *kernel, lh, lw)), _flat(dft(gy, *out, lh, lw)))     # (F, C, N)
-    return idft(_unflat(dx, lh), *data, lh, lw, gy.dtype.name)
+    wf = _flat(dft(w, *kernel, lh, lw))                                 # (F, C, O)
+    dx = backend.get_array_module(gy).empty(tuple(x_shape), dtype=gy.dtype)
+    for n0, n1 in _chunks(gy.shape[0], lh, lw, sum(w.shape[:2]), gy.itemsize, limit):
+        s = _per_frequency(wf, _flat(dft(gy[n0:n1], *out, lh, lw)))     # (F, C, n)
+        dx[n0:n1] = idft(_unflat(s, lh), *data, lh, lw, gy.dtype.name)
+    return dx
 
 
-def fft_conv_backward_filter(x, gy, w_shape, cfg):
-    """dW = gradW(x, gy): DW[f]ᵀ = X[f] @ conj(GZ[f])ᵀ, read back at the kernel's places."""
+def fft_conv_backward_filter(x, gy, w_shape, cfg, limit):
+    """dW = gradW(x, gy): DW[f]ᵀ = Σ_n X[f] @ conj(GZ[f])ᵀ (summed over sample chunks in a fixed order), read back
+    at the kernel's places."""
     lh, lw, data, kernel, out = _sizes(x.shape, w_shape, gy.shape[2:], cfg)
-    gz = _flat(dft(gy, *out, lh, lw)).conj()                            # (F, O, N)
-    dw = _per_frequency(_flat(dft(x, *data, lh, lw)), gz.transpose(0, 2, 1))     # (F, C, O)
-    return idft(_unflat(dw, lh), *kernel, lh, lw, x.dtype.name)
+    total = None
+    for n0, n1 in _chunks(x.shape[0], lh, lw, sum(w_shape[:2]), x.itemsize, limit):
+        gz = _flat(dft(gy[n0:n1], *out, lh, lw)).conj()                 # (F, O, n)
+        dw = _per_frequency(_flat(dft(x[n0:n1], *data, lh, lw)), gz.transpose(0, 2, 1))     # (F, C, O)
+        total = dw if total is None else total.__iadd__(dw)
+    return idft(_unflat(total, lh), *kernel, lh, lw, x.dtype.name)
