@@ -23,6 +23,9 @@ MEMORY_ENV = {"SCRATCHNET_MALLOC_TUNE": "0", "MALLOC_MMAP_THRESHOLD_": "131072",
 LAYERS = {
     "conv2d 64x32x13x13 k3": dict(op="conv2d", x=(64, 32, 13, 13), w=(64, 32, 3, 3)),
     "conv_transpose2d 64x64x7x7 k4 s2": dict(op="conv_transpose2d", x=(64, 64, 7, 7), w=(64, 32, 4, 4)),
+    # the DCGAN generator's 5×5 layer: scratchnet takes the FFT route here (scratchnet/ops/conv_fft.py)
+    "conv_transpose2d 64x256x7x7 k5 p2": dict(op="conv_transpose2d", x=(64, 256, 7, 7), w=(256, 128, 5, 5),
+                                              stride=1, padding=2),
     "max_pool2d 64x32x26x26 k2": dict(op="max_pool2d", x=(64, 32, 26, 26)),
     "batch_norm 64x64x14x14 train": dict(op="batch_norm", x=(64, 64, 14, 14)),
     "linear 256x1600->128": dict(op="linear", x=(256, 1600), w=(128, 1600)),
@@ -95,7 +98,8 @@ def layer_worker(job):
     rm, rv = lib.zeros(c, device=dev), lib.ones(c, device=dev)
     g, b = t((c,)), t((c,))
     fn = {"conv2d": lambda: F.conv2d(x, w, padding=1),
-          "conv_transpose2d": lambda: F.conv_transpose2d(x, w, stride=2, padding=1),
+          "conv_transpose2d": lambda: F.conv_transpose2d(x, w, stride=spec.get("stride", 2),
+                                                         padding=spec.get("padding", 1)),
           "max_pool2d": lambda: F.max_pool2d(x, 2),
           "batch_norm": lambda: F.batch_norm(x, rm, rv, g, b, training=True),
           "linear": lambda: F.linear(x, w)}[spec["op"]]
