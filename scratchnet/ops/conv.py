@@ -63,7 +63,7 @@ WIDE_BLOCK_BYTES = 16 * 2**20
 
 
 def _batch_chunks(n, per_sample_bytes, wide=False):
-    """Ranges of samples whose columns fit the cache block (wide GEMMs: the im2col limit only)."""
+    """Ranges of samples whose columns fit the cache block (wide path: WIDE_BLOCK_BYTES) and the im2col limit."""
     per_sample_bytes = max(per_sample_bytes, 1)
     step = max(1, min(IM2COL_LIMIT_BYTES, WIDE_BLOCK_BYTES if wide else CACHE_BLOCK_BYTES) // per_sample_bytes)
     return [(i, min(n, i + step)) for i in range(0, n, step)]
