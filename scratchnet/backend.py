@@ -328,6 +328,12 @@ def set_num_threads(n=None):
 _executor = None
 
 
+def chunks(start, stop, per_item_bytes, limit_bytes):
+    """[start, stop) cut into consecutive ranges of as many items as fit in limit_bytes (at least one each)."""
+    step = max(1, int(limit_bytes) // max(int(per_item_bytes), 1))
+    return [(i, min(stop, i + step)) for i in range(start, stop, step)]
+
+
 def over_batch(xp, n, body, min_items=2):
     """body(start, stop) over [0, n): split across threads on the CPU (see parallel_for), whole on a GPU."""
     if xp is numpy:

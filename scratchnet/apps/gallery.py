@@ -50,7 +50,8 @@ def _style(out, settings, device, data, progress):
     from .stylize import stylize
     r = stylize("chelsea", "immunohistochemistry", out=out, size=s["size"], steps=s["steps"], device=device,
                 progress=progress)
-    t = stylize(None, "gravel", out=out, texture=True, size=tx["size"], steps=tx["steps"], device=device, progress=progress)
+    t = stylize(None, "gravel", out=out, texture=True, size=tx["size"], steps=tx["steps"], device=device,
+                progress=progress)
     return [("stylized_strip.png", f"Style transfer with the random filter bank, {s['steps']} L-BFGS iterations "
                                    f"({r['seconds']} s): style loss down {r['style_loss_drop']:.1%}"),
             ("stylized_loss.png", "Style transfer losses (log10, relative to their targets)"),

@@ -64,9 +64,8 @@ WIDE_BLOCK_BYTES = 16 * 2**20
 
 def _batch_chunks(n, per_sample_bytes, wide=False):
     """Ranges of samples whose columns fit the cache block (wide path: WIDE_BLOCK_BYTES) and the im2col limit."""
-    per_sample_bytes = max(per_sample_bytes, 1)
-    step = max(1, min(IM2COL_LIMIT_BYTES, WIDE_BLOCK_BYTES if wide else CACHE_BLOCK_BYTES) // per_sample_bytes)
-    return [(i, min(n, i + step)) for i in range(0, n, step)]
+    return backend.chunks(0, n, per_sample_bytes,
+                          min(IM2COL_LIMIT_BYTES, WIDE_BLOCK_BYTES if wide else CACHE_BLOCK_BYTES))
 
 
 def _columns(xp, x_pad, kh, kw, oh, ow, cfg, c0, c1):

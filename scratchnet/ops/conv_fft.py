@@ -138,9 +138,7 @@ def _unflat(s, lh):
 
 def _chunks(n, lh, lw, channels, itemsize, limit):
     """Sample ranges whose spectra (input and output channels, complex) fit in `limit` bytes, like im2col's."""
-    per_sample = lh * (lw // 2 + 1) * channels * 2 * itemsize * 2
-    step = max(1, limit // per_sample)
-    return [(i, min(n, i + step)) for i in range(0, n, step)]
+    return backend.chunks(0, n, lh * (lw // 2 + 1) * channels * 2 * itemsize * 2, limit)
 
 
 def fft_conv_forward(x, w, cfg, out_hw, limit):

@@ -12,8 +12,7 @@ from .conv import out_size, CACHE_BLOCK_BYTES
 
 def blocks(b0, b1, per_sample_bytes):
     """Split samples b0:b1 into cache-sized blocks: the kh·kw passes over one block then hit the cache."""
-    step = max(1, CACHE_BLOCK_BYTES // max(per_sample_bytes, 1))
-    return [(i, min(b1, i + step)) for i in range(b0, b1, step)]
+    return backend.chunks(b0, b1, per_sample_bytes, CACHE_BLOCK_BYTES)
 
 
 def pool_out_size(size, k, s, p, d, ceil_mode):
