@@ -140,7 +140,8 @@ def test_gradient_penalty_through_cnn_double_backprop():
     assert sn.gradcheck(gp, ws)
 
 
-@pytest.mark.parametrize("n, c, h, w, o, k, s, p, d, g", [(1, 4, 23, 19, 6, 3, 2, 1, 2, 2), (3, 3, 40, 33, 8, 5, 1, 2, 1, 1),
+@pytest.mark.parametrize("n, c, h, w, o, k, s, p, d, g", [(1, 4, 23, 19, 6, 3, 2, 1, 2, 2),
+                                                           (3, 3, 40, 33, 8, 5, 1, 2, 1, 1),
                                                            (1, 3, 300, 20, 4, 3, 1, 1, 1, 1)])
 def test_one_image_conv_split_over_rows_matches_naive(n, c, h, w, o, k, s, p, d, g):
     """Batches smaller than 2 × threads split the output rows over threads (style transfer runs on one image)."""

@@ -8,7 +8,7 @@ import numpy
 import pytest
 
 import scratchnet as sn
-from scratchnet.models import WeightsError, load_pretrained, vgg16, vgg19
+from scratchnet.models import WeightsError, vgg16, vgg19
 from scratchnet.models.vgg import CONFIGS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
