@@ -4,6 +4,7 @@ import math
 from .. import backend
 from ..autograd import Function
 from .shape import _norm_dim
+from ..errors import ShapeError
 
 
 def _n_rows(x):
@@ -224,7 +225,7 @@ def leaky_relu(x, negative_slope=0.01):
 
 def gelu(x, approximate="none"):
     if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise ShapeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return GELU(approximate)(x)
 
 

@@ -12,6 +12,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from . import math as M
 from .shape import broadcast_to, reshape, _norm_dim
+from ..errors import ShapeError
 
 ValuesIndices = namedtuple("ValuesIndices", "values indices")  # what max(dim)/min(dim) return, as torch.return_types
 
@@ -149,7 +150,7 @@ class MaxAll(Function):
 
 def _max_min(x, dim, keepdim, largest):
     if x.data.size == 0:
-        raise ValueError(f"{'max' if largest else 'min'}(): the tensor of shape {x.shape} is empty")
+        raise ShapeError(f"{'max' if largest else 'min'}(): the tensor of shape {x.shape} is empty")
     if isinstance(dim, Tensor):
         return (M.maximum if largest else M.minimum)(x, dim)
     if dim is None:
