@@ -157,8 +157,8 @@ def test_bad_arguments_raise_pytorch_catchable_errors():
     for call, msg in [(lambda: F.kl_div(x, y), "broadcast"), (lambda: F.smooth_l1_loss(x, x, beta=-1), "beta"),
                       (lambda: F.huber_loss(x, x, delta=0), "delta"), (lambda: F.cosine_similarity(x, y), "broadcast"),
                       (lambda: F.triplet_margin_loss(x, x, x[0]), "same number of dimensions"),
-                      (lambda: F.cross_entropy(x, sn.rand(3, 5)), "shape"),
+                      (lambda: F.cross_entropy(x, sn.rand(3, 5)), "integer class indices"),
                       (lambda: F.cross_entropy(x, sn.rand(3, 4), weight=sn.ones(3)), "weight"),
                       (lambda: F.kl_div(x, x, reduction="avg"), "reduction")]:
-        with pytest.raises(RuntimeError, match=msg):
+        with pytest.raises((RuntimeError, TypeError), match=msg):
             call()

@@ -101,14 +101,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     L_n = −Σ_c w_c·t_nc·log_softmax(x)_nc with t smoothed to (1−ε)·t + ε/C;  dL/dx_n = softmax(x_n)·Σ_c w_c t_nc − w·t_n.
     'mean' divides by the number of samples N (not by a weight sum, as PyTorch)."""
     reduction = legacy_reduction(size_average, reduce, reduction)
-    if not (isinstance(target, Tensor) and target.dtype.kind == "f"):
+    if not (isinstance(target, Tensor) and target.dtype.kind == "f" and target.shape == input.shape):
+        # class indices (a float target of another shape is refused there, as an index target of the wrong dtype)
         return _L.cross_entropy(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction,
                                 label_smoothing=label_smoothing)
     if input.ndim < 1:
         raise ShapeError(f"cross_entropy: input needs a class dimension, got shape {input.shape}")
-    if target.shape != input.shape:
-        raise ShapeError(f"cross_entropy: class-probability target must have the input's shape {input.shape}, got "
-                         f"{target.shape} (class-index targets must be integers)")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ShapeError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if reduction not in _L.REDUCTIONS:
