@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
-.PHONY: setup demo worked-example test test-slow torch fashion-mnist browser bench clean mpi test-mpi
+.PHONY: setup demo worked-example test test-gpu-sim test-slow torch fashion-mnist browser bench clean mpi test-mpi
 setup: $(VENV)/.installed
 
 # The main demo: the gallery. Every app run small (CNN training on whatever Fashion-MNIST is found, the bundled
@@ -24,6 +24,12 @@ worked-example: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# The whole suite on the GPU code path without a GPU: a CuPy stand-in (tests/cupy_standin, NumPy underneath, CuPy's
+# host/device rules and two fake devices) first on the path, on device cuda and again on cuda:1
+test-gpu-sim: setup
+	PYTHONPATH=$(CURDIR)/tests/cupy_standin$${PYTHONPATH:+:$$PYTHONPATH} SCRATCHNET_DEVICE=cuda $(BIN)/python -m pytest -q -p no:cacheprovider
+	PYTHONPATH=$(CURDIR)/tests/cupy_standin$${PYTHONPATH:+:$$PYTHONPATH} SCRATCHNET_DEVICE=cuda:1 $(BIN)/python -m pytest -q -p no:cacheprovider
 
 # Accuracy on the full dataset (needs `make fashion-mnist`); CI runs these too
 test-slow: setup

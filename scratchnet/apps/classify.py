@@ -5,7 +5,6 @@ was never stopped), metrics.json, curves.png, confusion.png and predictions.png.
 """
 import json
 import os
-import sys
 import time
 
 import numpy
@@ -15,32 +14,11 @@ from ..data import DataLoader, FashionMNIST, horizontal_flip
 from ..models import build
 from ..tensor import no_grad
 from . import parallel, plots
+from .progress import Progress
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint that does not fit the model or the run."""
-
-
-class Progress:
-    """One status line, rewritten in place: step, loss, accuracy, images/s and time left."""
-
-    def __init__(self, total, label, stream=sys.stderr, unit="img/s"):
-        self.total, self.label, self.stream, self.unit = total, label, stream, unit
-        self.start, self.seen = time.perf_counter(), 0
-
-    def update(self, step, seen, **figures):
-        self.seen = seen
-        elapsed = time.perf_counter() - self.start
-        rate = self.seen / max(elapsed, 1e-9)
-        eta = elapsed / max(step, 1) * (self.total - step)
-        bar = "#" * int(20 * step / self.total)
-        stats = "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items())
-        self.stream.write(f"\r{self.label} [{bar:<20}] {step}/{self.total}  {stats}  {rate:.1f} {self.unit}  "
-                          f"ETA {eta:.0f}s ")
-        self.stream.flush()
-
-    def close(self):
-        self.stream.write("\n")
 
 
 def _rng_state():
@@ -97,11 +75,12 @@ def evaluate(model, dataset, batch_size=500, device=None, shard=False):
 
 def _write_report(out, history, confusion, test_ds, preds):
     epochs = [h["epoch"] for h in history]
+    pct = lambda key: [100 * h[key] for h in history]  # noqa: E731
     plots.line_charts(os.path.join(out, "curves.png"), [
-        ("cross-entropy loss per epoch", {"train": [h["train_loss"] for h in history],
-                                          "test": [h["test_loss"] for h in history]}),
-        ("accuracy per epoch", {"train": [h["train_acc"] for h in history],
-                                "test": [h["test_acc"] for h in history]})])
+        dict(title="loss", ylabel="cross-entropy (nats per image)", x=epochs,
+             series={"train": [h["train_loss"] for h in history], "test": [h["test_loss"] for h in history]}),
+        dict(title="accuracy", ylabel="accuracy (%)", x=epochs, log=False,
+             series={"train": pct("train_acc"), "test": pct("test_acc")})])
     plots.confusion_image(os.path.join(out, "confusion.png"), confusion, test_ds.classes)
     rng = numpy.random.default_rng(0)
     pick = rng.choice(len(test_ds), 32, replace=False)

@@ -15,7 +15,8 @@ from ..data import FashionMNIST
 from ..models.gan import build_gan
 from ..tensor import no_grad
 from . import parallel, plots
-from .classify import Progress, _rng_state, _set_rng_state
+from .classify import _rng_state, _set_rng_state
+from .progress import Progress
 from .gan_losses import discriminator_loss, generator_loss, gradient_penalty, mode_seeking
 
 
@@ -242,15 +243,18 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
     if not writer:
         return history
     write_pictures(run, out, fixed_z, fixed_labels, ds.classes, "final")
-    plots.line_chart(os.path.join(out, "losses.png"), "GAN losses (every 10 steps)",
+    plots.line_chart(os.path.join(out, "losses.png"), "GAN losses (logged every 10 steps)",
                      {"D loss": [h["loss_d"] for h in history], "G loss": [h["loss_g"] for h in history]},
-                     xlabel="logged step")
+                     xlabel="training step", ylabel=f"{loss} loss", x=[h["step"] for h in history], log=False)
     io.atomic_write_json(os.path.join(out, "history.json"), {"losses": history, "quality": quality})
     if len(quality) > 1:
-        panels = [("Frechet distance (lower is better)", {"FD": [q["fd"] for q in quality]})]
+        at = [q["step"] for q in quality]
+        panels = [dict(title="Fréchet distance (lower is better)", ylabel="FD in classifier features", x=at,
+                       series={"FD": [q["fd"] for q in quality]})]
         if "class_consistency" in quality[0]:
-            panels.append(("class consistency", {"share": [q["class_consistency"] for q in quality]}))
-        plots.line_charts(os.path.join(out, "quality.png"), panels, xlabel=f"checkpoint (every {sample_every} steps)")
+            panels.append(dict(title="class consistency (higher is better)", ylabel="samples of the asked class (%)",
+                               x=at, log=False, series={"share": [100 * q["class_consistency"] for q in quality]}))
+        plots.line_charts(os.path.join(out, "quality.png"), panels, xlabel="training step")
     return history
 
 

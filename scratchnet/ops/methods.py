@@ -7,6 +7,9 @@ import numpy
 from .. import backend
 from ..tensor import Tensor, is_grad_enabled
 from . import math as M, reduce as R, shape as S, linalg as L, activation as A
+from . import unary, binary
+
+BREADTH = (unary, binary)  # op families that list their Tensor methods in a METHODS table
 
 
 def _rev(f):
@@ -76,5 +79,7 @@ def install():
         "T": property(lambda self: S.permute(self, *reversed(range(self.ndim)))),
         "mT": property(lambda self: S.transpose(self, -2, -1)),
     }
+    for family in BREADTH:
+        ops.update(family.METHODS)
     for name, f in ops.items():
         setattr(Tensor, name, f)
