@@ -36,7 +36,7 @@ def world():
     import scratchnet.distributed as dist
     if not _LAUNCHED or _LAUNCHED[0] < 2:
         if os.environ.get("SCRATCHNET_REQUIRE_MPI"):
-            pytest.fail("SCRATCHNET_REQUIRE_MPI=1 but not launched with 2+ ranks (mpiexec -n 2 python -m pytest -m mpi)")
+            pytest.fail("SCRATCHNET_REQUIRE_MPI=1 but not launched with 2+ ranks: mpiexec -n 2 python -m pytest -m mpi")
         pytest.skip("needs 2+ MPI ranks: mpiexec -n 2 python -m pytest -m mpi")
     dist.init("mpi")
     return dist

@@ -70,7 +70,8 @@ def test_wrap_broadcasts_rank0_parameters_and_buffers(world):
 def test_ranks_that_disagree_on_shapes_get_a_clear_error(world):
     dist = world
     model = nn.Sequential(nn.Linear(3, 4 + dist.rank()), nn.ReLU())
-    with pytest.raises(dist.DistributedError, match=r"ranks disagree.*0\.weight: \(4, 3\).*on rank 0.*\(5, 3\).*rank 1"):
+    match = r"ranks disagree.*0\.weight: \(4, 3\).*on rank 0.*\(5, 3\).*rank 1"
+    with pytest.raises(dist.DistributedError, match=match):
         dist.DistributedDataParallel(model)
 
 
