@@ -28,6 +28,8 @@ from .ops.activation import relu, leaky_relu, softmax, log_softmax  # noqa: F401
 from . import nn, optim  # noqa: F401,E402
 from .io import save, load  # noqa: F401,E402
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError  # noqa: F401
+from .ops.unary import *  # noqa: F401,F403,E402  (each family's __all__: PyTorch's names, `all`/`round` included)
+from .ops.binary import *  # noqa: F401,F403,E402
 
 clip = clamp
 concatenate = cat

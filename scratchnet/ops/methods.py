@@ -6,7 +6,10 @@ import numpy
 
 from .. import backend
 from ..tensor import Tensor
-from . import math as M, reduce as R, shape as S, linalg as L, activation as A, division as D, bitwise as B, inplace as I
+from . import math as M, reduce as R, shape as S, linalg as L, activation as A, division as D, bitwise as B
+from . import unary, binary, inplace as I
+
+BREADTH = (unary, binary)  # op families that list their Tensor methods in a METHODS table
 
 
 def _rev(f):
@@ -73,6 +76,8 @@ def install():
         "T": property(lambda self: S.permute(self, *reversed(range(self.ndim)))),
         "mT": property(lambda self: S.transpose(self, -2, -1)),
     }
+    for family in BREADTH:
+        ops.update(family.METHODS)
     for name, f in ops.items():
         setattr(Tensor, name, f)
     I.install(Tensor)

@@ -1,0 +1,186 @@
+"""More elementwise functions of one tensor: the rest of PyTorch's unary math (tan, asin, ..., erf, erfinv, log2,
+exp2, rsqrt), the rounding family (sign, round, floor, ceil, trunc: zero gradient, as PyTorch) and the float tests
+(isnan, isinf, isfinite: bool results, no gradient).
+
+Every backward is written with Tensor ops (so it is differentiable again), from the input x or the output y.
+"""
+import math
+
+import numpy
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from . import math as M
+from .cast import astype
+
+__all__ = ["tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "log2", "log10", "exp2", "rsqrt",
+           "erf", "erfinv", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "sign", "floor", "ceil",
+           "trunc", "fix", "round", "isnan", "isinf", "isfinite"]
+
+
+def _tensor(x, name="input"):
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (bool, int, float, numpy.number, numpy.ndarray, list, tuple)):
+        from ..creation import tensor
+        return tensor(x)
+    raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
+
+
+def _floating(x):
+    """Integer and bool tensors become the default float dtype first, as PyTorch's float functions do."""
+    x = _tensor(x)
+    return x if x.dtype.kind in "fc" else astype(x, numpy.float32)
+
+
+def special(xp):
+    """scipy.special on the CPU, cupyx.scipy.special on the GPU (erf, erfinv: NumPy has neither)."""
+    if xp is numpy:
+        try:
+            import scipy.special
+        except ImportError:  # pragma: no cover - scipy is a dependency
+            raise ImportError("erf/erfinv need SciPy on the CPU: pip install scipy") from None
+        return scipy.special
+    import cupyx.scipy.special
+    return cupyx.scipy.special
+
+
+class _Smooth(Function):
+    """y = f(x) elementwise; dx = gy * f'(x), where f' is `grad(x, y)` written with Tensor ops."""
+
+    def forward(self, x):
+        y = self.f(backend.get_array_module(x), x)
+        y = y.astype(x.dtype, copy=False)
+        self.save_for_backward(x, y)
+        return y
+
+    def backward(self, gy):
+        x, y = self.saved_tensors
+        return gy * self.grad(x, y)
+
+
+def _smooth(name, doc, f, grad):
+    cls = type(name.capitalize(), (_Smooth,), {"__doc__": doc, "f": staticmethod(f), "grad": staticmethod(grad)})
+
+    def op(input):
+        return cls()(_floating(input))
+    op.__name__, op.__qualname__, op.__doc__ = name, name, doc
+    return op
+
+
+def _sqrt(x):
+    return M.sqrt(x)
+
+
+LN2, LN10 = math.log(2.0), math.log(10.0)
+TWO_OVER_SQRT_PI, SQRT_PI_OVER_TWO = 2.0 / math.sqrt(math.pi), math.sqrt(math.pi) / 2.0
+
+tan = _smooth("tan", "y = tan x;  dx = gy * (1 + y**2)",
+              lambda xp, x: xp.tan(x), lambda x, y: 1 + y * y)
+asin = _smooth("asin", "y = asin x (NaN outside [-1, 1]);  dx = gy / sqrt(1 - x**2)",
+               lambda xp, x: xp.arcsin(x), lambda x, y: 1 / _sqrt(1 - x * x))
+acos = _smooth("acos", "y = acos x (NaN outside [-1, 1]);  dx = -gy / sqrt(1 - x**2)",
+               lambda xp, x: xp.arccos(x), lambda x, y: -1 / _sqrt(1 - x * x))
+atan = _smooth("atan", "y = atan x;  dx = gy / (1 + x**2)",
+               lambda xp, x: xp.arctan(x), lambda x, y: 1 / (1 + x * x))
+sinh = _smooth("sinh", "y = sinh x;  dx = gy * cosh x",
+               lambda xp, x: xp.sinh(x), lambda x, y: cosh(x))
+cosh = _smooth("cosh", "y = cosh x;  dx = gy * sinh x",
+               lambda xp, x: xp.cosh(x), lambda x, y: sinh(x))
+asinh = _smooth("asinh", "y = asinh x = ln(x + sqrt(x**2 + 1));  dx = gy / sqrt(x**2 + 1)",
+                lambda xp, x: xp.arcsinh(x), lambda x, y: 1 / _sqrt(x * x + 1))
+acosh = _smooth("acosh", "y = acosh x (NaN below 1);  dx = gy / sqrt((x - 1)(x + 1))",
+                lambda xp, x: xp.arccosh(x), lambda x, y: 1 / _sqrt((x - 1) * (x + 1)))
+atanh = _smooth("atanh", "y = atanh x (±inf at ±1, NaN beyond);  dx = gy / (1 - x**2)",
+                lambda xp, x: xp.arctanh(x), lambda x, y: 1 / (1 - x * x))
+log2 = _smooth("log2", "y = log2 x;  dx = gy / (x ln 2)",
+               lambda xp, x: xp.log2(x), lambda x, y: 1 / (x * LN2))
+log10 = _smooth("log10", "y = log10 x;  dx = gy / (x ln 10)",
+                lambda xp, x: xp.log10(x), lambda x, y: 1 / (x * LN10))
+exp2 = _smooth("exp2", "y = 2**x;  dx = gy * y * ln 2",
+               lambda xp, x: xp.exp2(x), lambda x, y: y * LN2)
+rsqrt = _smooth("rsqrt", "y = 1 / sqrt(x);  dx = -gy * y**3 / 2",
+                lambda xp, x: 1 / xp.sqrt(x), lambda x, y: -0.5 * y * y * y)
+erf = _smooth("erf", "y = erf x = 2/sqrt(pi) * integral_0^x e**(-t**2) dt;  dx = gy * 2/sqrt(pi) * e**(-x**2)",
+              lambda xp, x: special(xp).erf(x), lambda x, y: TWO_OVER_SQRT_PI * M.exp(-(x * x)))
+erfinv = _smooth("erfinv", "y = erfinv x, so erf(y) = x (±inf at ±1, NaN beyond);  dx = gy * sqrt(pi)/2 * e**(y**2)",
+                 lambda xp, x: special(xp).erfinv(x), lambda x, y: SQRT_PI_OVER_TWO * M.exp(y * y))
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+
+
+# ---- piecewise constant: the derivative is 0 wherever it exists, and PyTorch returns 0 everywhere ----
+
+class _Step(Function):
+    """y = f(x), piecewise constant;  dx = 0"""
+
+    keeps_inputs = False
+
+    def forward(self, x):
+        return self.f(backend.get_array_module(x), x)
+
+    def backward(self, gy):
+        return Tensor(backend.get_array_module(gy.data).zeros(gy.shape, dtype=gy.dtype))
+
+
+def _step(name, doc, f):
+    cls = type(name.capitalize(), (_Step,), {"__doc__": doc, "f": staticmethod(f)})
+
+    def op(input):
+        x = _tensor(input)
+        if x.dtype.kind not in "fc":  # integers are already whole; PyTorch returns them unchanged (sign: -1/0/1)
+            xp = backend.get_array_module(x.data)
+            return Tensor(f(xp, x.data) if x.dtype.kind != "b" else x.data.copy())
+        return cls()(x)
+    op.__name__, op.__qualname__, op.__doc__ = name, name, doc
+    return op
+
+
+sign = _step("sign", "y = -1, 0 or 1 by the sign of x (NaN gives 0, as PyTorch);  dx = 0",
+             lambda xp, x: xp.where(xp.isnan(x), 0, xp.sign(x)).astype(x.dtype, copy=False))
+floor = _step("floor", "y = the largest integer <= x;  dx = 0", lambda xp, x: xp.floor(x))
+ceil = _step("ceil", "y = the smallest integer >= x;  dx = 0", lambda xp, x: xp.ceil(x))
+trunc = _step("trunc", "y = x rounded toward zero;  dx = 0", lambda xp, x: xp.trunc(x))
+fix = trunc
+_round0 = _step("round", "y = x rounded to the nearest integer, halves to even;  dx = 0",
+                lambda xp, x: xp.round(x))
+
+
+class _RoundDecimals(_Step):
+    """y = round(x * 10**d) / 10**d (halves to even);  dx = 0"""
+
+    def __init__(self, decimals):
+        self.decimals = decimals
+
+    def f(self, xp, x):
+        return xp.round(x, self.decimals)
+
+
+def round(input, decimals=0):
+    """y = x rounded to `decimals` decimal places (negative: to tens, hundreds...), halves to even;  dx = 0"""
+    if decimals == 0:
+        return _round0(input)
+    x = _tensor(input)
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"round(decimals={decimals}) needs a floating point tensor, got dtype {x.dtype}")
+    return _RoundDecimals(int(decimals))(x)
+
+
+# ---- float tests: bool results, outside the graph ----
+
+def _test(name, doc):
+    def op(input):
+        x = _tensor(input)
+        xp = backend.get_array_module(x.data)
+        if x.dtype.kind not in "fc":  # an integer is never NaN or infinite
+            return Tensor(xp.full(x.shape, name == "isfinite", dtype=bool))
+        return Tensor(getattr(xp, name)(x.data))
+    op.__name__, op.__qualname__, op.__doc__ = name, name, doc
+    return op
+
+
+isnan = _test("isnan", "True where x is NaN (bool tensor, no gradient)")
+isinf = _test("isinf", "True where x is +inf or -inf (bool tensor, no gradient)")
+isfinite = _test("isfinite", "True where x is neither NaN nor infinite (bool tensor, no gradient)")
+
+METHODS = {name: globals()[name] for name in __all__}
