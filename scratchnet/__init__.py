@@ -16,7 +16,7 @@ from .creation import (tensor, as_tensor, from_numpy, zeros, ones, empty, full, 
 from . import autograd  # noqa: F401
 from .ops.math import (add, sub, mul, div, pow, neg, exp, log, sqrt, abs, sin, cos, tanh, sigmoid,  # noqa: F401
                        maximum, minimum, where, clamp, clone, eq, ne, lt, le, gt, ge)
-from .ops.reduce import sum, mean, var, std, max, min, amax, argmax, argmin, logsumexp, prod  # noqa: F401
+from .ops.reduce import sum, mean, var, std, max, min, amax, amin, argmax, argmin, logsumexp, prod  # noqa: F401
 from .ops.shape import (reshape, flatten, squeeze, unsqueeze, transpose, permute, cat, stack, split,  # noqa: F401
                         chunk, pad, broadcast_to, sum_to)
 from .ops.linalg import matmul  # noqa: F401

@@ -63,7 +63,9 @@ class Function:
             if kinds != {numpy.ndarray}:
                 _check_devices(self, arrays)
         y = self.forward(*arrays)
-        if isinstance(y, numpy.generic):  # NumPy turns 0-d results into scalars; keep every Tensor an ndarray
+        if isinstance(y, numpy.generic) and not all(isinstance(a, numpy.generic) for a in arrays):
+            # NumPy turns 0-d results into scalars: keep every Tensor an ndarray (but an op on promoted Python numbers
+            # alone stays a NumPy scalar, which goes with arrays on any device)
             scalar, y = y, numpy.asarray(y)
             self._saved = tuple(y if a is scalar else a for a in self._saved)
         if _Mode.grad_enabled:

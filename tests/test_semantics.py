@@ -356,3 +356,64 @@ def test_dim_out_of_range_is_indexerror_like_torch(torch):
         torch.ones(2, 3).sum(5)
     with pytest.raises(IndexError):
         sn.ones(2, 3).sum(5)
+
+
+# ---- 2. finite gradients where PyTorch's are finite; 5. 0-d tensors ----
+
+def _grad_pair(torch, f, tf, values):
+    x = sn.tensor(numpy.asarray(values, dtype=numpy.float64), dtype="float64", requires_grad=True)
+    tx = torch.tensor(numpy.asarray(values, dtype=numpy.float64), requires_grad=True)
+    y, ty = f(x), tf(tx)
+    y.sum().backward()
+    ty.sum().backward()
+    numpy.testing.assert_allclose(y.detach().numpy(), to_np(ty), rtol=1e-6, atol=1e-12)
+    numpy.testing.assert_allclose(x.grad.numpy(), to_np(tx.grad), rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["x**0", "0**x", "x**y_x", "x**y_y", "std_const", "var_const", "std_one_biased",
+                                  "amax_ties", "amin_ties", "amax_tuple", "max_dim_ties", "lse_big"])
+def test_no_nan_gradients_where_torch_is_finite(torch, name):
+    c = {"x**0": (lambda x: x ** 0, lambda x: x ** 0, [0.0, 1.0, -2.0]),
+         "0**x": (lambda x: 0 ** x, lambda x: 0 ** x, [0.0, 1.0, 2.0]),
+         "x**y_x": (lambda x: x ** (x * 0 + sn.tensor([0.0, 1.0, 2.0], dtype="float64")),
+                    lambda x: x ** (x * 0 + torch.tensor([0.0, 1.0, 2.0])), [0.0, 0.0, 0.0]),
+         "x**y_y": (lambda y: sn.tensor([0.0, 0.0, 1.0], dtype="float64") ** y,
+                    lambda y: torch.tensor([0.0, 0.0, 1.0]) ** y, [0.0, 1.0, 2.0]),
+         "std_const": (lambda x: x.std(), lambda x: x.std(), [3.0, 3.0, 3.0]),
+         "var_const": (lambda x: x.var(), lambda x: x.var(), [3.0, 3.0, 3.0]),
+         "std_one_biased": (lambda x: x.std(unbiased=False), lambda x: x.std(unbiased=False), [2.0]),
+         "amax_ties": (lambda x: x.amax(1), lambda x: x.amax(1), [[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]),
+         "amin_ties": (lambda x: x.amin(0), lambda x: x.amin(0), [[1.0, 3.0], [1.0, 2.0]]),
+         "amax_tuple": (lambda x: x.amax((0, 1)), lambda x: x.amax((0, 1)), [[1.0, 3.0], [3.0, 2.0]]),
+         "max_dim_ties": (lambda x: x.max(1).values, lambda x: x.max(1).values, [[1.0, 3.0, 3.0]]),
+         "lse_big": (lambda x: sn.logsumexp(x, 0), lambda x: torch.logsumexp(x, 0), [1e4, -1e4, 3.0, 1e4])}[name]
+    _grad_pair(torch, *c)
+
+
+def test_bce_at_saturated_probabilities_matches_torch(torch):
+    torch.set_default_dtype(torch.float32)
+    try:
+        z = numpy.array([30.0, -30.0, 30.0, -30.0], dtype=numpy.float32)
+        t = numpy.array([0.0, 1.0, 1.0, 0.0], dtype=numpy.float32)
+        p = sn.sigmoid(sn.tensor(z)).detach().requires_grad_()
+        tp = torch.sigmoid(torch.tensor(z)).detach().requires_grad_()
+        loss = sn.nn.functional.binary_cross_entropy(p, sn.tensor(t))
+        tloss = torch.nn.functional.binary_cross_entropy(tp, torch.tensor(t))
+        loss.backward()
+        tloss.backward()
+        assert numpy.isfinite(p.grad.numpy()).all()
+        numpy.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-6)
+        numpy.testing.assert_allclose(p.grad.numpy(), to_np(tp.grad), rtol=1e-5)
+    finally:
+        torch.set_default_dtype(torch.float64)
+
+
+@pytest.mark.parametrize("name", ["sum0", "sum-1", "mean0", "lse0", "softmax0", "log_softmax-1", "amax0", "max0"])
+def test_reductions_on_0d_tensors_match_torch(torch, name):
+    f = {"sum0": lambda m, x: x.sum(0), "sum-1": lambda m, x: x.sum(-1), "mean0": lambda m, x: x.mean(0),
+         "lse0": lambda m, x: m.logsumexp(x, 0), "softmax0": lambda m, x: m.softmax(x, 0),
+         "log_softmax-1": lambda m, x: m.log_softmax(x, -1), "amax0": lambda m, x: x.amax(0),
+         "max0": lambda m, x: x.max(0)[0]}[name]
+    _grad_pair(torch, lambda x: f(sn, x), lambda x: f(torch, x), 2.5)
+    with pytest.raises(IndexError):
+        sn.tensor(1.0).sum(1)

@@ -3,6 +3,7 @@ arguments and reductions ('mean' | 'sum' | 'none')."""
 import numpy
 
 from .. import backend
+from ..autograd import Function
 from ..tensor import Tensor
 from . import math as M
 from .activation import log_softmax, softplus
@@ -120,14 +121,36 @@ def l1_loss(input, target, reduction="mean"):
     return _reduce(M.abs(input - target), reduction, "l1_loss")
 
 
+class BinaryCrossEntropy(Function):
+    """L = −(y·max(log p, −100) + (1−y)·max(log(1−p), −100));
+    dp = gy·(p − y) / max(p(1−p), 1e-12),  dy = gy·(max(log(1−p), −100) − max(log p, −100)) (PyTorch's formulas:
+    finite at p = 0 or 1, where the plain chain rule gives 0·inf)"""
+
+    def forward(self, p, y):
+        xp = backend.get_array_module(p)
+        with numpy.errstate(divide="ignore"):  # log(0) = -inf is expected here: the clamp turns it into -100
+            lp, lq = xp.maximum(xp.log(p), -100), xp.maximum(xp.log1p(-p), -100)
+        return (-(y * lp + (1 - y) * lq)).astype(p.dtype, copy=False)
+
+    def backward(self, gy):
+        p, y = self.inputs
+        n = self.needs_input_grad
+        gp = gy * (p - y) / M.clamp(p * (1 - p), min=1e-12) if n[0] else None
+        gt = None
+        if n[1]:
+            with numpy.errstate(divide="ignore"):
+                gt = gy * (M.clamp(M.log(1 - p), min=-100) - M.clamp(M.log(p), min=-100))
+        return gp, gt
+
+
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """L = −w·(y·log p + (1−y)·log(1−p)), each log clamped at −100 as PyTorch does (so p = 0 or 1 stays finite)"""
     _check_same_shape("binary_cross_entropy", input, target)
     if bool(((input.data < 0) | (input.data > 1)).any()):
         raise ShapeError("binary_cross_entropy: input must hold probabilities in [0, 1] "
                          "(for logits use binary_cross_entropy_with_logits)")
-    with numpy.errstate(divide="ignore"):  # log(0) = -inf is expected here: the clamp turns it into -100
-        loss = -(target * M.clamp(M.log(input), min=-100) + (1 - target) * M.clamp(M.log(1 - input), min=-100))
+    input, target = M.promote(input, target)
+    loss = BinaryCrossEntropy()(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy")

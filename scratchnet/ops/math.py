@@ -93,9 +93,13 @@ class Pow(_Binary):
         return a ** b
 
     def grads(self, gy, a, b):
+        # PyTorch's conventions where the formulas give 0·inf: da = 0 where b = 0 (so d(x**0)/dx = 0 at x = 0), and
+        # db = 0 where a = 0 and b >= 0 (so d(0**x)/dx = 0)
         n = self.needs_input_grad
-        ga = gy * b * a ** (b - 1) if n[0] else None
-        gb = gy * self.output_or_recompute(a, b) * log(a) if n[1] else None
+        with numpy.errstate(divide="ignore", invalid="ignore"):
+            ga = where(b.data == 0, 0.0, gy * b * a ** (b - 1)) if n[0] else None
+            gb = where((a.data == 0) & (b.data >= 0), 0.0, gy * self.output_or_recompute(a, b) * log(a)) \
+                if n[1] else None
         return ga, gb
 
     def output_or_recompute(self, a, b):
@@ -153,6 +157,8 @@ class PowConst(Function):
 
     def backward(self, gy):
         (x,) = self.inputs
+        if self.p == 0:  # d(x**0)/dx = 0 everywhere, x = 0 included (the formula would give 0·inf)
+            return gy * constant(0, gy.dtype)
         if self.p == 2:
             return gy * 2 * x
         return gy * self.p * x ** (self.p - 1)
