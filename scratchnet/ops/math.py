@@ -93,11 +93,12 @@ class Pow(_Binary):
         return a ** b
 
     def grads(self, gy, a, b):
-        # PyTorch's conventions where the formulas give 0·inf: da = 0 where b = 0 (so d(x**0)/dx = 0 at x = 0), and
+        # PyTorch's conventions where the formulas give 0·inf: da = 0 where b = 0 (so d(x**0)/dx = 0 at x = 0; masked
+        # only at a = 0, where the formula fails, so the second derivative stays exact elsewhere), and
         # db = 0 where a = 0 and b >= 0 (so d(0**x)/dx = 0)
         n = self.needs_input_grad
         with numpy.errstate(divide="ignore", invalid="ignore"):
-            ga = where(b.data == 0, 0.0, gy * b * a ** (b - 1)) if n[0] else None
+            ga = where((b.data == 0) & (a.data == 0), 0.0, gy * b * a ** (b - 1)) if n[0] else None
             gb = where((a.data == 0) & (b.data >= 0), 0.0, gy * self.output_or_recompute(a, b) * log(a)) \
                 if n[1] else None
         return ga, gb
