@@ -7,9 +7,9 @@ import numpy
 from .. import backend
 from ..tensor import Tensor
 from . import math as M, reduce as R, shape as S, linalg as L, activation as A, division as D, bitwise as B
-from . import unary, binary, inplace as I
+from . import unary, binary, scan, sort, index, layout, diag, inplace as I
 
-BREADTH = (unary, binary)  # op families that list their Tensor methods in a METHODS table
+BREADTH = (unary, binary, scan, sort, index, layout, diag)  # op families that list their Tensor methods in a METHODS table
 
 
 def _rev(f):
@@ -62,7 +62,8 @@ def install():
         "clamp": M.clamp, "clip": M.clamp, "maximum": M.maximum, "minimum": M.minimum,
         "eq": M.eq, "ne": M.ne, "lt": M.lt, "le": M.le, "gt": M.gt, "ge": M.ge,
         "astype": M.astype, "clone": M.clone,
-        "sum": R.sum, "mean": R.mean, "var": R.var, "std": R.std, "max": R.max, "min": R.min, "amax": R.amax, "amin": R.amin,
+        "sum": R.sum, "mean": R.mean, "var": R.var, "std": R.std, "max": R.max, "min": R.min,
+        "amax": R.amax, "amin": R.amin,
         "argmax": R.argmax, "argmin": R.argmin, "logsumexp": R.logsumexp, "prod": R.prod,
         "reshape": _sizes_method(S.reshape), "view": _sizes_method(S.reshape), "flatten": S.flatten,
         "squeeze": S.squeeze, "unsqueeze": S.unsqueeze, "transpose": S.transpose,
