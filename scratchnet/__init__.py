@@ -26,6 +26,11 @@ from .io import save, load  # noqa: F401,E402
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError  # noqa: F401
 from .ops.unary import *  # noqa: F401,F403,E402  (each family's __all__: PyTorch's names, `all`/`round` included)
 from .ops.binary import *  # noqa: F401,F403,E402
+from .ops.scan import *  # noqa: F401,F403,E402
+from .ops.sort import *  # noqa: F401,F403,E402
+from .ops.index import *  # noqa: F401,F403,E402
+from .ops.layout import *  # noqa: F401,F403,E402
+from .ops.diag import *  # noqa: F401,F403,E402
 
 clip = clamp
 concatenate = cat

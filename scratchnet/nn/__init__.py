@@ -11,3 +11,5 @@ from .loss import KLDivLoss, SmoothL1Loss, HuberLoss, TripletMarginLoss  # noqa:
 from .activation import (SiLU, ELU, CELU, SELU, Hardtanh, ReLU6, Hardsigmoid, Hardswish, Mish, Softsign,  # noqa
                          LogSigmoid, Softmin, Softplus)
 from .distance import CosineSimilarity, PairwiseDistance  # noqa: F401
+from .normalization import LayerNorm, GroupNorm  # noqa: F401
+from .pixel import PixelShuffle, PixelUnshuffle, MaxUnpool2d  # noqa: F401

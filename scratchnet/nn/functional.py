@@ -17,7 +17,11 @@ from ..ops.loss_more import kl_div, smooth_l1_loss, huber_loss, triplet_margin_l
 from ..ops.math import tanh, sigmoid  # noqa: F401
 from ..ops.linalg import MatMul, matmul
 from ..ops.norm import norm_train
-from ..ops.shape import pad, reshape, unsqueeze, getitem  # noqa: F401
+from ..ops.shape import reshape, unsqueeze, getitem  # noqa: F401
+from ..ops.pad import pad  # noqa: F401
+from ..ops.feature_norm import layer_norm, group_norm  # noqa: F401
+from ..ops.rearrange import pixel_shuffle, pixel_unshuffle, one_hot  # noqa: F401
+from ..ops.unpool import max_unpool2d  # noqa: F401
 from ..ops.loss import (nll_loss, mse_loss, l1_loss, binary_cross_entropy,  # noqa: F401
                         binary_cross_entropy_with_logits)
 
