@@ -17,6 +17,8 @@ class MatMul(Function):
     """y = A @ B with A = aᵀ if ta else a, B = bᵀ if tb else b (transposes act on the last two axes);
     dA = gy @ Bᵀ, dB = Aᵀ @ gy, then transposed back where a or b was, and summed over broadcast batch axes."""
 
+    multilinear = True
+
     def __init__(self, ta=False, tb=False):
         self.ta, self.tb = ta, tb
 
