@@ -519,3 +519,61 @@ def test_optimizer_load_state_dict_refused_changes_nothing(cls, kw, spoil):
     for pid in state:
         for k, v in state[pid].items():
             numpy.testing.assert_array_equal(numpy.asarray(v), numpy.asarray(before[0][pid][k]))
+
+
+# ---- 7. mixed dtypes, class weights, instance norm's running statistics ----
+
+@pytest.mark.parametrize("call", [
+    lambda F, m, d: m.ones(2, 3) @ m.ones(3, dtype=d),
+    lambda F, m, d: F.linear(m.ones(2, 3), m.ones(4, 3, dtype=d)),
+    lambda F, m, d: F.conv2d(m.ones(1, 1, 4, 4), m.ones(1, 1, 3, 3, dtype=d)),
+    lambda F, m, d: F.conv2d(m.ones(1, 1, 4, 4), m.ones(1, 1, 3, 3), m.ones(1, dtype=d)),
+    lambda F, m, d: F.conv_transpose2d(m.ones(1, 1, 4, 4), m.ones(1, 1, 3, 3, dtype=d)),
+])
+def test_mixed_dtypes_in_products_raise_like_torch(torch32, call):
+    with pytest.raises(RuntimeError):
+        call(torch32.nn.functional, torch32, torch32.float64)
+    with pytest.raises(RuntimeError, match="same dtype"):
+        call(sn.nn.functional, sn, "float64")
+
+
+def test_cross_entropy_weight_of_wrong_length_raises(torch):
+    x, t = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    for w in (torch.ones(2), torch.ones(4), torch.ones(3, 1)):
+        with pytest.raises(RuntimeError):
+            torch.nn.functional.cross_entropy(x, t, weight=w)
+        with pytest.raises(RuntimeError, match="weight"):
+            sn.nn.functional.cross_entropy(sn.tensor(x.numpy()), sn.tensor(t.numpy()), weight=sn.tensor(w.numpy()))
+        with pytest.raises(RuntimeError, match="weight"):
+            sn.nn.functional.nll_loss(sn.tensor(x.numpy()), sn.tensor(t.numpy()), weight=sn.tensor(w.numpy()))
+
+
+@pytest.mark.parametrize("use_input_stats", [True, False])
+def test_instance_norm_running_stats_match_torch(torch, use_input_stats):
+    xv = numpy.random.randn(3, 2, 4, 5)
+    rm, rv = numpy.random.randn(2), numpy.random.rand(2) + 0.5
+    srm, srv = sn.tensor(rm, dtype="float64"), sn.tensor(rv, dtype="float64")
+    trm, trv = torch.tensor(rm), torch.tensor(rv)
+    x, tx = sn.tensor(xv, dtype="float64", requires_grad=True), torch.tensor(xv, requires_grad=True)
+    y = sn.nn.functional.instance_norm(x, srm, srv, use_input_stats=use_input_stats, momentum=0.3)
+    ty = torch.nn.functional.instance_norm(tx, trm, trv, use_input_stats=use_input_stats, momentum=0.3)
+    numpy.testing.assert_allclose(y.detach().numpy(), to_np(ty), rtol=1e-6, atol=1e-9)
+    numpy.testing.assert_allclose(srm.numpy(), to_np(trm), rtol=1e-9)
+    numpy.testing.assert_allclose(srv.numpy(), to_np(trv), rtol=1e-9)
+    g = numpy.random.randn(*xv.shape)
+    y.backward(sn.tensor(g, dtype="float64"))
+    ty.backward(torch.tensor(g))
+    numpy.testing.assert_allclose(x.grad.numpy(), to_np(tx.grad), rtol=1e-6, atol=1e-9)
+
+
+def test_instance_norm_module_tracks_running_stats(torch):
+    xv = numpy.random.randn(2, 3, 4, 4)
+    m, tm = sn.nn.InstanceNorm2d(3, track_running_stats=True), torch.nn.InstanceNorm2d(3, track_running_stats=True)
+    x = sn.tensor(xv, dtype="float32")
+    tx = torch.tensor(xv, dtype=torch.float32)
+    tm.float()
+    m(x), tm(tx)
+    numpy.testing.assert_allclose(m.running_mean.numpy(), to_np(tm.running_mean), rtol=1e-5, atol=1e-7)
+    numpy.testing.assert_allclose(m.running_var.numpy(), to_np(tm.running_var), rtol=1e-5)
+    m.eval(), tm.eval()
+    numpy.testing.assert_allclose(m(x).numpy(), to_np(tm(tx)), rtol=1e-4, atol=1e-5)
