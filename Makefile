@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
-.PHONY: setup demo worked-example test test-gpu-sim test-slow torch fashion-mnist browser bench clean mpi test-mpi
+.PHONY: setup demo worked-example test test-gpu-sim test-slow fuzz torch fashion-mnist browser bench clean mpi test-mpi
 setup: $(VENV)/.installed
 
 # The main demo: the gallery. Every app run small (CNN training on whatever Fashion-MNIST is found, the bundled
@@ -34,6 +34,11 @@ test-gpu-sim: setup
 # Accuracy on the full dataset (needs `make fashion-mnist`); CI runs these too
 test-slow: setup
 	$(BIN)/python -m pytest -q -m slow -s
+
+# The file readers fuzzed long: mutated .safetensors files must get the same accept/refuse as the safetensors
+# package, and every reader may raise only its documented error (`make test` runs 3,000 cases of each)
+fuzz: setup
+	SCRATCHNET_FUZZ_N=100000 $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_readers.py -k fuzz
 
 # The full Fashion-MNIST from Debian's package (root needed)
 fashion-mnist:
