@@ -100,13 +100,12 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
     cosine: anneal the learning rate to 0 over the epochs (lr_t = lr·(1 + cos(π·t/epochs))/2, set per epoch);
     augment: mirror half the training images left-right; limit: use only the first N training images.
     Under mpiexec each rank computes its rows of every global batch of `batch_size`; rank 0 writes."""
-    rank, world = parallel.start()
+    rank, world, device = parallel.start(device)
     writer = parallel.is_writer()
     progress = progress and writer
     backend.manual_seed(seed)
     if writer:
         os.makedirs(out, exist_ok=True)
-    device = backend.device(device)
     train_ds, test_ds = dataset(root=data, train=True), dataset(root=data, train=False)
     if limit:
         train_ds.images, train_ds.targets = train_ds.images[:limit], train_ds.targets[:limit]

@@ -181,7 +181,7 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
     """Train and write the run's pictures and checkpoint; returns the history (one dict per logged step).
     At every checkpoint the samples' quality is measured (quality.json, quality.png); quality_samples=0 skips it.
     Under mpiexec each rank computes its rows of every batch (batch_size must divide evenly) and rank 0 writes."""
-    rank, world = parallel.start()
+    rank, world, device = parallel.start(device)
     if world > 1 and batch_size % world:
         raise ValueError(f"--batch-size {batch_size} does not split evenly over {world} ranks")
     writer = parallel.is_writer()
