@@ -7,9 +7,9 @@ import numpy
 from .. import backend
 from ..tensor import Tensor
 from . import math as M, reduce as R, shape as S, linalg as L, activation as A, division as D, bitwise as B
-from . import unary, binary, scan, sort, index, layout, diag, inplace as I
+from . import unary, binary, scan, sort, index, layout, diag, einsum, stats, inplace as I
 
-BREADTH = (unary, binary, scan, sort, index, layout, diag)  # op families that list their Tensor methods in a METHODS table
+BREADTH = (unary, binary, scan, sort, index, layout, diag, einsum, stats)  # op families that list their Tensor methods in a METHODS table
 
 
 def _rev(f):
