@@ -98,6 +98,8 @@ class Function:
                 return out
         self._saved = None
         out = Tensor(y)
+        if isinstance(y, numpy.generic):  # made from promoted Python numbers alone: stays a scalar (see above)
+            out.data = y
         if self.is_view:
             self._view_of(inputs[0], out, y)
         return out

@@ -339,7 +339,7 @@ class Where(Function):
         self.cond = cond
 
     def forward(self, a, b):
-        return backend.get_array_module(a).where(self.cond, a, b)
+        return backend.get_array_module(self.cond).where(self.cond, a, b)
 
     def backward(self, gy):
         a, b = self.inputs
@@ -356,7 +356,13 @@ def where(condition, input, other):
         a, b = constant(input, dtype), constant(other, dtype)
     else:
         a, b = promote(input, other)
-    cond = condition.data if isinstance(condition, Tensor) else backend.get_array_module(a.data).asarray(condition)
+    if isinstance(condition, Tensor):
+        cond = condition.data
+    elif hasattr(condition, "shape") and not isinstance(condition, numpy.generic):
+        cond = condition  # a raw array (ops' backward passes masks computed on the device)
+    else:
+        arrays = [t.data for t in (a, b) if not isinstance(t.data, numpy.generic)]
+        cond = backend.get_array_module(arrays[0] if arrays else numpy.empty(0)).asarray(condition)
     if cond.dtype != bool:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
     try:
