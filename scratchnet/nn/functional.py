@@ -28,6 +28,7 @@ from .conv_functional import (conv1d, conv3d, conv_transpose1d, conv_transpose3d
 from ..ops.loss import (nll_loss, mse_loss, l1_loss, binary_cross_entropy,  # noqa: F401
                         binary_cross_entropy_with_logits)
 from ..errors import ShapeError
+from ..ops.promotion import check_same_dtype
 
 
 def _pair(v, name, fn):
@@ -72,6 +73,7 @@ def _same_padding(k, d):
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """y = x ⋆ W + b over (N, C, H, W) with W of shape (O, C/groups, kh, kw). See ops/conv.py for the math."""
     x, unbatched = _check_4d("conv2d", input)
+    check_same_dtype("conv2d", input=input, weight=weight, bias=bias)
     if weight.ndim != 4:
         raise ShapeError(f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kh, kw), got {weight.shape}")
     if x.shape[1] != weight.shape[1] * groups or weight.shape[0] % groups:
@@ -105,6 +107,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """The adjoint of conv2d in its input: (N, Cin, H, W) with W of shape (Cin, Cout/groups, kh, kw) gives
     (N, Cout, (H−1)·s − 2p + d·(k−1) + output_padding + 1, ...)."""
     x, unbatched = _check_4d("conv_transpose2d", input)
+    check_same_dtype("conv_transpose2d", input=input, weight=weight, bias=bias)
     if weight.ndim != 4 or x.shape[1] != weight.shape[0] or weight.shape[0] % groups:
         raise ShapeError(f"conv_transpose2d: input has {x.shape[1]} channels (input shape {x.shape}) but weight "
                          f"{weight.shape} expects {weight.shape[0]} (weight is (in, out/groups, kh, kw))")
@@ -230,6 +233,7 @@ def linear(input, weight, bias=None):
     if input.shape[-1:] != weight.shape[-1:] or weight.ndim != 2:
         raise ShapeError(f"linear: input has {input.shape[-1] if input.ndim else 0} features (input shape "
                          f"{input.shape}) but weight of shape {weight.shape} expects {weight.shape[-1]}")
+    check_same_dtype("linear", input=input, weight=weight, bias=bias)
     x = input if input.ndim > 1 else reshape(input, 1, -1)
     y = MatMul(False, True)(x, weight)
     if bias is not None:
@@ -282,10 +286,38 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5):
-    """y = γ·(x − μ)/sqrt(σ² + eps) + β with μ, σ² per sample and channel (over H, W)."""
+    """y = γ·(x − μ)/sqrt(σ² + eps) + β with μ, σ² per sample and channel (over the spatial dims).
+
+    With running_mean/running_var given and use_input_stats=True they are updated in place as PyTorch does:
+    r ← (1 − momentum)·r + momentum·(the batch average of the per-instance mean, or unbiased variance).
+    use_input_stats=False normalizes with the running statistics instead (the eval mode of InstanceNorm with
+    track_running_stats)."""
     if input.ndim < 3:
         raise ShapeError(f"instance_norm: expected input of shape (N, C, H, W) or (N, C, L), got {input.shape}")
-    y, _ = norm_train(input, _channel(weight, input), _channel(bias, input), tuple(range(2, input.ndim)), eps)
+    axes, c = tuple(range(2, input.ndim)), input.shape[1]
+    for name, r in (("running_mean", running_mean), ("running_var", running_var)):
+        if r is not None and r.shape != (c,):
+            raise ShapeError(f"instance_norm: {name} must have shape ({c},) for input of shape {input.shape}, "
+                             f"got {r.shape}")
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ShapeError("instance_norm: expected running_mean and running_var to be defined when "
+                             "use_input_stats is false")
+        shape = (1, c) + (1,) * len(axes)
+        y = (input - reshape(running_mean, shape)) / (reshape(running_var, shape) + eps) ** 0.5
+        w, b = _channel(weight, input), _channel(bias, input)
+        y = y if w is None else y * w
+        return y if b is None else y + b
+    y, _ = norm_train(input, _channel(weight, input), _channel(bias, input), axes, eps)
+    if running_mean is not None or running_var is not None:
+        x = input.data
+        n = int(numpy.prod([x.shape[a] for a in axes]))
+        with no_grad():
+            if running_mean is not None:
+                running_mean.mul_(1 - momentum).add_(Tensor(x.mean(axis=axes).mean(axis=0) * momentum))
+            if running_var is not None:
+                var = x.var(axis=axes) * (n / max(n - 1, 1))
+                running_var.mul_(1 - momentum).add_(Tensor(var.mean(axis=0) * momentum))
     return y
 
 

@@ -13,6 +13,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function
+from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
 from .shape import broadcast_to, reshape
 from .unary import _tensor
@@ -88,7 +89,7 @@ def _parse(equation, shapes):
     for s, shape in zip(subs, shapes):
         named = len(s.replace("...", ""))
         if ("..." in s and named > len(shape)) or ("..." not in s and named != len(shape)):
-            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({named}) does not match the "
+            raise ShapeError(f"einsum(): the number of subscripts in the equation ({named}) does not match the "
                                f"number of dimensions ({len(shape)}) for operand {subs.index(s)}"
                                + ("" if "..." in s else " and no ellipsis was given"))
         if "..." in s:
@@ -135,14 +136,14 @@ def einsum(equation, *operands):
         operands = tuple(operands[0])
     xs = [_tensor(x, "einsum operand") for x in operands]
     if len({x.dtype for x in xs}) > 1:
-        raise RuntimeError(f"einsum(): expected all operands to have the same dtype, got "
+        raise DTypeError(f"einsum(): expected all operands to have the same dtype, got "
                            f"{[str(x.dtype) for x in xs]}")
     subs, out = _parse(equation, [x.shape for x in xs])
     sizes = {}
     for k, (s, x) in enumerate(zip(subs, xs)):
         for c, n in zip(s, x.shape):
             if sizes.get(c, 1) not in (1, n) and n != 1:
-                raise RuntimeError(f"einsum(): operands do not broadcast: subscript {c} has size {sizes[c]} and "
+                raise ShapeError(f"einsum(): operands do not broadcast: subscript {c} has size {sizes[c]} and "
                                    f"{n} (operand {k}, shape {x.shape}) in {equation!r}")
             sizes[c] = max(sizes.get(c, 1), n)
     for k, (s, x) in enumerate(zip(subs, xs)):
@@ -156,7 +157,7 @@ def outer(input, vec2):
     """y[i, j] = a[i] * b[j] for 1-D a, b;  da = gy @ b, db = gy.T @ a"""
     a, b = _tensor(input), _tensor(vec2, "vec2")
     if a.ndim != 1 or b.ndim != 1:
-        raise RuntimeError(f"outer: expected 1-D tensors, got shapes {a.shape} and {b.shape}")
+        raise ShapeError(f"outer: expected 1-D tensors, got shapes {a.shape} and {b.shape}")
     return reshape(a, (-1, 1)) * reshape(b, (1, -1))
 
 

@@ -9,7 +9,11 @@ from ..tensor import Tensor
 from . import math as M, reduce as R, shape as S, linalg as L, activation as A, division as D, bitwise as B
 from . import unary, binary, scan, sort, index, layout, diag, einsum, stats, inplace as I
 
-BREADTH = (unary, binary, scan, sort, index, layout, diag, einsum, stats)  # op families that list their Tensor methods in a METHODS table
+BREADTH = (unary, binary, scan, sort, index, layout, diag, einsum, stats)  # families with a METHODS table
+# x.floor_(), x.masked_fill_(m, v), ...: the out-of-place op written back into x (inplace.commit rebases the graph)
+BREADTH_INPLACE = [f"{n}_" for n in unary.__all__ if n not in ("isnan", "isinf", "isfinite")] + [
+    "copysign_", "atan2_", "arctan2_", "lerp_", "cumsum_", "cumprod_", "scatter_", "scatter_add_", "scatter_reduce_",
+    "masked_fill_", "tril_", "triu_"]
 
 
 def _rev(f):
@@ -82,3 +86,5 @@ def install():
     for name, f in ops.items():
         setattr(Tensor, name, f)
     I.install(Tensor)
+    for name in BREADTH_INPLACE:
+        setattr(Tensor, name, I._inplace(ops[name[:-1]], name))

@@ -9,6 +9,7 @@ import math
 
 from .. import backend
 from ..autograd import Function
+from ..errors import DTypeError
 from ..tensor import Tensor
 from . import math as M
 from . import reduce as R
@@ -87,7 +88,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if dtype is not None:
         x = astype(x, dtype)
     if x.dtype.kind not in "fc":
-        raise RuntimeError(f"norm(): Expected a floating point tensor as input, got {x.dtype}")
+        raise DTypeError(f"norm(): Expected a floating point tensor as input, got {x.dtype}")
     p = _p(p)
     axes = R._axes(dim, x.ndim) if x.ndim else ()
     if p in (math.inf, -math.inf) and any(x.shape[a] == 0 for a in axes) or (p < 0 and x.data.size == 0):
