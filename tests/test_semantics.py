@@ -325,7 +325,8 @@ def test_bool_mask_of_right_shape_still_works(torch):
     xv = numpy.random.randn(2, 3, 4)
     m = xv > 0
     numpy.testing.assert_array_equal(sn.tensor(xv, dtype="float64")[sn.tensor(m)].numpy(), xv[m])
-    numpy.testing.assert_array_equal(sn.tensor(xv, dtype="float64")[1, :, sn.tensor(m[0, 0])].numpy(), xv[1][:, m[0, 0]])
+    numpy.testing.assert_array_equal(sn.tensor(xv, dtype="float64")[1, :, sn.tensor(m[0, 0])].numpy(),
+                                     xv[1][:, m[0, 0]])
 
 
 # ---- 9. errors catchable as PyTorch's ----
@@ -420,7 +421,8 @@ def test_reductions_on_0d_tensors_match_torch(torch, name):
 
 
 def test_optimizer_step_bumps_versions_so_stale_graphs_raise(torch):
-    for lib, make in ((sn, lambda: sn.randn(3, requires_grad=True)), (torch, lambda: torch.randn(3, requires_grad=True))):
+    for lib, make in ((sn, lambda: sn.randn(3, requires_grad=True)),
+                      (torch, lambda: torch.randn(3, requires_grad=True))):
         w = make()
         opt = lib.optim.SGD([w], lr=0.1)
         (w * 2).sum().backward()
@@ -577,3 +579,56 @@ def test_instance_norm_module_tracks_running_stats(torch):
     numpy.testing.assert_allclose(m.running_var.numpy(), to_np(tm.running_var), rtol=1e-5)
     m.eval(), tm.eval()
     numpy.testing.assert_allclose(m(x).numpy(), to_np(tm(tx)), rtol=1e-4, atol=1e-5)
+
+
+# ---- axis= / keepdims= aliases ----
+
+@pytest.mark.parametrize("name", ["sum", "mean", "var", "std", "amax", "amin", "argmax", "argmin", "logsumexp", "prod",
+                                  "all", "any", "max", "min", "std_mean", "var_mean"])
+def test_reductions_accept_numpy_names(torch, name):
+    xv = numpy.random.rand(2, 3, 4) + 0.5
+    x, tx = sn.tensor(xv, dtype="float64"), torch.tensor(xv)
+    r = getattr(sn, name)(x, axis=1, keepdims=True)
+    tr = getattr(torch, name)(tx, axis=1, keepdims=True)
+    r, tr = (r[0], tr[0]) if isinstance(tr, tuple) else (r, tr)
+    assert r.shape == tuple(tr.shape)
+    numpy.testing.assert_allclose(r.numpy().astype(float), to_np(tr).astype(float), rtol=1e-12)
+    if name not in ("all", "any", "std_mean", "var_mean"):
+        m = getattr(x, name)(axis=-1, keepdims=False)
+        m = m[0] if isinstance(m, tuple) else m
+        assert m.shape == (2, 3)
+
+
+# ---- 6. interpolate: 1-D, 2-D and 3-D signals, every mode ----
+
+@given(k=st.integers(1, 3), mode=st.sampled_from(["nearest", "nearest-exact", "linear"]),
+       ins=st.lists(st.integers(1, 5), min_size=3, max_size=3),
+       outs=st.lists(st.integers(1, 7), min_size=3, max_size=3), by_scale=st.booleans(),
+       factor=st.sampled_from([0.5, 1.5, 2.0, 3.0, 0.75]), align=st.sampled_from([None, True, False]))
+def test_interpolate_matches_torch(k, mode, ins, outs, by_scale, factor, align):
+    torch = load_torch()
+    if mode == "linear":
+        mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[k]
+    else:
+        align = None
+    shape = (2, 3) + tuple(ins[:k])
+    xv = numpy.random.randn(*shape)
+    kw = dict(scale_factor=factor) if by_scale else dict(size=tuple(outs[:k]))
+    if by_scale and any(int(i * factor) < 1 for i in ins[:k]):
+        return
+    x, tx = sn.tensor(xv, dtype="float64", requires_grad=True), torch.tensor(xv, requires_grad=True)
+    y = sn.nn.functional.interpolate(x, mode=mode, align_corners=align, **kw)
+    ty = torch.nn.functional.interpolate(tx, mode=mode, align_corners=align, **kw)
+    assert y.shape == tuple(ty.shape)
+    numpy.testing.assert_allclose(y.detach().numpy(), to_np(ty), rtol=1e-10, atol=1e-12)
+    g = numpy.random.randn(*y.shape)
+    y.backward(sn.tensor(g, dtype="float64"))
+    ty.backward(torch.tensor(g))
+    numpy.testing.assert_allclose(x.grad.numpy(), to_np(tx.grad), rtol=1e-10, atol=1e-12)
+
+
+def test_interpolate_mode_needs_matching_dims():
+    with pytest.raises(RuntimeError):
+        sn.nn.functional.interpolate(sn.ones(1, 1, 4), scale_factor=2, mode="bilinear")
+    with pytest.raises(RuntimeError):
+        sn.nn.functional.interpolate(sn.ones(1, 1, 4, 4), scale_factor=2, mode="linear")

@@ -2,7 +2,6 @@
 
 Errors are raised here, at the public boundary, once, in the user's terms (argument names and shapes).
 """
-import math
 
 import numpy
 
@@ -29,6 +28,7 @@ from ..ops.loss import (nll_loss, mse_loss, l1_loss, binary_cross_entropy,  # no
                         binary_cross_entropy_with_logits)
 from ..errors import ShapeError
 from ..ops.promotion import check_same_dtype
+from ..ops.resize import interpolate  # noqa: F401
 
 
 def _pair(v, name, fn):
@@ -181,50 +181,6 @@ def adaptive_avg_pool2d(input, output_size):
     xp = backend.get_array_module(x.data)
     y = matmul(matmul(_adaptive_matrix(xp, x.shape[2], oh, x.dtype), x),
                _adaptive_matrix(xp, x.shape[3], ow, x.dtype).T)
-    return _finish(y, unbatched)
-
-
-def _interp_matrix(n_in, n_out, scale, align_corners):
-    m = numpy.zeros((n_out, n_in))
-    for o in range(n_out):
-        if align_corners:
-            src = o * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
-        else:
-            src = max((o + 0.5) * scale - 0.5, 0.0)
-        i0 = min(int(math.floor(src)), n_in - 1)
-        i1 = min(i0 + 1, n_in - 1)
-        lam = src - i0
-        m[o, i0] += 1 - lam
-        m[o, i1] += lam
-    return m
-
-
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    """Resize (N, C, H, W). nearest: src = floor(dst · in/out); bilinear: y = A_h · x · A_wᵀ with tent weights."""
-    x, unbatched = _check_4d("interpolate", input)
-    if (size is None) == (scale_factor is None):
-        raise ShapeError("interpolate: give exactly one of size and scale_factor")
-    if mode not in ("nearest", "bilinear"):
-        raise ShapeError(f"interpolate: mode must be 'nearest' or 'bilinear', got {mode!r}")
-    h, w = x.shape[2:]
-    if size is not None:
-        oh, ow = _pair(size, "size", "interpolate")
-        sh, sw = h / oh, w / ow
-    else:
-        fh, fw = (scale_factor, scale_factor) if isinstance(scale_factor, (int, float)) else scale_factor
-        oh, ow = int(math.floor(h * fh)), int(math.floor(w * fw))
-        sh, sw = 1 / fh, 1 / fw
-    xp = backend.get_array_module(x.data)
-    if mode == "nearest":
-        rows = numpy.minimum(numpy.floor(numpy.arange(oh) * sh).astype(numpy.int64), h - 1)
-        cols = numpy.minimum(numpy.floor(numpy.arange(ow) * sw).astype(numpy.int64), w - 1)
-        y = getitem(getitem(x, (slice(None), slice(None), xp.asarray(rows))),
-                    (slice(None), slice(None), slice(None), xp.asarray(cols)))
-    else:
-        ac = bool(align_corners)
-        ah = Tensor(xp.asarray(_interp_matrix(h, oh, sh, ac).astype(x.dtype)))
-        aw = Tensor(xp.asarray(_interp_matrix(w, ow, sw, ac).astype(x.dtype)))
-        y = matmul(matmul(ah, x), aw.T)
     return _finish(y, unbatched)
 
 
