@@ -114,13 +114,12 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
     batch size, seed, limit, augmentation, schedule; more epochs are fine) unless `force`; the report is redrawn
     from the checkpoint first, so it always matches it.
     Under mpiexec each rank computes its rows of every global batch of `batch_size`; rank 0 writes."""
-    rank, world = parallel.start()
+    rank, world, device = parallel.start(device)
     writer = parallel.is_writer()
     progress = progress and writer
     backend.manual_seed(seed)
     if writer:
         resume_rules.start_folder(out)
-    device = backend.device(device)
     train_ds, test_ds = dataset(root=data, train=True), dataset(root=data, train=False)
     if limit:
         train_ds.images, train_ds.targets = train_ds.images[:limit], train_ds.targets[:limit]

@@ -184,7 +184,7 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
     resume: continue from OUT/checkpoint.npz, written with the same settings (more steps are fine) unless `force`
     (the model, its conditioning and the loss can never differ); the last checkpoint's pictures are redrawn first.
     Under mpiexec each rank computes its rows of every batch (batch_size must divide evenly) and rank 0 writes."""
-    rank, world = parallel.start()
+    rank, world, device = parallel.start(device)
     if world > 1 and batch_size % world:
         raise ValueError(f"--batch-size {batch_size} does not split evenly over {world} ranks")
     writer = parallel.is_writer()
