@@ -12,7 +12,7 @@ from .. import backend
 from ..autograd import Function
 from ..errors import DTypeError
 from ..tensor import Tensor
-from . import math as M
+from . import math as M, reduce as R
 from .cast import astype
 from .unary import _tensor
 
@@ -150,6 +150,7 @@ def _truth(name, reduce):
 
 all = _truth("all", lambda a, **kw: a.all(**kw))
 any = _truth("any", lambda a, **kw: a.any(**kw))
+all, any = R.numpy_names(all), R.numpy_names(any)
 all.__doc__ = "True if every element is nonzero (over `dim`, an int or a tuple, or everywhere); empty gives True"
 any.__doc__ = "True if some element is nonzero (over `dim`, an int or a tuple, or everywhere); empty gives False"
 

@@ -67,6 +67,7 @@ class Sub(_Binary):
 class Mul(_Binary):
     """y = a * b;  da = gy * b, db = gy * a"""
 
+    multilinear = True
     def forward(self, a, b):
         return a * b
 

@@ -118,4 +118,5 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return R.var(x, dim, unbiased, keepdim, correction), R.mean(x, dim, keepdim)
 
 
+std_mean, var_mean = R.numpy_names(std_mean), R.numpy_names(var_mean)
 METHODS = {"norm": norm}
