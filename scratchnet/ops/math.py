@@ -339,7 +339,7 @@ class Where(Function):
         self.cond = cond
 
     def forward(self, a, b):
-        return backend.get_array_module(a).where(self.cond, a, b)
+        return backend.get_array_module(a, b).where(self.cond, a, b)  # either may be a host constant
 
     def backward(self, gy):
         a, b = self.inputs
