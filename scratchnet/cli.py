@@ -297,6 +297,23 @@ def _failure(err):
 
 
 def main(argv=None):
+    """The command. Under mpiexec, a rank that fails (error or exception) ends the whole job with its status, so
+    no other rank waits for it forever."""
+    from . import distributed
+    try:
+        code = _main(argv)
+    except BaseException as e:   # only with --debug (or SystemExit from --help/--version) does anything get here
+        if distributed.world_size() > 1 and not isinstance(e, SystemExit):
+            import traceback
+            traceback.print_exc()
+            distributed.abort(1)
+        raise
+    if code and distributed.world_size() > 1:
+        distributed.abort(code)
+    return code
+
+
+def _main(argv=None):
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     debug = "--debug" in argv or os.environ.get("SCRATCHNET_DEBUG", "") not in ("", "0")
     argv = [a for a in argv if a != "--debug"]
