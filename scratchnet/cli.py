@@ -22,7 +22,8 @@ def info():
     """Versions, backend, devices and BLAS threads, as a dict (printed by `scratchnet info`)."""
     out = {"scratchnet": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
            "default device": str(backend.get_default_device()), "threads": backend.num_threads(),
-           "blas threads": f"{backend.blas_threads()} (scratchnet splits work itself; see set_num_threads)",
+           "blas threads": f"{backend.blas_threads()} (1 inside scratchnet's own parallel regions; see "
+                           f"set_num_threads)",
            "blas kernels": backend.blas_core() or "unknown"}
     for name, module in (("pillow", "PIL"), ("tqdm", "tqdm"), ("matplotlib", "matplotlib")):
         try:
@@ -329,6 +330,7 @@ def _main(argv=None):
             return 0
         prog = f"scratchnet {args.command}"
         _check(args)
+        backend.tune_allocator()   # the apps' step time; a process of our own (SCRATCHNET_MALLOC_TUNE=0: off)
         return _run(args, argv)
     except UsageError as err:
         if debug:
