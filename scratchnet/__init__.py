@@ -1,12 +1,16 @@
 """scratchnet: deep learning from scratch in NumPy, the same code on a GPU through CuPy."""
 __version__ = "0.1.0"
 
+import os as _os
+
 import numpy as _np
 
 from . import backend, ops  # noqa: F401  (importing ops installs Tensor's operators)
 
-backend.tune_allocator()
-backend.set_num_threads(None)
+# Importing scratchnet changes nothing process-wide: BLAS threads are limited only inside scratchnet's own
+# parallel regions (backend.one_blas_thread), and malloc tuning is opt-in (backend.tune_allocator)
+if _os.environ.get("SCRATCHNET_MALLOC_TUNE") == "1":
+    backend.tune_allocator()
 from .backend import (Device, device, get_default_device, set_default_device, manual_seed,  # noqa: F401
                       get_array_module, set_num_threads, num_threads as get_num_threads)
 from .tensor import Tensor, no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401

@@ -37,10 +37,12 @@ class Flip(Function):
         return Flip(self.dims)(gy)
 
 
-def flip(input, *dims):
-    """y = x reversed along each of `dims` (a list, or several ints: x.flip(0, 1));  dx = flip(gy, dims)"""
+def flip(input, *dims, **kwargs):
+    """y = x reversed along each of `dims` (flip(x, dims=[0, 1]), x.flip(0, 1));  dx = flip(gy, dims)"""
     x = _tensor(input)
-    dims = _dims(_sizes(dims), x.ndim, "flip")
+    if set(kwargs) - {"dims"} or (kwargs and dims):
+        raise TypeError(f"flip() takes dims as positional ints, a list, or dims=; got {dims} and {kwargs}")
+    dims = _dims(_sizes(dims) if dims else kwargs.get("dims", ()), x.ndim, "flip")
     if not dims or x.ndim == 0:
         return Flip(())(x) if x.ndim else reshape(x, ())
     return Flip(dims)(x)
@@ -132,7 +134,8 @@ def unfold(input, dimension, size, step):
     """Tensor.unfold: every window of `size` entries along `dimension`, `step` apart, as a new last axis:
     y[..., i, ..., j] = x[..., i*step + j, ...];  dx = gy scatter-added back (overlapping windows add up)"""
     x = _tensor(input)
-    if x.ndim == 0:
+    zero_d = x.ndim == 0
+    if zero_d:  # PyTorch: a 0-d tensor unfolds to its one window of size <= 1, with no new axis
         x = reshape(x, (1,))
     dim = _norm_dim(dimension, x.ndim, "dimension")
     n = x.shape[dim]
@@ -142,6 +145,8 @@ def unfold(input, dimension, size, step):
         raise RuntimeError(f"unfold(): size is {size} but must be >= 0")
     if step <= 0:
         raise RuntimeError(f"unfold(): step is {step} but must be > 0")
+    if zero_d:
+        return getitem(x, slice(0, size))
     xp = backend.get_array_module(x.data)
     windows = (n - size) // step + 1
     idx = xp.arange(windows)[:, None] * step + xp.arange(size)[None, :]  # (windows, size)
@@ -151,14 +156,24 @@ def unfold(input, dimension, size, step):
     return permute(y, *order)
 
 
+def _repeat_positions(counts, total=None):
+    """arange(len(counts)) with entry i repeated counts[i] times, built on the counts' device: position j of the
+    output belongs to the first i whose running total exceeds j. The length is data: one device sync unless
+    `total` (output_size) is given, as in PyTorch."""
+    xp = backend.get_array_module(counts)
+    ends = xp.cumsum(counts)
+    if total is None:
+        total = int(ends[-1]) if counts.shape[0] else 0
+    return xp.searchsorted(ends, xp.arange(total), side="right").astype(numpy.int64)
+
+
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     """Each entry repeated `repeats` times (an int, or a 1-D tensor with one count per entry) along `dim`
     (dim=None: over the flattened tensor);  dx = gy summed over each entry's copies.
     repeat_interleave(counts) alone gives arange(len(counts)) repeated by counts."""
     if repeats is None:
         counts = _tensor(input)
-        xp = backend.get_array_module(counts.data)
-        return Tensor(xp.repeat(xp.arange(counts.shape[0] if counts.ndim else 1), counts.data.reshape(-1)))
+        return Tensor(_repeat_positions(counts.data.reshape(-1), output_size))
     x = _tensor(input)
     if dim is None:
         x, dim = reshape(x, -1), 0
@@ -179,7 +194,8 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         if int(repeats) < 0:
             raise RuntimeError("repeat_interleave(): repeats can not be negative")
         counts = int(repeats)
-    idx = xp.repeat(xp.arange(n), counts)
+    idx = xp.repeat(xp.arange(n), counts) if isinstance(counts, int) else \
+        _repeat_positions(xp.broadcast_to(counts, (n,)), output_size)
     if output_size is not None and idx.shape[0] != output_size:
         raise RuntimeError(f"repeat_interleave(): output_size {output_size} does not match the repeats' sum "
                            f"{idx.shape[0]}")

@@ -29,11 +29,14 @@ class MatMul(Function):
         b = b.swapaxes(-1, -2) if self.tb else b
         m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
         batch = a.shape[:-2]
-        if xp is not backend.numpy or a.ndim != b.ndim or b.shape[:-2] != batch or \
-                m * k * n * max(1, int(numpy.prod(batch))) < PARALLEL_GEMM_FLOPS:
+        if xp is not backend.numpy:
             return xp.matmul(a, b)
+        if a.ndim != b.ndim or b.shape[:-2] != batch or m * k * n * max(1, int(numpy.prod(batch))) < \
+                PARALLEL_GEMM_FLOPS:
+            with backend.one_blas_thread():   # as inside scratchnet's parallel regions: see set_num_threads
+                return xp.matmul(a, b)
         # A large GEMM (or a few of them, e.g. one image's Gram matrices): split the rows of every product over
-        # scratchnet's threads (BLAS itself runs single-threaded, see backend.set_num_threads)
+        # scratchnet's threads (BLAS itself runs single-threaded there, see backend.one_blas_thread)
         out = xp.empty(batch + (m, n), dtype=xp.result_type(a, b))
         backend.parallel_for(m, lambda r0, r1: xp.matmul(a[..., r0:r1, :], b, out=out[..., r0:r1, :]), min_items=16)
         return out

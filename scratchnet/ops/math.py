@@ -338,8 +338,8 @@ class Where(Function):
     def __init__(self, cond):
         self.cond = cond
 
-    def forward(self, a, b):
-        return backend.get_array_module(self.cond).where(self.cond, a, b)
+    def forward(self, a, b):  # the module of the condition too: a branch may be a NumPy scalar constant
+        return backend.get_array_module(self.cond, a, b).where(self.cond, a, b)
 
     def backward(self, gy):
         a, b = self.inputs
@@ -356,13 +356,8 @@ def where(condition, input, other):
         a, b = constant(input, dtype), constant(other, dtype)
     else:
         a, b = promote(input, other)
-    if isinstance(condition, Tensor):
-        cond = condition.data
-    elif hasattr(condition, "shape") and not isinstance(condition, numpy.generic):
-        cond = condition  # a raw array (ops' backward passes masks computed on the device)
-    else:
-        arrays = [t.data for t in (a, b) if not isinstance(t.data, numpy.generic)]
-        cond = backend.get_array_module(arrays[0] if arrays else numpy.empty(0)).asarray(condition)
+    cond = condition.data if isinstance(condition, Tensor) else \
+        backend.get_array_module(condition, a.data, b.data).asarray(condition)  # a raw GPU mask stays on the GPU
     if cond.dtype != bool:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
     try:
