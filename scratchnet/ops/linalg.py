@@ -9,6 +9,7 @@ from .. import backend
 from ..autograd import Function
 from .shape import sum_to, reshape
 from ..errors import ShapeError
+from .promotion import check_same_dtype
 
 PARALLEL_GEMM_FLOPS = 2**21  # below ~2 MFLOP a GEMM is over before threads would pay off
 
@@ -58,7 +59,6 @@ class MatMul(Function):
 
 def matmul(a, b):
     """NumPy's matmul rules: 1-D operands get a dimension added (then removed); batch axes broadcast."""
-    from .promotion import check_same_dtype
     check_same_dtype("matmul", input=a, other=b)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
