@@ -47,3 +47,18 @@ concatenate = cat
 float16, float32, float64 = _np.dtype("float16"), _np.dtype("float32"), _np.dtype("float64")
 int32, int64, bool_ = _np.dtype("int32"), _np.dtype("int64"), _np.dtype("bool")
 float, double, long = float32, float64, int64
+
+# Subpackages reachable as attributes after `import scratchnet`, as torch.utils.data is after `import torch`;
+# imported on first use, so `import scratchnet` stays quick and pulls in no plotting or MPI
+_SUBPACKAGES = ("data", "models", "apps", "metrics", "viz", "distributed", "testing", "formats", "errors", "cli")
+
+
+def __getattr__(name):
+    if name in _SUBPACKAGES:
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'scratchnet' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBPACKAGES))
