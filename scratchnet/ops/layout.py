@@ -151,14 +151,24 @@ def unfold(input, dimension, size, step):
     return permute(y, *order)
 
 
+def _repeat_positions(counts, total=None):
+    """arange(len(counts)) with entry i repeated counts[i] times, built on the counts' device: position j of the
+    output belongs to the first i whose running total exceeds j. The length is data: one device sync unless
+    `total` (output_size) is given, as in PyTorch."""
+    xp = backend.get_array_module(counts)
+    ends = xp.cumsum(counts)
+    if total is None:
+        total = int(ends[-1]) if counts.shape[0] else 0
+    return xp.searchsorted(ends, xp.arange(total), side="right").astype(numpy.int64)
+
+
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     """Each entry repeated `repeats` times (an int, or a 1-D tensor with one count per entry) along `dim`
     (dim=None: over the flattened tensor);  dx = gy summed over each entry's copies.
     repeat_interleave(counts) alone gives arange(len(counts)) repeated by counts."""
     if repeats is None:
         counts = _tensor(input)
-        xp = backend.get_array_module(counts.data)
-        return Tensor(xp.repeat(xp.arange(counts.shape[0] if counts.ndim else 1), counts.data.reshape(-1)))
+        return Tensor(_repeat_positions(counts.data.reshape(-1), output_size))
     x = _tensor(input)
     if dim is None:
         x, dim = reshape(x, -1), 0
@@ -179,7 +189,8 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         if int(repeats) < 0:
             raise RuntimeError("repeat_interleave(): repeats can not be negative")
         counts = int(repeats)
-    idx = xp.repeat(xp.arange(n), counts)
+    idx = xp.repeat(xp.arange(n), counts) if isinstance(counts, int) else \
+        _repeat_positions(xp.broadcast_to(counts, (n,)), output_size)
     if output_size is not None and idx.shape[0] != output_size:
         raise RuntimeError(f"repeat_interleave(): output_size {output_size} does not match the repeats' sum "
                            f"{idx.shape[0]}")
