@@ -157,6 +157,8 @@ def test_loader_shards_put_together_are_the_single_process_batches(world, augmen
         numpy.testing.assert_array_equal(numpy.concatenate([p[k][1] for p in parts]), y)
         assert [len(p[k][1]) for p in parts] == [len(y) * (r + 1) // world - len(y) * r // world
                                                    for r in range(world)]
+    small = [[y.numpy() for _, y in DataLoader(_Images(9), 4, shard=(r, 2))][-1] for r in range(2)]
+    assert [len(s) for s in small] == [1, 1]           # a batch smaller than the world: every rank takes it whole
     with pytest.raises(ValueError, match="shard must be"):
         DataLoader(ds, shard=(2, 2))
 
