@@ -10,6 +10,7 @@ import itertools
 import numpy
 
 from . import backend
+from .errors import ShapeError
 
 
 # ---- grad mode ----
@@ -152,7 +153,7 @@ class Tensor:
 
     def item(self):
         if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+            raise ShapeError(f"item() needs a tensor with one element, got shape {self.shape}")
         return self.data.reshape(()).item()
 
     def tolist(self):

@@ -70,8 +70,10 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size=64, shuffle=False, drop_last=False, seed=0, transform=None, device=None,
                  sampler=None, shard=None):
-        if batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, numpy.integer)) or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}" +
+                             (" (this DataLoader always batches; PyTorch's batch_size=None has no equivalent)"
+                              if batch_size is None else ""))
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
         if shard is not None and not (len(shard) == 2 and 0 <= shard[0] < shard[1]):
