@@ -13,6 +13,12 @@ def _n_rows(x):
     return x.shape[0] * x.shape[1] if x.ndim >= 3 else (x.shape[0] if x.ndim else 1)
 
 
+def _empty_c(xp, like):
+    """A C-contiguous buffer shaped like `like`: empty_like would copy a transposed input's layout, and reshaping
+    such a buffer to rows makes a copy, so the results written into it would be lost."""
+    return xp.empty(like.shape, dtype=like.dtype)
+
+
 def _rowwise(xp, out, body, n_rows):
     """body(r0, r1) over the leading axis, split over threads on the CPU when the array is large."""
     if xp is backend.numpy and out.size >= 2**18 and n_rows > 1:
@@ -28,7 +34,7 @@ class ReLU(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        y = xp.empty_like(x)
+        y = _empty_c(xp, x)
         rows = x.reshape(_n_rows(x), -1)
         _rowwise(xp, y, lambda a, b: xp.maximum(rows[a:b], 0, out=y.reshape(rows.shape)[a:b]), rows.shape[0])
         self.save_for_backward(y)
@@ -48,7 +54,7 @@ class ReLUMask(Function):
 
     def forward(self, g):
         xp = backend.get_array_module(g)
-        z = xp.empty_like(g)
+        z = _empty_c(xp, g)
         n = _n_rows(g)
         g2, y2, z2 = g.reshape(n, -1), self.y.reshape(n, -1), z.reshape(n, -1)
         _rowwise(xp, z, lambda a, b: xp.multiply(g2[a:b], y2[a:b] > 0, out=z2[a:b]), n)
@@ -71,7 +77,7 @@ class LeakyReLU(Function):
     def forward(self, x):
         xp = backend.get_array_module(x)
         n = _n_rows(x)
-        x2, y = x.reshape(n, -1), xp.empty_like(x)
+        x2, y = x.reshape(n, -1), _empty_c(xp, x)
         y2, mask = y.reshape(n, -1), xp.empty(x.shape, dtype=bool)
         m2 = mask.reshape(n, -1)
 
@@ -103,7 +109,7 @@ class LeakyReLUMask(Function):
     def forward(self, g):
         xp = backend.get_array_module(g)
         n = _n_rows(g)
-        z = xp.empty_like(g)
+        z = _empty_c(xp, g)
         g2, z2, m2 = g.reshape(n, -1), z.reshape(n, -1), self.mask.reshape(n, -1)
 
         def body(a, b):
