@@ -634,3 +634,26 @@ def test_interpolate_mode_needs_matching_dims():
         sn.nn.functional.interpolate(sn.ones(1, 1, 4), scale_factor=2, mode="bilinear")
     with pytest.raises(RuntimeError):
         sn.nn.functional.interpolate(sn.ones(1, 1, 4, 4), scale_factor=2, mode="linear")
+
+
+@given(dtype=st.sampled_from(["int8", "int64", "uint8", "float16", "float32", "float64"]),
+       lo=st.sampled_from([None, 0.5, 1, -2, 2.5]), hi=st.sampled_from([None, 2, 2.5, 3.5]))
+def test_clamp_promotes_like_torch(dtype, lo, hi):
+    torch = load_torch()
+    torch.set_default_dtype(torch.float32)
+    try:
+        if lo is None and hi is None or dtype == "uint8" and lo == -2:
+            return
+        x, tx = sn.tensor([0, 1, 2, 3], dtype=dtype), torch.tensor([0, 1, 2, 3], dtype=getattr(torch, dtype))
+        r, tr = sn.clamp(x, min=lo, max=hi), torch.clamp(tx, min=lo, max=hi)
+        assert str(r.dtype) == str(tr.dtype).replace("torch.", "")
+        numpy.testing.assert_allclose(r.numpy().astype(float), to_np(tr).astype(float))
+    finally:
+        torch.set_default_dtype(torch.float64)
+
+
+def test_clamp_bound_out_of_integer_range_raises(torch):
+    with pytest.raises(RuntimeError):
+        torch.clamp(torch.tensor([1], dtype=torch.int8), min=-1000)
+    with pytest.raises(RuntimeError, match="overflow"):
+        sn.clamp(sn.tensor([1], dtype="int8"), min=-1000)

@@ -171,21 +171,24 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
             bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}") if progress else None
             loss_sum = correct = seen = 0
             for step, (x, y) in enumerate(loader, 1):
-                with backend.sharded_rows(*parallel.rows(sizes[step - 1]), sizes[step - 1]):
+                m = sizes[step - 1]
+                with backend.sharded_rows(*parallel.batch_rows(m), m):
                     logits = net(x)
+                whole = world > 1 and len(y) == m       # a batch smaller than the world: every rank computes it all
                 if world > 1:
                     # DDP averages over ranks: scaling the rows' sum by world/m makes that the global batch's mean
                     total = F.cross_entropy(logits, y, reduction="sum")
-                    loss, batch_loss = total * (world / sizes[step - 1]), total.item()
+                    loss, batch_loss = total * ((1 if whole else world) / m), total.item()
                 else:
                     loss = F.cross_entropy(logits, y)
                     batch_loss = loss.item() * len(y)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                loss_sum += batch_loss
-                correct += int((logits.argmax(1) == y).sum().item())
-                seen += len(y)
+                if not whole or rank == 0:               # (counted once)
+                    loss_sum += batch_loss
+                    correct += int((logits.argmax(1) == y).sum().item())
+                    seen += len(y)
                 if bar and (step % 20 == 0 or step == len(loader)):
                     bar.update(step, seen, loss=loss_sum / seen, acc=correct / seen)
             if bar:

@@ -109,7 +109,8 @@ class GANRun:
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "D(x)": squash(d_real), "D(G(z))": squash(d_fake)}
 
     def state(self, step, history):
-        return {"config": self.config, "g": self.g.state_dict(), "d": self.d.state_dict(),
+        g, d = parallel.unwrap(self.g), parallel.unwrap(self.d)
+        return {"config": self.config, "g": g.state_dict(), "d": d.state_dict(),
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "step": step,
                 "history": history, "rng": _rng_state()}
 

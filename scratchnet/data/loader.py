@@ -64,7 +64,8 @@ class DataLoader:
     sampler: an iterable of indices (e.g. scratchnet.distributed.DistributedSampler) instead of shuffle.
     shard=(rank, world): data parallelism that equals one process exactly. Every rank walks the same global
     batches of `batch_size` (drawn and, with a transform, augmented as one process would) and yields only its
-    contiguous share, rows [m·rank//world, m·(rank+1)//world) of a batch of m.
+    contiguous share, rows [m·rank//world, m·(rank+1)//world) of a batch of m (all of it when m < world: layers
+    cannot run on an empty batch).
     """
 
     def __init__(self, dataset, batch_size=64, shuffle=False, drop_last=False, seed=0, transform=None, device=None,
@@ -120,7 +121,7 @@ class DataLoader:
             if self.shard is not None:
                 # the global batch's random draws are made whole, so they are the same as in one process
                 r, w = self.shard
-                part = slice(len(idx) * r // w, len(idx) * (r + 1) // w)
+                part = slice(len(idx) * r // w, len(idx) * (r + 1) // w) if len(idx) >= w else slice(None)
                 idx = idx if self.transform is not None else idx[part]
             x, y = self._batch(idx)
             x = to_float(x) if x.dtype == numpy.uint8 else numpy.asarray(x, numpy.float32)
