@@ -42,7 +42,11 @@ class Function:
             kinds = {type(a) for a in arrays}
             if kinds != {numpy.ndarray} and (len(kinds) > 1 or len({a.device.id for a in arrays}) > 1):
                 raise _device_error(self, arrays)
-        y = self.forward(*arrays)
+        if type(arrays[0]) is numpy.ndarray:
+            y = self.forward(*arrays)
+        else:
+            with backend.on(arrays[0]):  # CuPy allocates and launches on the current device: make it the inputs'
+                y = self.forward(*arrays)
         if isinstance(y, numpy.generic):  # NumPy turns 0-d results into scalars; keep every Tensor an ndarray
             scalar, y = y, numpy.asarray(y)
             self._saved = tuple(y if a is scalar else a for a in self._saved)

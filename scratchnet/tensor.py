@@ -140,12 +140,18 @@ class Tensor:
         return numpy.array(backend.to_numpy(self.data), copy=True)
 
     def __array__(self, dtype=None, copy=None):
+        if self.device.type != "cpu":
+            # as PyTorch and CuPy do: a device->host copy is never implicit
+            raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy the "
+                            "tensor to host memory first (or .numpy() for a host copy)")
         a = backend.to_numpy(self.data)
         return a if dtype is None else a.astype(dtype, copy=False)
 
     def item(self):
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        if type(self.data) is not numpy.ndarray:
+            backend.run_pending_checks()  # a sync point: report what the device checked meanwhile
         return self.data.reshape(()).item()
 
     def tolist(self):
@@ -217,43 +223,50 @@ class Tensor:
 
     def zero_(self):
         self._check_inplace("zero_()")
-        self.data[...] = 0
+        with backend.on(self.data):
+            self.data[...] = 0
         return self
 
     def fill_(self, value):
         self._check_inplace("fill_()")
-        self.data[...] = value
+        with backend.on(self.data):
+            self.data[...] = value
         return self
 
     def copy_(self, src):
         self._check_inplace("copy_()")
-        src = src.data if isinstance(src, Tensor) else src
-        xp = backend.get_array_module(self.data)
-        src = backend.to_device(src, self.device) if xp is not numpy else backend.to_numpy(src)
-        if xp.broadcast_shapes(xp.shape(src), self.shape) != self.shape:
-            raise ValueError(f"copy_(): source shape {xp.shape(src)} does not broadcast to {self.shape}")
-        self.data[...] = src
+        with backend.on(self.data):
+            src = src.data if isinstance(src, Tensor) else src
+            xp = backend.get_array_module(self.data)
+            src = backend.to_device(src, self.device) if xp is not numpy else backend.to_numpy(src)
+            if xp.broadcast_shapes(xp.shape(src), self.shape) != self.shape:
+                raise ValueError(f"copy_(): source shape {xp.shape(src)} does not broadcast to {self.shape}")
+            self.data[...] = src
         return self
 
     def add_(self, other, alpha=1):
         self._check_inplace("add_()")
-        other = other.data if isinstance(other, Tensor) else other
-        self.data += alpha * other if alpha != 1 else other
+        with backend.on(self.data):
+            other = other.data if isinstance(other, Tensor) else other
+            self.data += alpha * other if alpha != 1 else other
         return self
 
     def mul_(self, other):
         self._check_inplace("mul_()")
-        self.data *= other.data if isinstance(other, Tensor) else other
+        with backend.on(self.data):
+            self.data *= other.data if isinstance(other, Tensor) else other
         return self
 
     def normal_(self, mean=0.0, std=1.0):
         self._check_inplace("normal_()")
-        self.data[...] = backend.random_normal(self.shape, self.dtype, self.device) * std + mean
+        with backend.on(self.data):
+            self.data[...] = backend.random_normal(self.shape, self.dtype, self.device) * std + mean
         return self
 
     def uniform_(self, a=0.0, b=1.0):
         self._check_inplace("uniform_()")
-        self.data[...] = backend.random_uniform(self.shape, self.dtype, self.device) * (b - a) + a
+        with backend.on(self.data):
+            self.data[...] = backend.random_uniform(self.shape, self.dtype, self.device) * (b - a) + a
         return self
 
     # ---- autograd ----
@@ -310,6 +323,13 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, capture=N
         else:
             pending[fn] = pending[fn] + g
 
+    with backend.on(roots[0].data) if roots else backend._NULL:  # seeds and sums on the graph's device
+        return _walk(roots, grads, retain_graph, create_graph, capture, accumulate_into, heap, pending, leaf_grads,
+                     want, captured, send)
+
+
+def _walk(roots, grads, retain_graph, create_graph, capture, accumulate_into, heap, pending, leaf_grads, want,
+          captured, send):
     for i, (t, g) in enumerate(zip(roots, grads)):
         send(t, _as_grad(t, g, i))
 

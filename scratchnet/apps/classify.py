@@ -44,12 +44,12 @@ class Progress:
 
 
 def _rng_state():
-    gen = backend.generator("cpu")
-    return json.dumps(gen.bit_generator.state)
+    """Every generator's state, the GPUs' too (dropout masks are drawn on the model's device)."""
+    return json.dumps(backend.get_rng_state())
 
 
 def _set_rng_state(text):
-    backend.generator("cpu").bit_generator.state = json.loads(text)
+    backend.set_rng_state(json.loads(text))
 
 
 def save_checkpoint(path, model_name, model, opt, epoch, history, classes):

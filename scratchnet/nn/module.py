@@ -82,7 +82,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        data = getattr(args[0], "data", None) if args else None
+        if data is None or type(data) is numpy.ndarray:
+            return self.forward(*args, **kwargs)
+        with backend.on(data):  # buffers updated in forward (batch-norm statistics) live on the input's device
+            return self.forward(*args, **kwargs)
 
     # ---- walking ----
     def named_modules(self, prefix=""):
@@ -147,9 +151,10 @@ class Module:
             for table in (m._parameters, m._buffers):
                 for k, t in table.items():
                     if t is not None:
-                        t.data = fn(t.data)
-                        if t.grad is not None:
-                            t.grad = Tensor(fn(t.grad.data))
+                        with backend.on(t.data):
+                            t.data = fn(t.data)
+                            if t.grad is not None:
+                                t.grad = Tensor(fn(t.grad.data))
         return self
 
     def to(self, device=None, dtype=None):
@@ -213,9 +218,10 @@ class Module:
             if k in own:
                 target = own[k]
                 src = v.data if isinstance(v, Tensor) else v
-                target.data[...] = backend.to_device(src, target.device).astype(target.dtype, copy=False) \
-                    if backend.xp_of(target.data) is not numpy else backend.to_numpy(src).astype(target.dtype,
-                                                                                                 copy=False)
+                with backend.on(target.data):
+                    target.data[...] = backend.to_device(src, target.device).astype(target.dtype, copy=False) \
+                        if backend.xp_of(target.data) is not numpy else backend.to_numpy(src).astype(target.dtype,
+                                                                                                     copy=False)
         return missing, unexpected
 
     # ---- printing ----

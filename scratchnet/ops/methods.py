@@ -37,6 +37,7 @@ def to(self, *args, dtype=None, device=None):
     return out
 
 
+@backend.follows_device
 def setitem(self, index, value):
     """In-place assignment on the raw data; refused while the graph is recorded for a tensor that needs grad."""
     if is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):

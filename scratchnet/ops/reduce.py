@@ -147,6 +147,7 @@ class MaxAll(Function):
         return (xp.max if self.largest else xp.min)(self.inputs[0].data)
 
 
+@backend.follows_device
 def _max_min(x, dim, keepdim, largest):
     if x.data.size == 0:
         raise ValueError(f"{'max' if largest else 'min'}(): the tensor of shape {x.shape} is empty")
@@ -173,6 +174,7 @@ def amax(x, dim=None, keepdim=False):
     return max(x, dim, keepdim).values if dim is not None else max(x)
 
 
+@backend.follows_device
 def argmax(x, dim=None, keepdim=False):
     xp = backend.get_array_module(x.data)
     if dim is None:
@@ -180,6 +182,7 @@ def argmax(x, dim=None, keepdim=False):
     return Tensor(xp.argmax(x.data, axis=_norm_dim(dim, x.ndim), keepdims=keepdim).astype(numpy.int64))
 
 
+@backend.follows_device
 def argmin(x, dim=None, keepdim=False):
     xp = backend.get_array_module(x.data)
     if dim is None:
