@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
-.PHONY: setup demo worked-example test test-gpu-sim test-slow torch fashion-mnist browser bench clean
+.PHONY: setup demo worked-example test test-gpu-sim test-slow torch fashion-mnist browser bench clean mpi test-mpi
 setup: $(VENV)/.installed
 
 # The main demo: the gallery. Every app run small (CNN training on whatever Fashion-MNIST is found, the bundled
@@ -46,6 +46,17 @@ browser:
 # PyTorch CPU, the reference the tests and benchmarks compare against (optional; CI installs it)
 torch: setup
 	$(BIN)/python -m pip install -q torch==2.13.0
+
+# MPI for data-parallel training (scratchnet.distributed): MPICH and mpi4py from PyPI, into the venv
+mpi: setup
+	$(BIN)/python -m pip install -q -e '.[mpi]'
+
+# The MPI tests on 2 ranks (tests/test_mpi.py). As root Open MPI needs the two ALLOW variables (MPICH ignores
+# them); MPIEXEC_TIMEOUT (MPICH/Hydra) ends a run whose ranks wait on each other forever. Exit status non-zero
+# when a test failed on any rank; rank 0 prints the report, the others log to $$TMPDIR/scratchnet-pytest-rank*.log
+MPI_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 MPIEXEC_TIMEOUT=$${MPIEXEC_TIMEOUT:-1200}
+test-mpi: mpi
+	$(MPI_ENV) $(BIN)/mpiexec -n 2 $(BIN)/python -m pytest -q -m mpi -p no:cacheprovider tests/test_mpi.py
 
 bench: setup
 	$(BIN)/python benchmarks/overhead.py

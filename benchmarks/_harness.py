@@ -73,6 +73,6 @@ def table(headers, rows):
 
 
 
-def bar_chart(path, title, groups, series):
+def bar_chart(path, title, groups, series, ylabel=""):
     from scratchnet.apps.plots import bar_chart as draw
-    return draw(path, title, groups, series)
+    return draw(path, title, groups, series, ylabel=ylabel)

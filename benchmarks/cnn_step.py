@@ -161,8 +161,9 @@ def main():
     print(f"median of {args.rounds} alternated processes per framework")
     print(table(headers, rows))
     if args.plot:
-        groups = [f"b{b} {t}T" for t in args.threads for b in args.batches]
-        bar_chart(args.plot, "reference CNN training step, ms (lower is better)", groups, plot)
+        groups = [f"batch {b}, {t} thread{'s' if t > 1 else ''}" for t in args.threads for b in args.batches]
+        bar_chart(args.plot, "reference CNN training step (lower is better)", groups, plot,
+                  ylabel="ms per step (median)")
         print(f"plot: {args.plot}")
 
 

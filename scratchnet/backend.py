@@ -317,26 +317,50 @@ def set_rng_state(state):
         gen.state = st
 
 
+_row_shard = None
+
+
+@contextlib.contextmanager
+def sharded_rows(lo, hi, n):
+    """Inside: a random draw whose first dimension is hi − lo (this process's rows lo:hi of a global batch of n)
+    is drawn for all n rows and cut to lo:hi. Every data-parallel rank then draws exactly what one process would
+    for the whole batch (noise, dropout masks), and the ranks' generators stay in step."""
+    global _row_shard
+    old, _row_shard = _row_shard, (lo, hi, n)
+    try:
+        yield
+    finally:
+        _row_shard = old
+
+
+def _draw(draw, shape):
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    s = _row_shard
+    if s is None or not shape or shape[0] != s[1] - s[0] or s[1] - s[0] == s[2]:
+        return draw(shape)
+    return draw((s[2],) + shape[1:])[s[0]:s[1]]
+
+
 def random_normal(shape, dtype, dev=None):
     gen = generator(dev)
     with using(device(dev)):
-        return gen.standard_normal(shape, dtype=dtype)
+        return _draw(lambda sh: gen.standard_normal(sh, dtype=dtype), shape)
 
 
 def random_uniform(shape, dtype, dev=None):
     gen = generator(dev)
     with using(device(dev)):
         if isinstance(gen, numpy.random.Generator):
-            return gen.random(shape, dtype=dtype)
-        return gen.random_sample(shape, dtype=dtype)
+            return _draw(lambda sh: gen.random(sh, dtype=dtype), shape)
+        return _draw(lambda sh: gen.random_sample(sh, dtype=dtype), shape)
 
 
 def random_integers(low, high, shape, dev=None):
     gen = generator(dev)
     with using(device(dev)):
         if isinstance(gen, numpy.random.Generator):
-            return gen.integers(low, high, shape, dtype=numpy.int64)
-        return gen.randint(low, high, shape, dtype=numpy.int64)
+            return _draw(lambda sh: gen.integers(low, high, sh, dtype=numpy.int64), shape)
+        return _draw(lambda sh: gen.randint(low, high, sh, dtype=numpy.int64), shape)
 
 
 def tune_allocator():

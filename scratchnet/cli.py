@@ -120,6 +120,39 @@ def _run_image_command(a):
     return 0
 
 
+def _is_rank0():
+    from . import distributed
+    return distributed.rank() == 0
+
+
+def _nproc_argument(p):
+    p.add_argument("--nproc", type=int, default=None,
+                   help="train data-parallel on N processes: runs this command under mpiexec -n N (needs "
+                        "scratchnet[mpi]); the same as launching `mpiexec -n N scratchnet ...` yourself")
+
+
+def _launch(nproc, argv):
+    """Re-run this command (without --nproc) on nproc ranks under mpiexec."""
+    from .apps import parallel
+    from .distributed.comm import launcher_world
+    if launcher_world() is not None:
+        print("scratchnet: --nproc inside mpiexec: launch with one or the other", file=sys.stderr)
+        return 2
+    rest, skip = [], False
+    for i, a in enumerate(argv):
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            rest.append(a)
+    try:
+        return parallel.launch(nproc, rest)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"scratchnet: {err}", file=sys.stderr)
+        return 2
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:2] == ["gan", "sample"]:
@@ -141,6 +174,7 @@ def main(argv=None):
     t.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     t.add_argument("--cosine", action="store_true", help="cosine learning-rate decay to 0 over the epochs")
     t.add_argument("--augment", action="store_true", help="random horizontal flips of training images")
+    _nproc_argument(t)
     e = sub.add_parser("evaluate", help="test accuracy of a checkpoint")
     e.add_argument("checkpoint")
     e.add_argument("--data", default=None)
@@ -175,8 +209,11 @@ def main(argv=None):
     g.add_argument("--mode-seeking", type=float, default=None,
                    help="weight of the mode-seeking term (default 0.1 for conditional models, 0 otherwise)")
     g.add_argument("--quality-samples", type=int, default=1000, help="samples per quality measurement (0: none)")
+    _nproc_argument(g)
     _image_parsers(sub)
     args = parser.parse_args(argv)
+    if getattr(args, "nproc", None):
+        return _launch(args.nproc, argv)
     if args.command in ("style", "dream", "demo"):
         return _run_image_command(args)
     if args.command == "gan":
@@ -188,9 +225,13 @@ def main(argv=None):
         except GANDiverged as err:
             print(f"scratchnet gan: {err}", file=sys.stderr)
             return 3
+        except (ValueError, FileNotFoundError) as err:
+            print(f"scratchnet gan: {err}", file=sys.stderr)
+            return 2
         except KeyboardInterrupt:
             return 130
-        print(f"samples, losses and checkpoint in {args.out}")
+        if _is_rank0():
+            print(f"samples, losses and checkpoint in {args.out}")
         return 0
     if args.command == "transfer":
         from .apps.transfer import transfer
@@ -208,7 +249,8 @@ def main(argv=None):
                 hist = classify.train(args.model, args.data, args.epochs, args.batch_size, args.lr, args.device,
                                       args.seed, args.out, args.resume, limit=args.limit, cosine=args.cosine,
                                       augment=args.augment)
-                print(f"final test accuracy {hist[-1]['test_acc']:.2%}; report in {args.out}")
+                if _is_rank0():
+                    print(f"final test accuracy {hist[-1]['test_acc']:.2%}; report in {args.out}")
             elif args.command == "evaluate":
                 from .data import FashionMNIST
                 model, ck = classify.load_model(args.checkpoint, args.device)

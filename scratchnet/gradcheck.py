@@ -27,7 +27,7 @@ def _prepare(inputs):
     for x, c in zip(inputs, chosen):
         if c:
             with backend.on(x.data):
-                x = Tensor(x.data.astype(numpy.float64, copy=True), True)
+                x = Tensor(x.data.astype(numpy.float64, order="C", copy=True), True)  # C order: perturbed in place
         out.append(x)
     return out, [i for i, c in enumerate(chosen) if c]
 

@@ -300,6 +300,26 @@ def _add(a, b):
     return b if a is None else a + b
 
 
+_post_backward_hooks = {}
+
+
+class _HookHandle:
+    def __init__(self, key):
+        self.key = key
+
+    def remove(self):
+        _post_backward_hooks.pop(self.key, None)
+
+
+def register_post_backward_hook(fn):
+    """Call fn(leaves) after every backward() has accumulated `.grad`, with the set of ids of the leaves that
+    received a gradient (autograd.grad, which touches no .grad, calls none). DistributedDataParallel averages its
+    gradients over the ranks here. Returns a handle with remove()."""
+    key = object()
+    _post_backward_hooks[key] = fn
+    return _HookHandle(key)
+
+
 def run_backward(roots, grads, retain_graph=False, create_graph=False, capture=None, accumulate_into=None):
     """Walk the graph from `roots` back to the leaves.
 
@@ -369,4 +389,8 @@ def _walk(roots, grads, retain_graph, create_graph, capture, accumulate_into, he
         if not create_graph:
             g = Tensor(g.data)
         leaf.grad = g if leaf.grad is None else (leaf.grad + g if create_graph else Tensor(leaf.grad.data + g.data))
+    if _post_backward_hooks:
+        reached = {id(t) for t in leaf_grads if keep is None or id(t) in keep}
+        for fn in list(_post_backward_hooks.values()):
+            fn(reached)
     return None

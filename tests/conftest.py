@@ -65,3 +65,6 @@ def fft_everywhere():
     finally:
         for k, v in zip(names, old):
             setattr(conv_fft, k, v)
+
+
+pytest_plugins = ["mpi_plugin"]   # `mpi` tests run under mpiexec, every rank in step (tests/mpi_plugin.py)

@@ -5,7 +5,6 @@ was never stopped), metrics.json, curves.png, confusion.png and predictions.png.
 """
 import json
 import os
-import sys
 import time
 
 import numpy
@@ -14,33 +13,12 @@ from .. import backend, creation, io, optim
 from ..data import DataLoader, FashionMNIST, horizontal_flip
 from ..models import build
 from ..tensor import no_grad
-from . import plots
+from . import parallel, plots
+from .progress import Progress
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint that does not fit the model or the run."""
-
-
-class Progress:
-    """One status line, rewritten in place: step, loss, accuracy, images/s and time left."""
-
-    def __init__(self, total, label, stream=sys.stderr, unit="img/s"):
-        self.total, self.label, self.stream, self.unit = total, label, stream, unit
-        self.start, self.seen = time.perf_counter(), 0
-
-    def update(self, step, seen, **figures):
-        self.seen = seen
-        elapsed = time.perf_counter() - self.start
-        rate = self.seen / max(elapsed, 1e-9)
-        eta = elapsed / max(step, 1) * (self.total - step)
-        bar = "#" * int(20 * step / self.total)
-        stats = "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items())
-        self.stream.write(f"\r{self.label} [{bar:<20}] {step}/{self.total}  {stats}  {rate:.1f} {self.unit}  "
-                          f"ETA {eta:.0f}s ")
-        self.stream.flush()
-
-    def close(self):
-        self.stream.write("\n")
 
 
 def _rng_state():
@@ -71,30 +49,38 @@ def load_model(path, device=None):
 
 
 @no_grad()
-def evaluate(model, dataset, batch_size=500, device=None):
-    """(accuracy, mean cross-entropy, confusion matrix, predictions) of `model` on `dataset`."""
+def evaluate(model, dataset, batch_size=500, device=None, shard=False):
+    """(accuracy, mean cross-entropy, confusion matrix, predictions) of `model` on `dataset`.
+    shard=True (every rank of an MPI run calls it): each rank scores its contiguous part of the dataset and the
+    sums are all-reduced, so every rank returns the figures of the whole dataset."""
     from ..nn import functional as F
     model.eval()
     k = len(dataset.classes)
     confusion = numpy.zeros((k, k), dtype=numpy.int64)
-    preds, total_loss = [], 0.0
-    for x, y in DataLoader(dataset, batch_size, device=device):
+    preds, total_loss = [numpy.zeros(0, numpy.int64)], 0.0
+    lo, hi = parallel.rows(len(dataset)) if shard else (0, len(dataset))
+    for x, y in DataLoader(dataset, batch_size, device=device, sampler=range(lo, hi)):
         logits = model(x)
         total_loss += F.cross_entropy(logits, y, reduction="sum").item()
         p = logits.argmax(1).numpy()
         preds.append(p)
         numpy.add.at(confusion, (y.numpy(), p), 1)
     preds = numpy.concatenate(preds)
+    if shard and parallel.dist.world_size() > 1:
+        total_loss = float(parallel.sum_over_ranks(total_loss))
+        confusion = parallel.sum_over_ranks(confusion, numpy.int64)
+        preds = numpy.concatenate(parallel.dist.all_gather_object(preds))
     return float((preds == dataset.targets).mean()), total_loss / len(dataset), confusion, preds
 
 
 def _write_report(out, history, confusion, test_ds, preds):
     epochs = [h["epoch"] for h in history]
+    pct = lambda key: [100 * h[key] for h in history]  # noqa: E731
     plots.line_charts(os.path.join(out, "curves.png"), [
-        ("cross-entropy loss per epoch", {"train": [h["train_loss"] for h in history],
-                                          "test": [h["test_loss"] for h in history]}),
-        ("accuracy per epoch", {"train": [h["train_acc"] for h in history],
-                                "test": [h["test_acc"] for h in history]})])
+        dict(title="loss", ylabel="cross-entropy (nats per image)", x=epochs,
+             series={"train": [h["train_loss"] for h in history], "test": [h["test_loss"] for h in history]}),
+        dict(title="accuracy", ylabel="accuracy (%)", x=epochs, log=False,
+             series={"train": pct("train_acc"), "test": pct("test_acc")})])
     plots.confusion_image(os.path.join(out, "confusion.png"), confusion, test_ds.classes)
     rng = numpy.random.default_rng(0)
     pick = rng.choice(len(test_ds), 32, replace=False)
@@ -112,9 +98,14 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
     """Train a classifier with Adam; returns the history (one dict per epoch).
 
     cosine: anneal the learning rate to 0 over the epochs (lr_t = lr·(1 + cos(π·t/epochs))/2, set per epoch);
-    augment: mirror half the training images left-right; limit: use only the first N training images."""
+    augment: mirror half the training images left-right; limit: use only the first N training images.
+    Under mpiexec each rank computes its rows of every global batch of `batch_size`; rank 0 writes."""
+    rank, world = parallel.start()
+    writer = parallel.is_writer()
+    progress = progress and writer
     backend.manual_seed(seed)
-    os.makedirs(out, exist_ok=True)
+    if writer:
+        os.makedirs(out, exist_ok=True)
     device = backend.device(device)
     train_ds, test_ds = dataset(root=data, train=True), dataset(root=data, train=False)
     if limit:
@@ -125,8 +116,9 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
     opt = optim.Adam(net.parameters(), lr=lr)
     ck_path = os.path.join(out, "checkpoint.npz")
     history, start = [], 0
-    if resume and os.path.exists(ck_path):
-        ck = io.load(ck_path)
+    # rank 0 reads the checkpoint and hands it to the others
+    ck = parallel.share(io.load(ck_path) if writer and resume and os.path.exists(ck_path) else None)
+    if ck is not None:
         if ck.get("model_name") != model:
             raise CheckpointError(f"{ck_path} was written for model '{ck.get('model_name')}', not '{model}'")
         net.load_state_dict(ck["model"])
@@ -136,7 +128,9 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
         if progress:
             print(f"resumed from {ck_path} after epoch {start}")
     loader = DataLoader(train_ds, batch_size, shuffle=True, seed=seed, device=device,
-                        transform=horizontal_flip(0.5) if augment else None)
+                        transform=horizontal_flip(0.5) if augment else None, shard=(rank, world) if world > 1 else None)
+    base, net = net, parallel.wrap(net)
+    sizes = loader.global_batch_sizes()
     schedule = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, last_epoch=start - 1) if cosine else None
     from ..nn import functional as F
     try:
@@ -147,31 +141,42 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
             bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}") if progress else None
             loss_sum = correct = seen = 0
             for step, (x, y) in enumerate(loader, 1):
-                logits = net(x)
-                loss = F.cross_entropy(logits, y)
+                with backend.sharded_rows(*parallel.rows(sizes[step - 1]), sizes[step - 1]):
+                    logits = net(x)
+                if world > 1:
+                    # DDP averages over ranks: scaling the rows' sum by world/m makes that the global batch's mean
+                    total = F.cross_entropy(logits, y, reduction="sum")
+                    loss, batch_loss = total * (world / sizes[step - 1]), total.item()
+                else:
+                    loss = F.cross_entropy(logits, y)
+                    batch_loss = loss.item() * len(y)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                loss_sum += loss.item() * len(y)
+                loss_sum += batch_loss
                 correct += int((logits.argmax(1) == y).sum().item())
                 seen += len(y)
                 if bar and (step % 20 == 0 or step == len(loader)):
                     bar.update(step, seen, loss=loss_sum / seen, acc=correct / seen)
             if bar:
                 bar.close()
-            acc, test_loss, confusion, preds = evaluate(net, test_ds, device=device)
+            if world > 1:
+                loss_sum, correct, seen = parallel.sum_over_ranks([loss_sum, correct, seen]).tolist()
+            acc, test_loss, confusion, preds = evaluate(base, test_ds, device=device, shard=True)
             history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
                             "test_loss": test_loss, "test_acc": acc, "lr": opt.param_groups[0]["lr"],
                             "seconds": round(time.perf_counter() - bar_start, 2)})
             if schedule:
                 schedule.step()
-            save_checkpoint(ck_path, model, net, opt, epoch + 1, history, list(train_ds.classes))
-            _write_report(out, history, confusion, test_ds, preds)
+            if writer:
+                save_checkpoint(ck_path, model, base, opt, epoch + 1, history, list(train_ds.classes))
+                _write_report(out, history, confusion, test_ds, preds)
             if progress:
                 print(f"epoch {epoch + 1}: test accuracy {acc:.2%}  (checkpoint, metrics and pictures in {out})")
     except KeyboardInterrupt:
         # Checkpoints are written atomically at each epoch's end, so the last one on disk is whole
-        print(f"\ninterrupted: {ck_path} holds the last finished epoch; rerun with --resume to continue")
+        if writer:
+            print(f"\ninterrupted: {ck_path} holds the last finished epoch; rerun with --resume to continue")
         raise
     return history
 

@@ -14,7 +14,7 @@ from .. import backend, creation, metrics
 from ..autograd import grad
 from ..data.datasets import FASHION
 from ..nn import functional as F
-from .classify import Progress
+from .progress import Progress
 from .images import load_image, save_image, strip
 
 # the shipped Fashion-MNIST CNN (metrics.load_classifier): names for the outputs of its stages

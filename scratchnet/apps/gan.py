@@ -14,8 +14,9 @@ from .. import backend, creation, io, optim
 from ..data import FashionMNIST
 from ..models.gan import build_gan
 from ..tensor import no_grad
-from . import plots
-from .classify import Progress, _rng_state, _set_rng_state
+from . import parallel, plots
+from .classify import _rng_state, _set_rng_state
+from .progress import Progress
 from .gan_losses import discriminator_loss, generator_loss, gradient_penalty, mode_seeking
 
 
@@ -41,22 +42,32 @@ class GANRun:
     """Models, optimizers and settings of one GAN run."""
 
     def __init__(self, model="dcgan", conditional=False, loss="bce", z_dim=100, lr=2e-4, betas=(0.5, 0.999),
-                 n_critic=None, gp_weight=10.0, device=None, num_classes=10, mode_seeking=None):
+                 n_critic=None, gp_weight=10.0, device=None, num_classes=10, mode_seeking=None, dtype=None):
         self.config = dict(model=model, conditional=conditional, loss=loss, z_dim=z_dim, lr=lr, betas=list(betas),
                            n_critic=n_critic or (5 if loss == "wgan-gp" else 1), gp_weight=gp_weight,
                            num_classes=num_classes,
                            mode_seeking=(0.1 if conditional else 0.0) if mode_seeking is None else mode_seeking)
         self.device = backend.device(device)
+        self.dtype = numpy.dtype(dtype or numpy.float32)
         self.g, self.d = build_gan(model, z_dim, num_classes if conditional else None)
-        self.g.to(self.device), self.d.to(self.device)
+        self.g.to(self.device, self.dtype), self.d.to(self.device, self.dtype)
         self.opt_g = optim.Adam(self.g.parameters(), lr=lr, betas=betas)
         self.opt_d = optim.Adam(self.d.parameters(), lr=lr, betas=betas)
+
+    def distribute(self):
+        """Data-parallel over the launcher's ranks (SyncBatchNorm + DistributedDataParallel; see apps.parallel).
+        Call step() inside backend.sharded_rows(lo, hi, batch) with this rank's rows of the global batch."""
+        self.g, self.d = parallel.wrap(self.g), parallel.wrap(self.d)
+        return self
+
+    def noise(self, n):
+        return creation.randn(n, self.config["z_dim"], device=self.device, dtype=self.dtype)
 
     def labels(self, y):
         return creation.tensor(y, device=self.device) if self.config["conditional"] else None
 
     def sample(self, n, labels=None):
-        z = creation.randn(n, self.config["z_dim"], device=self.device)
+        z = self.noise(n)
         with no_grad():
             self.g.eval()
             out = self.g(z, self.labels(labels) if labels is not None else None)
@@ -68,7 +79,7 @@ class GANRun:
         c, n = self.config, real.shape[0]
         lab = self.labels(y)
         for _ in range(c["n_critic"]):
-            fake = self.g(creation.randn(n, c["z_dim"], device=self.device), lab).detach()
+            fake = self.g(self.noise(n), lab).detach()
             d_real, d_fake = self.d(real, lab), self.d(fake, lab)
             loss_d = discriminator_loss(d_real, d_fake, c["loss"])
             if c["loss"] == "wgan-gp":
@@ -81,13 +92,13 @@ class GANRun:
             # the G batch is two halves with the same classes and different noise, for the mode-seeking term
             h = n // 2
             lab2 = None if y is None else self.labels(numpy.concatenate([y[:h], y[:h]]))
-            z = creation.randn(2 * h, c["z_dim"], device=self.device)
+            z = self.noise(2 * h)
             fake = self.g(z, lab2)
             d_fake = self.d(fake, lab2)
             loss_g = generator_loss(d_fake, c["loss"]) + mode_seeking(fake[:h], fake[h:], z[:h], z[h:],
                                                                        c["mode_seeking"])
         else:
-            d_fake = self.d(self.g(creation.randn(n, c["z_dim"], device=self.device), lab), lab)
+            d_fake = self.d(self.g(self.noise(n), lab), lab)
             loss_g = generator_loss(d_fake, c["loss"])
         self.d.requires_grad_(True)
         self.opt_g.zero_grad()
@@ -102,8 +113,9 @@ class GANRun:
                 "history": history, "rng": _rng_state()}
 
     @classmethod
-    def from_checkpoint(cls, path, device=None):
-        ck = io.load(path)
+    def from_checkpoint(cls, path, device=None, ck=None):
+        """The run saved in `path` (or, under MPI, in `ck`: the checkpoint rank 0 read and broadcast)."""
+        ck = io.load(path) if ck is None else ck
         if not isinstance(ck, dict) or "config" not in ck or "g" not in ck:
             raise ValueError(f"{path}: not a scratchnet GAN checkpoint")
         c = dict(ck["config"])
@@ -167,20 +179,32 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
               device=None, seed=0, out="out/gan", resume=False, sample_every=500, progress=True, limit=None,
               quality_samples=1000, mode_seeking=None):
     """Train and write the run's pictures and checkpoint; returns the history (one dict per logged step).
-    At every checkpoint the samples' quality is measured (quality.json, quality.png); quality_samples=0 skips it."""
+    At every checkpoint the samples' quality is measured (quality.json, quality.png); quality_samples=0 skips it.
+    Under mpiexec each rank computes its rows of every batch (batch_size must divide evenly) and rank 0 writes."""
+    rank, world = parallel.start()
+    if world > 1 and batch_size % world:
+        raise ValueError(f"--batch-size {batch_size} does not split evenly over {world} ranks")
+    writer = parallel.is_writer()
+    progress = progress and writer
     backend.manual_seed(seed)
-    os.makedirs(out, exist_ok=True)
+    if writer:
+        os.makedirs(out, exist_ok=True)
     ds = FashionMNIST(root=data, train=True)
     images, targets = ds.images[:limit] if limit else ds.images, ds.targets[:limit] if limit else ds.targets
     run = GANRun(model, conditional, loss, lr=lr, device=device, num_classes=len(ds.classes),
                  mode_seeking=mode_seeking)
+    if world > 1 and run.config["mode_seeking"] and progress:
+        print("note: the mode-seeking term pairs samples within each rank's rows, so this run is not step-for-step "
+              "the single-process one (--mode-seeking 0 makes it so)")
     fixed_z = creation.randn(64, run.config["z_dim"], device=run.device)
     fixed_labels = numpy.arange(64) % len(ds.classes) if conditional else None
     ck_path, history, start, quality = os.path.join(out, "checkpoint.npz"), [], 0, []
-    measure = Quality(FashionMNIST(root=data, train=False).images, quality_samples, device) if quality_samples \
-        else None
-    if resume and os.path.exists(ck_path):
-        run, ck = GANRun.from_checkpoint(ck_path, device)
+    measure = Quality(FashionMNIST(root=data, train=False).images, quality_samples, device) \
+        if quality_samples and writer else None
+    # rank 0 reads the checkpoint and hands it to the others
+    ck = parallel.share(io.load(ck_path) if writer and resume and os.path.exists(ck_path) else None)
+    if ck is not None:
+        run, ck = GANRun.from_checkpoint(ck_path, device, ck)
         if (ck["config"]["model"], ck["config"]["conditional"], ck["config"]["loss"]) != (model, conditional, loss):
             raise ValueError(f"{ck_path} was written for {ck['config']}, not model={model} conditional={conditional} "
                              f"loss={loss}")
@@ -188,11 +212,17 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
         # keep the every-10-steps log; a stopped run's extra entry for its last step is not part of it
         history = [h for h in ck["history"] if (h["step"] - 1) % 10 == 0]
         _set_rng_state(ck["rng"])
+    run.distribute()
+    lo, hi = parallel.rows(batch_size)
     bar = Progress(steps - start, f"{model}{' conditional' if conditional else ''} {loss}") if progress else None
     for step in range(start, steps):
         x, y = _batch(images, targets, step, batch_size, seed)
+        x, y = x[lo:hi], y[lo:hi]      # this rank's rows (all of them in one process)
         real = creation.tensor(x.astype(numpy.float32)[:, None] / 127.5 - 1, device=run.device)  # [-1, 1]
-        figures = run.step(real, y)
+        with backend.sharded_rows(lo, hi, batch_size):
+            figures = run.step(real, y)
+        if world > 1:   # the global batch's figures: equal shards, so the mean of the ranks' means
+            figures = dict(zip(figures, (float(v) for v in parallel.sum_over_ranks(list(figures.values())) / world)))
         if not all(numpy.isfinite(v) for v in figures.values()):
             raise GANDiverged(f"step {step + 1}: {figures}: training diverged; the last good checkpoint is {ck_path}")
         if step % 10 == 0 or step + 1 == steps:
@@ -205,20 +235,26 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
                 if progress:
                     print(f"\nstep {step + 1}: " + ", ".join(f"{k} {v:.4g}" for k, v in quality[-1].items()
                                                              if k != "step"))
-            io.save({**run.state(step + 1, history), "quality": quality}, ck_path)
-            write_pictures(run, out, fixed_z, fixed_labels, ds.classes, f"step{step + 1:06d}")
+            if writer:
+                io.save({**run.state(step + 1, history), "quality": quality}, ck_path)
+                write_pictures(run, out, fixed_z, fixed_labels, ds.classes, f"step{step + 1:06d}")
     if bar:
         bar.close()
+    if not writer:
+        return history
     write_pictures(run, out, fixed_z, fixed_labels, ds.classes, "final")
-    plots.line_chart(os.path.join(out, "losses.png"), "GAN losses (every 10 steps)",
+    plots.line_chart(os.path.join(out, "losses.png"), "GAN losses (logged every 10 steps)",
                      {"D loss": [h["loss_d"] for h in history], "G loss": [h["loss_g"] for h in history]},
-                     xlabel="logged step")
+                     xlabel="training step", ylabel=f"{loss} loss", x=[h["step"] for h in history], log=False)
     io.atomic_write_json(os.path.join(out, "history.json"), {"losses": history, "quality": quality})
     if len(quality) > 1:
-        panels = [("Frechet distance (lower is better)", {"FD": [q["fd"] for q in quality]})]
+        at = [q["step"] for q in quality]
+        panels = [dict(title="Fréchet distance (lower is better)", ylabel="FD in classifier features", x=at,
+                       series={"FD": [q["fd"] for q in quality]})]
         if "class_consistency" in quality[0]:
-            panels.append(("class consistency", {"share": [q["class_consistency"] for q in quality]}))
-        plots.line_charts(os.path.join(out, "quality.png"), panels, xlabel=f"checkpoint (every {sample_every} steps)")
+            panels.append(dict(title="class consistency (higher is better)", ylabel="samples of the asked class (%)",
+                               x=at, log=False, series={"share": [100 * q["class_consistency"] for q in quality]}))
+        plots.line_charts(os.path.join(out, "quality.png"), panels, xlabel="training step")
     return history
 
 

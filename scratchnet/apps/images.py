@@ -9,9 +9,15 @@ import numpy
 from PIL import Image, ImageDraw
 
 from .. import creation
-from .plots import save_png
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "images")
+
+
+def save_png(img, path):
+    """Write a Pillow image as PNG, atomically."""
+    from ..io import atomic_write
+    atomic_write(path, lambda f: img.save(f, format="PNG"))
+    return path
 
 
 def sample_names():
@@ -115,3 +121,23 @@ def tint(x, colour):
     gray = x.mean(1, keepdim=True)
     c = creation.tensor(colour, dtype=x.dtype, device=x.device).reshape(1, 3, 1, 1)
     return (gray * (0.35 + 1.3 * c)).clip(0, 1)
+
+
+def image_grid(path, images, captions, cols=8, scale=3, caption_colours=None):
+    """Grayscale images (N, H, W) in [0, 1] or uint8, each with a caption line underneath."""
+    imgs = numpy.asarray(images)
+    if imgs.dtype != numpy.uint8:
+        imgs = (numpy.clip(imgs, 0, 1) * 255).astype(numpy.uint8)
+    n, h, w = imgs.shape
+    rows = -(-n // cols)
+    cw, ch = w * scale + 8, h * scale + 30
+    canvas = Image.new("RGB", (cols * cw, rows * ch), "white")
+    d = ImageDraw.Draw(canvas)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        tile = Image.fromarray(imgs[i]).resize((w * scale, h * scale), Image.NEAREST).convert("RGB")
+        canvas.paste(tile, (c * cw + 4, r * ch + 4))
+        colour = caption_colours[i] if caption_colours else "black"
+        for k, line in enumerate(str(captions[i]).split("\n")[:2]):
+            d.text((c * cw + 4, r * ch + h * scale + 6 + 11 * k), line, fill=colour)
+    return save_png(canvas, path)

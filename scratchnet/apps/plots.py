@@ -1,127 +1,140 @@
-"""Pictures without a plotting library: line charts, bar charts, a confusion matrix and captioned image grids,
-drawn with Pillow and written atomically (temp file, then rename)."""
+"""Charts for the apps and benchmarks, drawn with matplotlib (Agg) and written atomically: line charts (loss and
+accuracy curves, quality curves), grouped bar charts and a confusion matrix. Image grids are in images.py.
+
+Figures are made with `matplotlib.figure.Figure`, never pyplot: no global state, no GUI backend chosen behind the
+user's back, safe from threads, and nothing to close.
+"""
+import functools
+import io as _io
+import math
+import textwrap
 
 import numpy
-from PIL import Image, ImageDraw
 
-COLOURS = [(66, 133, 244), (234, 67, 53), (52, 168, 83), (251, 188, 5), (142, 36, 170)]
+from .images import image_grid  # noqa: F401  (the apps draw their picture grids from here too)
+
+FONT = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9}
 
 
-def save_png(img, path):
+def _styled(chart):
+    """Draw inside matplotlib.rc_context: our font sizes apply to our figures only, not to the user's."""
+    @functools.wraps(chart)
+    def run(*args, **kwargs):
+        import matplotlib
+        with matplotlib.rc_context(FONT):
+            return chart(*args, **kwargs)
+    return run
+
+
+def _figure(width, height):
+    from matplotlib.figure import Figure
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def save_figure(fig, path, dpi=100):
+    """PNG of a matplotlib figure, written atomically (temp file, then rename)."""
     from ..io import atomic_write
-    atomic_write(path, lambda f: img.save(f, format="PNG"))
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    atomic_write(path, lambda f: f.write(buf.getvalue()))
     return path
 
 
-def _panel(d, box, title, series, xlabel):
-    """One line chart inside box = (x0, y0, width, height), its legend under the x axis."""
-    x0, y0, w, h = box
-    left, right, top, bottom = x0 + 60, x0 + w - 20, y0 + 30, y0 + h - 40 - 14 * len(series)
-    values = [v for ys in series.values() for v in ys]
-    lo, hi = min(values), max(values)
-    if hi == lo:
-        hi = lo + 1
-    n = max(len(ys) for ys in series.values())
-    px = lambda i: left + (right - left) * (i / max(n - 1, 1))  # noqa: E731
-    py = lambda v: bottom - (bottom - top) * (v - lo) / (hi - lo)  # noqa: E731
-    d.text((left, y0 + 8), title, fill="black")
-    d.line([(left, top), (left, bottom), (right, bottom)], fill="black")
-    for k in range(5):
-        v = lo + (hi - lo) * k / 4
-        d.text((x0 + 4, py(v) - 6), f"{v:.3g}", fill="gray")
-    step = max(1, n // 15)
-    for i in range(0, n, step):
-        d.text((px(i) - 3, bottom + 4), str(i + 1), fill="gray")
-    d.text(((left + right) // 2 - 15, bottom + 18), xlabel, fill="black")
-    for c, (name, ys) in enumerate(series.items()):
-        pts = [(px(i), py(v)) for i, v in enumerate(ys)]
-        colour = COLOURS[c % len(COLOURS)]
-        if len(pts) > 1:
-            d.line(pts, fill=colour, width=2)
-        if len(pts) <= 60:
-            for x, y in pts:
-                d.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
-        d.line([(left, bottom + 40 + 14 * c), (left + 20, bottom + 40 + 14 * c)], fill=colour, width=3)
-        d.text((left + 26, bottom + 34 + 14 * c), name, fill="black")
+def spans_decades(values, decades=2):
+    """True when all values are positive and the largest is at least 10**decades times the smallest: such a
+    curve is read on a log scale (a loss falling from 2 to 0.01 is a flat line at the bottom otherwise)."""
+    v = [float(a) for a in values if a is not None and math.isfinite(a)]
+    return bool(v) and min(v) > 0 and max(v) >= 10 ** decades * min(v)
 
 
-def line_chart(path, title, series, xlabel="epoch", size=(560, 380)):
-    """series: {name: [y0, y1, ...]} plotted against 1, 2, ... with the y range fitted."""
-    return line_charts(path, [(title, series)], xlabel, size)
+def _panel(panel):
+    """A panel as a dict: title, series {name: ys}, optional ylabel, x (shared x values), log (None: automatic)."""
+    if isinstance(panel, dict):
+        return dict(dict(ylabel="", x=None, log=None), **panel)
+    title, series, *rest = panel
+    return dict(title=title, series=series, ylabel=rest[0] if rest else "", x=None, log=None)
 
 
-def line_charts(path, panels, xlabel="epoch", size=(560, 380)):
-    """Several line charts side by side: panels = [(title, {name: ys}), ...]."""
-    w, h = size
-    img = Image.new("RGB", (w * len(panels), h), "white")
-    d = ImageDraw.Draw(img)
-    for i, (title, series) in enumerate(panels):
-        _panel(d, (i * w, 0, w, h), title, series, xlabel)
-    return save_png(img, path)
+def line_chart(path, title, series, xlabel="epoch", ylabel="", x=None, log=None):
+    """One chart: series = {name: [y0, y1, ...]} against x (default 1, 2, ...)."""
+    return line_charts(path, [dict(title=title, series=series, ylabel=ylabel, x=x, log=log)], xlabel)
 
 
-def bar_chart(path, title, groups, series):
-    """Grouped bars: groups × {name: [value per group]}."""
+@_styled
+def line_charts(path, panels, xlabel="epoch"):
+    """Charts side by side; each panel is (title, series[, ylabel]) or a dict with keys title, series, ylabel,
+    x (x values shared by the panel's series) and log (True/False; None: log scale when the values span decades)."""
+    panels = [_panel(p) for p in panels]
+    from matplotlib.ticker import MaxNLocator
+    fig = _figure(5.2 * len(panels), 3.8)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, p in zip(axes, panels):
+        values = []
+        for name, ys in p["series"].items():
+            ys = [numpy.nan if v is None else float(v) for v in ys]
+            xs = p["x"] if p["x"] is not None else range(1, len(ys) + 1)
+            ax.plot(list(xs)[:len(ys)], ys, label=name, marker="o" if len(ys) <= 30 else None, markersize=4)
+            values += ys
+        log = spans_decades(values) if p["log"] is None else p["log"]
+        if log:
+            ax.set_yscale("log")
+        ax.set_title(p["title"])
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(p["ylabel"] + (" (log scale)" if log else ""))
+        ax.grid(True, which="major", alpha=0.35)
+        if log:
+            ax.grid(True, which="minor", alpha=0.12)
+        if p["x"] is None or all(float(v).is_integer() for v in p["x"]):   # epochs and steps: no 1.25
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if len(p["series"]) > 1 or next(iter(p["series"]), ""):
+            ax.legend()
+    return save_figure(fig, path)
+
+
+@_styled
+def bar_chart(path, title, groups, series, ylabel="", log=None, fmt="{:.3g}"):
+    """Grouped bars: for each group (x axis), one bar per series {name: [value per group]}, its value on top.
+    log: None chooses a log scale when the values span decades."""
     names = list(series)
-    w, h, left, bottom, top = 160 + 120 * len(groups), 420, 70, 90, 40
-    img = Image.new("RGB", (w, h), "white")
-    d = ImageDraw.Draw(img)
-    vmax = max(v for vals in series.values() for v in vals) or 1
-    d.text((left, 10), title, fill="black")
-    d.line([(left, h - bottom), (w - 20, h - bottom)], fill="black")
-    slot = (w - left - 20) / len(groups)
-    bar = slot * 0.8 / len(names)
-    for gi, g in enumerate(groups):
-        x0 = left + gi * slot + slot * 0.1
-        for si, name in enumerate(names):
-            v = series[name][gi]
-            y = h - bottom - (h - bottom - top) * v / vmax
-            d.rectangle([x0 + si * bar, y, x0 + (si + 1) * bar - 2, h - bottom], fill=COLOURS[si % len(COLOURS)])
-            d.text((x0 + si * bar, y - 12), f"{v:.3g}", fill="black")
-        d.text((x0, h - bottom + 6), str(g), fill="black")
-    for si, name in enumerate(names):
-        d.rectangle([left + si * 150, h - 30, left + si * 150 + 12, h - 18], fill=COLOURS[si % len(COLOURS)])
-        d.text((left + si * 150 + 18, h - 30), name, fill="black")
-    return save_png(img, path)
+    values = [v for vals in series.values() for v in vals]
+    fig = _figure(max(5.0, 1.2 + 0.45 * len(groups) * len(names) + 0.4 * len(groups)), 4.0)
+    ax = fig.subplots()
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        xs = numpy.arange(len(groups)) + (i - (len(names) - 1) / 2) * width
+        bars = ax.bar(xs, series[name], width * 0.95, label=name)
+        ax.bar_label(bars, labels=[fmt.format(v) for v in series[name]], fontsize=8, padding=2)
+    log = spans_decades(values) if log is None else log
+    if log:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(0, max(values + [0]) * 1.15 or 1)
+    ax.set_xticks(numpy.arange(len(groups)), [textwrap.fill(str(g), 14) for g in groups])
+    ax.set_title(title)
+    ax.set_ylabel(ylabel + (" (log scale)" if log else ""))
+    ax.grid(True, axis="y", alpha=0.35)
+    ax.set_axisbelow(True)
+    ax.legend()
+    return save_figure(fig, path)
 
 
-def confusion_image(path, matrix, classes, cell=44):
-    """Rows: true class, columns: predicted; each cell shaded by its share of the row, with its count."""
+@_styled
+def confusion_image(path, matrix, classes):
+    """Rows: true class, columns: predicted; each cell coloured by its share of the row, with its count."""
     m = numpy.asarray(matrix)
-    k = len(classes)
-    left, top = 110, 70
-    img = Image.new("RGB", (left + cell * k + 20, top + cell * k + 20), "white")
-    d = ImageDraw.Draw(img)
-    d.text((left, 8), "confusion matrix (rows: true, columns: predicted)", fill="black")
     share = m / numpy.maximum(m.sum(1, keepdims=True), 1)
+    k = len(classes)
+    fig = _figure(1.6 + 0.62 * k, 1.2 + 0.55 * k)
+    ax = fig.subplots()
+    im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     for i in range(k):
-        d.text((4, top + i * cell + cell // 2 - 6), classes[i][:14], fill="black")
-        d.text((left + i * cell + 2, top - 16 - 12 * (i % 2)), classes[i][:7], fill="black")
         for j in range(k):
-            s = share[i, j]
-            colour = (int(255 - 200 * s), int(255 - 120 * s), 255) if i == j else (255, int(255 - 200 * s),
-                                                                                     int(255 - 200 * s))
-            x0, y0 = left + j * cell, top + i * cell
-            d.rectangle([x0, y0, x0 + cell - 1, y0 + cell - 1], fill=colour, outline=(220, 220, 220))
-            d.text((x0 + 6, y0 + cell // 2 - 6), str(int(m[i, j])), fill="black")
-    return save_png(img, path)
-
-
-def image_grid(path, images, captions, cols=8, scale=3, caption_colours=None):
-    """Grayscale images (N, H, W) in [0, 1] or uint8, each with a caption line underneath."""
-    imgs = numpy.asarray(images)
-    if imgs.dtype != numpy.uint8:
-        imgs = (numpy.clip(imgs, 0, 1) * 255).astype(numpy.uint8)
-    n, h, w = imgs.shape
-    rows = -(-n // cols)
-    cw, ch = w * scale + 8, h * scale + 30
-    canvas = Image.new("RGB", (cols * cw, rows * ch), "white")
-    d = ImageDraw.Draw(canvas)
-    for i in range(n):
-        r, c = divmod(i, cols)
-        tile = Image.fromarray(imgs[i]).resize((w * scale, h * scale), Image.NEAREST).convert("RGB")
-        canvas.paste(tile, (c * cw + 4, r * ch + 4))
-        colour = caption_colours[i] if caption_colours else "black"
-        for k, line in enumerate(str(captions[i]).split("\n")[:2]):
-            d.text((c * cw + 4, r * ch + h * scale + 6 + 11 * k), line, fill=colour)
-    return save_png(canvas, path)
+            ax.text(j, i, str(int(m[i, j])), ha="center", va="center", fontsize=8,
+                    color="white" if share[i, j] > 0.5 else "black")
+    ax.set_xticks(range(k), classes, rotation=45, ha="right")
+    ax.set_yticks(range(k), classes)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(f"confusion matrix ({int(m.sum())} test images)")
+    fig.colorbar(im, ax=ax, label="share of the true class", shrink=0.8)
+    return save_figure(fig, path)

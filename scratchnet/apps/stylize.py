@@ -14,7 +14,7 @@ from .. import backend, creation, optim
 from ..models.bank import FilterBank
 from ..models.vgg import vgg16, vgg19
 from ..tensor import no_grad
-from .classify import Progress
+from .progress import Progress
 from .images import load_image, preserve_color as keep_colours, save_image, strip
 from .plots import line_chart
 from .style import gram_matrix, total_variation
@@ -185,8 +185,8 @@ def _write(out, result, style_img, content_img, history, summary, texture):
         ([content_img, style_img, result], ["content", "style", "result"])
     paths["strip"] = strip(images, captions, os.path.join(out, f"{kind}_strip.png"))
     curves = {k: [h[k] for h in history] for k in history[0] if k != "total"}
-    curves = {k: [math.log10(max(v, 1e-6)) for v in vals] for k, vals in curves.items()}  # 0 at the start: floor
-    paths["curve"] = line_chart(os.path.join(out, f"{kind}_loss.png"), "log10 loss (relative to target)", curves,
-                                xlabel="iteration")
+    curves = {k: [max(v, 1e-6) for v in vals] for k, vals in curves.items()}  # a term can start at 0: floor
+    paths["curve"] = line_chart(os.path.join(out, f"{kind}_loss.png"), "loss terms (each relative to its target)",
+                                curves, xlabel="loss evaluation", ylabel="relative loss", log=True)
     atomic_write_json(os.path.join(out, f"{kind}.json"), dict(summary, **paths), indent=2)
     return paths

@@ -102,7 +102,8 @@ def transfer(data=None, shots=(20, 50, 100), pretrain_epochs=2, finetune_epochs=
                        "per_seed": {str(k): v for k, v in results.items()},
                        "mean": {str(k): v for k, v in summary.items()}}, indent=1)
     plots.bar_chart(os.path.join(out, "transfer.png"), "test accuracy on classes 5-9 (mean over seeds)",
-                    [f"{k}/class" for k in shots], {m: [100 * summary[k][m] for k in shots] for m in MODES})
+                    [f"{k} images/class" for k in shots], {m: [100 * summary[k][m] for k in shots] for m in MODES},
+                    ylabel="test accuracy (%)", log=False, fmt="{:.1f}")
     if progress:
         print("\n".join(table))
     return summary

@@ -60,21 +60,42 @@ class DataLoader:
 
     Datasets with `images`/`targets` arrays (FashionMNIST, MNIST) are batched with one fancy-index per batch;
     any other dataset is indexed item by item and stacked.
+
+    sampler: an iterable of indices (e.g. scratchnet.distributed.DistributedSampler) instead of shuffle.
+    shard=(rank, world): data parallelism that equals one process exactly. Every rank walks the same global
+    batches of `batch_size` (drawn and, with a transform, augmented as one process would) and yields only its
+    contiguous share, rows [m·rank//world, m·(rank+1)//world) of a batch of m.
     """
 
-    def __init__(self, dataset, batch_size=64, shuffle=False, drop_last=False, seed=0, transform=None, device=None):
+    def __init__(self, dataset, batch_size=64, shuffle=False, drop_last=False, seed=0, transform=None, device=None,
+                 sampler=None, shard=None):
         if batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if shard is not None and not (len(shard) == 2 and 0 <= shard[0] < shard[1]):
+            raise ValueError(f"DataLoader: shard must be (rank, world) with 0 <= rank < world, got {shard}")
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
         self.seed, self.transform, self.device = seed, transform, backend.device(device)
+        self.sampler, self.shard = sampler, shard
         self.epoch = 0
 
     def set_epoch(self, epoch):
         self.epoch = epoch
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
+
+    def _num_items(self):
+        return len(self.sampler) if self.sampler is not None else len(self.dataset)
 
     def __len__(self):
-        n = len(self.dataset)
+        n = self._num_items()
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def global_batch_sizes(self):
+        """The size of every global batch of an epoch (before sharding)."""
+        n, b = self._num_items(), self.batch_size
+        return [min(b, n - s) for s in range(0, n - n % b if self.drop_last else n, b)]
 
     def _batch(self, idx):
         ds = self.dataset
@@ -85,13 +106,25 @@ class DataLoader:
 
     def __iter__(self):
         rng = numpy.random.default_rng([self.seed, self.epoch])
-        n = len(self.dataset)
-        order = rng.permutation(n) if self.shuffle else numpy.arange(n)
+        if self.sampler is not None:
+            order = numpy.fromiter(iter(self.sampler), dtype=numpy.int64)
+        else:
+            n = len(self.dataset)
+            order = rng.permutation(n) if self.shuffle else numpy.arange(n)
+        n = len(order)
         stop = n - n % self.batch_size if self.drop_last else n
         for start in range(0, stop, self.batch_size):
-            x, y = self._batch(order[start:start + self.batch_size])
+            idx = order[start:start + self.batch_size]
+            if self.shard is not None:
+                # the global batch's random draws are made whole, so they are the same as in one process
+                r, w = self.shard
+                part = slice(len(idx) * r // w, len(idx) * (r + 1) // w)
+                idx = idx if self.transform is not None else idx[part]
+            x, y = self._batch(idx)
             x = to_float(x) if x.dtype == numpy.uint8 else numpy.asarray(x, numpy.float32)
             if self.transform is not None:
                 x = self.transform(x, rng)
+                if self.shard is not None:
+                    x, y = x[part], y[part]
             yield tensor(x, device=self.device), tensor(numpy.asarray(y, numpy.int64), device=self.device)
         self.epoch += 1

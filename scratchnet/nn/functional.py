@@ -9,12 +9,20 @@ import numpy
 from .. import backend
 from ..tensor import Tensor, no_grad
 from ..ops import conv as C, pool as P
-from ..ops.activation import relu, leaky_relu, gelu, softplus, softmax, log_softmax  # noqa: F401
+from ..ops.activation import relu, leaky_relu, gelu, softmax, log_softmax  # noqa: F401
+from ..ops.activation_more import (elu, celu, selu, silu, mish, softsign, logsigmoid, softplus, softmin,  # noqa
+                                   hardtanh, relu6, hardsigmoid, hardswish)
+from ..ops.distance import normalize, cosine_similarity, pairwise_distance  # noqa: F401
+from ..ops.loss_more import kl_div, smooth_l1_loss, huber_loss, triplet_margin_loss, cross_entropy  # noqa: F401
 from ..ops.math import tanh, sigmoid  # noqa: F401
 from ..ops.linalg import MatMul, matmul
 from ..ops.norm import norm_train
-from ..ops.shape import pad, reshape, unsqueeze, getitem  # noqa: F401
-from ..ops.loss import (cross_entropy, nll_loss, mse_loss, l1_loss, binary_cross_entropy,  # noqa: F401
+from ..ops.shape import reshape, unsqueeze, getitem  # noqa: F401
+from ..ops.pad import pad  # noqa: F401
+from ..ops.feature_norm import layer_norm, group_norm  # noqa: F401
+from ..ops.rearrange import pixel_shuffle, pixel_unshuffle, one_hot  # noqa: F401
+from ..ops.unpool import max_unpool2d  # noqa: F401
+from ..ops.loss import (nll_loss, mse_loss, l1_loss, binary_cross_entropy,  # noqa: F401
                         binary_cross_entropy_with_logits)
 
 

@@ -47,3 +47,38 @@ class BCEWithLogitsLoss(_Loss):
         super().__init__(reduction, weight=weight, pos_weight=pos_weight)
 
     fn = staticmethod(F.binary_cross_entropy_with_logits)
+
+
+class KLDivLoss(_Loss):
+    def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
+        from ..ops.loss_more import legacy_reduction
+        super().__init__(legacy_reduction(size_average, reduce, reduction), log_target=log_target)
+
+    fn = staticmethod(F.kl_div)
+
+
+class SmoothL1Loss(_Loss):
+    def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
+        from ..ops.loss_more import legacy_reduction
+        super().__init__(legacy_reduction(size_average, reduce, reduction), beta=beta)
+
+    fn = staticmethod(F.smooth_l1_loss)
+
+
+class HuberLoss(_Loss):
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction, delta=delta)
+
+    fn = staticmethod(F.huber_loss)
+
+
+class TripletMarginLoss(Module):
+    def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None, reduce=None, reduction="mean"):
+        from ..ops.loss_more import legacy_reduction
+        super().__init__()
+        self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+        self.reduction = legacy_reduction(size_average, reduce, reduction)
+
+    def forward(self, anchor, positive, negative):
+        return F.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p, eps=self.eps,
+                                     swap=self.swap, reduction=self.reduction)

@@ -1,0 +1,25 @@
+"""Distance modules: CosineSimilarity and PairwiseDistance (the maths is in ops/distance.py)."""
+from . import functional as F
+from .module import Module
+
+
+class CosineSimilarity(Module):
+    """y = Σ (x1/max(‖x1‖, eps))·(x2/max(‖x2‖, eps)) along dim"""
+
+    def __init__(self, dim=1, eps=1e-8):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x1, x2):
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+
+class PairwiseDistance(Module):
+    """y = ‖x1 − x2 + eps‖_p along the last dim"""
+
+    def __init__(self, p=2.0, eps=1e-6, keepdim=False):
+        super().__init__()
+        self.norm, self.eps, self.keepdim = p, eps, keepdim
+
+    def forward(self, x1, x2):
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
