@@ -42,10 +42,12 @@ class Function:
             kinds = {type(a) for a in arrays}
             if kinds != {numpy.ndarray} and (len(kinds) > 1 or len({a.device.id for a in arrays}) > 1):
                 raise _device_error(self, arrays)
-        if type(arrays[0]) is numpy.ndarray:
+        dev_array = next((a for a in arrays if type(a) is not numpy.ndarray and not isinstance(a, numpy.generic)),
+                         None)
+        if dev_array is None:
             y = self.forward(*arrays)
         else:
-            with backend.on(arrays[0]):  # CuPy allocates and launches on the current device: make it the inputs'
+            with backend.on(dev_array):  # CuPy allocates and launches on the current device: make it the inputs'
                 y = self.forward(*arrays)
         if isinstance(y, numpy.generic):  # NumPy turns 0-d results into scalars; keep every Tensor an ndarray
             scalar, y = y, numpy.asarray(y)

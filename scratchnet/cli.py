@@ -174,6 +174,8 @@ def main(argv=None):
     t.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     t.add_argument("--cosine", action="store_true", help="cosine learning-rate decay to 0 over the epochs")
     t.add_argument("--augment", action="store_true", help="random horizontal flips of training images")
+    t.add_argument("--log-every", type=int, default=20, metavar="N",
+                   help="read the running loss/accuracy from the device every N steps (a GPU step never waits)")
     _nproc_argument(t)
     e = sub.add_parser("evaluate", help="test accuracy of a checkpoint")
     e.add_argument("checkpoint")
@@ -209,6 +211,8 @@ def main(argv=None):
     g.add_argument("--mode-seeking", type=float, default=None,
                    help="weight of the mode-seeking term (default 0.1 for conditional models, 0 otherwise)")
     g.add_argument("--quality-samples", type=int, default=1000, help="samples per quality measurement (0: none)")
+    g.add_argument("--log-every", type=int, default=10, metavar="N",
+                   help="read the losses from the device and log them every N steps")
     _nproc_argument(g)
     _image_parsers(sub)
     args = parser.parse_args(argv)
@@ -221,7 +225,7 @@ def main(argv=None):
         try:
             train_gan(args.model, args.conditional, args.loss, args.steps, args.batch_size, args.lr, args.data,
                       args.device, args.seed, args.out, args.resume, args.sample_every, limit=args.limit,
-                      quality_samples=args.quality_samples, mode_seeking=args.mode_seeking)
+                      quality_samples=args.quality_samples, mode_seeking=args.mode_seeking, log_every=args.log_every)
         except GANDiverged as err:
             print(f"scratchnet gan: {err}", file=sys.stderr)
             return 3
@@ -248,7 +252,7 @@ def main(argv=None):
             if args.command == "train":
                 hist = classify.train(args.model, args.data, args.epochs, args.batch_size, args.lr, args.device,
                                       args.seed, args.out, args.resume, limit=args.limit, cosine=args.cosine,
-                                      augment=args.augment)
+                                      augment=args.augment, log_every=args.log_every)
                 if _is_rank0():
                     print(f"final test accuracy {hist[-1]['test_acc']:.2%}; report in {args.out}")
             elif args.command == "evaluate":

@@ -309,6 +309,8 @@ class ndarray:
         return view(lambda a: a.transpose(*axes), "transpose", self, (), {})
 
     T = property(lambda self: self.transpose())
+    real = property(lambda self: view(lambda a: a.real, "real", self, (), {}))
+    imag = property(lambda self: view(lambda a: a.imag, "imag", self, (), {}))
     mT = property(lambda self: view(lambda a: a.mT, "mT", self, (), {}))
 
     def swapaxes(self, a1, a2):
