@@ -16,16 +16,25 @@ from .creation import (tensor, as_tensor, from_numpy, zeros, ones, empty, full, 
 from . import autograd  # noqa: F401
 from .ops.math import (add, sub, mul, div, pow, neg, exp, log, sqrt, abs, sin, cos, tanh, sigmoid,  # noqa: F401
                        maximum, minimum, where, clamp, clone, eq, ne, lt, le, gt, ge)
-from .ops.reduce import sum, mean, var, std, max, min, amax, argmax, argmin, logsumexp, prod  # noqa: F401
+from .ops.reduce import sum, mean, var, std, max, min, amax, amin, argmax, argmin, logsumexp, prod  # noqa: F401
 from .ops.shape import (reshape, flatten, squeeze, unsqueeze, transpose, permute, cat, stack, split,  # noqa: F401
                         chunk, pad, broadcast_to, sum_to)
 from .ops.linalg import matmul  # noqa: F401
+from .ops.division import floor_divide, remainder, fmod  # noqa: F401
+from .ops.bitwise import (bitwise_and, bitwise_or, bitwise_xor, bitwise_not, bitwise_left_shift,  # noqa: F401
+                          bitwise_right_shift)
+from .ops.promotion import result_type, promote_types  # noqa: F401
 from .ops.activation import relu, leaky_relu, softmax, log_softmax  # noqa: F401
 from . import nn, optim  # noqa: F401,E402
 from .io import save, load  # noqa: F401,E402
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError  # noqa: F401
 from .ops.unary import *  # noqa: F401,F403,E402  (each family's __all__: PyTorch's names, `all`/`round` included)
 from .ops.binary import *  # noqa: F401,F403,E402
+from .ops.scan import *  # noqa: F401,F403,E402
+from .ops.sort import *  # noqa: F401,F403,E402
+from .ops.index import *  # noqa: F401,F403,E402
+from .ops.layout import *  # noqa: F401,F403,E402
+from .ops.diag import *  # noqa: F401,F403,E402
 
 clip = clamp
 concatenate = cat

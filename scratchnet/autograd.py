@@ -17,6 +17,21 @@ def _device_error(fn, arrays):
     return RuntimeError(f"{type(fn).__name__}: expected all tensors on the same device, got {where}")
 
 
+def _check_devices(fn, arrays):
+    """All array inputs on one device. A NumPy scalar (a Python number an op promoted) goes with any device."""
+    arrays = [a for a in arrays if not isinstance(a, numpy.generic)]
+    if len({type(a) for a in arrays}) > 1 or len({a.device.id for a in arrays if hasattr(a.device, "id")}) > 1:
+        raise _device_error(fn, arrays)
+
+
+def _version_error(fn, a, which, now, then):
+    return RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an inplace operation: "
+        f"[{a.dtype} tensor of shape {list(a.shape)}], which is {which} of {type(fn).__name__}, is at version {now}; "
+        f"expected version {then} instead. Hint: the in-place op came after the forward pass that saved it; use "
+        f"its out-of-place form (x = x + 1 instead of x.add_(1) or x += 1), or clone() the tensor first.")
+
+
 class Function:
     """One differentiable operation. Subclasses define
 
@@ -28,6 +43,11 @@ class Function:
     """
 
     keeps_inputs = True
+    is_view = False  # the output may share the input's memory (reshape, permute, basic indexing): it shares its
+    #                  version counter too, so an in-place write through either is seen by both
+    _versions = None  # the inputs' versions when they were saved (kept inputs and views only)
+    _out_vc = None    # the output's version counter and version, when backward reads the output
+    _out_ver = 0
     _out_saved = -1
     generation = 0
     inputs = None
@@ -40,8 +60,8 @@ class Function:
         arrays = [x.data for x in inputs]
         if len(arrays) > 1:
             kinds = {type(a) for a in arrays}
-            if kinds != {numpy.ndarray} and (len(kinds) > 1 or len({a.device.id for a in arrays}) > 1):
-                raise _device_error(self, arrays)
+            if kinds != {numpy.ndarray}:
+                _check_devices(self, arrays)
         dev_array = next((a for a in arrays if type(a) is not numpy.ndarray and not isinstance(a, numpy.generic)),
                          None)
         if dev_array is None:
@@ -49,7 +69,9 @@ class Function:
         else:
             with backend.on(dev_array):  # CuPy allocates and launches on the current device: make it the inputs'
                 y = self.forward(*arrays)
-        if isinstance(y, numpy.generic):  # NumPy turns 0-d results into scalars; keep every Tensor an ndarray
+        if isinstance(y, numpy.generic) and not all(isinstance(a, numpy.generic) for a in arrays):
+            # NumPy turns 0-d results into scalars: keep every Tensor an ndarray (but an op on promoted Python numbers
+            # alone stays a NumPy scalar, which goes with arrays on any device)
             scalar, y = y, numpy.asarray(y)
             self._saved = tuple(y if a is scalar else a for a in self._saved)
         if _Mode.grad_enabled:
@@ -57,6 +79,10 @@ class Function:
             if True in needs:
                 out = Tensor(y, True)
                 out._ctx = self
+                if self.is_view:
+                    self._view_of(inputs[0], out, y)
+                if self.keeps_inputs or self.is_view:
+                    self._versions = tuple(x._vc[0] for x in inputs)
                 self.generation = max(x._gen for x in inputs)
                 out._gen = self.generation + 1
                 if not self.keeps_inputs:
@@ -64,12 +90,33 @@ class Function:
                 for i, a in enumerate(self._saved):
                     if a is y:
                         self._out_saved = i
+                        self._out_vc, self._out_ver = out._vc, out._vc[0]
+                        if self._versions is None:
+                            self._versions = ()
                 self.inputs = inputs
                 self.needs_input_grad = needs
                 self._out = weakref.ref(out)
                 return out
         self._saved = None
-        return Tensor(y)
+        out = Tensor(y)
+        if self.is_view:
+            self._view_of(inputs[0], out, y)
+        return out
+
+    def _view_of(self, x, out, y):
+        """Let `out` share x's version counter when its array really is a view of x's memory."""
+        if y.base is not None:
+            out._vc = x._vc
+        else:
+            self.is_view = False
+
+    def check_versions(self):
+        """Refuse to run backward on saved values that were changed in place since the forward pass."""
+        for i, (x, v) in enumerate(zip(self.inputs, self._versions)):
+            if x._vc[0] != v:
+                raise _version_error(self, x.data, f"input {i}", x._vc[0], v)
+        if self._out_vc is not None and self._out_vc[0] != self._out_ver:
+            raise _version_error(self, self._saved[self._out_saved], "output 0", self._out_vc[0], self._out_ver)
 
     def forward(self, *arrays):
         raise NotImplementedError

@@ -8,6 +8,7 @@ import numpy
 
 from . import backend
 from .tensor import Tensor
+from .errors import ShapeError
 
 
 def _dtype(dtype):
@@ -69,7 +70,7 @@ def _size(size):
         size = tuple(size[0])
     for s in size:
         if not isinstance(s, (int, numpy.integer)) or s < 0:
-            raise ValueError(f"size must be non-negative integers, got {tuple(size)}")
+            raise ShapeError(f"size must be non-negative integers, got {tuple(size)}")
     return tuple(int(s) for s in size)
 
 

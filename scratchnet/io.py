@@ -3,7 +3,9 @@
 The nesting (dicts, lists, numbers, strings, None) is kept as JSON beside the arrays: in .npz as the uint8 entry
 '__structure__', in .safetensors in the header's '__metadata__'. Safetensors layout: 8-byte little-endian header
 length, the JSON header {name: {dtype, shape, data_offsets: [begin, end]}}, then the raw little-endian buffer.
-Writes go to a temporary file that is renamed into place, so a crash never leaves half a checkpoint.
+Writes go to a temporary file that is renamed into place, so a crash never leaves half a checkpoint. Reading is
+strict (formats.py): every failure is a SerializationError naming the file, and no file can make a reader allocate
+more than the file holds or than `max_bytes`.
 """
 import json
 import os
@@ -13,15 +15,11 @@ import tempfile
 import numpy
 
 from . import backend
+from .formats import (MAX_BYTES, ST_DTYPES, TORCH_REFUSAL, MissingFileError, SerializationError,  # noqa: F401
+                      read_npz, read_safetensors, sniff, _unique_keys)
 from .tensor import Tensor
 
-_ST_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
-              "U8": "u1", "BOOL": "?"}
-_ST_NAMES = {numpy.dtype(v): k for k, v in _ST_DTYPES.items()}
-
-
-class SerializationError(ValueError):
-    """A checkpoint or weight file that cannot be read: the message names the file and what was wrong."""
+_ST_NAMES = {numpy.dtype(v): k for k, v in ST_DTYPES.items()}
 
 
 # ---- nesting <-> (structure, flat arrays) ----
@@ -50,22 +48,31 @@ def _flatten(obj, arrays, path):
 
 
 def _unflatten(node, arrays, device, path):
+    """The saved object back from its structure. Anything that is not a node _flatten writes is refused: the
+    structure entry is scratchnet's own, and a file that merely uses its name is not a scratchnet checkpoint."""
     if isinstance(node, dict):
-        if "__tensor__" in node or "__array__" in node:
-            key = node.get("__tensor__", node.get("__array__"))
-            if key not in arrays:
-                raise SerializationError(f"{path}: the structure names array '{key}', which the file does not hold")
-            a = arrays[key]
+        kind = next(iter(node)) if len(node) == 1 else None
+        value = node.get(kind)
+        if kind in ("__tensor__", "__array__") and isinstance(value, str):
+            if value not in arrays:
+                raise SerializationError(f"{path}: the structure names array '{value}', which the file does not hold")
+            a = arrays[value]
             if device is not None:
                 a = backend.to_device(a, device)
-            return Tensor(a) if "__tensor__" in node else a
-        if "__dict__" in node:
-            return {k: _unflatten(v, arrays, device, path) for k, v in node["__dict__"]}
-        if "__list__" in node:
-            return [_unflatten(v, arrays, device, path) for v in node["__list__"]]
-        if "__tuple__" in node:
-            return tuple(_unflatten(v, arrays, device, path) for v in node["__tuple__"])
-    return node
+            return Tensor(a) if kind == "__tensor__" else a
+        if kind == "__dict__" and isinstance(value, list) and all(
+                isinstance(kv, list) and len(kv) == 2 and type(kv[0]) in (str, int) for kv in value):
+            keys = [k for k, _ in value]
+            if len(set(keys)) != len(keys):
+                raise SerializationError(f"{path}: the structure holds a dict with a repeated key")
+            return {k: _unflatten(v, arrays, device, path) for k, v in value}
+        if kind in ("__list__", "__tuple__") and isinstance(value, list):
+            items = [_unflatten(v, arrays, device, path) for v in value]
+            return items if kind == "__list__" else tuple(items)
+    elif node is None or type(node) in (bool, int, float, str):
+        return node
+    raise SerializationError(f"{path}: its __structure__ entry is not scratchnet's (unexpected node "
+                             f"{json.dumps(node)[:60]})")
 
 
 def atomic_write(path, write):
@@ -121,76 +128,38 @@ def _write_safetensors(f, arrays, metadata):
         f.write(numpy.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes())
 
 
-def read_safetensors(path):
-    """(arrays, metadata) of a .safetensors file, every offset and size checked before anything is returned."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    if len(blob) < 8:
-        raise SerializationError(f"{path}: truncated safetensors file ({len(blob)} bytes, no header length)")
-    (n,) = struct.unpack("<Q", blob[:8])
-    if n > len(blob) - 8:
-        raise SerializationError(f"{path}: header length {n} runs past the end of the file ({len(blob)} bytes)")
-    try:
-        header = json.loads(blob[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SerializationError(f"{path}: bad safetensors header: {e}") from None
-    if not isinstance(header, dict):
-        raise SerializationError(f"{path}: bad safetensors header: expected a JSON object")
-    buf = memoryview(blob)[8 + n:]
-    meta = header.pop("__metadata__", {}) or {}
-    arrays = {}
-    for name, info in header.items():
-        try:
-            code, shape, (b, e) = info["dtype"], [int(s) for s in info["shape"]], info["data_offsets"]
-        except (KeyError, TypeError, ValueError):
-            raise SerializationError(f"{path}: entry '{name}' lacks dtype/shape/data_offsets") from None
-        if code not in _ST_DTYPES:
-            raise SerializationError(f"{path}: entry '{name}' has unknown dtype {code!r} "
-                                     f"(known: {', '.join(_ST_DTYPES)})")
-        dt = numpy.dtype(_ST_DTYPES[code])
-        if not (0 <= b <= e <= len(buf)):
-            raise SerializationError(f"{path}: entry '{name}' has offsets [{b}, {e}] outside the data buffer of "
-                                     f"{len(buf)} bytes (truncated file?)")
-        if e - b != int(numpy.prod(shape, dtype=numpy.int64)) * dt.itemsize:
-            raise SerializationError(f"{path}: entry '{name}' holds {e - b} bytes but shape {shape} of {code} "
-                                     f"needs {int(numpy.prod(shape)) * dt.itemsize}")
-        arrays[name] = numpy.frombuffer(buf[b:e], dtype=dt).reshape(shape).astype(dt.newbyteorder("="))
-    return arrays, meta
-
-
-def _read_npz(path):
-    try:
-        with numpy.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except ValueError as e:
-        raise SerializationError(f"{path}: cannot read .npz without pickle: {e}") from None
-    except Exception as e:  # zipfile.BadZipFile, EOFError, OSError for a truncated archive
-        raise SerializationError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
-    return arrays
-
-
-def load(path, map_location=None):
+def load(path, map_location=None, max_bytes=MAX_BYTES):
     """Load what save() wrote (or any .npz / .safetensors): tensors come back as Tensors on `map_location`
-    (default cpu); a plain weight file without structure comes back as {name: Tensor}."""
+    (default cpu); a plain weight file without structure comes back as {name: Tensor}.
+
+    Raises SerializationError (a ValueError; MissingFileError, also a FileNotFoundError, for a missing file) naming
+    the file for anything it cannot read, refuses PyTorch pickle checkpoints, and never returns more than
+    `max_bytes` of data (default MAX_BYTES = 2 GiB), so a small compressed file cannot expand into a huge one."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"load: no such file {path}")
-    with open(path, "rb") as f:
-        magic = f.read(4)
-    if magic == b"PK\x03\x04":
-        arrays = _read_npz(path)
+    kind = sniff(path)
+    if kind == "torch":
+        raise SerializationError(f"{path}: {TORCH_REFUSAL}")
+    if kind == "npz":
+        arrays = read_npz(path, max_bytes)
         raw = arrays.pop("__structure__", None)
-        structure = None if raw is None else raw.tobytes().decode()
+        if raw is not None and (raw.dtype != numpy.uint8 or raw.ndim != 1):
+            raise SerializationError(f"{path}: its __structure__ member is {raw.dtype} {raw.shape}, not scratchnet's "
+                                     f"(uint8 JSON text)")
+        structure = None if raw is None else raw.tobytes()
     else:
-        arrays, meta = read_safetensors(path)
+        arrays, meta = read_safetensors(path, max_bytes)
         structure = meta.get("__structure__")
+        if structure is not None:
+            structure = structure.encode("utf-8")
     device = backend.device(map_location) if map_location is not None else None
     if structure is None:
         return {k: Tensor(backend.to_device(a, device) if device else a) for k, a in arrays.items()}
-    try:
-        structure = json.loads(structure)
-    except json.JSONDecodeError as e:
-        raise SerializationError(f"{path}: the stored structure is not valid JSON: {e}") from None
+    try:   # Python's JSON: save() writes NaN and Infinity for non-finite numbers in the saved object
+        structure = json.loads(structure.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except RecursionError:
+        raise SerializationError(f"{path}: its __structure__ entry is nested too deeply") from None
+    except (UnicodeError, ValueError) as e:
+        raise SerializationError(f"{path}: its __structure__ entry is not valid JSON: {e}") from None
     return _unflatten(structure, arrays, device, path)
 
 

@@ -73,7 +73,7 @@ class Tensor:
     by `backward()` for leaves that require grad.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_gen", "_retain", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_gen", "_retain", "_vc", "__weakref__")
     __array_ufunc__ = None  # make NumPy hand `ndarray * tensor` to Tensor.__rmul__ instead of converting us
     __hash__ = object.__hash__
 
@@ -86,6 +86,7 @@ class Tensor:
         self._ctx = None
         self._gen = 0
         self._retain = False
+        self._vc = [0]  # the version counter, one list shared by a tensor and its views: [number of in-place writes]
 
     # ---- what it is ----
     shape = property(lambda self: self.data.shape)
@@ -93,6 +94,12 @@ class Tensor:
     dtype = property(lambda self: self.data.dtype)
     is_leaf = property(lambda self: self._ctx is None)
     grad_fn = property(lambda self: self._ctx)
+
+    @property
+    def _version(self):
+        """How many times this tensor (or a view sharing its memory) was changed in place, as PyTorch's
+        `_version`: a Function remembers the versions of what it saved, and backward refuses stale ones."""
+        return self._vc[0]
 
     @property
     def device(self):
@@ -172,8 +179,10 @@ class Tensor:
         return int(self.item())
 
     def detach(self):
-        """The same data, cut from the graph."""
-        return Tensor(self.data)
+        """The same data, cut from the graph (sharing the version counter, as the data is shared)."""
+        t = Tensor(self.data)
+        t._vc = self._vc
+        return t
 
     def detach_(self):
         self._ctx, self._gen, self.requires_grad = None, 0, False
@@ -216,58 +225,14 @@ class Tensor:
     def bool(self):
         return self.astype(numpy.bool_)
 
-    # ---- in place, on the raw data (initialisers and optimizers run these under no_grad) ----
+    # ---- in place: every write bumps the version counter (ops/inplace.py records differentiable ones) ----
     def _check_inplace(self, what):
         if _Mode.grad_enabled and self.requires_grad and self._ctx is None:
-            raise RuntimeError(f"{what} on a leaf tensor that requires grad: wrap it in `with no_grad():`")
+            raise RuntimeError(f"a leaf Variable that requires grad is being used in an in-place operation: {what} "
+                               "on a leaf tensor that requires grad; wrap it in `with no_grad():`")
 
-    def zero_(self):
-        self._check_inplace("zero_()")
-        with backend.on(self.data):
-            self.data[...] = 0
-        return self
-
-    def fill_(self, value):
-        self._check_inplace("fill_()")
-        with backend.on(self.data):
-            self.data[...] = value
-        return self
-
-    def copy_(self, src):
-        self._check_inplace("copy_()")
-        with backend.on(self.data):
-            src = src.data if isinstance(src, Tensor) else src
-            xp = backend.get_array_module(self.data)
-            src = backend.to_device(src, self.device) if xp is not numpy else backend.to_numpy(src)
-            if xp.broadcast_shapes(xp.shape(src), self.shape) != self.shape:
-                raise ValueError(f"copy_(): source shape {xp.shape(src)} does not broadcast to {self.shape}")
-            self.data[...] = src
-        return self
-
-    def add_(self, other, alpha=1):
-        self._check_inplace("add_()")
-        with backend.on(self.data):
-            other = other.data if isinstance(other, Tensor) else other
-            self.data += alpha * other if alpha != 1 else other
-        return self
-
-    def mul_(self, other):
-        self._check_inplace("mul_()")
-        with backend.on(self.data):
-            self.data *= other.data if isinstance(other, Tensor) else other
-        return self
-
-    def normal_(self, mean=0.0, std=1.0):
-        self._check_inplace("normal_()")
-        with backend.on(self.data):
-            self.data[...] = backend.random_normal(self.shape, self.dtype, self.device) * std + mean
-        return self
-
-    def uniform_(self, a=0.0, b=1.0):
-        self._check_inplace("uniform_()")
-        with backend.on(self.data):
-            self.data[...] = backend.random_uniform(self.shape, self.dtype, self.device) * (b - a) + a
-        return self
+    def _bump(self):
+        self._vc[0] += 1
 
     # ---- autograd ----
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -367,6 +332,8 @@ def _walk(roots, grads, retain_graph, create_graph, capture, accumulate_into, he
                     captured[id(out)] = _add(captured.get(id(out)), gy)
                 if out._retain and want is None:
                     out.grad = gy if out.grad is None else out.grad + gy
+            if fn._versions is not None:
+                fn.check_versions()
             inputs = fn.inputs
             gxs = fn.backward(gy)
             if not isinstance(gxs, tuple):

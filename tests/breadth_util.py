@@ -67,3 +67,22 @@ class torch_float32:
 
     def __exit__(self, *exc):
         self.torch.set_default_dtype(self.old)
+
+
+def run_case(fn, arrays, second=True, grad=True, rtol=1e-9, atol=1e-10):
+    """One random configuration of an op written once for both libraries as fn(L, *tensors) (L is scratchnet or
+    torch): finite differences on scratchnet (first order, and second unless second=False), then values, dtypes
+    and gradients against PyTorch. Runs on scratchnet's default device."""
+    from conftest import load_torch
+    torch = load_torch()
+    floats = [i for i, a in enumerate(arrays) if numpy.asarray(a).dtype.kind == "f"]
+    if grad and floats:
+        check(lambda *xs: fn(sn, *xs), *arrays, second=second)
+    return against_torch(torch, None, lambda *xs: fn(sn, *xs), lambda *xs: fn(torch, *xs), arrays, rtol=rtol,
+                         atol=atol, grad=grad)
+
+
+def dims(ndim):
+    """A valid dim for a tensor with ndim dims, negative ones included (0 and -1 for a 0-d tensor)."""
+    from hypothesis import strategies as st
+    return st.integers(-max(ndim, 1), max(ndim, 1) - 1)

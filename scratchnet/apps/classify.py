@@ -126,13 +126,12 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
     augment: mirror half the training images left-right; limit: use only the first N training images;
     log_every: read the running loss and accuracy from the device every N steps (the progress bar's refresh).
     Under mpiexec each rank computes its rows of every global batch of `batch_size`; rank 0 writes."""
-    rank, world = parallel.start()
+    rank, world, device = parallel.start(device)
     writer = parallel.is_writer()
     progress = progress and writer
     backend.manual_seed(seed)
     if writer:
         os.makedirs(out, exist_ok=True)
-    device = backend.device(device)
     train_ds, test_ds = dataset(root=data, train=True), dataset(root=data, train=False)
     if limit:
         train_ds.images, train_ds.targets = train_ds.images[:limit], train_ds.targets[:limit]

@@ -193,7 +193,7 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
     Under mpiexec each rank computes its rows of every batch (batch_size must divide evenly) and rank 0 writes."""
     if int(log_every) < 1:
         raise ValueError(f"--log-every must be at least 1, got {log_every}")
-    rank, world = parallel.start()
+    rank, world, device = parallel.start(device)
     if world > 1 and batch_size % world:
         raise ValueError(f"--batch-size {batch_size} does not split evenly over {world} ranks")
     writer = parallel.is_writer()

@@ -13,13 +13,21 @@ import sys
 
 import numpy
 
-from .. import distributed as dist
+from .. import backend, distributed as dist
+from ..distributed.comm import launcher_world
 
 
-def start():
-    """Join the launcher's world (a no-op world of one outside mpiexec); returns (rank, world size)."""
-    dist.init()
-    return dist.rank(), dist.world_size()
+def start(device=None):
+    """Join the launcher's world (a no-op world of one outside mpiexec); returns (rank, world size, device).
+    On GPUs the world is NCCL's, one GPU per rank: rank r of a node trains on cuda:r, whatever index was asked."""
+    dev = backend.device(device)
+    launched = launcher_world()
+    if dev.type == "cuda" and launched is not None and launched[0] > 1 and not dist.is_initialized():
+        dist.init("nccl")
+        dev = backend.get_default_device()
+    else:
+        dist.init()
+    return dist.rank(), dist.world_size(), dev
 
 
 def is_writer():

@@ -102,10 +102,23 @@ class MNISTLike:
         self.classes = self.spec.classes
         self.source, self.folder = self._locate(root, download, base_urls)
         img, lab = FILES[train]
-        self.images = read_idx(_find(self.folder, img), 3)
-        self.targets = read_idx(_find(self.folder, lab), 1).astype(numpy.int64)
-        if len(self.images) != len(self.targets):
-            raise IDXError(f"{self.folder}: {len(self.images)} images but {len(self.targets)} labels")
+        self.images, self.targets = self._check(_find(self.folder, img), _find(self.folder, lab))
+
+    def _check(self, img_path, lab_path):
+        """The images and labels, refused unless they are what the dataset is: uint8 28×28 images, uint8 labels
+        below the number of classes, as many of each."""
+        images, labels = read_idx(img_path, 3), read_idx(lab_path, 1)
+        name, k = self.spec.name, len(self.classes)
+        if images.dtype != numpy.uint8 or images.shape[1:] != (28, 28):
+            raise IDXError(f"{img_path}: {name} images must be uint8 28×28 (IDX type 0x08), got "
+                           f"{images.dtype} {images.shape[1:]}")
+        if labels.dtype != numpy.uint8:
+            raise IDXError(f"{lab_path}: {name} labels must be uint8 (IDX type 0x08), got {labels.dtype}")
+        if labels.size and labels.max() >= k:
+            raise IDXError(f"{lab_path}: {name} labels must be 0..{k - 1}, found {int(labels.max())}")
+        if len(images) != len(labels):
+            raise IDXError(f"{self.folder}: {len(images)} images in {img_path} but {len(labels)} labels in {lab_path}")
+        return images, labels.astype(numpy.int64)
 
     def _candidates(self, root):
         if root is not None:

@@ -149,8 +149,9 @@ class _NCCL(_MPI):
         self.cp, self.nccl = cp, nccl
         ndev = cp.cuda.runtime.getDeviceCount()
         local = launcher_world()
-        local_rank = int(os.environ.get("MPI_LOCALRANKID", os.environ.get("OMPI_COMM_WORLD_LOCAL_RANK",
-                                                                            self.rank)))
+        local_rank = next((int(os.environ[k]) for k in ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK",
+                                                         "MV2_COMM_WORLD_LOCAL_RANK", "PMIX_LOCAL_RANK")
+                           if k in os.environ), self.rank)
         if local and local[2] > ndev:
             raise DistributedError(f"backend 'nccl': {local[2]} ranks on this node but {ndev} GPU(s); NCCL needs one "
                                    "GPU per rank (it refuses two ranks on one GPU)")

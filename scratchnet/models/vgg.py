@@ -82,7 +82,10 @@ def load_pretrained(model, path):
         raise WeightsError(f"cannot read VGG weights from {path}: {err}") from None
     if not isinstance(state, dict):
         raise WeightsError(f"{path}: expected a state dict (name -> array), got {type(state).__name__}")
-    state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
+    state = {k: v for k, v in state.items() if not str(k).startswith("classifier.")}
+    odd = [f"{k} ({type(v).__name__})" for k, v in state.items() if not hasattr(v, "shape")]
+    if odd:
+        raise WeightsError(f"{path}: entries that are not arrays: {', '.join(odd)}")
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]

@@ -24,6 +24,7 @@ from ..ops.rearrange import pixel_shuffle, pixel_unshuffle, one_hot  # noqa: F40
 from ..ops.unpool import max_unpool2d  # noqa: F401
 from ..ops.loss import (nll_loss, mse_loss, l1_loss, binary_cross_entropy,  # noqa: F401
                         binary_cross_entropy_with_logits)
+from ..errors import ShapeError
 
 
 def _pair(v, name, fn):
@@ -31,7 +32,7 @@ def _pair(v, name, fn):
         return (v, v)
     v = tuple(v)
     if len(v) != 2 or not all(isinstance(i, (int, numpy.integer)) for i in v):
-        raise ValueError(f"{fn}: {name} must be an int or a pair of ints, got {v!r}")
+        raise ShapeError(f"{fn}: {name} must be an int or a pair of ints, got {v!r}")
     return tuple(int(i) for i in v)
 
 
@@ -39,7 +40,7 @@ def _check_4d(fn, input):
     if not isinstance(input, Tensor):
         raise TypeError(f"{fn}: input must be a Tensor, got {type(input).__name__}")
     if input.ndim not in (3, 4):
-        raise ValueError(f"{fn}: expected a 4-D input (N, C, H, W) or 3-D (C, H, W), got shape {input.shape}")
+        raise ShapeError(f"{fn}: expected a 4-D input (N, C, H, W) or 3-D (C, H, W), got shape {input.shape}")
     if input.dtype.kind != "f":
         raise TypeError(f"{fn}: input must be floating point, got dtype {input.dtype} (use .float())")
     return (unsqueeze(input, 0), True) if input.ndim == 3 else (input, False)
@@ -52,10 +53,10 @@ def _finish(y, unbatched):
 def _check_window(fn, x_shape, k, s, p, d):
     for axis, size in ((0, x_shape[2]), (1, x_shape[3])):
         if s[axis] < 1 or d[axis] < 1 or p[axis] < 0:
-            raise ValueError(f"{fn}: stride {s} and dilation {d} must be >= 1 and padding {p} >= 0")
+            raise ShapeError(f"{fn}: stride {s} and dilation {d} must be >= 1 and padding {p} >= 0")
         span = d[axis] * (k[axis] - 1) + 1
         if span > size + 2 * p[axis]:
-            raise ValueError(f"{fn}: kernel size {k} (dilated extent {span}) is larger than the padded input "
+            raise ShapeError(f"{fn}: kernel size {k} (dilated extent {span}) is larger than the padded input "
                              f"{x_shape[2] + 2 * p[0]}x{x_shape[3] + 2 * p[1]} (input shape {tuple(x_shape)}, "
                              f"padding {p})")
 
@@ -69,9 +70,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """y = x ⋆ W + b over (N, C, H, W) with W of shape (O, C/groups, kh, kw). See ops/conv.py for the math."""
     x, unbatched = _check_4d("conv2d", input)
     if weight.ndim != 4:
-        raise ValueError(f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kh, kw), got {weight.shape}")
+        raise ShapeError(f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kh, kw), got {weight.shape}")
     if x.shape[1] != weight.shape[1] * groups or weight.shape[0] % groups:
-        raise ValueError(f"conv2d: input has {x.shape[1]} channels (input shape {x.shape}) but weight {weight.shape} "
+        raise ShapeError(f"conv2d: input has {x.shape[1]} channels (input shape {x.shape}) but weight {weight.shape} "
                          f"with groups={groups} expects {weight.shape[1] * groups}")
     s, d, k = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d"), weight.shape[2:]
     if isinstance(padding, str):
@@ -79,7 +80,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             padding = 0
         elif padding == "same":
             if s != (1, 1):
-                raise ValueError("conv2d: padding='same' needs stride=1")
+                raise ShapeError("conv2d: padding='same' needs stride=1")
             (t, b), (l, r) = _same_padding(k, d)
             if (t, l) != (b, r):  # odd total: PyTorch puts the extra row/column at the bottom/right
                 x = pad(x, (l, r, t, b))
@@ -87,11 +88,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             else:
                 padding = (t, l)
         else:
-            raise ValueError(f"conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+            raise ShapeError(f"conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
     p = _pair(padding, "padding", "conv2d")
     _check_window("conv2d", x.shape, k, s, p, d)
     if bias is not None and bias.shape != (weight.shape[0],):
-        raise ValueError(f"conv2d: bias has shape {bias.shape}, expected ({weight.shape[0]},) "
+        raise ShapeError(f"conv2d: bias has shape {bias.shape}, expected ({weight.shape[0]},) "
                          f"for weight {weight.shape}")
     args = (x, weight) if bias is None else (x, weight, bias)
     return _finish(C.Conv2d(C.ConvCfg(s, p, d, groups))(*args), unbatched)
@@ -102,16 +103,16 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     (N, Cout, (H−1)·s − 2p + d·(k−1) + output_padding + 1, ...)."""
     x, unbatched = _check_4d("conv_transpose2d", input)
     if weight.ndim != 4 or x.shape[1] != weight.shape[0] or weight.shape[0] % groups:
-        raise ValueError(f"conv_transpose2d: input has {x.shape[1]} channels (input shape {x.shape}) but weight "
+        raise ShapeError(f"conv_transpose2d: input has {x.shape[1]} channels (input shape {x.shape}) but weight "
                          f"{weight.shape} expects {weight.shape[0]} (weight is (in, out/groups, kh, kw))")
     s, p = _pair(stride, "stride", "conv_transpose2d"), _pair(padding, "padding", "conv_transpose2d")
     d, op = _pair(dilation, "dilation", "conv_transpose2d"), _pair(output_padding, "output_padding", "conv_transpose2d")
     k = weight.shape[2:]
     if any(op[i] >= max(s[i], d[i]) for i in range(2)):
-        raise ValueError(f"conv_transpose2d: output_padding {op} must be smaller than stride {s} or dilation {d}")
+        raise ShapeError(f"conv_transpose2d: output_padding {op} must be smaller than stride {s} or dilation {d}")
     out_hw = [(x.shape[2 + i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1 for i in range(2)]
     if min(out_hw) < 1:
-        raise ValueError(f"conv_transpose2d: input {x.shape} with kernel {k}, stride {s}, padding {p} gives an "
+        raise ShapeError(f"conv_transpose2d: input {x.shape} with kernel {k}, stride {s}, padding {p} gives an "
                          f"empty output {tuple(out_hw)}")
     x_shape = (x.shape[0], weight.shape[1] * groups, *out_hw)
     y = C.ConvTranspose2d(C.ConvCfg(s, p, d, groups), x_shape)(x, weight)
@@ -125,7 +126,7 @@ def _pool_args(fn, x, kernel_size, stride, padding, dilation, ceil_mode=False):
     s = k if stride is None or stride == [] else _pair(stride, "stride", fn)
     p, d = _pair(padding, "padding", fn), _pair(dilation, "dilation", fn)
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
-        raise ValueError(f"{fn}: padding {p} must be at most half the kernel size {k}")
+        raise ShapeError(f"{fn}: padding {p} must be at most half the kernel size {k}")
     _check_window(fn, x.shape, k, s, p, d)
     return P.PoolGeom(x.shape, k, s, p, d, ceil_mode)
 
@@ -199,9 +200,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     """Resize (N, C, H, W). nearest: src = floor(dst · in/out); bilinear: y = A_h · x · A_wᵀ with tent weights."""
     x, unbatched = _check_4d("interpolate", input)
     if (size is None) == (scale_factor is None):
-        raise ValueError("interpolate: give exactly one of size and scale_factor")
+        raise ShapeError("interpolate: give exactly one of size and scale_factor")
     if mode not in ("nearest", "bilinear"):
-        raise ValueError(f"interpolate: mode must be 'nearest' or 'bilinear', got {mode!r}")
+        raise ShapeError(f"interpolate: mode must be 'nearest' or 'bilinear', got {mode!r}")
     h, w = x.shape[2:]
     if size is not None:
         oh, ow = _pair(size, "size", "interpolate")
@@ -227,7 +228,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 def linear(input, weight, bias=None):
     """y = x Wᵀ + b;  dx = gy W,  dW = gyᵀ x,  db = Σ gy"""
     if input.shape[-1:] != weight.shape[-1:] or weight.ndim != 2:
-        raise ValueError(f"linear: input has {input.shape[-1] if input.ndim else 0} features (input shape "
+        raise ShapeError(f"linear: input has {input.shape[-1] if input.ndim else 0} features (input shape "
                          f"{input.shape}) but weight of shape {weight.shape} expects {weight.shape[-1]}")
     x = input if input.ndim > 1 else reshape(input, 1, -1)
     y = MatMul(False, True)(x, weight)
@@ -238,7 +239,7 @@ def linear(input, weight, bias=None):
 
 def _norm_axes(fn, x):
     if x.ndim < 2:
-        raise ValueError(f"{fn}: expected input of shape (N, C, ...), got {x.shape}")
+        raise ShapeError(f"{fn}: expected input of shape (N, C, ...), got {x.shape}")
     return (0,) + tuple(range(2, x.ndim))
 
 
@@ -255,11 +256,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
         if t is not None and t.shape != (c,):
-            raise ValueError(f"batch_norm: {name} has shape {t.shape}, expected ({c},) for input {input.shape}")
+            raise ShapeError(f"batch_norm: {name} has shape {t.shape}, expected ({c},) for input {input.shape}")
     if training:
         n = input.data.size // c
         if n <= 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
+            raise ShapeError(f"batch_norm: expected more than 1 value per channel when training, got input "
                              f"{input.shape}")
         y, fn = norm_train(input, _channel(weight, input), _channel(bias, input), axes, eps)
         if running_mean is not None:
@@ -270,7 +271,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 running_var.data[...] = (1 - momentum) * running_var.data + momentum * v
         return y
     if running_mean is None or running_var is None:
-        raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
+        raise ShapeError("batch_norm: running_mean and running_var are needed when training=False")
     r = Tensor((1.0 / backend.get_array_module(running_var.data).sqrt(running_var.data + eps)).astype(input.dtype))
     y = (input - _channel(running_mean.detach(), input)) * _channel(r, input)
     if weight is not None:
@@ -285,7 +286,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                   momentum=0.1, eps=1e-5):
     """y = γ·(x − μ)/sqrt(σ² + eps) + β with μ, σ² per sample and channel (over H, W)."""
     if input.ndim < 3:
-        raise ValueError(f"instance_norm: expected input of shape (N, C, H, W) or (N, C, L), got {input.shape}")
+        raise ShapeError(f"instance_norm: expected input of shape (N, C, H, W) or (N, C, L), got {input.shape}")
     y, _ = norm_train(input, _channel(weight, input), _channel(bias, input), tuple(range(2, input.ndim)), eps)
     return y
 
@@ -294,7 +295,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 def dropout(input, p=0.5, training=True):
     """y = x · m / (1 − p) with m ~ Bernoulli(1 − p) (inverted dropout: eval needs no rescaling);  dx = gy · m/(1−p)"""
     if not 0 <= p <= 1:
-        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+        raise ShapeError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0:
         return input
     if p == 1:

@@ -2,6 +2,7 @@
 import math
 
 from ..tensor import no_grad
+from ..errors import ShapeError
 
 _GAINS = {"linear": 1.0, "conv2d": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3, "relu": math.sqrt(2.0), "selu": 0.75}
 
@@ -12,7 +13,7 @@ def calculate_gain(nonlinearity, param=None):
         slope = 0.01 if param is None else param
         return math.sqrt(2.0 / (1 + slope ** 2))
     if nonlinearity not in _GAINS:
-        raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+        raise ShapeError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
     return _GAINS[nonlinearity]
 
 
@@ -20,7 +21,7 @@ def _calculate_fan_in_and_fan_out(t):
     """fan_in = size(1)·receptive field, fan_out = size(0)·receptive field (PyTorch's convention, also for
     transposed-conv weights)."""
     if t.ndim < 2:
-        raise ValueError(f"fan in/out need a tensor with at least 2 dimensions, got shape {t.shape}")
+        raise ShapeError(f"fan in/out need a tensor with at least 2 dimensions, got shape {t.shape}")
     rf = 1
     for s in t.shape[2:]:
         rf *= s
@@ -30,7 +31,7 @@ def _calculate_fan_in_and_fan_out(t):
 def _fan(t, mode):
     fan_in, fan_out = _calculate_fan_in_and_fan_out(t)
     if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+        raise ShapeError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
     return fan_in if mode == "fan_in" else fan_out
 
 

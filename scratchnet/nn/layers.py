@@ -8,6 +8,7 @@ import math
 from .. import creation
 from . import functional as F, init
 from .module import Module, Parameter
+from ..errors import ShapeError
 
 
 def _param(*shape, device=None, dtype=None):
@@ -34,7 +35,7 @@ class Linear(Module):
 
     def forward(self, x):
         if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"{self!r} got input with {x.shape[-1] if x.ndim else 0} features: input shape "
+            raise ShapeError(f"{self!r} got input with {x.shape[-1] if x.ndim else 0} features: input shape "
                              f"{x.shape}, expected (..., {self.in_features})")
         return F.linear(x, self.weight, self.bias)
 
@@ -51,7 +52,7 @@ class _ConvNd(Module):
                  output_padding=0, device=None, dtype=None):
         super().__init__()
         if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{type(self).__name__}: in_channels={in_channels} and out_channels={out_channels} "
+            raise ShapeError(f"{type(self).__name__}: in_channels={in_channels} and out_channels={out_channels} "
                              f"must both be divisible by groups={groups}")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, _pair(kernel_size)
         self.stride, self.dilation, self.groups = _pair(stride), _pair(dilation), groups
@@ -66,7 +67,7 @@ class _ConvNd(Module):
     def _check(self, x):
         if x.ndim not in (3, 4) or x.shape[-3] != self.in_channels:
             got = x.shape[-3] if x.ndim >= 3 else "no"
-            raise ValueError(f"{type(self).__name__}(in_channels={self.in_channels}) got input with {got} "
+            raise ShapeError(f"{type(self).__name__}(in_channels={self.in_channels}) got input with {got} "
                              f"channel(s): input shape {x.shape}, expected (N, {self.in_channels}, H, W)")
 
     def extra_repr(self):
@@ -86,7 +87,7 @@ class Conv2d(_ConvNd):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  padding_mode="zeros", device=None, dtype=None):
         if padding_mode != "zeros":
-            raise ValueError(f"Conv2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
+            raise ShapeError(f"Conv2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, False,
                          device=device, dtype=dtype)
 
@@ -185,7 +186,7 @@ class Dropout(Module):
     def __init__(self, p=0.5):
         super().__init__()
         if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+            raise ShapeError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = p
 
     def forward(self, x):

@@ -3,6 +3,7 @@ from .. import creation
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module, Parameter
+from ..errors import ShapeError
 
 
 def _affine(module, num_features, affine, device, dtype):
@@ -35,7 +36,7 @@ class _BatchNorm(Module):
 
     def forward(self, x):
         if x.ndim not in self.dims or x.shape[1] != self.num_features:
-            raise ValueError(f"{type(self).__name__}({self.num_features}) got input of shape {x.shape}: expected "
+            raise ShapeError(f"{type(self).__name__}({self.num_features}) got input of shape {x.shape}: expected "
                              f"{' or '.join(f'{d}-D' for d in self.dims)} input with {self.num_features} channels "
                              "in dim 1")
         use_batch = self.training or not self.track_running_stats
@@ -67,13 +68,13 @@ class InstanceNorm2d(Module):
                  dtype=None):
         super().__init__()
         if track_running_stats:
-            raise ValueError("InstanceNorm2d: track_running_stats=True is not supported")
+            raise ShapeError("InstanceNorm2d: track_running_stats=True is not supported")
         self.num_features, self.eps, self.affine = num_features, eps, affine
         _affine(self, num_features, affine, device, dtype)
 
     def forward(self, x: Tensor):
         if x.ndim not in (3, 4) or x.shape[-3] != self.num_features:
-            raise ValueError(f"InstanceNorm2d({self.num_features}) got input of shape {x.shape}: expected "
+            raise ShapeError(f"InstanceNorm2d({self.num_features}) got input of shape {x.shape}: expected "
                              f"(N, {self.num_features}, H, W)")
         unbatched = x.ndim == 3
         y = F.instance_norm(x.unsqueeze(0) if unbatched else x, weight=self.weight, bias=self.bias, eps=self.eps)

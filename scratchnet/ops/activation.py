@@ -4,6 +4,7 @@ import math
 from .. import backend
 from ..autograd import Function
 from .shape import _norm_dim
+from ..errors import ShapeError
 
 
 def _n_rows(x):
@@ -224,7 +225,7 @@ def leaky_relu(x, negative_slope=0.01):
 
 def gelu(x, approximate="none"):
     if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise ShapeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return GELU(approximate)(x)
 
 
@@ -232,9 +233,20 @@ def softplus(x):
     return Softplus()(x)
 
 
+def _on_0d(fn, x, dim):
+    """A 0-d tensor is taken as one element along dim 0 or -1, as PyTorch does."""
+    if x.ndim:
+        return fn(_norm_dim(dim, x.ndim))(x)
+    from .shape import reshape
+    _norm_dim(dim, 0)
+    return reshape(fn(0)(reshape(x, 1)), ())
+
+
 def softmax(x, dim=-1):
-    return Softmax(_norm_dim(dim, x.ndim))(x)
+    """y_i = e^{x_i} / Σ_j e^{x_j} along dim;  dx = y·(gy − Σ gy·y)"""
+    return _on_0d(Softmax, x, dim)
 
 
 def log_softmax(x, dim=-1):
-    return LogSoftmax(_norm_dim(dim, x.ndim))(x)
+    """y_i = x_i − log Σ_j e^{x_j} along dim;  dx = gy − softmax(x)·Σ gy"""
+    return _on_0d(LogSoftmax, x, dim)

@@ -8,6 +8,7 @@ import numpy
 from .. import backend
 from ..autograd import Function
 from .shape import sum_to, reshape
+from ..errors import ShapeError
 
 PARALLEL_GEMM_FLOPS = 2**21  # below ~2 MFLOP a GEMM is over before threads would pay off
 
@@ -52,19 +53,19 @@ class MatMul(Function):
 
 def matmul(a, b):
     """NumPy's matmul rules: 1-D operands get a dimension added (then removed); batch axes broadcast."""
-    from .math import promote
+    from .promotion import promote
     a, b = promote(a, b)
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+        raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
     a2 = a if a.ndim > 1 else reshape(a, 1, a.shape[0])
     b2 = b if b.ndim > 1 else reshape(b, b.shape[0], 1)
     if a2.shape[-1] != b2.shape[-2]:
-        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
+        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
                          f"({a2.shape[-1]} != {b2.shape[-2]})")
     try:
         batch = numpy.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
     except ValueError:
-        raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be broadcast") from None
+        raise ShapeError(f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be broadcast") from None
     y = MatMul()(a2, b2)
     if a.ndim == 1 or b.ndim == 1:
         y = reshape(y, batch + ((a2.shape[-2],) if a.ndim > 1 else ()) + ((b2.shape[-1],) if b.ndim > 1 else ()))

@@ -3,10 +3,12 @@ arguments and reductions ('mean' | 'sum' | 'none')."""
 import numpy
 
 from .. import backend
+from ..autograd import Function
 from ..tensor import Tensor
 from . import math as M
 from .activation import log_softmax, softplus
 from .shape import reshape, permute
+from ..errors import ShapeError
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -18,7 +20,7 @@ def _reduce(loss, reduction, name):
         return loss.sum()
     if reduction == "none":
         return loss
-    raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    raise ShapeError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
 def _class_last(x):
@@ -38,7 +40,7 @@ def _check_targets(name, input, target, ignore_index):
                         "(for probabilities use binary_cross_entropy or pass .long() indices)")
     expected = input.shape[:1] + input.shape[2:] if input.ndim >= 2 else ()
     if target.shape != expected:
-        raise ValueError(f"{name}: input of shape {input.shape} needs target of shape {expected}, "
+        raise ShapeError(f"{name}: input of shape {input.shape} needs target of shape {expected}, "
                          f"got {target.shape}")
     t = target.data
     c = input.shape[1] if input.ndim >= 2 else input.shape[0]
@@ -76,9 +78,9 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """L = (1−ε)·nll(log_softmax(x), y) + (ε/C)·Σ_c −w_c·log_softmax(x)_c   (integer class targets)"""
     if input.ndim < 1:
-        raise ValueError(f"cross_entropy: input needs a class dimension, got shape {input.shape}")
+        raise ShapeError(f"cross_entropy: input needs a class dimension, got shape {input.shape}")
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise ShapeError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     logp = log_softmax(input, 1 if input.ndim >= 2 else 0)
     nll = nll_loss(logp, target, weight, ignore_index, reduction)
     if label_smoothing == 0:
@@ -107,7 +109,7 @@ def _check_same_shape(name, input, target):
     if not isinstance(target, Tensor):
         raise TypeError(f"{name}: target must be a Tensor, got {type(target).__name__}")
     if input.shape != target.shape:
-        raise ValueError(f"{name}: input shape {input.shape} and target shape {target.shape} must match")
+        raise ShapeError(f"{name}: input shape {input.shape} and target shape {target.shape} must match")
     if target.dtype.kind != "f":
         raise TypeError(f"{name}: target must be floating point, got dtype {target.dtype} (use .float())")
 
@@ -127,16 +129,38 @@ def l1_loss(input, target, reduction="mean"):
     return _reduce(M.abs(input - target), reduction, "l1_loss")
 
 
+class BinaryCrossEntropy(Function):
+    """L = −(y·max(log p, −100) + (1−y)·max(log(1−p), −100));
+    dp = gy·(p − y) / max(p(1−p), 1e-12),  dy = gy·(max(log(1−p), −100) − max(log p, −100)) (PyTorch's formulas:
+    finite at p = 0 or 1, where the plain chain rule gives 0·inf)"""
+
+    def forward(self, p, y):
+        xp = backend.get_array_module(p)
+        with numpy.errstate(divide="ignore"):  # log(0) = -inf is expected here: the clamp turns it into -100
+            lp, lq = xp.maximum(xp.log(p), -100), xp.maximum(xp.log1p(-p), -100)
+        return (-(y * lp + (1 - y) * lq)).astype(p.dtype, copy=False)
+
+    def backward(self, gy):
+        p, y = self.inputs
+        n = self.needs_input_grad
+        gp = gy * (p - y) / M.clamp(p * (1 - p), min=1e-12) if n[0] else None
+        gt = None
+        if n[1]:
+            with numpy.errstate(divide="ignore"):
+                gt = gy * (M.clamp(M.log(1 - p), min=-100) - M.clamp(M.log(p), min=-100))
+        return gp, gt
+
+
 @backend.follows_device
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """L = −w·(y·log p + (1−y)·log(1−p)), each log clamped at −100 as PyTorch does (so p = 0 or 1 stays finite)"""
     _check_same_shape("binary_cross_entropy", input, target)
-    with backend.on(input.data):
-        backend.check_later(((input.data < 0) | (input.data > 1)).any(), lambda: ValueError(
-            "binary_cross_entropy: input must hold probabilities in [0, 1] "
-            "(for logits use binary_cross_entropy_with_logits)"))
-    with numpy.errstate(divide="ignore"):  # log(0) = -inf is expected here: the clamp turns it into -100
-        loss = -(target * M.clamp(M.log(input), min=-100) + (1 - target) * M.clamp(M.log(1 - input), min=-100))
+    # on a GPU the test stays on the device and is reported at the next sync point (no stall inside a step)
+    backend.check_later(((input.data < 0) | (input.data > 1)).any(), lambda: ShapeError(
+        "binary_cross_entropy: input must hold probabilities in [0, 1] "
+        "(for logits use binary_cross_entropy_with_logits)"))
+    input, target = M.promote(input, target)
+    loss = BinaryCrossEntropy()(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy")

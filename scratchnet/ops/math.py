@@ -1,4 +1,5 @@
-"""Elementwise ops: arithmetic with broadcasting and PyTorch's type promotion, unary functions, where, clamp, casts.
+"""Elementwise ops: arithmetic with broadcasting and PyTorch's type promotion (ops/promotion.py), unary functions,
+where, clamp, casts.
 
 Binary ops return gradients summed back to each input's shape with the one `sum_to`.
 """
@@ -9,55 +10,15 @@ from ..autograd import Function
 from ..tensor import Tensor
 from .shape import sum_to
 from .cast import astype, to_device, clone  # noqa: F401  (re-exported: math is where users look for them)
-
-
-# ---- type promotion (PyTorch's rules: a Python number never widens a tensor; int with float gives the float) ----
-
-def _constant(value, like):
-    """A Python number or array as a constant Tensor on `like`'s device, with the dtype PyTorch would give it."""
-    xp = backend.get_array_module(like.data)
-    if isinstance(value, (bool, int, float, numpy.number, numpy.bool_)) and not isinstance(value, numpy.ndarray):
-        kind = like.dtype.kind
-        if kind in "fc":
-            dtype = like.dtype
-        elif isinstance(value, (float, numpy.floating)):
-            dtype = numpy.float32
-        elif isinstance(value, (bool, numpy.bool_)):
-            dtype = like.dtype
-        else:
-            dtype = numpy.int64 if kind == "b" else like.dtype
-        with backend.using(like.device):
-            return Tensor(xp.asarray(value, dtype=dtype))
-    from ..creation import tensor
-    return tensor(value, device=like.device)
-
-
-def _result_dtype(a, b):
-    if a == b:
-        return a
-    fa, fb = a.kind in "fc", b.kind in "fc"
-    if fa != fb:
-        return a if fa else b
-    return numpy.promote_types(a, b)
-
-
-def promote(*xs):
-    """Tensors (or numbers) converted to Tensors of one common dtype, as PyTorch's binary ops see them."""
-    ts = [x for x in xs if isinstance(x, Tensor)]
-    if not ts:
-        raise TypeError(f"expected at least one Tensor, got {[type(x).__name__ for x in xs]}")
-    xs = [x if isinstance(x, Tensor) else _constant(x, ts[0]) for x in xs]
-    dtype = xs[0].dtype
-    for x in xs[1:]:
-        dtype = _result_dtype(dtype, x.dtype)
-    return [x if x.dtype == dtype else astype(x, dtype) for x in xs]
+from .promotion import promote, result_type, float_dtype, is_scalar, constant  # noqa: F401
+from ..errors import ShapeError
 
 
 def _check_broadcast(name, a, b):
     try:
         numpy.broadcast_shapes(a.shape, b.shape)
     except ValueError:
-        raise ValueError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
+        raise ShapeError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
 
 
 class _Binary(Function):
@@ -68,9 +29,9 @@ class _Binary(Function):
                 sum_to(gb, b.shape) if gb is not None else None)
 
 
-def _binary(cls, name):
+def _binary(cls, name, to_float=False):
     def op(a, b):
-        a, b = promote(a, b)
+        a, b = promote(a, b, to_float=to_float)
         if a.shape != b.shape:
             _check_broadcast(name, a, b)
         return cls()(a, b)
@@ -132,9 +93,14 @@ class Pow(_Binary):
         return a ** b
 
     def grads(self, gy, a, b):
+        # PyTorch's conventions where the formulas give 0·inf: da = 0 where b = 0 (so d(x**0)/dx = 0 at x = 0; masked
+        # only at a = 0, where the formula fails, so the second derivative stays exact elsewhere), and
+        # db = 0 where a = 0 and b >= 0 (so d(0**x)/dx = 0)
         n = self.needs_input_grad
-        ga = gy * b * a ** (b - 1) if n[0] else None
-        gb = gy * self.output_or_recompute(a, b) * log(a) if n[1] else None
+        with numpy.errstate(divide="ignore", invalid="ignore"):
+            ga = where((b.data == 0) & (a.data == 0), 0.0, gy * b * a ** (b - 1)) if n[0] else None
+            gb = where((a.data == 0) & (b.data >= 0), 0.0, gy * self.output_or_recompute(a, b) * log(a)) \
+                if n[1] else None
         return ga, gb
 
     def output_or_recompute(self, a, b):
@@ -166,7 +132,17 @@ class Minimum(_Binary):
             gy * Tensor(((b.data < a.data) + half).astype(gy.dtype))
 
 
-add, sub, mul, div = _binary(Add, "add"), _binary(Sub, "sub"), _binary(Mul, "mul"), _binary(Div, "div")
+add, sub, mul = _binary(Add, "add"), _binary(Sub, "sub"), _binary(Mul, "mul")
+_true_div = _binary(Div, "div", to_float=True)
+
+
+def div(a, b, rounding_mode=None):
+    """a / b. True division (rounding_mode=None) of integers gives the default float dtype, as in PyTorch;
+    rounding_mode="floor" or "trunc" rounds the quotient (see ops/division.py)."""
+    if rounding_mode is not None:
+        from .division import div_rounded
+        return div_rounded(a, b, rounding_mode)
+    return _true_div(a, b)
 maximum, minimum = _binary(Maximum, "maximum"), _binary(Minimum, "minimum")
 _pow_tensor = _binary(Pow, "pow")
 
@@ -182,6 +158,8 @@ class PowConst(Function):
 
     def backward(self, gy):
         (x,) = self.inputs
+        if self.p == 0:  # d(x**0)/dx = 0 everywhere, x = 0 included (the formula would give 0·inf)
+            return gy * constant(0, gy.dtype)
         if self.p == 2:
             return gy * 2 * x
         return gy * self.p * x ** (self.p - 1)
@@ -364,21 +342,26 @@ class Where(Function):
 
     def backward(self, gy):
         a, b = self.inputs
-        zero = Tensor(backend.get_array_module(gy.data).zeros((), dtype=gy.dtype))
+        zero = constant(0, gy.dtype)
         n = self.needs_input_grad
         return (sum_to(Where(self.cond)(gy, zero), a.shape) if n[0] else None,
                 sum_to(Where(self.cond)(zero, gy), b.shape) if n[1] else None)
 
 
 def where(condition, input, other):
-    a, b = promote(input, other)
+    """condition ? input : other, elementwise with broadcasting; either branch may be a Python number."""
+    if is_scalar(input) and is_scalar(other):
+        dtype = result_type(input, other)
+        a, b = constant(input, dtype), constant(other, dtype)
+    else:
+        a, b = promote(input, other)
     cond = condition.data if isinstance(condition, Tensor) else backend.get_array_module(a.data).asarray(condition)
     if cond.dtype != bool:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
     try:
         numpy.broadcast_shapes(cond.shape, a.shape, b.shape)
     except ValueError:
-        raise ValueError(f"where: condition {cond.shape}, input {a.shape} and other {b.shape} "
+        raise ShapeError(f"where: condition {cond.shape}, input {a.shape} and other {b.shape} "
                          "cannot be broadcast together") from None
     return Where(cond)(a, b)
 
@@ -404,7 +387,7 @@ class Clamp(Function):
 
 def clamp(x, min=None, max=None):
     if min is None and max is None:
-        raise ValueError("clamp: at least one of min and max must be given")
+        raise ShapeError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         y = x if min is None else maximum(x, min)
         return y if max is None else minimum(y, max)

@@ -5,11 +5,11 @@ Kept apart from tensor.py so that the engine reads on one screen and the op fami
 import numpy
 
 from .. import backend
-from ..tensor import Tensor, is_grad_enabled
-from . import math as M, reduce as R, shape as S, linalg as L, activation as A
-from . import unary, binary
+from ..tensor import Tensor
+from . import math as M, reduce as R, shape as S, linalg as L, activation as A, division as D, bitwise as B
+from . import unary, binary, scan, sort, index, layout, diag, inplace as I
 
-BREADTH = (unary, binary)  # op families that list their Tensor methods in a METHODS table
+BREADTH = (unary, binary, scan, sort, index, layout, diag)  # op families that list their Tensor methods in a METHODS table
 
 
 def _rev(f):
@@ -37,15 +37,6 @@ def to(self, *args, dtype=None, device=None):
     return out
 
 
-@backend.follows_device
-def setitem(self, index, value):
-    """In-place assignment on the raw data; refused while the graph is recorded for a tensor that needs grad."""
-    if is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):
-        raise RuntimeError("item assignment is not recorded by autograd: build the tensor with where()/cat(), "
-                           "or assign under no_grad()")
-    self.data[S._raw_index(index)] = value.data if isinstance(value, Tensor) else value
-
-
 def install():
     ops = {
         "__add__": M.add, "__radd__": _rev(M.add), "__sub__": M.sub, "__rsub__": _rev(M.sub),
@@ -53,12 +44,17 @@ def install():
         "__pow__": M.pow, "__rpow__": _rev(M.pow), "__matmul__": L.matmul, "__rmatmul__": _rev(L.matmul),
         "__neg__": M.neg, "__pos__": lambda self: self, "__abs__": M.abs,
         "__eq__": M.eq, "__ne__": M.ne, "__lt__": M.lt, "__le__": M.le, "__gt__": M.gt, "__ge__": M.ge,
-        "__getitem__": S.getitem, "__setitem__": setitem, "to": to,
-        "__invert__": lambda self: Tensor(~self.data),
-        "__and__": lambda self, o: Tensor(self.data & getattr(o, "data", o)),
-        "__or__": lambda self, o: Tensor(self.data | getattr(o, "data", o)),
-        "__floordiv__": lambda self, o: Tensor(self.data // getattr(o, "data", o)),
-        "__mod__": lambda self, o: Tensor(self.data % getattr(o, "data", o)),
+        "__getitem__": S.getitem, "to": to,
+        "__floordiv__": D.floor_divide, "__rfloordiv__": _rev(D.floor_divide),
+        "__mod__": D.remainder, "__rmod__": _rev(D.remainder),
+        "__invert__": B.bitwise_not, "__and__": B.bitwise_and, "__rand__": _rev(B.bitwise_and),
+        "__or__": B.bitwise_or, "__ror__": _rev(B.bitwise_or), "__xor__": B.bitwise_xor, "__rxor__": _rev(B.bitwise_xor),
+        "__lshift__": B.bitwise_left_shift, "__rlshift__": _rev(B.bitwise_left_shift),
+        "__rshift__": B.bitwise_right_shift, "__rrshift__": _rev(B.bitwise_right_shift),
+        "floor_divide": D.floor_divide, "remainder": D.remainder, "fmod": D.fmod,
+        "bitwise_and": B.bitwise_and, "bitwise_or": B.bitwise_or, "bitwise_xor": B.bitwise_xor,
+        "bitwise_not": B.bitwise_not, "bitwise_left_shift": B.bitwise_left_shift,
+        "bitwise_right_shift": B.bitwise_right_shift,
         "add": M.add, "sub": M.sub, "mul": M.mul, "div": M.div, "pow": M.pow, "matmul": L.matmul,
         "neg": M.neg, "exp": M.exp, "log": M.log, "sqrt": M.sqrt, "abs": M.abs, "sin": M.sin, "cos": M.cos,
         "tanh": M.tanh, "sigmoid": M.sigmoid, "relu": A.relu, "leaky_relu": A.leaky_relu,
@@ -66,7 +62,8 @@ def install():
         "clamp": M.clamp, "clip": M.clamp, "maximum": M.maximum, "minimum": M.minimum,
         "eq": M.eq, "ne": M.ne, "lt": M.lt, "le": M.le, "gt": M.gt, "ge": M.ge,
         "astype": M.astype, "clone": M.clone,
-        "sum": R.sum, "mean": R.mean, "var": R.var, "std": R.std, "max": R.max, "min": R.min, "amax": R.amax,
+        "sum": R.sum, "mean": R.mean, "var": R.var, "std": R.std, "max": R.max, "min": R.min,
+        "amax": R.amax, "amin": R.amin,
         "argmax": R.argmax, "argmin": R.argmin, "logsumexp": R.logsumexp, "prod": R.prod,
         "reshape": _sizes_method(S.reshape), "view": _sizes_method(S.reshape), "flatten": S.flatten,
         "squeeze": S.squeeze, "unsqueeze": S.unsqueeze, "transpose": S.transpose,
@@ -84,3 +81,4 @@ def install():
         ops.update(family.METHODS)
     for name, f in ops.items():
         setattr(Tensor, name, f)
+    I.install(Tensor)

@@ -12,6 +12,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from . import math as M
 from .shape import broadcast_to, reshape, _norm_dim
+from ..errors import ShapeError
 
 ValuesIndices = namedtuple("ValuesIndices", "values indices")  # what max(dim)/min(dim) return, as torch.return_types
 
@@ -20,7 +21,8 @@ def _axes(dim, ndim):
     if dim is None:
         return tuple(range(ndim))
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    return tuple(sorted({_norm_dim(d, ndim) for d in dims}))
+    axes = tuple(sorted({_norm_dim(d, ndim) for d in dims}))
+    return axes if ndim else ()  # a 0-d tensor: dim 0 or -1 names its one element, and there is nothing to reduce
 
 
 def _kept_shape(shape, axes):
@@ -92,8 +94,26 @@ def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
     return sum(d * d, axes, keepdim) / builtins.max(n - correction, 0)
 
 
+class StdSqrt(Function):
+    """y = sqrt(v) for a variance v;  dv = gy / (2y), and 0 where y = 0 (PyTorch's std_backward: the std of a
+    constant has gradient 0, not 0·inf = nan)"""
+
+    keeps_inputs = False
+
+    def forward(self, v):
+        y = backend.get_array_module(v).sqrt(v)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved_tensors
+        with numpy.errstate(divide="ignore", invalid="ignore"):
+            return M.where(y.data == 0, 0.0, gy / (2 * y))
+
+
 def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
-    return M.sqrt(var(x, dim, unbiased, keepdim, correction))
+    """std = sqrt(var) (see var);  its gradient is 0 where std = 0, as PyTorch's"""
+    return StdSqrt()(var(x, dim, unbiased, keepdim, correction))
 
 
 class MaxDim(Function):
@@ -150,12 +170,15 @@ class MaxAll(Function):
 @backend.follows_device
 def _max_min(x, dim, keepdim, largest):
     if x.data.size == 0:
-        raise ValueError(f"{'max' if largest else 'min'}(): the tensor of shape {x.shape} is empty")
+        raise ShapeError(f"{'max' if largest else 'min'}(): the tensor of shape {x.shape} is empty")
     if isinstance(dim, Tensor):
         return (M.maximum if largest else M.minimum)(x, dim)
     if dim is None:
         return MaxAll(largest)(x)
     dim = _norm_dim(dim, x.ndim)
+    if x.ndim == 0:  # PyTorch: the element itself, at index 0
+        values = reshape(_max_min(reshape(x, 1), 0, False, largest).values, ())
+        return ValuesIndices(values, Tensor(backend.get_array_module(x.data).zeros((), dtype=numpy.int64)))
     fn = MaxDim(dim, keepdim, largest)
     values = fn(x)
     return ValuesIndices(values, Tensor(fn.indices.astype(numpy.int64)))
@@ -170,8 +193,38 @@ def min(x, dim=None, keepdim=False):
     return _max_min(x, dim, keepdim, False)
 
 
+class AMax(Function):
+    """y = max (or min) of x over `axes`;  dx = gy shared evenly by the entries that tie for the max (PyTorch's
+    amax/amin; max(x, dim) instead sends it all to the returned index)"""
+
+    def __init__(self, axes, keepdim, largest):
+        self.axes, self.keepdim, self.largest = axes, keepdim, largest
+
+    def forward(self, x):
+        return (x.max if self.largest else x.min)(axis=self.axes, keepdims=self.keepdim)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        y = (x.data.max if self.largest else x.data.min)(axis=self.axes, keepdims=True)
+        mask = x.data == y
+        share = (mask / mask.sum(axis=self.axes, keepdims=True)).astype(gy.dtype)
+        return _expand_back(gy, x.shape, self.axes, self.keepdim) * Tensor(share)
+
+
+def _amax_amin(x, dim, keepdim, largest):
+    if x.data.size == 0:
+        raise ShapeError(f"{'amax' if largest else 'amin'}(): the tensor of shape {x.shape} is empty")
+    return AMax(_axes(dim if dim != () else None, x.ndim), keepdim, largest)(x)
+
+
 def amax(x, dim=None, keepdim=False):
-    return max(x, dim, keepdim).values if dim is not None else max(x)
+    """The largest entries over `dim` (an int, a tuple, or all); ties share the gradient evenly."""
+    return _amax_amin(x, dim, keepdim, True)
+
+
+def amin(x, dim=None, keepdim=False):
+    """The smallest entries over `dim` (an int, a tuple, or all); ties share the gradient evenly."""
+    return _amax_amin(x, dim, keepdim, False)
 
 
 @backend.follows_device

@@ -3,11 +3,14 @@
 Each one's backward is another op of this file (reshape undoes reshape, sum_to undoes broadcast, scatter-add undoes
 gather), so they are differentiable to any order.
 """
+import builtins
+
 import numpy
 
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
+from ..errors import ShapeError
 
 
 def _norm_dim(dim, ndim, name="dim"):
@@ -49,6 +52,7 @@ class BroadcastTo(Function):
     """y = x repeated along new or size-1 axes to `shape`;  dx = sum_to(gy, x.shape)"""
 
     keeps_inputs = False
+    is_view = True
 
     def __init__(self, shape):
         self.shape = tuple(shape)
@@ -72,9 +76,9 @@ def broadcast_to(x, shape):
     try:
         numpy.broadcast_shapes(x.shape, shape)
     except ValueError:
-        raise ValueError(f"broadcast_to/expand: shape {x.shape} cannot be broadcast to {shape}") from None
+        raise ShapeError(f"broadcast_to/expand: shape {x.shape} cannot be broadcast to {shape}") from None
     if len(shape) < x.ndim:
-        raise ValueError(f"broadcast_to/expand: target {shape} has fewer dimensions than the tensor's {x.shape}")
+        raise ShapeError(f"broadcast_to/expand: target {shape} has fewer dimensions than the tensor's {x.shape}")
     return BroadcastTo(shape)(x)
 
 
@@ -91,6 +95,7 @@ class Reshape(Function):
     """y = x with a new shape, same elements in the same (C) order;  dx = reshape(gy, x.shape)"""
 
     keeps_inputs = False
+    is_view = True
 
     def __init__(self, shape):
         self.shape = shape
@@ -111,7 +116,7 @@ def reshape(x, *shape):
         known *= s if s != -1 else 1
     if shape.count(-1) > 1 or (shape.count(-1) == 0 and known != x.data.size) or \
             (shape.count(-1) == 1 and (known == 0 or x.data.size % known)):
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.data.size} elements) into {shape}")
+        raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.data.size} elements) into {shape}")
     return Reshape(shape)(x)
 
 
@@ -138,6 +143,7 @@ class Permute(Function):
     """y = x with axes reordered: y.shape[i] = x.shape[dims[i]];  dx = permute(gy, argsort(dims))"""
 
     keeps_inputs = False
+    is_view = True
 
     def __init__(self, dims):
         self.dims = dims
@@ -152,7 +158,7 @@ class Permute(Function):
 def permute(x, *dims):
     dims = tuple(_norm_dim(d, x.ndim) for d in _sizes(dims))
     if sorted(dims) != list(range(x.ndim)):
-        raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} axes of shape {x.shape}")
+        raise ShapeError(f"permute: dims {dims} are not a permutation of the {x.ndim} axes of shape {x.shape}")
     return x if dims == tuple(range(x.ndim)) else Permute(dims)(x)
 
 
@@ -165,22 +171,57 @@ def transpose(x, dim0, dim1):
 
 # ---- indexing ----
 
-def _raw_index(index):
-    """Tensors in an index become raw arrays; boolean masks become the integer indices they select, so the same
-    index can later drive the scatter-add of the backward."""
+def raw_index(index, data):
+    """The index as NumPy/CuPy understand it, on `data`'s device: Tensors become arrays, and a boolean mask becomes
+    the integer arrays it selects (so the same index can drive the scatter-add of the backward), after checking its
+    shape against the dims it covers (IndexError otherwise, as PyTorch)."""
     if not isinstance(index, tuple):
         index = (index,)
-    out = []
+    xp = backend.get_array_module(data)
+    index = tuple(i.data if isinstance(i, Tensor) else numpy.asarray(i) if isinstance(i, list) else i for i in index)
+    used = builtins.sum(i.ndim if _is_mask(i) else 1 for i in index if i is not None and i is not Ellipsis)
+    out, dim = [], 0
     for i in index:
-        if isinstance(i, Tensor):
-            i = i.data
-        elif isinstance(i, list):
-            i = numpy.asarray(i)
-        if hasattr(i, "dtype") and getattr(i, "ndim", 0) > 0 and i.dtype == bool:
+        if i is Ellipsis:
+            dim += data.ndim - used
+        elif _is_mask(i):
+            if tuple(i.shape) != tuple(data.shape[dim:dim + i.ndim]):
+                raise IndexError(f"The shape of the mask {list(i.shape)} at index {dim} does not match the shape of "
+                                 f"the indexed tensor {list(data.shape)} at index {dim}")
+            if xp is not numpy:
+                i = xp.asarray(i)
             out.extend(i.nonzero())
-        else:
-            out.append(i)
+            dim += i.ndim
+            continue
+        elif i is not None:
+            dim += 1
+            if xp is not numpy and isinstance(i, numpy.ndarray):
+                i = xp.asarray(i)  # index arrays must live where the data lives
+        out.append(i)
     return tuple(out)
+
+
+_raw_index = raw_index
+
+
+def _is_mask(i):
+    return getattr(i, "dtype", None) == bool and i.ndim > 0
+
+
+def _is_int(i):
+    return isinstance(i, (int, numpy.integer)) and not isinstance(i, bool)
+
+
+def _ints_first(index):
+    """PyTorch applies integer indices first (each removes its dim), then the advanced (array) ones; NumPy counts an
+    int as advanced, so `x[0, :, idx]` would put idx's dims in front. Returns (ints-only index, rest) when the two
+    kinds are mixed, else None."""
+    if not any(_is_int(i) for i in index) or not any(getattr(i, "ndim", 0) > 0 for i in index):
+        return None
+    first = tuple(i if (_is_int(i) or i is None or i is Ellipsis or isinstance(i, slice)) else slice(None)
+                  for i in index)
+    rest = tuple(slice(None) if i is None else i for i in index if not _is_int(i))
+    return first, rest
 
 
 def _is_basic(index):
@@ -194,6 +235,7 @@ class GetItem(Function):
 
     def __init__(self, index):
         self.index = index
+        self.is_view = _is_basic(index)
 
     def forward(self, x):
         return x[self.index]
@@ -223,15 +265,21 @@ class IndexAdd(Function):
         return GetItem(self.index)(gy)
 
 
-def getitem(x, index):
-    index = _raw_index(index)
-    xp = backend.get_array_module(x.data)
-    if xp is not numpy:  # index arrays must live where the data lives
-        index = tuple(xp.asarray(i) if isinstance(i, numpy.ndarray) else i for i in index)
+def getitem_raw(x, index):
+    """x[index] for an index already made raw (raw_index): the op, its errors named."""
     try:
         return GetItem(index)(x)
     except IndexError as e:
         raise IndexError(f"index {index} is invalid for a tensor of shape {x.shape}: {e}") from None
+
+
+def getitem(x, index):
+    """x[index] with PyTorch's rules (ints first, then advanced indices; boolean masks checked)."""
+    index = raw_index(index, x.data)
+    split = _ints_first(index)
+    if split is not None:
+        x, index = getitem_raw(x, split[0]), split[1]
+    return getitem_raw(x, index)
 
 
 def _take_along(x, dim, idx):
@@ -262,15 +310,15 @@ class Cat(Function):
 
 
 def cat(tensors, dim=0):
-    from .math import promote
+    from .promotion import promote
     tensors = promote(*tensors)
     if not tensors:
-        raise ValueError("cat: expected a non-empty list of tensors")
+        raise ShapeError("cat: expected a non-empty list of tensors")
     first = tensors[0]
     dim = _norm_dim(dim, first.ndim)
     for i, t in enumerate(tensors):
         if t.ndim != first.ndim or t.shape[:dim] + t.shape[dim + 1:] != first.shape[:dim] + first.shape[dim + 1:]:
-            raise ValueError(f"cat: tensor {i} has shape {t.shape}, but tensor 0 has shape {first.shape}; "
+            raise ShapeError(f"cat: tensor {i} has shape {t.shape}, but tensor 0 has shape {first.shape}; "
                              f"all must match except in dim {dim}")
     return Cat(dim)(*tensors)
 
@@ -278,10 +326,10 @@ def cat(tensors, dim=0):
 def stack(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("stack: expected a non-empty list of tensors")
+        raise ShapeError("stack: expected a non-empty list of tensors")
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
-            raise ValueError(f"stack: tensor {i} has shape {t.shape}, but tensor 0 has shape {tensors[0].shape}")
+            raise ShapeError(f"stack: tensor {i} has shape {t.shape}, but tensor 0 has shape {tensors[0].shape}")
     dim = _norm_dim(dim, tensors[0].ndim + 1)
     return cat([unsqueeze(t, dim) for t in tensors], dim)
 
@@ -292,12 +340,12 @@ def split(x, split_size_or_sections, dim=0):
     n = x.shape[dim]
     if isinstance(split_size_or_sections, int):
         if split_size_or_sections <= 0:
-            raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
+            raise ShapeError(f"split: split_size must be positive, got {split_size_or_sections}")
         sizes = [min(split_size_or_sections, n - s) for s in range(0, n, split_size_or_sections)]
     else:
         sizes = list(split_size_or_sections)
         if sum(sizes) != n:
-            raise ValueError(f"split: sections {sizes} sum to {sum(sizes)}, but dim {dim} has size {n}")
+            raise ShapeError(f"split: sections {sizes} sum to {sum(sizes)}, but dim {dim} has size {n}")
     out, start = [], 0
     for s in sizes:
         out.append(getitem(x, (slice(None),) * dim + (slice(start, start + s),)))
@@ -317,7 +365,7 @@ def _pad_index(n, before, after, mode):
     if mode == "replicate":
         return numpy.clip(i, 0, n - 1)
     if before >= n or after >= n:
-        raise ValueError(f"pad: reflect padding ({before}, {after}) must be smaller than the dimension size {n}")
+        raise ShapeError(f"pad: reflect padding ({before}, {after}) must be smaller than the dimension size {n}")
     i = numpy.abs(i)
     return numpy.where(i > n - 1, 2 * (n - 1) - i, i)
 
@@ -340,16 +388,16 @@ class PadConstant(Function):
 def pad(x, pad, mode="constant", value=0.0):
     """PyTorch's F.pad: `pad` lists (before, after) pairs starting from the LAST dimension."""
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ValueError(f"pad: expected pairs for at most {x.ndim} dims, got pad={tuple(pad)} for shape {x.shape}")
+        raise ShapeError(f"pad: expected pairs for at most {x.ndim} dims, got pad={tuple(pad)} for shape {x.shape}")
     if any(p < 0 for p in pad):
-        raise ValueError(f"pad: negative padding {tuple(pad)} is not supported")
+        raise ShapeError(f"pad: negative padding {tuple(pad)} is not supported")
     widths = [(0, 0)] * x.ndim
     for k in range(len(pad) // 2):
         widths[x.ndim - 1 - k] = (int(pad[2 * k]), int(pad[2 * k + 1]))
     if mode == "constant":
         return PadConstant(tuple(widths), value)(x)
     if mode not in ("reflect", "replicate"):
-        raise ValueError(f"pad: mode must be 'constant', 'reflect' or 'replicate', got {mode!r}")
+        raise ShapeError(f"pad: mode must be 'constant', 'reflect' or 'replicate', got {mode!r}")
     for d, (b, a) in enumerate(widths):
         if b or a:
             x = _take_along(x, d, _device_pad_index(x.shape[d], b, a, mode, x.device))
@@ -375,7 +423,7 @@ def repeat(x, *sizes):
     """PyTorch's repeat (NumPy's tile);  dx = gy folded to (r0, s0, r1, s1, ...) and summed over the r axes"""
     sizes = _sizes(sizes)
     if len(sizes) < x.ndim:
-        raise ValueError(f"repeat: {len(sizes)} repeat sizes given for a tensor with {x.ndim} dims")
+        raise ShapeError(f"repeat: {len(sizes)} repeat sizes given for a tensor with {x.ndim} dims")
     x = reshape(x, (1,) * (len(sizes) - x.ndim) + x.shape)
     shape = x.shape
     expanded = broadcast_to(reshape(x, sum(((1, s) for s in shape), ())), sum(zip(sizes, shape), ()))

@@ -1,0 +1,14 @@
+"""The error scratchnet raises for a shape or argument mismatch, catchable the way PyTorch's is.
+
+PyTorch raises RuntimeError for most shape and argument mismatches (matmul, reshape, cat, conv); NumPy and Python
+code raise ValueError. `ShapeError` is both, so `except RuntimeError` written around PyTorch code and
+`except ValueError` written around NumPy code each catch it.
+"""
+
+
+class ShapeError(ValueError, RuntimeError):
+    """A shape, dtype or argument that does not fit the op; the message names the op, the argument and the shapes."""
+
+
+class DTypeError(TypeError, RuntimeError):
+    """An op given a dtype it is not defined for (bitwise ops on floats); PyTorch raises a RuntimeError there."""

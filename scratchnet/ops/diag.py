@@ -1,0 +1,100 @@
+"""Diagonals and triangles of matrices (the last two axes, or dim1/dim2): tril, triu, diagonal, diag, diag_embed,
+trace. Each one reads or writes a fixed set of positions, so each backward reads or writes the same positions
+of the gradient (a masked where, a gather, a scatter-add): differentiable to any order.
+"""
+import numpy
+
+from .. import backend
+from ..tensor import Tensor
+from . import math as M
+from .shape import GetItem, IndexAdd, permute, reshape, _norm_dim
+from .unary import _tensor
+
+__all__ = ["tril", "triu", "diagonal", "diag", "diag_embed", "trace"]
+
+
+def _triangle(input, diagonal, lower, name):
+    x = _tensor(input)
+    if x.ndim < 2:
+        raise RuntimeError(f"{name}(): input tensor must have at least 2 dimensions, got shape {x.shape}")
+    xp = backend.get_array_module(x.data)
+    n, m = x.shape[-2:]
+    mask = xp.tri(n, m, diagonal, dtype=bool) if lower else ~xp.tri(n, m, diagonal - 1, dtype=bool)
+    return M.Where(mask)(x, Tensor(xp.zeros((), dtype=x.dtype)))
+
+
+def tril(input, diagonal=0):
+    """y = x where column - row <= diagonal (the lower triangle), 0 elsewhere;  dx = tril(gy, diagonal)"""
+    return _triangle(input, diagonal, True, "tril")
+
+
+def triu(input, diagonal=0):
+    """y = x where column - row >= diagonal (the upper triangle), 0 elsewhere;  dx = triu(gy, diagonal)"""
+    return _triangle(input, diagonal, False, "triu")
+
+
+def _diag_positions(xp, n, m, offset):
+    """Row and column indices of diagonal `offset` of an n x m matrix (empty if it lies outside)."""
+    length = max(min(n, m - offset), 0) if offset >= 0 else max(min(n + offset, m), 0)
+    k = xp.arange(length)
+    return (k, k + offset) if offset >= 0 else (k - offset, k)
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """y[..., k] = x[..., k, k + offset] over axes dim1, dim2 (they are removed; the diagonal becomes the last
+    axis);  dx = zeros with gy written back on that diagonal"""
+    x = _tensor(input)
+    if x.ndim < 2:
+        raise RuntimeError(f"diagonal(): input must have at least 2 dimensions, got shape {x.shape}")
+    d1, d2 = _norm_dim(dim1, x.ndim, "dim1"), _norm_dim(dim2, x.ndim, "dim2")
+    if d1 == d2:
+        raise RuntimeError(f"diagonal(): diagonal dimensions cannot be identical {dim1}, {dim2}")
+    rest = [i for i in range(x.ndim) if i not in (d1, d2)]
+    moved = permute(x, *rest, d1, d2)
+    rows, cols = _diag_positions(backend.get_array_module(x.data), x.shape[d1], x.shape[d2], offset)
+    return GetItem((Ellipsis, rows, cols))(moved)
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """y = zeros with the last axis of x written on diagonal `offset` of the new axes (dim1, dim2);
+    dx = diagonal(gy, offset, dim1, dim2)"""
+    x = _tensor(input)
+    if x.ndim == 0:
+        raise RuntimeError("diag_embed(): input must have at least 1 dimension")
+    nd = x.ndim + 1
+    d1, d2 = _norm_dim(dim1, nd, "dim1"), _norm_dim(dim2, nd, "dim2")
+    if d1 == d2:
+        raise RuntimeError(f"diag_embed(): diagonal dimensions cannot be identical {dim1}, {dim2}")
+    n = x.shape[-1] + abs(offset)
+    xp = backend.get_array_module(x.data)
+    rows, cols = _diag_positions(xp, n, n, offset)
+    y = IndexAdd((Ellipsis, rows, cols), x.shape[:-1] + (n, n))(x)
+    # y has the new axes last; move them to (d1, d2)
+    order, rest = [None] * nd, iter(range(nd - 2))
+    order[d1], order[d2] = nd - 2, nd - 1
+    return permute(y, *[o if o is not None else next(rest) for o in order])
+
+
+def diag(input, diagonal=0):
+    """1-D x: the square matrix with x on diagonal `diagonal` (dx = that diagonal of gy);
+    2-D x: that diagonal of x, as a 1-D tensor (dx = gy written back on it)"""
+    x = _tensor(input)
+    if x.ndim == 1:
+        return diag_embed(x, diagonal)
+    if x.ndim == 2:
+        return globals()["diagonal"](x, diagonal)
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {x.ndim}D (shape {x.shape})")
+
+
+def trace(input):
+    """y = sum of the main diagonal of a 2-D x;  dx = gy on the diagonal, 0 elsewhere"""
+    x = _tensor(input)
+    if x.ndim != 2:
+        raise RuntimeError(f"trace(): expected a matrix, but got tensor with shape {x.shape}")
+    d = diagonal(x)
+    if d.dtype.kind in "biu":
+        d = M.astype(d, numpy.int64)
+    return d.sum()
+
+
+METHODS = {name: globals()[name] for name in __all__}

@@ -1,0 +1,261 @@
+"""Indexing by integer tensors and masks, PyTorch's names: gather, scatter, scatter_add, scatter_reduce,
+index_select, masked_fill, masked_select, nonzero (and argwhere).
+
+gather(x, dim, index) reads x at `index` along `dim`; its backward is a scatter-add of the gradient to the same
+places, and that scatter-add's backward is the gather again (shape.GetItem / shape.IndexAdd), so both are
+differentiable to any order. Index bounds are checked on the CPU; on the GPU that would cost a device sync (PyTorch
+raises a device-side assert there instead).
+"""
+import numpy
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from . import math as M
+from .cast import astype
+from .shape import GetItem, IndexAdd, broadcast_to, getitem, reshape, _norm_dim
+from .unary import _tensor
+
+__all__ = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "masked_fill", "masked_select",
+           "nonzero", "argwhere", "take_along_dim"]
+
+
+def along(xp, idx, dim):
+    """The advanced index that reads `idx` along `dim` and the position itself along every other axis."""
+    grids = [xp.arange(n).reshape((-1,) + (1,) * (idx.ndim - 1 - d)) for d, n in enumerate(idx.shape)]
+    grids[dim] = idx
+    return tuple(grids)
+
+
+def gather_raw(x, dim, idx):
+    """x read at the integer array `idx` along `dim` (differentiable; backward: scatter-add)."""
+    return GetItem(along(backend.get_array_module(idx), idx, dim))(x)
+
+
+def scatter_add_raw(g, dim, idx, shape):
+    """zeros(shape) with g added at `idx` along `dim` (repeats add up; differentiable; backward: gather)."""
+    return IndexAdd(along(backend.get_array_module(idx), idx, dim), tuple(shape))(g)
+
+
+def _index(index, name, x):
+    idx = index.data if isinstance(index, Tensor) else backend.get_array_module(x.data).asarray(index)
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {idx.dtype}")
+    return idx
+
+
+def _check_bounds(xp, idx, size, name, dim, error=RuntimeError):
+    if xp is numpy and idx.size:  # on a GPU this check would be a device sync
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < 0 or hi >= size:
+            raise error(f"{name}(): index {lo if lo < 0 else hi} is out of bounds for dimension {dim} with size {size}")
+
+
+def _check_gather(name, x, dim, idx, src=None):
+    if idx.ndim != max(x.ndim, 1) and not (x.ndim == 0 and idx.ndim == 0):
+        raise RuntimeError(f"{name}(): Index tensor must have the same number of dimensions as input tensor: "
+                           f"index {tuple(idx.shape)}, input {x.shape}")
+    for d in range(idx.ndim):
+        if d != dim and x.ndim and idx.shape[d] > x.shape[d]:
+            raise RuntimeError(f"{name}(): Size does not match at dimension {d}: expected index {tuple(idx.shape)} "
+                               f"to be no larger than self {x.shape} apart from dimension {dim}")
+        if src is not None and src.ndim and idx.shape[d] > src.shape[d]:
+            raise RuntimeError(f"{name}(): Expected index {tuple(idx.shape)} to be no larger than src {src.shape} "
+                               f"in dimension {d}")
+    _check_bounds(backend.get_array_module(idx), idx, x.shape[dim] if x.ndim else 1, name, dim)
+
+
+def _flat0(x):
+    """0-d tensors are indexed as 1-element vectors (PyTorch allows dim 0 / -1 of a 0-d tensor)."""
+    return reshape(x, (1,)) if x.ndim == 0 else x
+
+
+def gather(input, dim, index, *, sparse_grad=False):
+    """y[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (likewise for other dims); y has index's shape.
+    dx = zeros_like(x) with gy scatter-added at the same places (repeated indices add up)"""
+    x = _tensor(input)
+    idx = _index(index, "gather", x)
+    dim = _norm_dim(dim, x.ndim)
+    _check_gather("gather", x, dim, idx)
+    if x.ndim == 0:
+        return reshape(gather_raw(_flat0(x), 0, idx.reshape(-1)), idx.shape)
+    return gather_raw(x, dim, idx)
+
+
+def take_along_dim(input, indices, dim=None):
+    """gather with broadcasting of the non-`dim` axes (dim=None: over the flattened tensor)."""
+    x = _tensor(input)
+    idx = _index(indices, "take_along_dim", x)
+    if dim is None:
+        return gather(reshape(x, -1), 0, idx.reshape(-1))
+    dim = _norm_dim(dim, x.ndim)
+    xp = backend.get_array_module(idx)
+    shape = list(numpy.broadcast_shapes(x.shape[:dim] + (1,) + x.shape[dim + 1:],
+                                        idx.shape[:dim] + (1,) + idx.shape[dim + 1:]))
+    xs, shape[dim] = list(shape), idx.shape[dim]
+    xs[dim] = x.shape[dim]
+    return gather(broadcast_to(x, tuple(xs)), dim, xp.broadcast_to(idx, tuple(shape)))
+
+
+class Scatter(Function):
+    """y = x with y[index[i][j]][j] = src[i][j] (dim 0);  dx = gy with the written places zeroed,
+    dsrc = gather(gy, dim, index) (PyTorch's rule; with repeated indices which write wins is unspecified)"""
+
+    def __init__(self, dim, idx):
+        self.dim, self.idx = dim, idx
+
+    def forward(self, x, src):
+        y = x.copy()
+        xp = backend.get_array_module(x)
+        y[along(xp, self.idx, self.dim)] = src[tuple(slice(0, n) for n in self.idx.shape)]
+        return y
+
+    def backward(self, gy):
+        x, src = self.inputs
+        n = self.needs_input_grad
+        gx = masked_fill(gy, Tensor(written(self.idx, self.dim, x.shape)), 0) if n[0] else None
+        gsrc = _into(gather_raw(gy, self.dim, self.idx), src.shape) if n[1] else None
+        return gx, gsrc
+
+
+def written(idx, dim, shape):
+    """bool array of `shape`: True where a scatter along `dim` at `idx` writes."""
+    xp = backend.get_array_module(idx)
+    mask = xp.zeros(shape, dtype=bool)
+    mask[along(xp, idx, dim)] = True
+    return mask
+
+
+def _into(g, shape):
+    """g (index-shaped) placed at the start of zeros(shape): src may be larger than index, and only its leading
+    index-shaped block is read."""
+    if g.shape == tuple(shape):
+        return g
+    from .shape import pad
+    return pad(g, [w for n, m in zip(reversed(g.shape), reversed(shape)) for w in (0, m - n)])
+
+
+def _scatter_args(name, input, dim, index, src):
+    x = _tensor(input)
+    idx = _index(index, name, x)
+    dim = _norm_dim(dim, x.ndim)
+    if not isinstance(src, Tensor):
+        if name != "scatter":
+            raise TypeError(f"{name}(): src must be a Tensor, got {type(src).__name__}")
+        src = Tensor(backend.get_array_module(x.data).full(idx.shape, src, dtype=x.dtype))
+    if src.dtype != x.dtype:
+        raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype: {x.dtype} vs {src.dtype}")
+    if src.ndim != idx.ndim and idx.size:
+        raise RuntimeError(f"{name}(): Index tensor must have the same number of dimensions as src tensor: "
+                           f"index {tuple(idx.shape)}, src {src.shape}")
+    _check_gather(name, x, dim, idx, src)
+    return x, dim, idx, src
+
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+    """out = input.clone(); out[index[i][j]][j] = src[i][j] (dim 0), or = value;  see Scatter for the gradients.
+    reduce="add"/"multiply" (PyTorch's older API) is scatter_reduce with "sum"/"prod", include_self=True."""
+    if src is None:
+        src = value
+    if src is None:
+        raise TypeError("scatter(): expected src (a Tensor) or value (a number)")
+    if reduce is not None:
+        modes = {"add": "sum", "multiply": "prod"}
+        if reduce not in modes:
+            raise RuntimeError(f"scatter(): reduce argument must be either add or multiply, got {reduce!r}")
+        x = _tensor(input)
+        if not isinstance(src, Tensor):
+            idx = _index(index, "scatter", x)
+            src = Tensor(backend.get_array_module(x.data).full(idx.shape, src, dtype=x.dtype))
+        return scatter_reduce(x, dim, index, src, modes[reduce])
+    x, dim, idx, src = _scatter_args("scatter", input, dim, index, src)
+    if idx.size == 0:
+        return M.clone(x)
+    x1, s1 = _flat0(x), (_flat0(src) if src.ndim == 0 else src)
+    y = Scatter(dim, idx.reshape(-1) if x.ndim == 0 else idx)(x1, s1)
+    return reshape(y, x.shape)
+
+
+def scatter_add(input, dim, index, src):
+    """out = input; out[index[i][j]][j] += src[i][j] (dim 0), repeats adding up;
+    dx = gy, dsrc = gather(gy, dim, index)"""
+    x, dim, idx, src = _scatter_args("scatter_add", input, dim, index, src)
+    if idx.size == 0:
+        return M.clone(x)
+    if x.ndim == 0:
+        return reshape(scatter_add(_flat0(x), 0, idx.reshape(-1), _flat0(src)), ())
+    part = src if src.shape == idx.shape else getitem(src, tuple(slice(0, n) for n in idx.shape))
+    return x + scatter_add_raw(part, dim, idx, x.shape)
+
+
+from .scatter_reduce import scatter_reduce  # noqa: E402  (it builds on the helpers above)
+
+
+def index_select(input, dim, index):
+    """y = x taken at the entries of the 1-D `index` along `dim`;  dx = gy scatter-added back (repeats add up)"""
+    x = _tensor(input)
+    idx = _index(index, "index_select", x)
+    if idx.ndim > 1:
+        raise IndexError(f"index_select(): Index is supposed to be a vector, got shape {tuple(idx.shape)}")
+    dim = _norm_dim(dim, x.ndim)
+    _check_bounds(backend.get_array_module(idx), idx, x.shape[dim] if x.ndim else 1, "index_select", dim,
+                  IndexError)
+    if x.ndim == 0:
+        if idx.size != 1:
+            raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {idx.size} value(s)")
+        return reshape(getitem(_flat0(x), idx.reshape(-1)), ())
+    return getitem(x, (slice(None),) * dim + (idx.reshape(-1),))
+
+
+def _mask(mask, name, x):
+    m = mask.data if isinstance(mask, Tensor) else backend.get_array_module(x.data).asarray(mask)
+    if m.dtype != bool:
+        raise RuntimeError(f"{name}(): only supports boolean masks, but got mask with dtype {m.dtype}")
+    return m
+
+
+def masked_fill(input, mask, value):
+    """y = value where mask else x (mask broadcasts);  dx = gy where not mask, dvalue = sum of gy where mask
+    (value: a number, or a 0-d tensor that may require grad); the result keeps x's dtype"""
+    x = _tensor(input)
+    m = _mask(mask, "masked_fill", x)
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(f"masked_fill(): only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value.ndim} dimension(s)")
+        v = astype(value, x.dtype)
+    else:
+        v = Tensor(backend.get_array_module(x.data).asarray(value).astype(x.dtype))
+    return M.Where(m)(v, x) if numpy.broadcast_shapes(m.shape, x.shape) == x.shape else M.where(Tensor(m), v, x)
+
+
+def masked_select(input, mask):
+    """y = the entries of x where mask is True, as a 1-D tensor (x and mask broadcast together);
+    dx = gy scattered back to those places. The result's size depends on the data: one device sync, as PyTorch"""
+    x = _tensor(input)
+    m = _mask(mask, "masked_select", x)
+    shape = numpy.broadcast_shapes(m.shape, x.shape)
+    xp = backend.get_array_module(m)
+    return getitem(broadcast_to(x, shape), Tensor(xp.broadcast_to(m, shape)))
+
+
+def nonzero(input, *, as_tuple=False):
+    """Indices of the nonzero entries: an (n, ndim) int64 tensor in row-major order, or (as_tuple=True) one 1-D
+    tensor per dimension. Its size depends on the data: one device sync, as PyTorch"""
+    x = _tensor(input)
+    xp = backend.get_array_module(x.data)
+    data = x.data.reshape(1) if x.ndim == 0 else x.data
+    found = tuple(i.astype(numpy.int64) for i in xp.nonzero(data))
+    if as_tuple:
+        return tuple(Tensor(i) for i in found)
+    if x.ndim == 0:
+        return Tensor(xp.zeros((int(found[0].size), 0), dtype=numpy.int64))
+    return Tensor(xp.stack(found, axis=1) if found else xp.zeros((0, 0), dtype=numpy.int64))
+
+
+def argwhere(input):
+    """nonzero(input): the (n, ndim) int64 indices of the nonzero entries"""
+    return nonzero(input)
+
+
+METHODS = {name: globals()[name] for name in __all__}

@@ -1,0 +1,215 @@
+"""Ops that rearrange elements without changing them: flip, roll, unflatten, Tensor.unfold (sliding windows),
+repeat_interleave, meshgrid. Each is a view-like reindexing, so each backward is the matching reindexing of the
+gradient (flip undoes flip, roll by -shift undoes roll, scatter-add undoes a gather).
+"""
+import numpy
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from .shape import broadcast_to, getitem, permute, reshape, _norm_dim, _sizes
+from .unary import _tensor
+
+__all__ = ["flip", "fliplr", "flipud", "roll", "unflatten", "repeat_interleave", "meshgrid", "movedim", "moveaxis"]
+
+
+def _dims(dims, ndim, name):
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    out = tuple(_norm_dim(d, ndim) for d in dims)
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"{name}(): dims has duplicates: {dims}")
+    return out
+
+
+class Flip(Function):
+    """y = x reversed along `dims`;  dx = gy reversed along the same dims"""
+
+    keeps_inputs = False
+
+    def __init__(self, dims):
+        self.dims = dims
+
+    def forward(self, x):
+        return backend.get_array_module(x).flip(x, axis=self.dims).copy()
+
+    def backward(self, gy):
+        return Flip(self.dims)(gy)
+
+
+def flip(input, *dims):
+    """y = x reversed along each of `dims` (a list, or several ints: x.flip(0, 1));  dx = flip(gy, dims)"""
+    x = _tensor(input)
+    dims = _dims(_sizes(dims), x.ndim, "flip")
+    if not dims or x.ndim == 0:
+        return Flip(())(x) if x.ndim else reshape(x, ())
+    return Flip(dims)(x)
+
+
+def fliplr(input):
+    """flip(x, 1): columns reversed (needs at least 2 dims)"""
+    if _tensor(input).ndim < 2:
+        raise RuntimeError("fliplr(): input must be >= 2-d")
+    return flip(input, 1)
+
+
+def flipud(input):
+    """flip(x, 0): rows reversed (needs at least 1 dim)"""
+    if _tensor(input).ndim < 1:
+        raise RuntimeError("flipud(): input must be >= 1-d")
+    return flip(input, 0)
+
+
+class Roll(Function):
+    """y = x shifted cyclically by `shifts` along `dims` (what falls off one end comes back at the other);
+    dx = roll(gy, -shifts, dims)"""
+
+    keeps_inputs = False
+
+    def __init__(self, shifts, dims):
+        self.shifts, self.dims = shifts, dims
+
+    def forward(self, x):
+        return backend.get_array_module(x).roll(x, self.shifts, axis=self.dims)
+
+    def backward(self, gy):
+        return Roll(tuple(-s for s in self.shifts), self.dims)(gy)
+
+
+def roll(input, shifts, dims=None):
+    """y = x rolled by `shifts` along `dims` (ints or tuples of equal length; dims=None rolls the flattened tensor
+    and restores the shape);  dx = roll(gy, -shifts, dims)"""
+    x = _tensor(input)
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(int(s) for s in shifts)
+    if dims is None:
+        if len(shifts) != 1:
+            raise RuntimeError(f"roll(): shifts and dimensions must align: shifts {len(shifts)}, dims 0")
+        return reshape(Roll(shifts, (0,))(reshape(x, -1)), x.shape)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll(): shifts and dimensions must align: shifts {len(shifts)}, dims {len(dims)}")
+    if x.ndim == 0:
+        raise IndexError(f"roll(): Dimension specified as {dims[0]} but tensor has no dimensions")
+    return Roll(shifts, tuple(_norm_dim(d, x.ndim) for d in dims))(x)
+
+
+def movedim(input, source, destination):
+    """y = x with axis `source` moved to `destination` (ints or equal-length tuples);  dx = the inverse permute"""
+    x = _tensor(input)
+    src = (source,) if isinstance(source, int) else tuple(source)
+    dst = (destination,) if isinstance(destination, int) else tuple(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim(): Invalid source or destination dims: source {src} and destination {dst} "
+                           "must have the same number of dims")
+    src, dst = _dims(src, x.ndim, "movedim"), _dims(dst, x.ndim, "movedim")
+    order = [None] * x.ndim
+    for s, d in zip(src, dst):
+        order[d] = s
+    rest = iter(i for i in range(x.ndim) if i not in src)
+    return permute(x, *[o if o is not None else next(rest) for o in order]) if x.ndim else x
+
+
+moveaxis = movedim
+
+
+def unflatten(input, dim, sizes):
+    """y = x with axis `dim` split into `sizes` (one of them may be -1);  dx = gy reshaped back"""
+    x = _tensor(input)
+    dim = _norm_dim(dim, x.ndim)
+    sizes = tuple(int(s) for s in sizes)
+    if not sizes:
+        raise RuntimeError("unflatten(): sizes must be non-empty")
+    n = x.shape[dim] if x.ndim else 1
+    known = int(numpy.prod([s for s in sizes if s != -1]))
+    if sizes.count(-1) > 1 or (-1 not in sizes and known != n) or (-1 in sizes and (known == 0 or n % known)):
+        raise RuntimeError(f"unflatten(): Provided sizes {list(sizes)} don't multiply up to the size of dim {dim} "
+                           f"({n}) in the input tensor of shape {x.shape}")
+    sizes = tuple(n // known if s == -1 else s for s in sizes)
+    return reshape(x, x.shape[:dim] + sizes + x.shape[dim + 1:])
+
+
+def unfold(input, dimension, size, step):
+    """Tensor.unfold: every window of `size` entries along `dimension`, `step` apart, as a new last axis:
+    y[..., i, ..., j] = x[..., i*step + j, ...];  dx = gy scatter-added back (overlapping windows add up)"""
+    x = _tensor(input)
+    if x.ndim == 0:
+        x = reshape(x, (1,))
+    dim = _norm_dim(dimension, x.ndim, "dimension")
+    n = x.shape[dim]
+    if size > n:
+        raise RuntimeError(f"unfold(): maximum size for tensor at dimension {dim} is {n} but size is {size}")
+    if size < 0:
+        raise RuntimeError(f"unfold(): size is {size} but must be >= 0")
+    if step <= 0:
+        raise RuntimeError(f"unfold(): step is {step} but must be > 0")
+    xp = backend.get_array_module(x.data)
+    windows = (n - size) // step + 1
+    idx = xp.arange(windows)[:, None] * step + xp.arange(size)[None, :]  # (windows, size)
+    y = getitem(x, (slice(None),) * dim + (idx,))  # (..., windows, size, ...)
+    order = list(range(y.ndim))
+    order.append(order.pop(dim + 1))
+    return permute(y, *order)
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Each entry repeated `repeats` times (an int, or a 1-D tensor with one count per entry) along `dim`
+    (dim=None: over the flattened tensor);  dx = gy summed over each entry's copies.
+    repeat_interleave(counts) alone gives arange(len(counts)) repeated by counts."""
+    if repeats is None:
+        counts = _tensor(input)
+        xp = backend.get_array_module(counts.data)
+        return Tensor(xp.repeat(xp.arange(counts.shape[0] if counts.ndim else 1), counts.data.reshape(-1)))
+    x = _tensor(input)
+    if dim is None:
+        x, dim = reshape(x, -1), 0
+    else:
+        dim = _norm_dim(dim, x.ndim)
+        if x.ndim == 0:
+            x = reshape(x, (1,))
+    xp = backend.get_array_module(x.data)
+    n = x.shape[dim]
+    if isinstance(repeats, Tensor):
+        counts = repeats.data.reshape(-1) if repeats.ndim <= 1 else None
+        if counts is None or counts.shape[0] not in (1, n):
+            raise RuntimeError(f"repeat_interleave(): repeats must have the same size as input along dim {dim}: "
+                               f"repeats {repeats.shape}, input {x.shape}")
+        if xp is numpy and counts.size and counts.min() < 0:
+            raise RuntimeError("repeat_interleave(): repeats can not be negative")
+    else:
+        if int(repeats) < 0:
+            raise RuntimeError("repeat_interleave(): repeats can not be negative")
+        counts = int(repeats)
+    idx = xp.repeat(xp.arange(n), counts)
+    if output_size is not None and idx.shape[0] != output_size:
+        raise RuntimeError(f"repeat_interleave(): output_size {output_size} does not match the repeats' sum "
+                           f"{idx.shape[0]}")
+    return getitem(x, (slice(None),) * dim + (idx,))
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids: output k holds tensors[k] broadcast along every other axis (indexing="ij": axis k;
+    "xy": the first two axes swapped, as in NumPy);  dx_k = gy_k summed over the other axes"""
+    tensors = _sizes(tensors)
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f"meshgrid(): indexing must be one of 'xy' or 'ij', got {indexing!r}")
+    ts = [_tensor(t) for t in tensors]
+    for i, t in enumerate(ts):
+        if t.ndim > 1:
+            raise RuntimeError(f"meshgrid(): Expected 0D or 1D tensor in the tensor list but got tensor {i} of "
+                               f"shape {t.shape}")
+    ts = [reshape(t, -1) for t in ts]
+    swap = indexing == "xy" and len(ts) >= 2
+    order = list(range(len(ts)))
+    if swap:
+        order[0], order[1] = 1, 0
+    shape = tuple(ts[k].shape[0] for k in order)
+    out = []
+    for k, t in enumerate(ts):
+        axis = order.index(k)
+        view = [1] * len(ts)
+        view[axis] = t.shape[0]
+        out.append(broadcast_to(reshape(t, tuple(view)), shape))
+    return tuple(out)
+
+
+METHODS = {name: globals()[name] for name in ("flip", "fliplr", "flipud", "roll", "unflatten", "repeat_interleave",
+                                               "movedim", "moveaxis", "unfold")}

@@ -1,0 +1,137 @@
+"""PyTorch's type promotion: which dtype `a + b` has, and the operands converted to it.
+
+Operands fall in three groups, from strongest to weakest: tensors with at least one dimension, 0-d tensors, and
+Python numbers. Within a group dtypes promote as usual (int32 + int64 -> int64; an int with a float -> the float). A
+weaker group only matters when it is of a higher category (bool < integer < float < complex): `int8_tensor + 1000`
+stays int8 (the number wraps, as in PyTorch), `int32_tensor + 2.5` is float32 (the default float dtype),
+`float16_tensor + float64_0d_tensor` stays float16. True division of integers gives the default float, float32.
+
+A Python number goes to the kernel as a NumPy scalar of the result dtype, never as a new array: on a GPU an array
+would be a host-to-device upload per operation.
+"""
+import numpy
+
+from ..errors import ShapeError
+from ..tensor import Tensor
+from .cast import astype
+
+DEFAULT_FLOAT = numpy.dtype(numpy.float32)
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+_SCALARS = (bool, int, float, complex, numpy.number, numpy.bool_)
+
+
+def is_scalar(x):
+    """A Python (or NumPy) number, as opposed to a Tensor or an array."""
+    return isinstance(x, _SCALARS)
+
+
+def scalar_dtype(value):
+    """The dtype PyTorch gives a Python number standing alone: bool, int64, the default float, complex64."""
+    if isinstance(value, (bool, numpy.bool_)):
+        return numpy.dtype(bool)
+    if isinstance(value, (int, numpy.integer)):
+        return numpy.dtype(numpy.int64)
+    if isinstance(value, (float, numpy.floating)):
+        return DEFAULT_FLOAT
+    return numpy.dtype(numpy.complex64)
+
+
+def promote_types(a, b):
+    """Two dtypes' common dtype (None stands for 'no operand'): the higher category wins outright, so int32 with
+    float16 is float16 (NumPy would say float64); within a category NumPy's table agrees with PyTorch's."""
+    if a is None or a == b:
+        return b
+    if b is None:
+        return a
+    ca, cb = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    if ca != cb:
+        return a if ca > cb else b
+    return numpy.promote_types(a, b)
+
+
+def _combine(higher, lower):
+    """A stronger group's dtype `higher` against a weaker group's `lower` (c10's combine_categories)."""
+    if higher is None:
+        return lower
+    if lower is None:
+        return higher
+    ch, cl = _CATEGORY[higher.kind], _CATEGORY[lower.kind]
+    if ch == 3:
+        return higher
+    if cl == 3:
+        return numpy.promote_types(higher, numpy.complex64) if ch == 2 else lower
+    if ch == 2:
+        return higher
+    if ch == 0 or cl == 2:
+        return promote_types(higher, lower)
+    return higher
+
+
+def result_type(*xs):
+    """The dtype of a PyTorch elementwise op on the operands `xs` (Tensors and Python numbers)."""
+    dim = zero = number = None
+    for x in xs:
+        if isinstance(x, Tensor):
+            if x.data.ndim:
+                dim = promote_types(dim, x.data.dtype)
+            else:
+                zero = promote_types(zero, x.data.dtype)
+        else:
+            number = promote_types(number, scalar_dtype(x))
+    return _combine(dim, _combine(zero, number))
+
+
+def scalar(value, dtype):
+    """`value` as a NumPy scalar of `dtype`. A Python int out of an integer dtype's range wraps around (two's
+    complement), as PyTorch's kernels do; one that does not fit in 64 bits is refused, as PyTorch refuses it."""
+    dtype = numpy.dtype(dtype)
+    if dtype.kind in "iu" and not isinstance(value, (bool, numpy.bool_)):
+        value = int(value)
+        if not -2**63 <= value < 2**64:
+            raise ShapeError(f"Overflow when unpacking long: {value} does not fit in 64 bits")
+        bits = 8 * dtype.itemsize
+        value &= (1 << bits) - 1
+        if dtype.kind == "i" and value >= 1 << (bits - 1):
+            value -= 1 << bits
+    elif dtype.kind == "f" and isinstance(value, (int, numpy.integer)) and abs(int(value)) > 2**1023:
+        value = float("inf") if value > 0 else float("-inf")  # float(2**2000) would raise; PyTorch gives inf
+    with numpy.errstate(over="ignore"):  # float32(1e40) is inf, as in PyTorch
+        return dtype.type(value)
+
+
+def constant(value, dtype):
+    """A Python number as a 0-d constant Tensor whose data is a NumPy scalar of `dtype` (no array is made, so
+    nothing is uploaded to a GPU: NumPy and CuPy kernels both take the scalar as it is)."""
+    t = Tensor(numpy.empty((), dtype))
+    t.data = scalar(value, dtype)
+    return t
+
+
+def _as_tensor(x, like):
+    from ..creation import tensor
+    return tensor(x, device=like.device)
+
+
+def promote(*xs, dtype=None, to_float=False):
+    """The operands (Tensors, numbers, array-likes) as Tensors of one dtype: `dtype` if given, else the promoted
+    one (made floating with `to_float`, as true division and float functions do)."""
+    like = next((x for x in xs if isinstance(x, Tensor)), None)
+    if like is None:
+        raise TypeError(f"expected at least one Tensor, got {[type(x).__name__ for x in xs]}")
+    xs = [x if isinstance(x, Tensor) or is_scalar(x) else _as_tensor(x, like) for x in xs]
+    if dtype is None:
+        dtype = result_type(*xs)
+        if to_float:
+            dtype = float_dtype(dtype)
+    return [_convert(x, dtype) for x in xs]
+
+
+def _convert(x, dtype):
+    if isinstance(x, Tensor):
+        return x if x.data.dtype == dtype else astype(x, dtype)
+    return constant(x, dtype)
+
+
+def float_dtype(dtype):
+    """The dtype a true division or a float function gives: `dtype` if floating, else the default float."""
+    return dtype if dtype.kind in "fc" else DEFAULT_FLOAT
