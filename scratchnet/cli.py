@@ -214,6 +214,15 @@ def main(argv=None):
     g.add_argument("--log-every", type=int, default=10, metavar="N",
                    help="read the losses from the device and log them every N steps")
     _nproc_argument(g)
+    b = sub.add_parser("bench", help="time scratchnet (CPU, each GPU) and PyTorch (CPU, CUDA) on the same workloads")
+    b.add_argument("--out", default="out/bench", help="folder for bench.json and bench.png")
+    b.add_argument("--quick", action="store_true", help="fewer sizes and calls (under 2 minutes on 2 cores)")
+    b.add_argument("--threads", type=int, default=None, help="CPU threads for every framework (default: all)")
+    b.add_argument("--only", nargs="+", default=None, metavar="WORKLOAD",
+                   help="cnn_step dcgan_step vgg19_style conv2d conv_transpose2d max_pool2d batch_norm linear matmul")
+    b.add_argument("--batches", type=int, nargs="+", default=None, help="batch sizes of the CNN step")
+    b.add_argument("--repeat", type=int, default=None, help="timed calls per workload (after warm-up)")
+    b.add_argument("--frameworks", nargs="+", default=None, choices=["scratchnet", "torch"])
     _image_parsers(sub)
     args = parser.parse_args(argv)
     if getattr(args, "nproc", None):
@@ -241,6 +250,10 @@ def main(argv=None):
         from .apps.transfer import transfer
         transfer(args.data, args.shots, args.pretrain_epochs, args.finetune_epochs, args.seeds, device=args.device,
                  out=args.out, pretrain_classes=args.pretrain_classes)
+        return 0
+    if args.command == "bench":
+        from .bench import run
+        run(args.out, args.quick, args.threads, args.only, args.batches, args.repeat, args.frameworks)
         return 0
     if args.command == "info":
         for k, v in info().items():
