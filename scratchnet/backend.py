@@ -165,7 +165,7 @@ def on(array):
     on the current device, so work on a cuda:1 array must run with device 1 current."""
     if type(array) is numpy.ndarray or not _is_cupy_array(array):
         return _NULL
-    return _cupy.cuda.Device(array.device.id)
+    return cupy().cuda.Device(array.device.id)
 
 
 _NULL = contextlib.nullcontext()
@@ -229,8 +229,13 @@ def scatter_add(xp, target, index, values):
         else:
             numpy.add.at(target, index, values)
     else:
-        # ufunc.at, not the deprecated cupyx.scatter_add (a DeprecationWarning on every call since CuPy 12)
-        xp.add.at(target, index, values)
+        # ufunc.at (CuPy 13+), not the deprecated cupyx.scatter_add (a DeprecationWarning on every call)
+        at = getattr(xp.add, "at", None)
+        if at is not None:
+            at(target, index, values)
+        else:
+            import cupyx
+            cupyx.scatter_add(target, index, values)
     return target
 
 

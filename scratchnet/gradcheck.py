@@ -104,6 +104,12 @@ def _gradcheck(fn, inputs, eps, atol, rtol, seed, max_elements, raise_exception)
 
 def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, **kw):
     """Check second derivatives: gradcheck of (x, v) -> d(v·fn(x))/dx, whose backward is double backprop."""
+    first = next((x.data for x in _as_list(inputs) if isinstance(x, Tensor)), None)
+    with backend.on(first) if first is not None else backend._NULL:  # probes are made on the inputs' device
+        return _gradgradcheck(fn, inputs, grad_outputs, eps, atol, rtol, seed, **kw)
+
+
+def _gradgradcheck(fn, inputs, grad_outputs, eps, atol, rtol, seed, **kw):
     from .autograd import grad
     xs, which = _prepare(inputs)
     rng = numpy.random.default_rng(seed + 1)

@@ -18,7 +18,7 @@ from ..tensor import Tensor, no_grad
 from . import parallel, plots
 from .classify import _rng_state, _set_rng_state
 from .progress import Progress
-from .readout import read_floats
+from .readout import FirstNonFinite, read_floats
 from .gan_losses import discriminator_loss, generator_loss, gradient_penalty, mode_seeking
 
 
@@ -226,6 +226,7 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
         _set_rng_state(ck["rng"])
     run.distribute()
     lo, hi = parallel.rows(batch_size)
+    nonfinite = FirstNonFinite()
     bar = Progress(steps - start, f"{model}{' conditional' if conditional else ''} {loss}") if progress else None
     for step in range(start, steps):
         x, y = _batch(images, targets, step, batch_size, seed)
@@ -233,15 +234,19 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
         real = creation.tensor(x.astype(numpy.float32)[:, None] / 127.5 - 1, device=run.device)  # [-1, 1]
         with backend.sharded_rows(lo, hi, batch_size):
             figures = run.step(real, run.labels(y))
+        nonfinite.update(step, figures)   # on the device: no sync
         log_now = step % log_every == 0 or step + 1 == steps
         if log_now or (step + 1) % sample_every == 0:   # the step's only device->host reads
             figures = read_floats(figures)
             if world > 1:   # the global batch's figures: equal shards, so the mean of the ranks' means
                 figures = dict(zip(figures, (float(v) for v in parallel.sum_over_ranks(list(figures.values()))
                                              / world)))
-            if not all(numpy.isfinite(v) for v in figures.values()):
-                raise GANDiverged(f"step {step + 1}: {figures}: training diverged; the last good checkpoint is "
-                                  f"{ck_path}")
+            bad = nonfinite.read()
+            if world > 1 and float(parallel.sum_over_ranks([0.0 if bad is None else 1.0])[0]) and bad is None:
+                bad = step   # another rank saw it: every rank stops here, together
+            if bad is not None or not all(numpy.isfinite(v) for v in figures.values()):
+                raise GANDiverged(f"step {(step if bad is None else bad) + 1}: {figures}: training diverged; the "
+                                  f"last good checkpoint is {ck_path}")
         if log_now:
             history.append({"step": step + 1, **figures})
             if bar:

@@ -1,5 +1,7 @@
 """Figures of a training loop (loss sums, correct counts, objective values) kept on the device where they are
 computed, and read to the host only every N steps: a GPU step then never waits for the host (`--log-every`)."""
+import math
+
 import numpy
 
 from .. import backend
@@ -53,3 +55,33 @@ def read_rows(rows):
     flat = {(i, k): v for i, row in enumerate(rows) for k, v in row.items()}
     values = read_floats(flat)
     return [{k: values[(i, k)] for k in row} for i, row in enumerate(rows)]
+
+
+class FirstNonFinite:
+    """The first step whose figures were not all finite, kept on the device: update() adds no sync, and read()
+    (at the next sync point) says which step went wrong even if that step's own figures were never read."""
+
+    def __init__(self):
+        self._flag = None      # device: that step, or -1
+        self._host = None      # the same for figures that were already host numbers
+
+    def update(self, step, figures):
+        dev = [v for v in figures.values() if isinstance(v, Tensor) and v.device.type != "cpu"]
+        if self._host is None and any(not math.isfinite(float(v.item() if isinstance(v, Tensor) else v))
+                                      for v in figures.values() if not (isinstance(v, Tensor) and v in dev)):
+            self._host = step
+        if dev:
+            xp = backend.xp_of(dev[0].data)
+            with backend.on(dev[0].data):
+                bad = ~xp.isfinite(sum(v.data for v in dev[1:]) + dev[0].data)   # NaN and inf propagate
+                self._flag = xp.where(bad, step, -1) if self._flag is None else \
+                    xp.where((self._flag < 0) & bad, step, self._flag)
+
+    def read(self):
+        """The first bad step (as passed to update), or None."""
+        steps = [self._host] if self._host is not None else []
+        if self._flag is not None:
+            s = read_floats({"s": Tensor(self._flag)})["s"]
+            if s >= 0:
+                steps.append(int(s))
+        return min(steps) if steps else None

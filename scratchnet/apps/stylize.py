@@ -131,7 +131,8 @@ def synthesize(loss_fn, x0, steps=100, optimizer="lbfgs", lr=0.02, progress=True
         opt.step(closure)
         first, now = history[0]["total"], history[-1]["total"]
         if not _finite(now) or now > 0.98 * first:
-            x.data[...] = start.data
+            with backend.on(x.data):
+                x.data[...] = start.data
             used = "adam"
             if progress:
                 print(f"{label}: L-BFGS stalled (loss {first:.4g} -> {now:.4g} in 5 iterations); using Adam(lr={lr})")

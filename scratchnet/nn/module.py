@@ -144,7 +144,8 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                with backend.on(p.grad.data):
+                    p.grad.data[...] = 0
 
     def _apply(self, fn):
         for m in self.modules():

@@ -18,7 +18,8 @@ def usable(opt, params):
         return False
     dt, dev = params[0].dtype, params[0].device
     for p in params:
-        if p.dtype != dt or p.device != dev or not p.data.flags.c_contiguous:
+        flags = getattr(p.data, "flags", None)
+        if p.dtype != dt or p.device != dev or flags is None or not flags.c_contiguous:
             return False
     steps = {opt.state.get(p, {}).get("step", 0) for p in params}
     return len(steps) == 1
