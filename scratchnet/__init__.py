@@ -35,6 +35,8 @@ from .ops.sort import *  # noqa: F401,F403,E402
 from .ops.index import *  # noqa: F401,F403,E402
 from .ops.layout import *  # noqa: F401,F403,E402
 from .ops.diag import *  # noqa: F401,F403,E402
+from .ops.einsum import *  # noqa: F401,F403,E402
+from .ops.stats import *  # noqa: F401,F403,E402
 
 clip = clamp
 concatenate = cat

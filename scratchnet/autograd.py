@@ -45,7 +45,9 @@ class Function:
     keeps_inputs = True
     is_view = False  # the output may share the input's memory (reshape, permute, basic indexing): it shares its
     #                  version counter too, so an in-place write through either is seen by both
-    _versions = None  # the inputs' versions when they were saved (kept inputs and views only)
+    multilinear = False  # the gradient for one input reads only the others (a * b, a @ b): an input's value is
+    #                      then saved, and checked, only when another input needs a gradient (as PyTorch saves it)
+    _versions = None  # the inputs' versions when they were saved (kept inputs and views only; None: not read)
     _out_vc = None    # the output's version counter and version, when backward reads the output
     _out_ver = 0
     _out_saved = -1
@@ -81,7 +83,10 @@ class Function:
                 out._ctx = self
                 if self.is_view:
                     self._view_of(inputs[0], out, y)
-                if self.keeps_inputs or self.is_view:
+                if self.multilinear:
+                    self._versions = tuple(x._vc[0] if True in needs[:i] + needs[i + 1:] else None
+                                           for i, x in enumerate(inputs))
+                elif self.keeps_inputs or self.is_view:
                     self._versions = tuple(x._vc[0] for x in inputs)
                 self.generation = max(x._gen for x in inputs)
                 out._gen = self.generation + 1
@@ -113,7 +118,7 @@ class Function:
     def check_versions(self):
         """Refuse to run backward on saved values that were changed in place since the forward pass."""
         for i, (x, v) in enumerate(zip(self.inputs, self._versions)):
-            if x._vc[0] != v:
+            if v is not None and x._vc[0] != v:
                 raise _version_error(self, x.data, f"input {i}", x._vc[0], v)
         if self._out_vc is not None and self._out_vc[0] != self._out_ver:
             raise _version_error(self, self._saved[self._out_saved], "output 0", self._out_vc[0], self._out_ver)

@@ -154,6 +154,23 @@ def _launch(nproc, argv):
 
 
 def main(argv=None):
+    """The command. Under mpiexec, a rank that fails (error or exception) ends the whole job with its status, so
+    no other rank waits for it forever."""
+    from . import distributed
+    try:
+        code = _main(argv)
+    except BaseException as e:
+        if distributed.world_size() > 1 and not isinstance(e, SystemExit):
+            import traceback
+            traceback.print_exc()
+            distributed.abort(1)
+        raise
+    if code and distributed.world_size() > 1:
+        distributed.abort(code)
+    return code
+
+
+def _main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:2] == ["gan", "sample"]:
         return _gan_sample(argv[2:])

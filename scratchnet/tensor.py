@@ -62,7 +62,7 @@ class Meta:
 def edge(t):
     """A data-less copy of non-leaf tensor t that keeps its place in the graph (creator, generation)."""
     e = Tensor(Meta(t.data), t.requires_grad)
-    e._ctx, e._gen = t._ctx, t._gen
+    e._ctx, e._gen, e._vc = t._ctx, t._gen, t._vc  # the same version counter: a view's check reads it
     return e
 
 

@@ -238,7 +238,9 @@ def test_cli_nproc_2_matches_the_single_process_run(tmp_path, no_launcher):
     sample = os.path.join(os.path.dirname(sn.__file__), "data", "fashion_mnist_sample")
     args = ["train", "--data", sample, "--epochs", "1", "--limit", "200", "--batch-size", "30"]
     root = os.path.dirname(os.path.dirname(os.path.abspath(sn.__file__)))
-    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    # on the CuPy stand-in (no NCCL) the ranks use MPI with device arrays staged through the host
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "SCRATCHNET_DIST_BACKEND": "mpi", "MPIEXEC_TIMEOUT": "300"}
     for out, extra in (("one", []), ("two", ["--nproc", "2"])):
         done = subprocess.run([sys.executable, "-m", "scratchnet.cli", *args, "--out", str(tmp_path / out), *extra],
                               env=env, capture_output=True, text=True, timeout=600)

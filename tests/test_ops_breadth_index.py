@@ -136,12 +136,15 @@ def test_masked_select_broadcasts_and_masked_fill_keeps_dtype(torch, device):
     against_torch(torch, device, lambda t: sn.argwhere(t), lambda t: torch.argwhere(t), [numpy.eye(3)])
 
 
-def test_index_errors():
-    x = sn.ones(3, 4)
-    with pytest.raises(RuntimeError, match="out of bounds"):
-        sn.gather(x, 0, sn.tensor([[3]]))
-    with pytest.raises(RuntimeError, match="out of bounds"):
-        sn.gather(x, 1, sn.tensor([[-1]]))
+def test_index_errors(device):
+    x = sn.ones(3, 4, device=device)
+    if device.type == "cpu":  # bounds are read from the data: on a GPU that is a device sync, which ops never make
+        with pytest.raises(RuntimeError, match="out of bounds"):
+            sn.gather(x, 0, sn.tensor([[3]]))
+        with pytest.raises(RuntimeError, match="out of bounds"):
+            sn.gather(x, 1, sn.tensor([[-1]]))
+        with pytest.raises(IndexError):
+            sn.index_select(x, 0, sn.tensor([3]))
     with pytest.raises(RuntimeError, match="int64"):
         sn.gather(x, 0, sn.tensor([[0.0]]))
     with pytest.raises(RuntimeError, match="same number of dimensions"):
@@ -150,8 +153,6 @@ def test_index_errors():
         sn.gather(x, 0, sn.zeros(1, 5, dtype=sn.int64))
     with pytest.raises(IndexError):
         sn.gather(x, 2, sn.zeros(1, 1, dtype=sn.int64))
-    with pytest.raises(IndexError):
-        sn.index_select(x, 0, sn.tensor([3]))
     with pytest.raises(IndexError, match="vector"):
         sn.index_select(x, 0, sn.tensor([[0]]))
     with pytest.raises(RuntimeError, match="dtype"):

@@ -325,7 +325,8 @@ def test_bool_mask_of_right_shape_still_works(torch):
     xv = numpy.random.randn(2, 3, 4)
     m = xv > 0
     numpy.testing.assert_array_equal(sn.tensor(xv, dtype="float64")[sn.tensor(m)].numpy(), xv[m])
-    numpy.testing.assert_array_equal(sn.tensor(xv, dtype="float64")[1, :, sn.tensor(m[0, 0])].numpy(), xv[1][:, m[0, 0]])
+    numpy.testing.assert_array_equal(sn.tensor(xv, dtype="float64")[1, :, sn.tensor(m[0, 0])].numpy(),
+                                     xv[1][:, m[0, 0]])
 
 
 # ---- 9. errors catchable as PyTorch's ----
@@ -417,3 +418,217 @@ def test_reductions_on_0d_tensors_match_torch(torch, name):
     _grad_pair(torch, lambda x: f(sn, x), lambda x: f(torch, x), 2.5)
     with pytest.raises(IndexError):
         sn.tensor(1.0).sum(1)
+
+
+def test_optimizer_step_bumps_versions_so_stale_graphs_raise(torch):
+    for lib, make in ((sn, lambda: sn.randn(3, requires_grad=True)),
+                      (torch, lambda: torch.randn(3, requires_grad=True))):
+        w = make()
+        opt = lib.optim.SGD([w], lr=0.1)
+        (w * 2).sum().backward()
+        stale = (w ** 2).sum()       # pow saves w: stale after the step
+        fine = (w * (w.detach() + 1)).sum()  # mul saves only the factor w's gradient reads, not w
+        opt.step()
+        assert w._version >= 1
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            stale.backward()
+        fine.backward()
+
+
+# ---- 8. nothing half-loaded ----
+
+def _model():
+    return sn.nn.Sequential(sn.nn.Linear(3, 4), sn.nn.BatchNorm1d(4), sn.nn.Linear(4, 2))
+
+
+def _snapshot(model):
+    return {k: v.numpy().copy() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("spoil", ["shape_last", "missing", "unexpected", "string", "complex", "ragged"])
+def test_module_load_state_dict_refused_changes_nothing(spoil):
+    model, other = _model(), _model()
+    before = _snapshot(model)
+    sd = {k: v.numpy() for k, v in other.state_dict().items()}
+    last = list(sd)[-1]
+    if spoil == "shape_last":
+        sd[last] = numpy.zeros((7,), dtype=numpy.float32)
+    elif spoil == "missing":
+        del sd[last]
+    elif spoil == "unexpected":
+        sd["extra.weight"] = numpy.zeros(2)
+    elif spoil == "string":
+        sd[last] = "oops"
+    elif spoil == "complex":
+        sd[last] = sd[last].astype(numpy.complex64)
+    elif spoil == "ragged":
+        sd[last] = [[1.0], [2.0, 3.0]]
+    with pytest.raises(RuntimeError):
+        model.load_state_dict(sd)
+    after = _snapshot(model)
+    assert before.keys() == after.keys()
+    for k in before:
+        numpy.testing.assert_array_equal(before[k], after[k], err_msg=k)
+
+
+def test_module_load_state_dict_accepts_good_state():
+    model, other = _model(), _model()
+    model.load_state_dict(other.state_dict())
+    for k, v in other.state_dict().items():
+        numpy.testing.assert_array_equal(model.state_dict()[k].numpy(), v.numpy())
+
+
+def _trained_opt(cls, **kw):
+    p = [sn.nn.Parameter(sn.randn(3, 2)), sn.nn.Parameter(sn.randn(2))]
+    opt = cls(p, **kw)
+    for _ in range(2):
+        opt.zero_grad()
+        ((p[0] ** 2).sum() + (p[1] ** 2).sum()).backward()
+        opt.step()
+    return opt
+
+
+def _opt_snapshot(opt):
+    state = {id(p): {k: (v.copy() if hasattr(v, "copy") else v) for k, v in s.items()} for p, s in opt.state.items()}
+    groups = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+    return state, groups
+
+
+@pytest.mark.parametrize("cls,kw", [(sn.optim.SGD, dict(lr=0.1, momentum=0.9)), (sn.optim.Adam, dict(lr=0.01)),
+                                    (sn.optim.AdamW, dict(lr=0.01))])
+@pytest.mark.parametrize("spoil", ["shape", "index", "groups", "string", "params_len"])
+def test_optimizer_load_state_dict_refused_changes_nothing(cls, kw, spoil):
+    opt, other = _trained_opt(cls, **kw), _trained_opt(cls, **{**kw, "lr": 0.5})
+    sd = other.state_dict()
+    before = _opt_snapshot(opt)
+    last = max(sd["state"])
+    key = sorted(sd["state"][last])[-1]
+    if spoil == "shape":
+        sd["state"][last] = {**sd["state"][last], key: numpy.zeros((5, 5), dtype=numpy.float32)}
+    elif spoil == "index":
+        sd["state"][7] = sd["state"][last]
+    elif spoil == "groups":
+        sd["param_groups"] = sd["param_groups"] * 2
+    elif spoil == "string":
+        sd["state"][last] = {**sd["state"][last], key: "oops"}
+    elif spoil == "params_len":
+        sd["param_groups"][0] = {**sd["param_groups"][0], "params": [0]}
+    with pytest.raises(RuntimeError):
+        opt.load_state_dict(sd)
+    state, groups = _opt_snapshot(opt)
+    assert groups == before[1]
+    assert state.keys() == before[0].keys()
+    for pid in state:
+        for k, v in state[pid].items():
+            numpy.testing.assert_array_equal(numpy.asarray(v), numpy.asarray(before[0][pid][k]))
+
+
+# ---- 7. mixed dtypes, class weights, instance norm's running statistics ----
+
+@pytest.mark.parametrize("call", [
+    lambda F, m, d: m.ones(2, 3) @ m.ones(3, dtype=d),
+    lambda F, m, d: F.linear(m.ones(2, 3), m.ones(4, 3, dtype=d)),
+    lambda F, m, d: F.conv2d(m.ones(1, 1, 4, 4), m.ones(1, 1, 3, 3, dtype=d)),
+    lambda F, m, d: F.conv2d(m.ones(1, 1, 4, 4), m.ones(1, 1, 3, 3), m.ones(1, dtype=d)),
+    lambda F, m, d: F.conv_transpose2d(m.ones(1, 1, 4, 4), m.ones(1, 1, 3, 3, dtype=d)),
+])
+def test_mixed_dtypes_in_products_raise_like_torch(torch32, call):
+    with pytest.raises(RuntimeError):
+        call(torch32.nn.functional, torch32, torch32.float64)
+    with pytest.raises(RuntimeError, match="same dtype"):
+        call(sn.nn.functional, sn, "float64")
+
+
+def test_cross_entropy_weight_of_wrong_length_raises(torch):
+    x, t = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    for w in (torch.ones(2), torch.ones(4), torch.ones(3, 1)):
+        with pytest.raises(RuntimeError):
+            torch.nn.functional.cross_entropy(x, t, weight=w)
+        with pytest.raises(RuntimeError, match="weight"):
+            sn.nn.functional.cross_entropy(sn.tensor(x.numpy()), sn.tensor(t.numpy()), weight=sn.tensor(w.numpy()))
+        with pytest.raises(RuntimeError, match="weight"):
+            sn.nn.functional.nll_loss(sn.tensor(x.numpy()), sn.tensor(t.numpy()), weight=sn.tensor(w.numpy()))
+
+
+@pytest.mark.parametrize("use_input_stats", [True, False])
+def test_instance_norm_running_stats_match_torch(torch, use_input_stats):
+    xv = numpy.random.randn(3, 2, 4, 5)
+    rm, rv = numpy.random.randn(2), numpy.random.rand(2) + 0.5
+    srm, srv = sn.tensor(rm, dtype="float64"), sn.tensor(rv, dtype="float64")
+    trm, trv = torch.tensor(rm), torch.tensor(rv)
+    x, tx = sn.tensor(xv, dtype="float64", requires_grad=True), torch.tensor(xv, requires_grad=True)
+    y = sn.nn.functional.instance_norm(x, srm, srv, use_input_stats=use_input_stats, momentum=0.3)
+    ty = torch.nn.functional.instance_norm(tx, trm, trv, use_input_stats=use_input_stats, momentum=0.3)
+    numpy.testing.assert_allclose(y.detach().numpy(), to_np(ty), rtol=1e-6, atol=1e-9)
+    numpy.testing.assert_allclose(srm.numpy(), to_np(trm), rtol=1e-9)
+    numpy.testing.assert_allclose(srv.numpy(), to_np(trv), rtol=1e-9)
+    g = numpy.random.randn(*xv.shape)
+    y.backward(sn.tensor(g, dtype="float64"))
+    ty.backward(torch.tensor(g))
+    numpy.testing.assert_allclose(x.grad.numpy(), to_np(tx.grad), rtol=1e-6, atol=1e-9)
+
+
+def test_instance_norm_module_tracks_running_stats(torch):
+    xv = numpy.random.randn(2, 3, 4, 4)
+    m, tm = sn.nn.InstanceNorm2d(3, track_running_stats=True), torch.nn.InstanceNorm2d(3, track_running_stats=True)
+    x = sn.tensor(xv, dtype="float32")
+    tx = torch.tensor(xv, dtype=torch.float32)
+    tm.float()
+    m(x), tm(tx)
+    numpy.testing.assert_allclose(m.running_mean.numpy(), to_np(tm.running_mean), rtol=1e-5, atol=1e-7)
+    numpy.testing.assert_allclose(m.running_var.numpy(), to_np(tm.running_var), rtol=1e-5)
+    m.eval(), tm.eval()
+    numpy.testing.assert_allclose(m(x).numpy(), to_np(tm(tx)), rtol=1e-4, atol=1e-5)
+
+
+# ---- axis= / keepdims= aliases ----
+
+@pytest.mark.parametrize("name", ["sum", "mean", "var", "std", "amax", "amin", "argmax", "argmin", "logsumexp", "prod",
+                                  "all", "any", "max", "min", "std_mean", "var_mean"])
+def test_reductions_accept_numpy_names(torch, name):
+    xv = numpy.random.rand(2, 3, 4) + 0.5
+    x, tx = sn.tensor(xv, dtype="float64"), torch.tensor(xv)
+    r = getattr(sn, name)(x, axis=1, keepdims=True)
+    tr = getattr(torch, name)(tx, axis=1, keepdims=True)
+    r, tr = (r[0], tr[0]) if isinstance(tr, tuple) else (r, tr)
+    assert r.shape == tuple(tr.shape)
+    numpy.testing.assert_allclose(r.numpy().astype(float), to_np(tr).astype(float), rtol=1e-12)
+    if name not in ("all", "any", "std_mean", "var_mean"):
+        m = getattr(x, name)(axis=-1, keepdims=False)
+        m = m[0] if isinstance(m, tuple) else m
+        assert m.shape == (2, 3)
+
+
+# ---- 6. interpolate: 1-D, 2-D and 3-D signals, every mode ----
+
+@given(k=st.integers(1, 3), mode=st.sampled_from(["nearest", "nearest-exact", "linear"]),
+       ins=st.lists(st.integers(1, 5), min_size=3, max_size=3),
+       outs=st.lists(st.integers(1, 7), min_size=3, max_size=3), by_scale=st.booleans(),
+       factor=st.sampled_from([0.5, 1.5, 2.0, 3.0, 0.75]), align=st.sampled_from([None, True, False]))
+def test_interpolate_matches_torch(k, mode, ins, outs, by_scale, factor, align):
+    torch = load_torch()
+    if mode == "linear":
+        mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[k]
+    else:
+        align = None
+    shape = (2, 3) + tuple(ins[:k])
+    xv = numpy.random.randn(*shape)
+    kw = dict(scale_factor=factor) if by_scale else dict(size=tuple(outs[:k]))
+    if by_scale and any(int(i * factor) < 1 for i in ins[:k]):
+        return
+    x, tx = sn.tensor(xv, dtype="float64", requires_grad=True), torch.tensor(xv, requires_grad=True)
+    y = sn.nn.functional.interpolate(x, mode=mode, align_corners=align, **kw)
+    ty = torch.nn.functional.interpolate(tx, mode=mode, align_corners=align, **kw)
+    assert y.shape == tuple(ty.shape)
+    numpy.testing.assert_allclose(y.detach().numpy(), to_np(ty), rtol=1e-10, atol=1e-12)
+    g = numpy.random.randn(*y.shape)
+    y.backward(sn.tensor(g, dtype="float64"))
+    ty.backward(torch.tensor(g))
+    numpy.testing.assert_allclose(x.grad.numpy(), to_np(tx.grad), rtol=1e-10, atol=1e-12)
+
+
+def test_interpolate_mode_needs_matching_dims():
+    with pytest.raises(RuntimeError):
+        sn.nn.functional.interpolate(sn.ones(1, 1, 4), scale_factor=2, mode="bilinear")
+    with pytest.raises(RuntimeError):
+        sn.nn.functional.interpolate(sn.ones(1, 1, 4, 4), scale_factor=2, mode="linear")

@@ -14,7 +14,7 @@ import sys
 import numpy
 
 from .. import backend, distributed as dist
-from ..distributed.comm import launcher_world
+from ..distributed.comm import launcher_local_rank, launcher_world
 
 
 def start(device=None):
@@ -23,8 +23,11 @@ def start(device=None):
     dev = backend.device(device)
     launched = launcher_world()
     if dev.type == "cuda" and launched is not None and launched[0] > 1 and not dist.is_initialized():
-        dist.init("nccl")
-        dev = backend.get_default_device()
+        gpus = backend.cupy().cuda.runtime.getDeviceCount()
+        dev = backend.device(f"cuda:{launcher_local_rank() % gpus}")
+        backend.set_default_device(dev)
+        backend.cupy().cuda.Device(dev.index).use()      # the current device, for every array this rank makes
+        dist.init("nccl" if not os.environ.get("SCRATCHNET_DIST_BACKEND") else None)
     else:
         dist.init()
     return dist.rank(), dist.world_size(), dev

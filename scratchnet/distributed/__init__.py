@@ -9,6 +9,7 @@ Until init() is called the world is "single": rank() is 0, world_size() 1 and ev
 so code written for many processes also runs as one. Costs of the collectives: see `comm`.
 """
 import os
+import sys
 from contextlib import contextmanager
 
 from .. import backend
@@ -132,6 +133,14 @@ def broadcast_object(obj, src=0):
 def all_gather_object(obj):
     """[rank 0's obj, rank 1's obj, ...] on every rank (pickled in memory between the job's own processes)."""
     return _world.allgather_object(obj)
+
+
+def abort(code=1):
+    """End every rank of the job with exit status `code` (MPI_Abort): what a rank that cannot go on must do, since
+    the others would otherwise wait for it in their next collective forever."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _world.abort(code)
 
 
 @contextmanager

@@ -49,6 +49,13 @@ def launcher_world():
     return None
 
 
+def launcher_local_rank(default=0):
+    """This process's rank among those on its node (which GPU it takes), from the launcher's environment."""
+    return next((int(os.environ[k]) for k in ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK",
+                                               "MV2_COMM_WORLD_LOCAL_RANK", "PMIX_LOCAL_RANK") if k in os.environ),
+                default)
+
+
 class _Single:
     """The world of one process: every collective leaves its input as it is."""
     name, rank, size = "single", 0, 1
@@ -70,6 +77,9 @@ class _Single:
 
     def allgather_object(self, obj):
         return [obj]
+
+    def abort(self, code):
+        raise SystemExit(code)
 
 
 def _mpi():
@@ -136,6 +146,10 @@ class _MPI:
     def allgather_object(self, obj):
         return self.comm.allgather(obj)
 
+    def abort(self, code):
+        # every rank of the job ends now: the others may be waiting in a collective for this one
+        self.comm.Abort(code)
+
 
 class _NCCL(_MPI):
     """NCCL through CuPy, one process per GPU: device arrays move GPU to GPU on the current stream. MPI carries
@@ -145,13 +159,17 @@ class _NCCL(_MPI):
     def __init__(self):
         super().__init__()
         cp = backend.cupy()
-        from cupy.cuda import nccl
+        try:
+            from cupy.cuda import nccl
+            nccl.get_version()
+        except (ImportError, AttributeError, RuntimeError) as e:
+            raise DistributedError(f"backend 'nccl' needs CuPy built with NCCL (pip install nvidia-nccl-cu12 or "
+                                   f"conda's nccl) ({e}); SCRATCHNET_DIST_BACKEND=mpi stages GPU arrays through "
+                                   "the host instead") from None
         self.cp, self.nccl = cp, nccl
         ndev = cp.cuda.runtime.getDeviceCount()
         local = launcher_world()
-        local_rank = next((int(os.environ[k]) for k in ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK",
-                                                         "MV2_COMM_WORLD_LOCAL_RANK", "PMIX_LOCAL_RANK")
-                           if k in os.environ), self.rank)
+        local_rank = launcher_local_rank(self.rank)
         if local and local[2] > ndev:
             raise DistributedError(f"backend 'nccl': {local[2]} ranks on this node but {ndev} GPU(s); NCCL needs one "
                                    "GPU per rank (it refuses two ranks on one GPU)")

@@ -60,9 +60,11 @@ def sync_batch_norm(x, running_mean, running_var, weight, bias, momentum, eps):
     n = n_r.sum(0)                                          # (1,)
     mean = (n_r * m_r).sum(0) / n
     var = (m2_r + n_r * (m_r - mean) ** 2).sum(0) / n
-    if xp is numpy and n.data[0] <= 1:   # (on a GPU this check would cost a device sync: skipped there)
+    # the global count is on the host with NumPy; on a GPU with several ranks reading it would cost a device sync
+    total = int(n.data[0]) if xp is numpy else n_local if _world_ref().size == 1 else None
+    if total is not None and total <= 1:
         raise ValueError(f"SyncBatchNorm: expected more than 1 value per channel when training, got input {x.shape} "
-                         f"and {int(n.data[0])} value(s) over all ranks")
+                         f"and {total} value(s) over all ranks")
     y = (x - mean.reshape(view)) * ((var + eps) ** -0.5).reshape(view)
     if weight is not None:
         y = y * weight.reshape(view)

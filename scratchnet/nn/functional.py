@@ -2,7 +2,6 @@
 
 Errors are raised here, at the public boundary, once, in the user's terms (argument names and shapes).
 """
-import math
 
 import numpy
 
@@ -22,9 +21,14 @@ from ..ops.pad import pad  # noqa: F401
 from ..ops.feature_norm import layer_norm, group_norm  # noqa: F401
 from ..ops.rearrange import pixel_shuffle, pixel_unshuffle, one_hot  # noqa: F401
 from ..ops.unpool import max_unpool2d  # noqa: F401
+from ..ops.attention import scaled_dot_product_attention, multi_head_attention_forward  # noqa: F401
+from .conv_functional import (conv1d, conv3d, conv_transpose1d, conv_transpose3d, max_pool1d, max_pool3d,  # noqa
+                              avg_pool1d, avg_pool3d)
 from ..ops.loss import (nll_loss, mse_loss, l1_loss, binary_cross_entropy,  # noqa: F401
                         binary_cross_entropy_with_logits)
 from ..errors import ShapeError
+from ..ops.promotion import check_same_dtype
+from ..ops.resize import interpolate  # noqa: F401
 
 
 def _pair(v, name, fn):
@@ -69,6 +73,7 @@ def _same_padding(k, d):
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """y = x ⋆ W + b over (N, C, H, W) with W of shape (O, C/groups, kh, kw). See ops/conv.py for the math."""
     x, unbatched = _check_4d("conv2d", input)
+    check_same_dtype("conv2d", input=input, weight=weight, bias=bias)
     if weight.ndim != 4:
         raise ShapeError(f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kh, kw), got {weight.shape}")
     if x.shape[1] != weight.shape[1] * groups or weight.shape[0] % groups:
@@ -102,6 +107,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """The adjoint of conv2d in its input: (N, Cin, H, W) with W of shape (Cin, Cout/groups, kh, kw) gives
     (N, Cout, (H−1)·s − 2p + d·(k−1) + output_padding + 1, ...)."""
     x, unbatched = _check_4d("conv_transpose2d", input)
+    check_same_dtype("conv_transpose2d", input=input, weight=weight, bias=bias)
     if weight.ndim != 4 or x.shape[1] != weight.shape[0] or weight.shape[0] % groups:
         raise ShapeError(f"conv_transpose2d: input has {x.shape[1]} channels (input shape {x.shape}) but weight "
                          f"{weight.shape} expects {weight.shape[0]} (weight is (in, out/groups, kh, kw))")
@@ -180,56 +186,12 @@ def adaptive_avg_pool2d(input, output_size):
     return _finish(y, unbatched)
 
 
-def _interp_matrix(n_in, n_out, scale, align_corners):
-    m = numpy.zeros((n_out, n_in))
-    for o in range(n_out):
-        if align_corners:
-            src = o * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
-        else:
-            src = max((o + 0.5) * scale - 0.5, 0.0)
-        i0 = min(int(math.floor(src)), n_in - 1)
-        i1 = min(i0 + 1, n_in - 1)
-        lam = src - i0
-        m[o, i0] += 1 - lam
-        m[o, i1] += lam
-    return m
-
-
-@backend.follows_device
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    """Resize (N, C, H, W). nearest: src = floor(dst · in/out); bilinear: y = A_h · x · A_wᵀ with tent weights."""
-    x, unbatched = _check_4d("interpolate", input)
-    if (size is None) == (scale_factor is None):
-        raise ShapeError("interpolate: give exactly one of size and scale_factor")
-    if mode not in ("nearest", "bilinear"):
-        raise ShapeError(f"interpolate: mode must be 'nearest' or 'bilinear', got {mode!r}")
-    h, w = x.shape[2:]
-    if size is not None:
-        oh, ow = _pair(size, "size", "interpolate")
-        sh, sw = h / oh, w / ow
-    else:
-        fh, fw = (scale_factor, scale_factor) if isinstance(scale_factor, (int, float)) else scale_factor
-        oh, ow = int(math.floor(h * fh)), int(math.floor(w * fw))
-        sh, sw = 1 / fh, 1 / fw
-    xp = backend.get_array_module(x.data)
-    if mode == "nearest":
-        rows = numpy.minimum(numpy.floor(numpy.arange(oh) * sh).astype(numpy.int64), h - 1)
-        cols = numpy.minimum(numpy.floor(numpy.arange(ow) * sw).astype(numpy.int64), w - 1)
-        y = getitem(getitem(x, (slice(None), slice(None), xp.asarray(rows))),
-                    (slice(None), slice(None), slice(None), xp.asarray(cols)))
-    else:
-        ac = bool(align_corners)
-        ah = Tensor(xp.asarray(_interp_matrix(h, oh, sh, ac).astype(x.dtype)))
-        aw = Tensor(xp.asarray(_interp_matrix(w, ow, sw, ac).astype(x.dtype)))
-        y = matmul(matmul(ah, x), aw.T)
-    return _finish(y, unbatched)
-
-
 def linear(input, weight, bias=None):
     """y = x Wᵀ + b;  dx = gy W,  dW = gyᵀ x,  db = Σ gy"""
     if input.shape[-1:] != weight.shape[-1:] or weight.ndim != 2:
         raise ShapeError(f"linear: input has {input.shape[-1] if input.ndim else 0} features (input shape "
                          f"{input.shape}) but weight of shape {weight.shape} expects {weight.shape[-1]}")
+    check_same_dtype("linear", input=input, weight=weight, bias=bias)
     x = input if input.ndim > 1 else reshape(input, 1, -1)
     y = MatMul(False, True)(x, weight)
     if bias is not None:
@@ -284,10 +246,38 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 @backend.follows_device
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5):
-    """y = γ·(x − μ)/sqrt(σ² + eps) + β with μ, σ² per sample and channel (over H, W)."""
+    """y = γ·(x − μ)/sqrt(σ² + eps) + β with μ, σ² per sample and channel (over the spatial dims).
+
+    With running_mean/running_var given and use_input_stats=True they are updated in place as PyTorch does:
+    r ← (1 − momentum)·r + momentum·(the batch average of the per-instance mean, or unbiased variance).
+    use_input_stats=False normalizes with the running statistics instead (the eval mode of InstanceNorm with
+    track_running_stats)."""
     if input.ndim < 3:
         raise ShapeError(f"instance_norm: expected input of shape (N, C, H, W) or (N, C, L), got {input.shape}")
-    y, _ = norm_train(input, _channel(weight, input), _channel(bias, input), tuple(range(2, input.ndim)), eps)
+    axes, c = tuple(range(2, input.ndim)), input.shape[1]
+    for name, r in (("running_mean", running_mean), ("running_var", running_var)):
+        if r is not None and r.shape != (c,):
+            raise ShapeError(f"instance_norm: {name} must have shape ({c},) for input of shape {input.shape}, "
+                             f"got {r.shape}")
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ShapeError("instance_norm: expected running_mean and running_var to be defined when "
+                             "use_input_stats is false")
+        shape = (1, c) + (1,) * len(axes)
+        y = (input - reshape(running_mean, shape)) / (reshape(running_var, shape) + eps) ** 0.5
+        w, b = _channel(weight, input), _channel(bias, input)
+        y = y if w is None else y * w
+        return y if b is None else y + b
+    y, _ = norm_train(input, _channel(weight, input), _channel(bias, input), axes, eps)
+    if running_mean is not None or running_var is not None:
+        x = input.data
+        n = int(numpy.prod([x.shape[a] for a in axes]))
+        with no_grad():
+            if running_mean is not None:
+                running_mean.mul_(1 - momentum).add_(Tensor(x.mean(axis=axes).mean(axis=0) * momentum))
+            if running_var is not None:
+                var = x.var(axis=axes) * (n / max(n - 1, 1))
+                running_var.mul_(1 - momentum).add_(Tensor(var.mean(axis=0) * momentum))
     return y
 
 

@@ -20,6 +20,30 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+def _checked_value(key, value, target):
+    """(value converted to target's dtype and device, None) or (None, what is wrong with it)."""
+    src = value.data if isinstance(value, Tensor) else value
+    if isinstance(src, (str, bytes, dict)) or src is None:
+        return None, (f"While copying the parameter named \"{key}\", expected a tensor or array from the checkpoint "
+                      f"but received {type(value).__name__}")
+    try:
+        host = backend.to_numpy(src) if backend.xp_of(target.data) is numpy else src
+        if not hasattr(host, "dtype"):
+            host = numpy.asarray(host)
+    except Exception as e:  # a ragged list, an object that is not array-like
+        return None, f"While copying the parameter named \"{key}\": not an array ({e})"
+    if host.dtype.kind not in "biufc" or (host.dtype.kind == "c" and target.dtype.kind != "c"):
+        return None, (f"While copying the parameter named \"{key}\", whose dtype in the model is {target.dtype}, "
+                      f"the checkpoint holds dtype {host.dtype}")
+    if tuple(host.shape) != target.shape:
+        return None, (f"size mismatch for {key}: copying a param with shape {tuple(host.shape)} from the "
+                      f"checkpoint, the shape in the current model is {target.shape}")
+    if backend.xp_of(target.data) is not numpy:
+        host = backend.to_device(host, target.device)
+    with backend.using(target.device):
+        return host.astype(target.dtype, copy=True), None
+
+
 class Module:
     """Base class of every layer and model. Assigning a Parameter, Module or (via register_buffer) buffer as an
     attribute registers it, which is what parameters(), state_dict() and to() walk."""
@@ -198,16 +222,19 @@ class Module:
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays into the model's parameters/buffers. Shapes must match; with strict=True the key sets must
         match too. Nothing is changed unless everything checks out. Returns (missing_keys, unexpected_keys)."""
+        if not hasattr(state_dict, "items"):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
         own = self.state_dict()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        problems = []
+        problems, ready = [], []
         for k, v in state_dict.items():
             if k in own:
-                shape = tuple(getattr(v, "shape", numpy.shape(v)))
-                if shape != own[k].shape:
-                    problems.append(f"size mismatch for {k}: copying a param with shape {shape} from the "
-                                    f"checkpoint, the shape in the current model is {own[k].shape}")
+                array, problem = _checked_value(k, v, own[k])
+                if problem:
+                    problems.append(problem)
+                else:
+                    ready.append((own[k], array))
         if strict and (missing or unexpected):
             if missing:
                 problems.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing))
@@ -215,14 +242,10 @@ class Module:
                 problems.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected))
         if problems:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(problems))
-        for k, v in state_dict.items():
-            if k in own:
-                target = own[k]
-                src = v.data if isinstance(v, Tensor) else v
-                with backend.on(target.data):
-                    target.data[...] = backend.to_device(src, target.device).astype(target.dtype, copy=False) \
-                        if backend.xp_of(target.data) is not numpy else backend.to_numpy(src).astype(target.dtype,
-                                                                                                     copy=False)
+        for target, array in ready:  # everything checked and converted: now nothing can fail half-way
+            with backend.on(target.data):
+                target.data[...] = array
+            target._vc[0] += 1
         return missing, unexpected
 
     # ---- printing ----

@@ -67,18 +67,25 @@ class InstanceNorm2d(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None,
                  dtype=None):
         super().__init__()
-        if track_running_stats:
-            raise ShapeError("InstanceNorm2d: track_running_stats=True is not supported")
         self.num_features, self.eps, self.affine = num_features, eps, affine
+        self.momentum, self.track_running_stats = momentum, track_running_stats
         _affine(self, num_features, affine, device, dtype)
+        if track_running_stats:  # as PyTorch: updated in training, used in evaluation
+            from ..creation import zeros, ones
+            self.register_buffer("running_mean", zeros(num_features, dtype=dtype, device=device))
+            self.register_buffer("running_var", ones(num_features, dtype=dtype, device=device))
 
     def forward(self, x: Tensor):
         if x.ndim not in (3, 4) or x.shape[-3] != self.num_features:
             raise ShapeError(f"InstanceNorm2d({self.num_features}) got input of shape {x.shape}: expected "
                              f"(N, {self.num_features}, H, W)")
         unbatched = x.ndim == 3
-        y = F.instance_norm(x.unsqueeze(0) if unbatched else x, weight=self.weight, bias=self.bias, eps=self.eps)
+        track = self.track_running_stats
+        y = F.instance_norm(x.unsqueeze(0) if unbatched else x, self.running_mean if track else None,
+                            self.running_var if track else None, weight=self.weight, bias=self.bias,
+                            use_input_stats=self.training or not track, momentum=self.momentum, eps=self.eps)
         return y.squeeze(0) if unbatched else y
 
     def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, affine={self.affine}"
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")

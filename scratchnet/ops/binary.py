@@ -10,8 +10,9 @@ import numpy
 
 from .. import backend
 from ..autograd import Function
+from ..errors import DTypeError
 from ..tensor import Tensor
-from . import math as M
+from . import math as M, reduce as R
 from .cast import astype
 from .unary import _tensor
 
@@ -92,11 +93,11 @@ def lerp(input, end, weight):
     dstart = gy * (1 - weight), dend = gy * weight, dweight = gy * (end - start)  (weight: a number or a tensor)"""
     start, end = _tensor(input), _tensor(end, "end")
     if start.dtype != end.dtype:
-        raise RuntimeError(f"lerp: expected dtype {start.dtype} for `end` but got dtype {end.dtype}")
+        raise DTypeError(f"lerp: expected dtype {start.dtype} for `end` but got dtype {end.dtype}")
     if start.dtype.kind not in "fc":
-        raise RuntimeError(f"lerp: expected a floating point tensor, got dtype {start.dtype}")
+        raise DTypeError(f"lerp: expected a floating point tensor, got dtype {start.dtype}")
     if isinstance(weight, Tensor) and weight.dtype != start.dtype:
-        raise RuntimeError(f"lerp: expected dtype {start.dtype} for `weight` but got dtype {weight.dtype}")
+        raise DTypeError(f"lerp: expected dtype {start.dtype} for `weight` but got dtype {weight.dtype}")
     return start + weight * (end - start)
 
 
@@ -107,7 +108,7 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     NaN equals NaN only with equal_nan=True). Both tensors must have the same dtype, as in PyTorch."""
     a, b = _tensor(input), _tensor(other, "other")
     if a.dtype != b.dtype:
-        raise RuntimeError(f"isclose: {a.dtype} did not match {b.dtype} (input and other must have the same dtype)")
+        raise DTypeError(f"isclose: {a.dtype} did not match {b.dtype} (input and other must have the same dtype)")
     if rtol < 0:
         raise RuntimeError(f"isclose: rtol must be greater than or equal to zero, but got {rtol}")
     if atol < 0:
@@ -149,6 +150,7 @@ def _truth(name, reduce):
 
 all = _truth("all", lambda a, **kw: a.all(**kw))
 any = _truth("any", lambda a, **kw: a.any(**kw))
+all, any = R.numpy_names(all), R.numpy_names(any)
 all.__doc__ = "True if every element is nonzero (over `dim`, an int or a tuple, or everywhere); empty gives True"
 any.__doc__ = "True if some element is nonzero (over `dim`, an int or a tuple, or everywhere); empty gives False"
 

@@ -5,6 +5,7 @@ of the gradient (a masked where, a gather, a scatter-add): differentiable to any
 import numpy
 
 from .. import backend
+from ..errors import ShapeError
 from ..tensor import Tensor
 from . import math as M
 from .shape import GetItem, IndexAdd, permute, reshape, _norm_dim
@@ -16,7 +17,7 @@ __all__ = ["tril", "triu", "diagonal", "diag", "diag_embed", "trace"]
 def _triangle(input, diagonal, lower, name):
     x = _tensor(input)
     if x.ndim < 2:
-        raise RuntimeError(f"{name}(): input tensor must have at least 2 dimensions, got shape {x.shape}")
+        raise ShapeError(f"{name}(): input tensor must have at least 2 dimensions, got shape {x.shape}")
     xp = backend.get_array_module(x.data)
     n, m = x.shape[-2:]
     mask = xp.tri(n, m, diagonal, dtype=bool) if lower else ~xp.tri(n, m, diagonal - 1, dtype=bool)
@@ -45,7 +46,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     axis);  dx = zeros with gy written back on that diagonal"""
     x = _tensor(input)
     if x.ndim < 2:
-        raise RuntimeError(f"diagonal(): input must have at least 2 dimensions, got shape {x.shape}")
+        raise ShapeError(f"diagonal(): input must have at least 2 dimensions, got shape {x.shape}")
     d1, d2 = _norm_dim(dim1, x.ndim, "dim1"), _norm_dim(dim2, x.ndim, "dim2")
     if d1 == d2:
         raise RuntimeError(f"diagonal(): diagonal dimensions cannot be identical {dim1}, {dim2}")
@@ -60,7 +61,7 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     dx = diagonal(gy, offset, dim1, dim2)"""
     x = _tensor(input)
     if x.ndim == 0:
-        raise RuntimeError("diag_embed(): input must have at least 1 dimension")
+        raise ShapeError("diag_embed(): input must have at least 1 dimension")
     nd = x.ndim + 1
     d1, d2 = _norm_dim(dim1, nd, "dim1"), _norm_dim(dim2, nd, "dim2")
     if d1 == d2:
@@ -83,14 +84,14 @@ def diag(input, diagonal=0):
         return diag_embed(x, diagonal)
     if x.ndim == 2:
         return globals()["diagonal"](x, diagonal)
-    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {x.ndim}D (shape {x.shape})")
+    raise ShapeError(f"diag(): Supports 1D or 2D tensors. Got {x.ndim}D (shape {x.shape})")
 
 
 def trace(input):
     """y = sum of the main diagonal of a 2-D x;  dx = gy on the diagonal, 0 elsewhere"""
     x = _tensor(input)
     if x.ndim != 2:
-        raise RuntimeError(f"trace(): expected a matrix, but got tensor with shape {x.shape}")
+        raise ShapeError(f"trace(): expected a matrix, but got tensor with shape {x.shape}")
     d = diagonal(x)
     if d.dtype.kind in "biu":
         d = M.astype(d, numpy.int64)

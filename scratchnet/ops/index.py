@@ -10,6 +10,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function
+from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
 from . import math as M
 from .cast import astype
@@ -40,7 +41,7 @@ def scatter_add_raw(g, dim, idx, shape):
 def _index(index, name, x):
     idx = index.data if isinstance(index, Tensor) else backend.get_array_module(x.data).asarray(index)
     if idx.dtype.kind not in "iu":
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {idx.dtype}")
+        raise DTypeError(f"{name}(): Expected dtype int64 for index, got {idx.dtype}")
     return idx
 
 
@@ -53,14 +54,14 @@ def _check_bounds(xp, idx, size, name, dim, error=RuntimeError):
 
 def _check_gather(name, x, dim, idx, src=None):
     if idx.ndim != max(x.ndim, 1) and not (x.ndim == 0 and idx.ndim == 0):
-        raise RuntimeError(f"{name}(): Index tensor must have the same number of dimensions as input tensor: "
+        raise ShapeError(f"{name}(): Index tensor must have the same number of dimensions as input tensor: "
                            f"index {tuple(idx.shape)}, input {x.shape}")
     for d in range(idx.ndim):
         if d != dim and x.ndim and idx.shape[d] > x.shape[d]:
-            raise RuntimeError(f"{name}(): Size does not match at dimension {d}: expected index {tuple(idx.shape)} "
+            raise ShapeError(f"{name}(): Size does not match at dimension {d}: expected index {tuple(idx.shape)} "
                                f"to be no larger than self {x.shape} apart from dimension {dim}")
         if src is not None and src.ndim and idx.shape[d] > src.shape[d]:
-            raise RuntimeError(f"{name}(): Expected index {tuple(idx.shape)} to be no larger than src {src.shape} "
+            raise ShapeError(f"{name}(): Expected index {tuple(idx.shape)} to be no larger than src {src.shape} "
                                f"in dimension {d}")
     _check_bounds(backend.get_array_module(idx), idx, x.shape[dim] if x.ndim else 1, name, dim)
 
@@ -144,9 +145,9 @@ def _scatter_args(name, input, dim, index, src):
             raise TypeError(f"{name}(): src must be a Tensor, got {type(src).__name__}")
         src = Tensor(backend.get_array_module(x.data).full(idx.shape, src, dtype=x.dtype))
     if src.dtype != x.dtype:
-        raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype: {x.dtype} vs {src.dtype}")
+        raise DTypeError(f"{name}(): Expected self.dtype to be equal to src.dtype: {x.dtype} vs {src.dtype}")
     if src.ndim != idx.ndim and idx.size:
-        raise RuntimeError(f"{name}(): Index tensor must have the same number of dimensions as src tensor: "
+        raise ShapeError(f"{name}(): Index tensor must have the same number of dimensions as src tensor: "
                            f"index {tuple(idx.shape)}, src {src.shape}")
     _check_gather(name, x, dim, idx, src)
     return x, dim, idx, src
@@ -210,7 +211,7 @@ def index_select(input, dim, index):
 def _mask(mask, name, x):
     m = mask.data if isinstance(mask, Tensor) else backend.get_array_module(x.data).asarray(mask)
     if m.dtype != bool:
-        raise RuntimeError(f"{name}(): only supports boolean masks, but got mask with dtype {m.dtype}")
+        raise DTypeError(f"{name}(): only supports boolean masks, but got mask with dtype {m.dtype}")
     return m
 
 

@@ -6,6 +6,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function
+from ..errors import ShapeError
 from ..tensor import Tensor
 from .shape import broadcast_to, getitem, permute, reshape, _norm_dim, _sizes
 from .unary import _tensor
@@ -48,14 +49,14 @@ def flip(input, *dims):
 def fliplr(input):
     """flip(x, 1): columns reversed (needs at least 2 dims)"""
     if _tensor(input).ndim < 2:
-        raise RuntimeError("fliplr(): input must be >= 2-d")
+        raise ShapeError("fliplr(): input must be >= 2-d")
     return flip(input, 1)
 
 
 def flipud(input):
     """flip(x, 0): rows reversed (needs at least 1 dim)"""
     if _tensor(input).ndim < 1:
-        raise RuntimeError("flipud(): input must be >= 1-d")
+        raise ShapeError("flipud(): input must be >= 1-d")
     return flip(input, 0)
 
 
@@ -121,7 +122,7 @@ def unflatten(input, dim, sizes):
     n = x.shape[dim] if x.ndim else 1
     known = int(numpy.prod([s for s in sizes if s != -1]))
     if sizes.count(-1) > 1 or (-1 not in sizes and known != n) or (-1 in sizes and (known == 0 or n % known)):
-        raise RuntimeError(f"unflatten(): Provided sizes {list(sizes)} don't multiply up to the size of dim {dim} "
+        raise ShapeError(f"unflatten(): Provided sizes {list(sizes)} don't multiply up to the size of dim {dim} "
                            f"({n}) in the input tensor of shape {x.shape}")
     sizes = tuple(n // known if s == -1 else s for s in sizes)
     return reshape(x, x.shape[:dim] + sizes + x.shape[dim + 1:])
@@ -136,7 +137,7 @@ def unfold(input, dimension, size, step):
     dim = _norm_dim(dimension, x.ndim, "dimension")
     n = x.shape[dim]
     if size > n:
-        raise RuntimeError(f"unfold(): maximum size for tensor at dimension {dim} is {n} but size is {size}")
+        raise ShapeError(f"unfold(): maximum size for tensor at dimension {dim} is {n} but size is {size}")
     if size < 0:
         raise RuntimeError(f"unfold(): size is {size} but must be >= 0")
     if step <= 0:
@@ -150,14 +151,24 @@ def unfold(input, dimension, size, step):
     return permute(y, *order)
 
 
+def _repeat_positions(counts, total=None):
+    """arange(len(counts)) with entry i repeated counts[i] times, built on the counts' device: position j of the
+    output belongs to the first i whose running total exceeds j. The length is data: one device sync unless
+    `total` (output_size) is given, as in PyTorch."""
+    xp = backend.get_array_module(counts)
+    ends = xp.cumsum(counts)
+    if total is None:
+        total = int(ends[-1]) if counts.shape[0] else 0
+    return xp.searchsorted(ends, xp.arange(total), side="right").astype(numpy.int64)
+
+
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     """Each entry repeated `repeats` times (an int, or a 1-D tensor with one count per entry) along `dim`
     (dim=None: over the flattened tensor);  dx = gy summed over each entry's copies.
     repeat_interleave(counts) alone gives arange(len(counts)) repeated by counts."""
     if repeats is None:
         counts = _tensor(input)
-        xp = backend.get_array_module(counts.data)
-        return Tensor(xp.repeat(xp.arange(counts.shape[0] if counts.ndim else 1), counts.data.reshape(-1)))
+        return Tensor(_repeat_positions(counts.data.reshape(-1), output_size))
     x = _tensor(input)
     if dim is None:
         x, dim = reshape(x, -1), 0
@@ -170,7 +181,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     if isinstance(repeats, Tensor):
         counts = repeats.data.reshape(-1) if repeats.ndim <= 1 else None
         if counts is None or counts.shape[0] not in (1, n):
-            raise RuntimeError(f"repeat_interleave(): repeats must have the same size as input along dim {dim}: "
+            raise ShapeError(f"repeat_interleave(): repeats must have the same size as input along dim {dim}: "
                                f"repeats {repeats.shape}, input {x.shape}")
         if xp is numpy and counts.size and counts.min() < 0:
             raise RuntimeError("repeat_interleave(): repeats can not be negative")
@@ -178,7 +189,8 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         if int(repeats) < 0:
             raise RuntimeError("repeat_interleave(): repeats can not be negative")
         counts = int(repeats)
-    idx = xp.repeat(xp.arange(n), counts)
+    idx = xp.repeat(xp.arange(n), counts) if isinstance(counts, int) else \
+        _repeat_positions(xp.broadcast_to(counts, (n,)), output_size)
     if output_size is not None and idx.shape[0] != output_size:
         raise RuntimeError(f"repeat_interleave(): output_size {output_size} does not match the repeats' sum "
                            f"{idx.shape[0]}")
@@ -194,7 +206,7 @@ def meshgrid(*tensors, indexing="ij"):
     ts = [_tensor(t) for t in tensors]
     for i, t in enumerate(ts):
         if t.ndim > 1:
-            raise RuntimeError(f"meshgrid(): Expected 0D or 1D tensor in the tensor list but got tensor {i} of "
+            raise ShapeError(f"meshgrid(): Expected 0D or 1D tensor in the tensor list but got tensor {i} of "
                                f"shape {t.shape}")
     ts = [reshape(t, -1) for t in ts]
     swap = indexing == "xy" and len(ts) >= 2

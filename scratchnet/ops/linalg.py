@@ -17,6 +17,8 @@ class MatMul(Function):
     """y = A @ B with A = aᵀ if ta else a, B = bᵀ if tb else b (transposes act on the last two axes);
     dA = gy @ Bᵀ, dB = Aᵀ @ gy, then transposed back where a or b was, and summed over broadcast batch axes."""
 
+    multilinear = True
+
     def __init__(self, ta=False, tb=False):
         self.ta, self.tb = ta, tb
 
@@ -53,8 +55,8 @@ class MatMul(Function):
 
 def matmul(a, b):
     """NumPy's matmul rules: 1-D operands get a dimension added (then removed); batch axes broadcast."""
-    from .promotion import promote
-    a, b = promote(a, b)
+    from .promotion import check_same_dtype
+    check_same_dtype("matmul", input=a, other=b)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
     a2 = a if a.ndim > 1 else reshape(a, 1, a.shape[0])

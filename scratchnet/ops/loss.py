@@ -54,10 +54,19 @@ def _check_targets(name, input, target, ignore_index):
         backend.check_later(((t != ignore_index) & ((t < 0) | (t >= c))).any(), error)
 
 
+def check_class_weight(name, input, weight):
+    """A class weight is 1-D with one entry per class, as PyTorch requires."""
+    c = input.shape[1] if input.ndim >= 2 else input.shape[0]
+    if weight is not None and (weight.ndim != 1 or weight.shape[0] != c):
+        raise ShapeError(f"{name}: weight tensor should be defined either for all {c} classes or no classes but got "
+                         f"weight tensor of shape: {list(weight.shape)} (input shape {input.shape})")
+
+
 @backend.follows_device
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """L_i = −w[y_i] · input[i, y_i] (input holds log-probabilities); 'mean' divides by Σ w[y_i] over kept i."""
     _check_targets("nll_loss", input, target, ignore_index)
+    check_class_weight("nll_loss", input, weight)
     logp = _class_last(input)
     t = target.data.reshape(-1)
     xp = backend.get_array_module(t)

@@ -107,6 +107,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                                 label_smoothing=label_smoothing)
     if input.ndim < 1:
         raise ShapeError(f"cross_entropy: input needs a class dimension, got shape {input.shape}")
+    _L.check_class_weight("cross_entropy", input, weight)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ShapeError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if reduction not in _L.REDUCTIONS:

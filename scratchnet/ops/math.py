@@ -67,6 +67,7 @@ class Sub(_Binary):
 class Mul(_Binary):
     """y = a * b;  da = gy * b, db = gy * a"""
 
+    multilinear = True
     def forward(self, a, b):
         return a * b
 
@@ -337,8 +338,8 @@ class Where(Function):
     def __init__(self, cond):
         self.cond = cond
 
-    def forward(self, a, b):
-        return backend.get_array_module(a).where(self.cond, a, b)
+    def forward(self, a, b):  # the module of the condition too: a branch may be a NumPy scalar constant
+        return backend.get_array_module(self.cond, a, b).where(self.cond, a, b)
 
     def backward(self, gy):
         a, b = self.inputs
@@ -355,7 +356,8 @@ def where(condition, input, other):
         a, b = constant(input, dtype), constant(other, dtype)
     else:
         a, b = promote(input, other)
-    cond = condition.data if isinstance(condition, Tensor) else backend.get_array_module(a.data).asarray(condition)
+    cond = condition.data if isinstance(condition, Tensor) else \
+        backend.get_array_module(condition, a.data, b.data).asarray(condition)  # a raw GPU mask stays on the GPU
     if cond.dtype != bool:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
     try:

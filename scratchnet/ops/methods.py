@@ -7,9 +7,13 @@ import numpy
 from .. import backend
 from ..tensor import Tensor
 from . import math as M, reduce as R, shape as S, linalg as L, activation as A, division as D, bitwise as B
-from . import unary, binary, scan, sort, index, layout, diag, inplace as I
+from . import unary, binary, scan, sort, index, layout, diag, einsum, stats, inplace as I
 
-BREADTH = (unary, binary, scan, sort, index, layout, diag)  # op families that list their Tensor methods in a METHODS table
+BREADTH = (unary, binary, scan, sort, index, layout, diag, einsum, stats)  # families with a METHODS table
+# x.floor_(), x.masked_fill_(m, v), ...: the out-of-place op written back into x (inplace.commit rebases the graph)
+BREADTH_INPLACE = [f"{n}_" for n in unary.__all__ if n not in ("isnan", "isinf", "isfinite")] + [
+    "copysign_", "atan2_", "arctan2_", "lerp_", "cumsum_", "cumprod_", "scatter_", "scatter_add_", "scatter_reduce_",
+    "masked_fill_", "tril_", "triu_"]
 
 
 def _rev(f):
@@ -48,7 +52,8 @@ def install():
         "__floordiv__": D.floor_divide, "__rfloordiv__": _rev(D.floor_divide),
         "__mod__": D.remainder, "__rmod__": _rev(D.remainder),
         "__invert__": B.bitwise_not, "__and__": B.bitwise_and, "__rand__": _rev(B.bitwise_and),
-        "__or__": B.bitwise_or, "__ror__": _rev(B.bitwise_or), "__xor__": B.bitwise_xor, "__rxor__": _rev(B.bitwise_xor),
+        "__or__": B.bitwise_or, "__ror__": _rev(B.bitwise_or),
+        "__xor__": B.bitwise_xor, "__rxor__": _rev(B.bitwise_xor),
         "__lshift__": B.bitwise_left_shift, "__rlshift__": _rev(B.bitwise_left_shift),
         "__rshift__": B.bitwise_right_shift, "__rrshift__": _rev(B.bitwise_right_shift),
         "floor_divide": D.floor_divide, "remainder": D.remainder, "fmod": D.fmod,
@@ -82,3 +87,5 @@ def install():
     for name, f in ops.items():
         setattr(Tensor, name, f)
     I.install(Tensor)
+    for name in BREADTH_INPLACE:
+        setattr(Tensor, name, I._inplace(ops[name[:-1]], name))

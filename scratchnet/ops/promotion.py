@@ -11,7 +11,7 @@ would be a host-to-device upload per operation.
 """
 import numpy
 
-from ..errors import ShapeError
+from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
 from .cast import astype
 
@@ -135,3 +135,12 @@ def _convert(x, dtype):
 def float_dtype(dtype):
     """The dtype a true division or a float function gives: `dtype` if floating, else the default float."""
     return dtype if dtype.kind in "fc" else DEFAULT_FLOAT
+
+
+def check_same_dtype(fn, **tensors):
+    """Matrix products and convolutions do not promote (PyTorch refuses float32 input with a float64 weight rather
+    than silently computing in one of them): all named tensors must share one dtype."""
+    named = [(k, t) for k, t in tensors.items() if t is not None]
+    if len({t.dtype for _, t in named}) > 1:
+        raise DTypeError(f"{fn}: expected all operands to have the same dtype, got " +
+                         ", ".join(f"{k} {t.dtype}" for k, t in named) + " (convert one with .to(dtype))")

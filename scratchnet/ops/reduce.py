@@ -3,6 +3,7 @@
 A reduction's backward broadcasts the upstream gradient back over the reduced axes (keepdim first, then expand).
 """
 import builtins
+import functools
 from collections import namedtuple
 
 import numpy
@@ -15,6 +16,22 @@ from .shape import broadcast_to, reshape, _norm_dim
 from ..errors import ShapeError
 
 ValuesIndices = namedtuple("ValuesIndices", "values indices")  # what max(dim)/min(dim) return, as torch.return_types
+
+
+def numpy_names(f):
+    """Accept NumPy's `axis=` and `keepdims=` for PyTorch's `dim=` and `keepdim=`, as PyTorch's reductions do."""
+    @functools.wraps(f)
+    def reduction(*args, axis=None, keepdims=None, **kwargs):
+        if axis is not None:
+            if "dim" in kwargs:
+                raise TypeError(f"{f.__name__}() got both dim= and its alias axis=")
+            kwargs["dim"] = axis
+        if keepdims is not None:
+            if "keepdim" in kwargs:
+                raise TypeError(f"{f.__name__}() got both keepdim= and its alias keepdims=")
+            kwargs["keepdim"] = keepdims
+        return f(*args, **kwargs)
+    return reduction
 
 
 def _axes(dim, ndim):
@@ -288,3 +305,7 @@ def prod(x, dim=None, keepdim=False):
     if x.dtype.kind in "biu":
         x = M.astype(x, numpy.int64)
     return Prod(None if dim is None else _norm_dim(dim, x.ndim), keepdim)(x)
+
+
+sum, mean, var, std, max, min, amax, amin, argmax, argmin, logsumexp, prod = (numpy_names(f) for f in (
+    sum, mean, var, std, max, min, amax, amin, argmax, argmin, logsumexp, prod))

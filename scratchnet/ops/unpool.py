@@ -73,6 +73,9 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     x = input.reshape((1,) + input.shape) if unbatched else input
     n, c = x.shape[:2]
     idx = indices.data.reshape(n, c, -1)
+    if out[0] * out[1] == 0:   # an empty output plane holds nothing to check or put (PyTorch returns it as is)
+        y = x.reshape(n, c, -1)[..., :0].reshape(n, c, *out)
+        return y.reshape(y.shape[1:]) if unbatched else y
     # reading the indices back is the one check that needs the device (PyTorch does it too): a bad index would
     # otherwise be written out of place silently
     if idx.size and (bool((idx < 0).any()) or bool((idx >= out[0] * out[1]).any())):

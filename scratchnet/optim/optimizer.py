@@ -3,13 +3,36 @@
 Updates run on the raw arrays (p.data) with the array module of each parameter: no graph is ever recorded.
 """
 import copy
+import functools
+
+import numpy
 
 from .. import backend
+from ..errors import ShapeError
 from ..tensor import Tensor
 
 
 class Optimizer:
     _per_param_state = True  # state arrays have their parameter's shape (LBFGS keeps flat vectors instead)
+
+    def __init_subclass__(cls, **kwargs):
+        """Every subclass's step() bumps the version counter of each parameter it updated, as PyTorch's in-place
+        updates do: a graph built before the step and walked after it raises instead of using the new values."""
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is None or getattr(step, "_bumps_versions", False):
+            return
+
+        @functools.wraps(step)
+        def counted_step(self, *args, **kw):
+            result = step(self, *args, **kw)
+            for g in self.param_groups:
+                for p in g["params"]:
+                    if p.grad is not None:
+                        p._vc[0] += 1
+            return result
+        counted_step._bumps_versions = True
+        cls.step = counted_step
 
     def __init__(self, params, defaults):
         if isinstance(params, Tensor):
@@ -84,36 +107,60 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        groups = state_dict["param_groups"]
+        """Restore hyper-parameters and per-parameter state. Everything (structure, indices, types, shapes) is
+        checked and converted first: a refused state leaves the optimizer exactly as it was."""
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise ShapeError(f"{name}: expected a dict with 'state' and 'param_groups', got "
+                             f"{sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__}")
+        groups, states = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(groups, (list, tuple)) or not isinstance(states, dict):
+            raise ShapeError(f"{name}: 'param_groups' must be a list and 'state' a dict")
         if len(groups) != len(self.param_groups):
-            raise ValueError(f"{type(self).__name__}.load_state_dict: the state has {len(groups)} parameter groups, "
-                             f"the optimizer {len(self.param_groups)}")
+            raise ShapeError(f"{name}: loaded state dict has a different number of parameter groups "
+                             f"({len(groups)}) than the optimizer ({len(self.param_groups)})")
+        by_index, new_groups = {}, []
         for i, (saved, own) in enumerate(zip(groups, self.param_groups)):
+            if not isinstance(saved, dict) or "params" not in saved:
+                raise ShapeError(f"{name}: parameter group {i} is not a dict with 'params'")
             if len(saved["params"]) != len(own["params"]):
-                raise ValueError(f"{type(self).__name__}.load_state_dict: group {i} has {len(saved['params'])} "
-                                 f"parameters in the state but {len(own['params'])} in the optimizer")
-        by_index = {}
-        for saved, own in zip(groups, self.param_groups):
-            by_index.update(zip(saved["params"], own["params"]))
-            own.update({k: v for k, v in saved.items() if k != "params"})
-        self.state = {}
-        for idx, s in state_dict["state"].items():
-            p = by_index[int(idx)]
-            entry = {}
-            for k, v in s.items():
-                v = v.data if isinstance(v, Tensor) else v
-                if hasattr(v, "shape") and getattr(v, "ndim", 0) > 0:
-                    if self._per_param_state and tuple(v.shape) != p.shape:
-                        raise ValueError(f"{type(self).__name__}.load_state_dict: state '{k}' of parameter {idx} "
-                                         f"has shape {tuple(v.shape)}, the parameter {p.shape}")
-                    with backend.using(p.device):
-                        v = backend.to_device(v, p.device).astype(p.dtype, copy=True)
-                elif isinstance(v, list):
-                    v = [backend.to_device(getattr(a, "data", a), p.device) if hasattr(a, "shape") else a for a in v]
-                elif hasattr(v, "shape"):
-                    v = v.item()
-                entry[k] = v
-            self.state[p] = entry
+                raise ShapeError(f"{name}: loaded state dict contains a parameter group {i} that doesn't match the "
+                                 f"size of optimizer's group ({len(saved['params'])} parameters in the state, "
+                                 f"{len(own['params'])} in the optimizer)")
+            by_index.update(zip((int(k) for k in saved["params"]), own["params"]))
+            new_groups.append({**own, **{k: v for k, v in saved.items() if k != "params"}})
+        new_state = {}
+        for idx, s in states.items():
+            try:
+                p = by_index[int(idx)]
+            except (KeyError, TypeError, ValueError):
+                raise ShapeError(f"{name}: state for parameter index {idx!r}, which no parameter group lists "
+                                 f"(indices {sorted(by_index)})") from None
+            if not isinstance(s, dict):
+                raise ShapeError(f"{name}: state of parameter {idx} must be a dict, got {type(s).__name__}")
+            new_state[p] = {k: self._loaded_value(name, idx, k, v, p) for k, v in s.items()}
+        for own, new in zip(self.param_groups, new_groups):  # all checked: now nothing can fail half-way
+            own.update(new)
+        self.state = new_state
+
+    def _loaded_value(self, name, idx, k, v, p):
+        v = v.data if isinstance(v, Tensor) else v
+        if isinstance(v, list):
+            return [self._loaded_value(name, idx, k, a, p) if hasattr(a, "shape") else a for a in v]
+        if not hasattr(v, "shape"):
+            if isinstance(v, (bool, int, float, numpy.number)) or v is None:
+                return v
+            raise ShapeError(f"{name}: state '{k}' of parameter {idx} is a {type(v).__name__}, expected an array "
+                             "or a number")
+        if getattr(v, "dtype", numpy.dtype(object)).kind not in "biuf":
+            raise ShapeError(f"{name}: state '{k}' of parameter {idx} has dtype {v.dtype}, expected a real number type")
+        if v.ndim == 0:
+            return v.item()
+        if self._per_param_state and tuple(v.shape) != p.shape:
+            raise ShapeError(f"{name}: state '{k}' of parameter {idx} has shape {tuple(v.shape)}, the parameter "
+                             f"{p.shape}")
+        with backend.using(p.device):
+            return backend.to_device(v, p.device).astype(p.dtype, copy=True)
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0):

@@ -1,4 +1,4 @@
-"""cupyx.scipy.special.erf/erfc (https://docs.cupy.dev/en/stable/reference/scipy_special.html): one kernel each."""
+"""cupyx.scipy.special.erf/erfc/erfinv (https://docs.cupy.dev/en/stable/reference/scipy_special.html): one kernel each."""
 import math
 
 import numpy as _np
@@ -18,3 +18,10 @@ def _ufunc(name, fallback):
 
 erf = _ufunc("erf", math.erf)
 erfc = _ufunc("erfc", math.erfc)
+
+
+def _erfinv_needs_scipy(x):
+    raise ImportError("the CuPy stand-in's erfinv needs SciPy")
+
+
+erfinv = _ufunc("erfinv", _erfinv_needs_scipy)

@@ -1,0 +1,122 @@
+"""Reductions that summarise size and spread: norm (vector p-norms, PyTorch's torch.norm / linalg.vector_norm)
+and the pairs std_mean, var_mean.
+
+norm's gradient follows PyTorch's formulas, which differ from the naive ones exactly where those break: 0 where the
+norm is 0 (the subgradient PyTorch picks), sign(x) for p = 1, and for p = ±inf the gradient shared evenly between
+the entries that tie for the largest (smallest) magnitude.
+"""
+import math
+
+from .. import backend
+from ..autograd import Function
+from ..errors import DTypeError
+from ..tensor import Tensor
+from . import math as M
+from . import reduce as R
+from .cast import astype
+from .unary import _tensor, sign
+
+__all__ = ["norm", "std_mean", "var_mean"]
+
+
+class VectorNorm(Function):
+    """y = (sum |x|**p)**(1/p) over `axes` (p = inf: max |x|, -inf: min |x|, 0: the count of nonzeros);
+    dx = gy * x * |x|**(p-2) / y**(p-1) (p=2: gy * x / y; p=1: gy * sign x; 0 where y = 0);
+    p = ±inf: gy * sign x shared by the entries where |x| = y; p = 0: 0"""
+
+    def __init__(self, p, axes, keepdim):
+        self.p, self.axes, self.keepdim = p, axes, keepdim
+
+    def forward(self, x):
+        xp, p, kw = backend.get_array_module(x), self.p, dict(axis=self.axes, keepdims=self.keepdim)
+        a = xp.abs(x)
+        if p == 2:
+            y = xp.sqrt((x * x).sum(**kw))
+        elif p == 1:
+            y = a.sum(**kw)
+        elif p == math.inf:
+            y = a.max(**kw)
+        elif p == -math.inf:
+            y = a.min(**kw)
+        elif p == 0:
+            y = (x != 0).sum(**kw)
+        else:
+            y = (a ** p).sum(**kw) ** (1.0 / p)
+        y = y.astype(x.dtype, copy=False)
+        self.save_for_backward(x, y)
+        return y
+
+    def backward(self, gy):
+        x, y = self.saved_tensors
+        p, xp = self.p, backend.get_array_module(x.data)
+        gy = R._expand_back(gy, x.shape, self.axes, self.keepdim)
+        y = R._expand_back(y, x.shape, self.axes, self.keepdim)
+        if p == 0:
+            return Tensor(xp.zeros(x.shape, dtype=x.dtype))
+        if p == 1:
+            return gy * sign(x)
+        if p in (math.inf, -math.inf):
+            hit = (xp.abs(x.data) == y.data) | xp.isnan(x.data)
+            count = R.sum(Tensor(hit.astype(x.dtype)), self.axes, keepdim=True)
+            return sign(x) * Tensor(hit.astype(x.dtype)) * gy / count
+        zero = Tensor(y.data == 0)
+        safe_y = M.where(zero, 1.0, y)
+        if p == 2:
+            return M.where(zero, 0.0, gy / safe_y) * x
+        if p < 1:
+            xz = Tensor(x.data == 0)
+            scaled = M.where(xz, 0.0, sign(x) * M.where(xz, 1.0, M.abs(x)) ** (p - 1))
+            return scaled * gy * y ** (1 - p)
+        scaled = sign(x) * M.abs(x) ** (p - 1) if p < 2 else x * M.abs(x) ** (p - 2)
+        return scaled * M.where(zero, 0.0, gy / safe_y ** (p - 1))
+
+
+def _p(p):
+    if isinstance(p, str):
+        if p == "fro":
+            return 2
+        if p == "nuc":
+            raise NotImplementedError("norm(p='nuc'): the nuclear norm (sum of singular values) is not implemented")
+        raise RuntimeError(f"norm(): p must be a number, 'fro' or 'nuc', got {p!r}")
+    return float(p)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """The vector p-norm of x over `dim` (int, tuple, or None = all entries): (sum |x|**p)**(1/p);
+    p = "fro" is 2, inf the largest magnitude, -inf the smallest, 0 the count of nonzeros. See VectorNorm."""
+    x = _tensor(input)
+    if dtype is not None:
+        x = astype(x, dtype)
+    if x.dtype.kind not in "fc":
+        raise DTypeError(f"norm(): Expected a floating point tensor as input, got {x.dtype}")
+    p = _p(p)
+    axes = R._axes(dim, x.ndim) if x.ndim else ()
+    if p in (math.inf, -math.inf) and any(x.shape[a] == 0 for a in axes) or (p < 0 and x.data.size == 0):
+        raise RuntimeError(f"norm(): cannot compute the {p} norm on an empty tensor (shape {x.shape}) because the "
+                           "operation does not have an identity")
+    return VectorNorm(p, axes, keepdim)(x)
+
+
+def _moments(x, dim, unbiased, keepdim, correction):
+    x = _tensor(x)
+    if isinstance(dim, bool):  # the old overload std_mean(input, unbiased)
+        dim, unbiased = None, dim
+    return x, dim, unbiased
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(std, mean) over `dim`: std = sqrt(sum (x - mean)**2 / (n - correction)), correction 1 unless
+    unbiased=False; gradients are those of std and mean (mean: gy / n broadcast back)"""
+    x, dim, unbiased = _moments(input, dim, unbiased, keepdim, correction)
+    return R.std(x, dim, unbiased, keepdim, correction), R.mean(x, dim, keepdim)
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(var, mean) over `dim`: var = sum (x - mean)**2 / (n - correction), correction 1 unless unbiased=False;
+    dvar/dx = 2 (x - mean) / (n - correction)"""
+    x, dim, unbiased = _moments(input, dim, unbiased, keepdim, correction)
+    return R.var(x, dim, unbiased, keepdim, correction), R.mean(x, dim, keepdim)
+
+
+std_mean, var_mean = R.numpy_names(std_mean), R.numpy_names(var_mean)
+METHODS = {"norm": norm}
