@@ -31,6 +31,7 @@ def run_worker(script, args, threads):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads), SCRATCHNET_NUM_THREADS=str(threads),
                PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    env.setdefault("SCRATCHNET_MALLOC_TUNE", "1")   # as the command line does (a job's env may turn it off)
     env.update(args.get("env", {}))
     out = subprocess.run([sys.executable, script, "--worker", json.dumps(args)], env=env, capture_output=True,
                          text=True)

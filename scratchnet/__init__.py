@@ -1,12 +1,16 @@
 """scratchnet: deep learning from scratch in NumPy, the same code on a GPU through CuPy."""
 __version__ = "0.1.0"
 
+import os as _os
+
 import numpy as _np
 
 from . import backend, ops  # noqa: F401  (importing ops installs Tensor's operators)
 
-backend.tune_allocator()
-backend.set_num_threads(None)
+# Importing scratchnet changes nothing process-wide: BLAS threads are limited only inside scratchnet's own
+# parallel regions (backend.one_blas_thread), and malloc tuning is opt-in (backend.tune_allocator)
+if _os.environ.get("SCRATCHNET_MALLOC_TUNE") == "1":
+    backend.tune_allocator()
 from .backend import (Device, device, get_default_device, set_default_device, manual_seed,  # noqa: F401
                       get_array_module, set_num_threads, num_threads as get_num_threads)
 from .tensor import Tensor, no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
@@ -43,3 +47,18 @@ concatenate = cat
 float16, float32, float64 = _np.dtype("float16"), _np.dtype("float32"), _np.dtype("float64")
 int32, int64, bool_ = _np.dtype("int32"), _np.dtype("int64"), _np.dtype("bool")
 float, double, long = float32, float64, int64
+
+# Subpackages reachable as attributes after `import scratchnet`, as torch.utils.data is after `import torch`;
+# imported on first use, so `import scratchnet` stays quick and pulls in no plotting or MPI
+_SUBPACKAGES = ("data", "models", "apps", "metrics", "viz", "distributed", "testing", "formats", "errors", "cli")
+
+
+def __getattr__(name):
+    if name in _SUBPACKAGES:
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'scratchnet' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBPACKAGES))

@@ -8,6 +8,7 @@ import weakref
 import numpy
 
 from . import backend
+from .errors import ShapeError
 from .tensor import (Tensor, _Mode, edge, run_backward, no_grad, enable_grad, set_grad_enabled,  # noqa: F401
                      is_grad_enabled)
 
@@ -87,7 +88,7 @@ class Function:
                     self._versions = tuple(x._vc[0] if True in needs[:i] + needs[i + 1:] else None
                                            for i, x in enumerate(inputs))
                 elif self.keeps_inputs or self.is_view:
-                    self._versions = tuple(x._vc[0] for x in inputs)
+                    self._versions = tuple([x._vc[0] for x in inputs])
                 self.generation = max(x._gen for x in inputs)
                 out._gen = self.generation + 1
                 if not self.keeps_inputs:
@@ -104,6 +105,8 @@ class Function:
                 return out
         self._saved = None
         out = Tensor(y)
+        if isinstance(y, numpy.generic):  # made from promoted Python numbers alone: stays a scalar (see above)
+            out.data = y
         if self.is_view:
             self._view_of(inputs[0], out, y)
         return out
@@ -184,7 +187,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     elif isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs]
     if len(grad_outputs) != len(outputs):
-        raise ValueError(f"grad(): got {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+        raise ShapeError(f"grad(): got {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
     for i, x in enumerate(inputs_seq):
         if not isinstance(x, Tensor) or not x.requires_grad:
             raise RuntimeError(f"grad(): input {i} does not require grad")

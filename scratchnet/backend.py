@@ -373,8 +373,9 @@ def tune_allocator():
 
     glibc serves allocations over 128 KiB-32 MiB with mmap and unmaps them on free, so each training step would
     page-fault every activation and gradient buffer in anew (~30% of a small CNN's step time). Raising the mmap and
-    trim thresholds lets malloc reuse those pages. Process-wide; set SCRATCHNET_MALLOC_TUNE=0 to leave malloc alone.
-    Returns True if applied.
+    trim thresholds lets malloc reuse those pages. This is process-wide, so importing scratchnet does not do it:
+    the command line and the benchmarks call it (SCRATCHNET_MALLOC_TUNE=0 stops them), a script may call it
+    itself, and SCRATCHNET_MALLOC_TUNE=1 makes `import scratchnet` do it. Returns True if applied.
     """
     if os.environ.get("SCRATCHNET_MALLOC_TUNE", "1") == "0" or not hasattr(os, "uname") or \
             os.uname().sysname != "Linux":
@@ -390,39 +391,79 @@ def tune_allocator():
     return bool(ok)
 
 
-def _openblas():
-    """(get_num_threads, set_num_threads) of NumPy's bundled OpenBLAS, or None if they cannot be found."""
-    global _blas_fns
-    if _blas_fns is None:
-        import ctypes
-        import glob
-        _blas_fns = ()
-        libdir = os.path.join(os.path.dirname(numpy.__file__), os.pardir, "numpy.libs")
-        for path in glob.glob(os.path.join(libdir, "*openblas*")):
-            lib = ctypes.CDLL(path)
-            for prefix, suffix in (("scipy_openblas_", "64_"), ("openblas_", "64_"), ("openblas_", "")):
-                get, put = f"{prefix}get_num_threads{suffix}", f"{prefix}set_num_threads{suffix}"
-                if hasattr(lib, get) and hasattr(lib, put):
-                    core = getattr(lib, f"{prefix}get_corename{suffix}", None)
-                    if core is not None:
-                        core.restype = ctypes.c_char_p
-                    _blas_fns = (getattr(lib, get), getattr(lib, put), core)
-                    break
-            if _blas_fns:
-                break
-    return _blas_fns or None
+# ---- threads: scratchnet's own, and BLAS kept on one inside them ----
+
+_blas_libs = None
 
 
-_blas_fns = None
+def _blas():
+    """threadpoolctl's controllers of the BLAS libraries loaded in this process (found once, on first use)."""
+    global _blas_libs
+    if _blas_libs is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _blas_libs = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+        except ImportError:   # threadpoolctl is a dependency; without it BLAS is simply left alone
+            _blas_libs = []
+    return _blas_libs
+
+
+class _OneBlasThread:
+    """`threadpool_limits(1, user_api="blas")` as a scoped, re-entrant context: the first region to enter sets
+    every BLAS library to one thread, the last to leave restores the counts it found, so nested and concurrent
+    regions cost a lock and a counter. Outside these regions BLAS runs with the user's settings."""
+
+    def __init__(self):
+        import threading
+        self.lock, self.depth, self.saved = threading.Lock(), 0, []
+
+    def __enter__(self):
+        with self.lock:
+            if self.depth == 0:
+                self.saved = [(lib, lib.get_num_threads()) for lib in _blas()]
+                for lib, n in self.saved:
+                    if n != 1:
+                        lib.set_num_threads(1)
+            self.depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        with self.lock:
+            self.depth -= 1
+            if self.depth == 0:
+                for lib, n in self.saved:
+                    if n != 1:
+                        lib.set_num_threads(n)
+        return False
+
+
+_one_blas_thread = _OneBlasThread()
+
+
+def one_blas_thread():
+    """The context scratchnet runs its CPU work in: BLAS on one thread, because scratchnet splits the work over
+    its own threads (set_num_threads) and OpenBLAS's idle threads would spin after every call and fight them for
+    the cores. Nothing changes for NumPy code outside scratchnet."""
+    return _one_blas_thread
+
+
+def blas_threads():
+    """How many threads NumPy's BLAS uses outside scratchnet's regions (None if threadpoolctl finds no BLAS)."""
+    libs = _blas()
+    if not libs:
+        return None
+    if _one_blas_thread.depth:
+        return max(n for _, n in _one_blas_thread.saved)
+    return max(lib.get_num_threads() for lib in libs)
 
 
 def blas_core():
     """The CPU kernel family NumPy's OpenBLAS runs ("Haswell" = AVX2, "SkylakeX"/"Cooperlake" = AVX-512), plus a
     note when $OPENBLAS_CORETYPE forces AVX2 kernels on a CPU that has AVX-512 (GEMMs then run ~1.7x slower)."""
-    fns = _openblas()
-    if not fns or fns[2] is None:
+    names = [lib.info().get("architecture") for lib in _blas() if lib.internal_api == "openblas"]
+    name = next((n for n in names if n), None)
+    if name is None:
         return None
-    name = fns[2]().decode()
     forced = os.environ.get("OPENBLAS_CORETYPE")
     try:
         with open("/proc/cpuinfo") as f:
@@ -432,12 +473,6 @@ def blas_core():
     if forced and avx512 and name.lower() in ("haswell", "zen", "sandybridge"):
         return f"{name} (forced by OPENBLAS_CORETYPE={forced}; this CPU has AVX-512, unset it for faster GEMMs)"
     return name
-
-
-def blas_threads():
-    """How many threads NumPy's BLAS uses (None if it cannot be told)."""
-    fns = _openblas()
-    return int(fns[0]()) if fns else None
 
 
 _num_threads = None
@@ -452,21 +487,18 @@ def num_threads():
 
 def set_num_threads(n=None):
     """Use n threads for CPU work, like torch.set_num_threads. None: $SCRATCHNET_NUM_THREADS, else NumPy's BLAS
-    thread count at start-up, else the CPUs this process may use.
+    thread count (so OPENBLAS_NUM_THREADS=1 means one thread), else the CPUs this process may use.
 
-    scratchnet does its own splitting (over the batch, or over the rows of a large GEMM) and keeps NumPy's OpenBLAS
-    at one thread: OpenBLAS's idle threads spin after every multi-threaded call and would fight those threads for
-    the cores. This changes OpenBLAS's thread count for the whole process.
+    scratchnet does its own splitting (over the batch, or over the rows of a large GEMM) and runs BLAS on one
+    thread inside those regions only (one_blas_thread); the BLAS settings of the rest of the program are left
+    as they are.
     """
     global _num_threads
-    fns = _openblas()
     if n is None:
         env = os.environ.get("SCRATCHNET_NUM_THREADS")
-        n = int(env) if env else (int(fns[0]()) if fns else None) or (
+        n = int(env) if env else blas_threads() or (
             len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
     _num_threads = max(1, int(n))
-    if fns:
-        fns[1](1)
 
 
 _executor = None
@@ -494,14 +526,15 @@ def parallel_for(n, body, min_items=2):
     """
     global _executor
     t = min(num_threads(), n // max(min_items, 1))
-    if t <= 1:
-        body(0, n)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-    if _executor is None or _executor._max_workers < t:
-        _executor = ThreadPoolExecutor(max_workers=t, thread_name_prefix="scratchnet")
-    cuts = [n * i // t for i in range(t + 1)]
-    futures = [_executor.submit(body, a, b) for a, b in zip(cuts[1:-1], cuts[2:])]
-    body(cuts[0], cuts[1])  # the calling thread takes the first share instead of waiting idle
-    for f in futures:
-        f.result()
+    with _one_blas_thread:
+        if t <= 1:
+            body(0, n)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+        if _executor is None or _executor._max_workers < t:
+            _executor = ThreadPoolExecutor(max_workers=t, thread_name_prefix="scratchnet")
+        cuts = [n * i // t for i in range(t + 1)]
+        futures = [_executor.submit(body, a, b) for a, b in zip(cuts[1:-1], cuts[2:])]
+        body(cuts[0], cuts[1])  # the calling thread takes the first share instead of waiting idle
+        for f in futures:
+            f.result()

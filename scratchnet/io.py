@@ -75,22 +75,93 @@ def _unflatten(node, arrays, device, path):
                              f"{json.dumps(node)[:60]})")
 
 
+_fault_hook = None
+
+
+def set_fault_hook(hook):
+    """Install hook(stage) to be called at every fault point (None removes it); returns the previous hook. Tests
+    raise from it to stop a run at an exact place, as a kill would."""
+    global _fault_hook
+    previous, _fault_hook = _fault_hook, hook
+    return previous
+
+
+def fault_point(stage):
+    """A place where a run may be killed: atomic_write between writing and renaming, the apps at each stage of
+    an epoch's end. With $SCRATCHNET_FAULT=STAGE[:N] the process ends here (os._exit: no clean-up, like kill -9)
+    the N-th time (default 1st) it reaches STAGE."""
+    if _fault_hook is not None:
+        _fault_hook(stage)
+    want = os.environ.get("SCRATCHNET_FAULT")
+    if want:
+        name, _, nth = want.partition(":")
+        if name == stage:
+            _fault_counts[stage] = _fault_counts.get(stage, 0) + 1
+            if _fault_counts[stage] == int(nth or 1):
+                os._exit(99)
+
+
+_fault_counts = {}
+
+
+def _temp_prefix(path):
+    return f".{os.path.basename(path)}.tmp-"
+
+
+def _lock(f):
+    """An exclusive lock on an open temporary file while its write is in progress (False when another process or
+    thread holds it). The lock dies with its process, so a killed writer's file is unlocked and stale."""
+    try:
+        import fcntl
+    except ImportError:   # no fcntl (Windows): every temporary file counts as in use
+        return False
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def remove_stale_temps(folder, name=None):
+    """Delete the temporary files that interrupted atomic writes left in `folder` (of file `name`, or of any
+    file), leaving alone those a live write holds; returns their names."""
+    prefix = _temp_prefix(name) if name else "."
+    removed = []
+    for f in os.listdir(folder):
+        full = os.path.join(folder, f)
+        if not (f.startswith(prefix) and ".tmp-" in f and os.path.isfile(full)):
+            continue
+        try:
+            with open(full, "rb") as probe:
+                if _lock(probe):
+                    os.remove(full)
+                    removed.append(f)
+        except FileNotFoundError:   # its writer finished, or another process cleaned it first
+            pass
+    return removed
+
+
 def atomic_write(path, write):
     """Call write(file) on a temporary file beside `path`, then rename it into place. Any exception, Ctrl-C
-    included, removes the temporary file, so `path` is always either the old file or the whole new one."""
+    included, removes the temporary file, so `path` is always either the old file or the whole new one; the
+    temporary file a kill leaves (.NAME.tmp-XXXX) is removed by the next write of the same file or the next run
+    of an app in its folder."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    remove_stale_temps(folder, path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=_temp_prefix(path))
     try:
         with os.fdopen(fd, "wb") as f:
+            _lock(f)   # held until the file is renamed into place, so no clean-up takes it meanwhile
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a saved file gets the usual permissions
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            fault_point("atomic_write")
+            os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)

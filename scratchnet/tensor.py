@@ -10,6 +10,7 @@ import itertools
 import numpy
 
 from . import backend
+from .errors import ShapeError
 
 
 # ---- grad mode ----
@@ -156,7 +157,7 @@ class Tensor:
 
     def item(self):
         if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+            raise ShapeError(f"item() needs a tensor with one element, got shape {self.shape}")
         if type(self.data) is not numpy.ndarray:
             backend.run_pending_checks()  # a sync point: report what the device checked meanwhile
         return self.data.reshape(()).item()

@@ -77,7 +77,7 @@ def test_ddp_in_a_world_of_one_changes_nothing():
     with ddp.no_sync():
         ddp(x).sum().backward()
     numpy.testing.assert_array_equal(model[0].weight.grad.numpy(), 2 * twin[0].weight.grad.numpy())
-    assert ddp.state_dict().keys() == model.state_dict().keys()
+    assert list(ddp.state_dict()) == ["module." + k for k in model.state_dict()]      # as PyTorch's
     with pytest.raises(TypeError, match="expected a Module"):
         dist.DistributedDataParallel(lambda x: x)
 
@@ -157,6 +157,8 @@ def test_loader_shards_put_together_are_the_single_process_batches(world, augmen
         numpy.testing.assert_array_equal(numpy.concatenate([p[k][1] for p in parts]), y)
         assert [len(p[k][1]) for p in parts] == [len(y) * (r + 1) // world - len(y) * r // world
                                                    for r in range(world)]
+    small = [[y.numpy() for _, y in DataLoader(_Images(9), 4, shard=(r, 2))][-1] for r in range(2)]
+    assert [len(s) for s in small] == [1, 1]           # a batch smaller than the world: every rank takes it whole
     with pytest.raises(ValueError, match="shard must be"):
         DataLoader(ds, shard=(2, 2))
 

@@ -27,7 +27,7 @@ def test_roundtrip(tmp_path, suffix):
         assert back[k].dtype == s[k].dtype
         numpy.testing.assert_array_equal(back[k].numpy(), s[k].numpy())
     assert back["nested"]["idx"].dtype == numpy.int64
-    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp")]
+    assert not [f for f in os.listdir(tmp_path) if ".tmp-" in f]
     umask = os.umask(0)
     os.umask(umask)
     assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
@@ -93,4 +93,4 @@ def test_failed_write_leaves_old_file(tmp_path):
     with pytest.raises(TypeError, match="cannot store a object"):
         sn.save({"a": object()}, path)
     assert sn.load(path)["a"].tolist() == [1, 1]
-    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp")]
+    assert not [f for f in os.listdir(tmp_path) if ".tmp-" in f]

@@ -269,3 +269,16 @@ def test_gan_app_on_2_ranks_matches_one_process_and_resumes(world):
     train_gan(steps=2, out=part, **kw)
     resumed = train_gan(steps=4, out=part, resume=True, **kw)
     assert resumed == full
+
+
+def test_train_app_with_a_last_batch_smaller_than_the_world(world):
+    """45 images at batch 22: the last batch has one image, which every rank computes whole (no empty shards)."""
+    dist = world
+    root = _shared_dir(dist)
+    kw = dict(model="reference", batch_size=22, epochs=1, progress=False, dataset=Tiny)
+    with dist.alone():
+        single = classify.train(out=os.path.join(root, f"single{dist.rank()}"), **kw)
+    hist = classify.train(out=os.path.join(root, "mpi"), **kw)
+    for a, b in zip(hist, single):
+        assert a["test_acc"] == b["test_acc"] and a["train_acc"] == b["train_acc"]
+        assert abs(a["train_loss"] - b["train_loss"]) < 1e-5 and abs(a["test_loss"] - b["test_loss"]) < 1e-5

@@ -151,7 +151,7 @@ def test_attention_errors():
     for call, msg in [(lambda: F.scaled_dot_product_attention(x, sn.randn(2, 3, 5), x), "share the last dim"),
                       (lambda: F.scaled_dot_product_attention(x, x, x, attn_mask=sn.ones(4, 4, dtype="bool")),
                        "attn_mask"),
-                      (lambda: nn.MultiheadAttention(4, 2)(x, x, x, attn_mask=sn.zeros(3, 3)), "attn_mask"),  # L = S = 2
+                      (lambda: nn.MultiheadAttention(4, 2)(x, x, x, attn_mask=sn.zeros(3, 3)), "attn_mask"),  # L=S=2
                       (lambda: F.scaled_dot_product_attention(x, x, x, sn.zeros(3, 3), is_causal=True), "is_causal"),
                       (lambda: nn.MultiheadAttention(4, 2)(x, x, x, is_causal=True), "is_causal"),
                       (lambda: nn.MultiheadAttention(4, 2)(x, sn.randn(2, 3, 3), sn.randn(2, 3, 3)), "projection")]:
@@ -170,3 +170,26 @@ def test_a_view_of_a_view_of_a_parameter_changed_in_place_before_the_forward_bac
     assert w._version == 1
     (w[:2].T * 2).sum().backward()
     numpy.testing.assert_array_equal(to_np(w.grad), [[2.0] * 3] * 2 + [[0.0] * 3] * 2)
+
+
+def test_functional_multi_head_attention_forward_takes_torchs_positional_arguments(torch):
+    mt = torch.nn.MultiheadAttention(4, 2)
+    ws = [on_device(to_np(p), False) for p in (mt.in_proj_weight, mt.in_proj_bias, mt.out_proj.weight,
+                                                mt.out_proj.bias)]
+    x = numpy.random.default_rng(0).standard_normal((3, 2, 4))
+    compare(torch, lambda a: F.multi_head_attention_forward(a, a, a, 4, 2, ws[0], ws[1], None, None, False, 0.0,
+                                                            ws[2], ws[3]),
+            lambda a: torch.nn.functional.multi_head_attention_forward(
+                a, a, a, 4, 2, mt.in_proj_weight, mt.in_proj_bias, None, None, False, 0.0, mt.out_proj.weight,
+                mt.out_proj.bias), [x])
+
+
+def test_multihead_attention_returns_the_weights_dropout_was_applied_to():
+    sn.manual_seed(0)
+    m = nn.MultiheadAttention(4, 1, dropout=0.5).double().to(sn.get_default_device())
+    x = on_device(numpy.random.default_rng(0).standard_normal((5, 1, 4)), False)
+    out, w = m(x, x, x)
+    vals = to_np(w)
+    assert (vals == 0).any() and not numpy.allclose(vals.sum(-1), 1)   # dropped and rescaled, as PyTorch returns
+    m.eval()
+    numpy.testing.assert_allclose(to_np(m(x, x, x)[1]).sum(-1), 1)

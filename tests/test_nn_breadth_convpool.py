@@ -69,8 +69,7 @@ def test_conv_matches_torch(dims, transposed, data):
 @given(data=st.data())
 def test_conv_gradcheck_to_second_order(dims, transposed, data):
     kw, x, w, b = data.draw(conv_case(dims, transposed, small=True))
-    fs, _ = _fns(None, dims, transposed) if False else (getattr(F, f"conv_transpose{dims}d" if transposed else
-                                                                 f"conv{dims}d"), None)
+    fs = getattr(F, f"conv_transpose{dims}d" if transposed else f"conv{dims}d")
     gradchecks(lambda *a: fs(*a, **kw), x, w, b, max_elements=60)
 
 

@@ -16,6 +16,7 @@ def test_flip_roll_movedim(data):
     x = data.draw(T.arrays(shape))
     fd = data.draw(st.lists(dims(nd), unique_by=lambda d: d % max(nd, 1), max_size=max(nd, 1)))
     run_case(lambda L, t: L.flip(t, fd) * t, [x])
+    run_case(lambda L, t: t.flip(dims=fd), [x])
     if fd:
         run_case(lambda L, t: t.flip(*fd), [x])
     shifts = data.draw(st.lists(st.integers(-5, 5), min_size=1, max_size=max(nd, 1)))
@@ -51,6 +52,7 @@ def test_unflatten_unfold_repeat_interleave(data):
 
 
 def test_repeat_interleave_counts_only_and_errors(torch, device):
+    against_torch(torch, device, lambda t: t.unfold(0, 1, 1), lambda t: t.unfold(0, 1, 1), [numpy.array(2.0)])
     against_torch(torch, device, lambda c: sn.repeat_interleave(c), lambda c: torch.repeat_interleave(c),
                   [numpy.array([2, 0, 3])])
     with pytest.raises(RuntimeError):

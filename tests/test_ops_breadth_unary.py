@@ -72,6 +72,12 @@ def test_step_functions_match_torch(name, torch, device):
     against_torch(torch, device, getattr(sn, name), getattr(torch, name), [x])
     ints = numpy.array([-3, 0, 2, 7])
     against_torch(torch, device, getattr(sn, name), getattr(torch, name), [ints])  # int64 in, int64 out
+    bools = numpy.array([True, False])
+    if name == "sign":
+        against_torch(torch, device, sn.sign, torch.sign, [bools])
+    else:  # PyTorch has no bool kernel for the rounding functions
+        with pytest.raises(NotImplementedError):
+            getattr(sn, name)(sn.tensor(bools))
 
 
 def test_round_decimals_matches_torch(torch, device):

@@ -163,9 +163,9 @@ def test_cli_version_and_info(capsys):
 
 def test_blas_core_flags_a_forced_avx2_kernel(monkeypatch):
     from scratchnet import backend
-    if backend._openblas() is None or backend._openblas()[2] is None:
+    name = backend.blas_core()
+    if name is None:
         pytest.skip("NumPy is not linked to an OpenBLAS that reports its kernels")
-    name = backend._openblas()[2]().decode()
     monkeypatch.setenv("OPENBLAS_CORETYPE", name)
     with open("/proc/cpuinfo") as f:
         avx512 = " avx512f " in f.read(1 << 16)

@@ -4,6 +4,7 @@ A run writes into its folder: checkpoint.npz (atomic, every epoch; resuming give
 was never stopped), metrics.json, curves.png, confusion.png and predictions.png.
 """
 import json
+import math
 import os
 import time
 
@@ -15,6 +16,7 @@ from ..models import build
 from ..nn import functional as F
 from ..tensor import no_grad
 from . import parallel, plots
+from . import resume as resume_rules
 from .progress import Progress
 from .readout import Readout, read_floats
 
@@ -32,9 +34,18 @@ def _set_rng_state(text):
     backend.set_rng_state(json.loads(text))
 
 
-def save_checkpoint(path, model_name, model, opt, epoch, history, classes):
-    io.save({"model_name": model_name, "model": model.state_dict(), "optimizer": opt.state_dict(),
-             "epoch": epoch, "history": history, "rng": _rng_state(), "classes": classes}, path)
+def save_checkpoint(path, model_name, model, opt, epoch, history, classes, settings=None, report=None):
+    """The run's state after `epoch`; `settings` (compared on --resume) and `report` (the confusion matrix and
+    test predictions its pictures are drawn from, so a resumed run can redraw them exactly) when given."""
+    state = {"model_name": model_name, "model": model.state_dict(), "optimizer": opt.state_dict(),
+             "epoch": epoch, "history": history, "rng": _rng_state(), "classes": classes}
+    if settings is not None:
+        state["settings"] = settings
+    if report is not None:
+        confusion, preds = report
+        state["report"] = {"confusion": numpy.asarray(confusion, numpy.int64),
+                           "preds": numpy.asarray(preds, numpy.int64)}
+    io.save(state, path)
 
 
 def load_model(path, device=None):
@@ -119,11 +130,15 @@ def train_step(net, opt, x, y, sums=None, scale=None):
 
 
 def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device=None, seed=0, out="out/cnn",
-          resume=False, progress=True, limit=None, cosine=False, augment=False, dataset=FashionMNIST, log_every=20):
+          resume=False, progress=True, limit=None, cosine=False, augment=False, dataset=FashionMNIST, force=False,
+          log_every=20):
     """Train a classifier with Adam; returns the history (one dict per epoch).
 
     cosine: anneal the learning rate to 0 over the epochs (lr_t = lr·(1 + cos(π·t/epochs))/2, set per epoch);
-    augment: mirror half the training images left-right; limit: use only the first N training images;
+    augment: mirror half the training images left-right; limit: use only the first N training images.
+    resume: continue from OUT/checkpoint.npz, which must have been written with the same settings (model, lr,
+    batch size, seed, limit, augmentation, schedule; more epochs are fine) unless `force`; the report is redrawn
+    from the checkpoint first, so it always matches it.
     log_every: read the running loss and accuracy from the device every N steps (the progress bar's refresh).
     Under mpiexec each rank computes its rows of every global batch of `batch_size`; rank 0 writes."""
     rank, world, device = parallel.start(device)
@@ -131,7 +146,7 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
     progress = progress and writer
     backend.manual_seed(seed)
     if writer:
-        os.makedirs(out, exist_ok=True)
+        resume_rules.start_folder(out)
     train_ds, test_ds = dataset(root=data, train=True), dataset(root=data, train=False)
     if limit:
         train_ds.images, train_ds.targets = train_ds.images[:limit], train_ds.targets[:limit]
@@ -143,15 +158,32 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
     history, start = [], 0
     # rank 0 reads the checkpoint and hands it to the others
     ck = parallel.share(io.load(ck_path) if writer and resume and os.path.exists(ck_path) else None)
+    settings = dict(model=model, lr=lr, batch_size=batch_size, seed=seed, limit=limit, augment=augment,
+                    cosine=cosine, epochs=epochs, train_images=len(train_ds))
     if ck is not None:
-        if ck.get("model_name") != model:
+        if ck.get("model_name") != model and not force:
             raise CheckpointError(f"{ck_path} was written for model '{ck.get('model_name')}', not '{model}'")
-        net.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
+        # more epochs is what resuming is for; under a cosine schedule they shape the schedule, so they may differ
+        # only while the epochs done had the learning rates the new schedule gives them
+        done_lrs = [h["lr"] for h in ck["history"]]
+        same_schedule = not cosine or all(math.isclose(a, lr * (1 + math.cos(math.pi * t / epochs)) / 2,
+                                                       rel_tol=1e-9, abs_tol=1e-15) for t, a in enumerate(done_lrs))
+        forced = resume_rules.check_settings(ck_path, ck.get("settings"), settings, force,
+                                             ignore=("epochs",) if same_schedule else ())
+        try:
+            net.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise CheckpointError(f"{ck_path}: its state does not fit model '{model}': {e}") from None
+        if forced and not cosine:   # continue with this run's learning rate (load_state_dict restored the old)
+            for group in opt.param_groups:
+                group["lr"] = lr
         history, start = list(ck["history"]), int(ck["epoch"])
         _set_rng_state(ck["rng"])
+        if writer and "report" in ck and history:
+            _write_report(out, history, ck["report"]["confusion"], test_ds, ck["report"]["preds"])
         if progress:
-            print(f"resumed from {ck_path} after epoch {start}")
+            print(f"resumed from {ck_path} after epoch {start}" + (f" (forced: {forced})" if forced else ""))
     loader = DataLoader(train_ds, batch_size, shuffle=True, seed=seed, device=device,
                         transform=horizontal_flip(0.5) if augment else None, shard=(rank, world) if world > 1 else None)
     base, net = net, parallel.wrap(net)
@@ -165,17 +197,23 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
             bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}") if progress else None
             sums, seen = Readout(log_every), 0
             for step, (x, y) in enumerate(loader, 1):
-                with backend.sharded_rows(*parallel.rows(sizes[step - 1]), sizes[step - 1]):
+                m = sizes[step - 1]
+                whole = world > 1 and len(y) == m       # a batch smaller than the world: every rank computes it all
+                counted = not whole or rank == 0        # (counted once)
+                with backend.sharded_rows(*parallel.batch_rows(m), m):
                     # DDP averages over ranks: scaling the rows' sum by world/m makes that the global batch's mean
-                    train_step(net, opt, x, y, sums, scale=world / sizes[step - 1] if world > 1 else None)
-                seen += len(y)
+                    train_step(net, opt, x, y, sums if counted else None,
+                               scale=(1 if whole else world) / m if world > 1 else None)
+                if counted:
+                    seen += len(y)
                 if bar and sums.due(step, len(loader)):   # the only device->host reads of the epoch
                     figures = sums.read()
-                    bar.update(step, seen, loss=figures["loss"] / seen, acc=figures["correct"] / seen)
+                    bar.update(step, seen, loss=figures.get("loss", 0.0) / max(seen, 1),
+                               acc=figures.get("correct", 0.0) / max(seen, 1))
             if bar:
                 bar.close()
             figures = sums.read()
-            loss_sum, correct = figures["loss"], figures["correct"]
+            loss_sum, correct = figures.get("loss", 0.0), figures.get("correct", 0.0)
             if world > 1:
                 loss_sum, correct, seen = parallel.sum_over_ranks([loss_sum, correct, seen]).tolist()
             acc, test_loss, confusion, preds = evaluate(base, test_ds, device=device, shard=True)
@@ -184,9 +222,13 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
                             "seconds": round(time.perf_counter() - bar_start, 2)})
             if schedule:
                 schedule.step()
-            if writer:
-                save_checkpoint(ck_path, model, base, opt, epoch + 1, history, list(train_ds.classes))
+            io.fault_point("epoch_end:evaluated")
+            if writer:   # the checkpoint first; the report is drawn from what it holds (and redrawn on resume)
+                save_checkpoint(ck_path, model, base, opt, epoch + 1, history, list(train_ds.classes), settings,
+                                (confusion, preds))
+                io.fault_point("epoch_end:checkpoint")
                 _write_report(out, history, confusion, test_ds, preds)
+                io.fault_point("epoch_end:report")
             if progress:
                 print(f"epoch {epoch + 1}: test accuracy {acc:.2%}  (checkpoint, metrics and pictures in {out})")
     except KeyboardInterrupt:
@@ -200,14 +242,12 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
 def predict(checkpoint, images, device=None, top=3):
     """Top-`top` (class, probability) for each image file (any format Pillow reads; made 28×28 grayscale)."""
     from PIL import Image
+    from .images import open_image
     model, ck = load_model(checkpoint, device)
     classes = ck.get("classes") or [str(i) for i in range(10)]
     batch = []
     for path in images:
-        try:
-            img = Image.open(path).convert("L").resize((28, 28), Image.BILINEAR)
-        except OSError as e:
-            raise ValueError(f"predict: cannot read image {path}: {e}") from None
+        img = open_image(path).convert("L").resize((28, 28), Image.BILINEAR)
         batch.append(numpy.asarray(img, dtype=numpy.float32) / 255.0)
     with no_grad():
         probs = model(creation.tensor(numpy.stack(batch)[:, None], device=device)).softmax(1).numpy()

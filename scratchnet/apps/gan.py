@@ -16,6 +16,7 @@ from ..models.gan import build_gan
 from ..ops.shape import cat
 from ..tensor import Tensor, no_grad
 from . import parallel, plots
+from . import resume as resume_rules
 from .classify import _rng_state, _set_rng_state
 from .progress import Progress
 from .readout import FirstNonFinite, read_floats
@@ -116,7 +117,8 @@ class GANRun:
                     "D(G(z))": squash(d_fake)}
 
     def state(self, step, history):
-        return {"config": self.config, "g": self.g.state_dict(), "d": self.d.state_dict(),
+        g, d = parallel.unwrap(self.g), parallel.unwrap(self.d)
+        return {"config": self.config, "g": g.state_dict(), "d": d.state_dict(),
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "step": step,
                 "history": history, "rng": _rng_state()}
 
@@ -185,11 +187,13 @@ def write_pictures(run, out, fixed_z, fixed_labels, classes, tag):
 
 def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_size=64, lr=2e-4, data=None,
               device=None, seed=0, out="out/gan", resume=False, sample_every=500, progress=True, limit=None,
-              quality_samples=1000, mode_seeking=None, log_every=10):
+              quality_samples=1000, mode_seeking=None, force=False, log_every=10):
     """Train and write the run's pictures and checkpoint; returns the history (one dict per logged step).
     The losses stay on the device and are read every `log_every` steps and before each checkpoint (a divergence
     is caught there, so the checkpoint on disk is always from before it).
     At every checkpoint the samples' quality is measured (quality.json, quality.png); quality_samples=0 skips it.
+    resume: continue from OUT/checkpoint.npz, written with the same settings (more steps are fine) unless `force`
+    (the model, its conditioning and the loss can never differ); the last checkpoint's pictures are redrawn first.
     Under mpiexec each rank computes its rows of every batch (batch_size must divide evenly) and rank 0 writes."""
     if int(log_every) < 1:
         raise ValueError(f"--log-every must be at least 1, got {log_every}")
@@ -200,7 +204,7 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
     progress = progress and writer
     backend.manual_seed(seed)
     if writer:
-        os.makedirs(out, exist_ok=True)
+        resume_rules.start_folder(out)
     ds = FashionMNIST(root=data, train=True)
     images, targets = ds.images[:limit] if limit else ds.images, ds.targets[:limit] if limit else ds.targets
     run = GANRun(model, conditional, loss, lr=lr, device=device, num_classes=len(ds.classes),
@@ -213,6 +217,9 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
     ck_path, history, start, quality = os.path.join(out, "checkpoint.npz"), [], 0, []
     measure = Quality(FashionMNIST(root=data, train=False).images, quality_samples, device) \
         if quality_samples and writer else None
+    settings = dict(model=model, conditional=conditional, loss=loss, lr=lr, batch_size=batch_size, seed=seed,
+                    limit=limit, mode_seeking=run.config["mode_seeking"], sample_every=sample_every,
+                    quality_samples=quality_samples, train_images=len(images))
     # rank 0 reads the checkpoint and hands it to the others
     ck = parallel.share(io.load(ck_path) if writer and resume and os.path.exists(ck_path) else None)
     if ck is not None:
@@ -220,10 +227,20 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
         if (ck["config"]["model"], ck["config"]["conditional"], ck["config"]["loss"]) != (model, conditional, loss):
             raise ValueError(f"{ck_path} was written for {ck['config']}, not model={model} conditional={conditional} "
                              f"loss={loss}")
+        forced = resume_rules.check_settings(ck_path, ck.get("settings"), settings, force)
+        if forced:
+            for opt in (run.opt_g, run.opt_d):
+                for group in opt.param_groups:
+                    group["lr"] = lr
+            run.config["lr"] = lr
+            if progress:
+                print(f"resuming with other settings (forced): {forced}")
         start, quality = int(ck["step"]), list(ck.get("quality", []))
         # keep the every-10-steps log; a stopped run's extra entry for its last step is not part of it
         history = [h for h in ck["history"] if (h["step"] - 1) % log_every == 0]
         _set_rng_state(ck["rng"])
+        if writer:   # the pictures of the checkpoint's step, in case a stop came between the two
+            write_pictures(run, out, fixed_z, fixed_labels, ds.classes, f"step{start:06d}")
     run.distribute()
     lo, hi = parallel.rows(batch_size)
     nonfinite = FirstNonFinite()
@@ -257,9 +274,11 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
                 if progress:
                     print(f"\nstep {step + 1}: " + ", ".join(f"{k} {v:.4g}" for k, v in quality[-1].items()
                                                              if k != "step"))
-            if writer:
-                io.save({**run.state(step + 1, history), "quality": quality}, ck_path)
+            if writer:   # the checkpoint first; its pictures are redrawn from it on resume
+                io.save({**run.state(step + 1, history), "quality": quality, "settings": settings}, ck_path)
+                io.fault_point("gan:checkpoint")
                 write_pictures(run, out, fixed_z, fixed_labels, ds.classes, f"step{step + 1:06d}")
+                io.fault_point("gan:pictures")
     if bar:
         bar.close()
     if not writer:

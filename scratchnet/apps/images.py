@@ -40,17 +40,29 @@ def resolve(path_or_name):
     return sample_image(path_or_name)
 
 
+def open_image(path):
+    """A decoded Pillow image from a file, refused (ValueError naming the file) when it is not an image Pillow
+    reads, or has more pixels than Pillow's limit (Image.MAX_IMAGE_PIXELS, a guard against decompression bombs)."""
+    import warnings
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)   # over the limit, not just over 2x
+            img = Image.open(path)
+            img.load()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"image file not found: {path}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValueError(f"{path}: the image has more pixels than Pillow's limit of {Image.MAX_IMAGE_PIXELS} "
+                         f"(Image.MAX_IMAGE_PIXELS); refusing a possible decompression bomb") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise ValueError(f"cannot read {path} as an image: {err}") from None
+    return img
+
+
 def open_rgb(path, size=None):
     """A Pillow RGB image; `size` is the longer side in pixels (aspect ratio kept)."""
     path = resolve(path)
-    try:
-        img = Image.open(path)
-        img.load()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"image file not found: {path}") from None
-    except (OSError, SyntaxError) as err:
-        raise ValueError(f"cannot read {path} as an image: {err}") from None
-    img = img.convert("RGB")
+    img = open_image(path).convert("RGB")
     if size is not None:
         if size < 8:
             raise ValueError(f"size must be at least 8 pixels, got {size}")

@@ -39,9 +39,16 @@ def is_writer():
 
 
 def rows(m):
-    """This rank's rows [lo, hi) of a global batch of m (contiguous; sizes differ by at most one)."""
+    """This rank's rows [lo, hi) of m (contiguous; sizes differ by at most one; some may be empty)."""
     r, w = dist.rank(), dist.world_size()
     return m * r // w, m * (r + 1) // w
+
+
+def batch_rows(m):
+    """This rank's rows of a training batch of m, as DataLoader(shard=...) cuts it: rows(m), except that a batch
+    smaller than the world (the last one of an epoch, say) is computed whole by every rank, since layers cannot
+    run on an empty batch."""
+    return (0, m) if m < dist.world_size() else rows(m)
 
 
 def wrap(model):

@@ -2,3 +2,4 @@
 from .idx import IDXError, read_idx, write_idx  # noqa: F401
 from .datasets import FashionMNIST, MNIST, DataError, download  # noqa: F401
 from .loader import DataLoader, compose, horizontal_flip, normalize, random_crop, to_float  # noqa: F401
+from .segmentation import FashionSegmentation  # noqa: F401

@@ -64,13 +64,16 @@ class DataLoader:
     sampler: an iterable of indices (e.g. scratchnet.distributed.DistributedSampler) instead of shuffle.
     shard=(rank, world): data parallelism that equals one process exactly. Every rank walks the same global
     batches of `batch_size` (drawn and, with a transform, augmented as one process would) and yields only its
-    contiguous share, rows [m·rank//world, m·(rank+1)//world) of a batch of m.
+    contiguous share, rows [m·rank//world, m·(rank+1)//world) of a batch of m (all of it when m < world: layers
+    cannot run on an empty batch).
     """
 
     def __init__(self, dataset, batch_size=64, shuffle=False, drop_last=False, seed=0, transform=None, device=None,
                  sampler=None, shard=None):
-        if batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, numpy.integer)) or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}" +
+                             (" (this DataLoader always batches; PyTorch's batch_size=None has no equivalent)"
+                              if batch_size is None else ""))
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
         if shard is not None and not (len(shard) == 2 and 0 <= shard[0] < shard[1]):
@@ -118,7 +121,7 @@ class DataLoader:
             if self.shard is not None:
                 # the global batch's random draws are made whole, so they are the same as in one process
                 r, w = self.shard
-                part = slice(len(idx) * r // w, len(idx) * (r + 1) // w)
+                part = slice(len(idx) * r // w, len(idx) * (r + 1) // w) if len(idx) >= w else slice(None)
                 idx = idx if self.transform is not None else idx[part]
             x, y = self._batch(idx)
             x = to_float(x) if x.dtype == numpy.uint8 else numpy.asarray(x, numpy.float32)

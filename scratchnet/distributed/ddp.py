@@ -51,10 +51,17 @@ class DistributedDataParallel(Module):
 
     broadcast_buffers: at every training forward, copy rank 0's buffers (BatchNorm running statistics) to all
     ranks, as PyTorch does; SyncBatchNorm keeps them equal by itself. bucket_cap_mb: the largest bucket.
-    Calls forward as module(*args); module.X is reached as ddp.module.X."""
+    Calls forward as module(*args); module.X is reached as ddp.module.X, and as in PyTorch ddp.state_dict()'s keys
+    start with "module." (save ddp.module.state_dict() for a checkpoint that loads into the bare model).
+    Parameters that get no gradient on some rank are handled always (find_unused_parameters is accepted for
+    PyTorch compatibility); device_ids/output_device are implied by the tensors' device (one device per rank)."""
 
-    def __init__(self, module, broadcast_buffers=True, bucket_cap_mb=25, device_ids=None, output_device=None):
+    def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=True,
+                 process_group=None, bucket_cap_mb=25, find_unused_parameters=False, check_reduction=False,
+                 gradient_as_bucket_view=False, static_graph=False):
         super().__init__()
+        if process_group is not None:
+            raise DistributedError("DistributedDataParallel: only the whole world is supported (process_group=None)")
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel: expected a Module, got {type(module).__name__}")
         self.module = module
@@ -159,12 +166,6 @@ class DistributedDataParallel(Module):
                 g = flat[:p.data.size].reshape(p.shape)
                 flat = flat[p.data.size:]
                 p.grad = Tensor(g)
-
-    def state_dict(self):
-        return self.module.state_dict()
-
-    def load_state_dict(self, state_dict, strict=True):
-        return self.module.load_state_dict(state_dict, strict)
 
     def extra_repr(self):
         return f"world_size={world_size()}, buckets<={self.bucket_cap_bytes / 2 ** 20:g} MiB"

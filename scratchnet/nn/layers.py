@@ -17,7 +17,8 @@ def _param(*shape, device=None, dtype=None):
 
 def _reset_fan_in(weight, bias, fan_in):
     """PyTorch's default: kaiming_uniform(a=√5) for the weight, i.e. U(±1/√fan_in), and the same bound for bias."""
-    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if weight.data.size:   # a zero-element weight (in_features=0) has nothing to draw, as in PyTorch
+        init.kaiming_uniform_(weight, a=math.sqrt(5))
     if bias is not None:
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         init.uniform_(bias, -bound, bound)
@@ -51,6 +52,11 @@ class _ConvNd(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, transposed,
                  output_padding=0, device=None, dtype=None):
         super().__init__()
+        name = type(self).__name__
+        for arg, v, least in (("in_channels", in_channels, 1), ("out_channels", out_channels, 0),
+                              ("groups", groups, 1)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < least:
+                raise ValueError(f"{name}: {arg} must be an integer >= {least}, got {v!r}")
         if in_channels % groups or out_channels % groups:
             raise ShapeError(f"{type(self).__name__}: in_channels={in_channels} and out_channels={out_channels} "
                              f"must both be divisible by groups={groups}")

@@ -190,7 +190,8 @@ class Module:
             dev = backend.device(device)
             self._apply(lambda a: backend.to_device(a, dev))
         if dtype is not None:
-            dt = numpy.dtype(dtype)
+            from ..ops.methods import _dtype_argument
+            dt = _dtype_argument(dtype)
             self._apply(lambda a: a.astype(dt) if a.dtype.kind == "f" else a)
         return self
 

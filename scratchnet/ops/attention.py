@@ -99,14 +99,22 @@ def _merge_masks(attn_mask, key_padding_mask, like):
     return as_float(attn_mask), as_float(key_padding_mask)
 
 
-def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, in_proj_bias, bias_k, bias_v,
-                                 add_zero_attn, dropout_p, out_proj_weight, out_proj_bias, training=True,
-                                 key_padding_mask=None, need_weights=True, attn_mask=None,
-                                 q_proj_weight=None, k_proj_weight=None, v_proj_weight=None,
-                                 average_attn_weights=True, is_causal=False):
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias,
+                                 bias_k, bias_v, add_zero_attn, dropout_p, out_proj_weight, out_proj_bias,
+                                 training=True, key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 use_separate_proj_weight=False, q_proj_weight=None, k_proj_weight=None,
+                                 v_proj_weight=None, static_k=None, static_v=None, average_attn_weights=True,
+                                 is_causal=False):
     """Sequence-first (L, N, E) or unbatched (L, E) multi-head attention: project Q, K, V, split E into num_heads
     heads of E/num_heads, attend per head (scaled_dot_product_attention), join the heads and project out.
     Returns (output, attention weights averaged over heads (or per head), or None without need_weights)."""
+    if static_k is not None or static_v is not None:
+        raise NotImplementedError("multi_head_attention_forward: static_k/static_v are not supported")
+    if query.shape[-1] != embed_dim_to_check:
+        raise ShapeError(f"MultiheadAttention: query of shape {tuple(query.shape)} was expected to have "
+                         f"embed_dim {embed_dim_to_check}")
+    if use_separate_proj_weight:
+        in_proj_weight = None
     batched = query.ndim == 3
     if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
         raise ShapeError(f"MultiheadAttention: query, key and value must all be 3-D (batched) or 2-D (unbatched), "
@@ -176,8 +184,8 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
         s = matmul(q * (1.0 / math.sqrt(hd)), transpose(k, 1, 2))
         if attn_mask is not None:
             s = s + attn_mask
-        weights = softmax(s, -1)
-        out = matmul(_dropout(weights, p), v)
+        weights = _dropout(softmax(s, -1), p)   # PyTorch returns the weights after dropout, as used
+        out = matmul(weights, v)
     else:
         mask = None if attn_mask is None else reshape(
             attn_mask, (1, 1) + attn_mask.shape[1:]) if attn_mask.shape[0] == 1 else reshape(

@@ -37,10 +37,12 @@ class Flip(Function):
         return Flip(self.dims)(gy)
 
 
-def flip(input, *dims):
-    """y = x reversed along each of `dims` (a list, or several ints: x.flip(0, 1));  dx = flip(gy, dims)"""
+def flip(input, *dims, **kwargs):
+    """y = x reversed along each of `dims` (flip(x, dims=[0, 1]), x.flip(0, 1));  dx = flip(gy, dims)"""
     x = _tensor(input)
-    dims = _dims(_sizes(dims), x.ndim, "flip")
+    if set(kwargs) - {"dims"} or (kwargs and dims):
+        raise TypeError(f"flip() takes dims as positional ints, a list, or dims=; got {dims} and {kwargs}")
+    dims = _dims(_sizes(dims) if dims else kwargs.get("dims", ()), x.ndim, "flip")
     if not dims or x.ndim == 0:
         return Flip(())(x) if x.ndim else reshape(x, ())
     return Flip(dims)(x)
@@ -132,7 +134,8 @@ def unfold(input, dimension, size, step):
     """Tensor.unfold: every window of `size` entries along `dimension`, `step` apart, as a new last axis:
     y[..., i, ..., j] = x[..., i*step + j, ...];  dx = gy scatter-added back (overlapping windows add up)"""
     x = _tensor(input)
-    if x.ndim == 0:
+    zero_d = x.ndim == 0
+    if zero_d:  # PyTorch: a 0-d tensor unfolds to its one window of size <= 1, with no new axis
         x = reshape(x, (1,))
     dim = _norm_dim(dimension, x.ndim, "dimension")
     n = x.shape[dim]
@@ -142,6 +145,8 @@ def unfold(input, dimension, size, step):
         raise RuntimeError(f"unfold(): size is {size} but must be >= 0")
     if step <= 0:
         raise RuntimeError(f"unfold(): step is {step} but must be > 0")
+    if zero_d:
+        return getitem(x, slice(0, size))
     xp = backend.get_array_module(x.data)
     windows = (n - size) // step + 1
     idx = xp.arange(windows)[:, None] * step + xp.arange(size)[None, :]  # (windows, size)

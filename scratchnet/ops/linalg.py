@@ -9,6 +9,7 @@ from .. import backend
 from ..autograd import Function
 from .shape import sum_to, reshape
 from ..errors import ShapeError
+from .promotion import check_same_dtype
 
 PARALLEL_GEMM_FLOPS = 2**21  # below ~2 MFLOP a GEMM is over before threads would pay off
 
@@ -28,11 +29,14 @@ class MatMul(Function):
         b = b.swapaxes(-1, -2) if self.tb else b
         m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
         batch = a.shape[:-2]
-        if xp is not backend.numpy or a.ndim != b.ndim or b.shape[:-2] != batch or \
-                m * k * n * max(1, int(numpy.prod(batch))) < PARALLEL_GEMM_FLOPS:
+        if xp is not backend.numpy:
             return xp.matmul(a, b)
+        if a.ndim != b.ndim or b.shape[:-2] != batch or m * k * n * max(1, int(numpy.prod(batch))) < \
+                PARALLEL_GEMM_FLOPS:
+            with backend.one_blas_thread():   # as inside scratchnet's parallel regions: see set_num_threads
+                return xp.matmul(a, b)
         # A large GEMM (or a few of them, e.g. one image's Gram matrices): split the rows of every product over
-        # scratchnet's threads (BLAS itself runs single-threaded, see backend.set_num_threads)
+        # scratchnet's threads (BLAS itself runs single-threaded there, see backend.one_blas_thread)
         out = xp.empty(batch + (m, n), dtype=xp.result_type(a, b))
         backend.parallel_for(m, lambda r0, r1: xp.matmul(a[..., r0:r1, :], b, out=out[..., r0:r1, :]), min_items=16)
         return out
@@ -55,7 +59,6 @@ class MatMul(Function):
 
 def matmul(a, b):
     """NumPy's matmul rules: 1-D operands get a dimension added (then removed); batch axes broadcast."""
-    from .promotion import check_same_dtype
     check_same_dtype("matmul", input=a, other=b)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")

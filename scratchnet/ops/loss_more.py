@@ -98,7 +98,8 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
                   label_smoothing=0.0):
     """Integer class targets: see ops/loss.py. Class-probability targets (float, input's shape):
-    L_n = −Σ_c w_c·t_nc·log_softmax(x)_nc with t smoothed to (1−ε)·t + ε/C;  dL/dx_n = softmax(x_n)·Σ_c w_c t_nc − w·t_n.
+    L_n = −Σ_c w_c·t_nc·log_softmax(x)_nc with t smoothed to (1−ε)·t + ε/C;
+    dL/dx_n = softmax(x_n)·Σ_c w_c t_nc − w·t_n.
     'mean' divides by the number of samples N (not by a weight sum, as PyTorch)."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     if not (isinstance(target, Tensor) and target.dtype.kind == "f" and target.shape == input.shape):

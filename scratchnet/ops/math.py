@@ -388,12 +388,21 @@ class Clamp(Function):
 
 
 def clamp(x, min=None, max=None):
+    """min(max(x, min), max), promoted as PyTorch: an integer tensor with a float bound becomes float32."""
     if min is None and max is None:
         raise ShapeError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         y = x if min is None else maximum(x, min)
         return y if max is None else minimum(y, max)
-    return Clamp(min, max)(x)
+    dtype = result_type(x, *(b for b in (min, max) if b is not None))
+    if dtype.kind in "iu":
+        info = numpy.iinfo(dtype)
+        for b in (min, max):
+            if b is not None and not info.min <= b <= info.max:
+                raise ShapeError(f"clamp: value {b} cannot be converted to type {dtype} without overflow")
+    x = x if x.dtype == dtype else astype(x, dtype)
+    lo, hi = (None if b is None else constant(b, dtype).data for b in (min, max))
+    return Clamp(lo, hi)(x)
 
 
 # ---- comparisons: results are bool tensors and carry no gradient ----

@@ -5,6 +5,7 @@ Kept apart from tensor.py so that the engine reads on one screen and the op fami
 import numpy
 
 from .. import backend
+from ..errors import ShapeError
 from ..tensor import Tensor
 from . import math as M, reduce as R, shape as S, linalg as L, activation as A, division as D, bitwise as B
 from . import unary, binary, scan, sort, index, layout, diag, einsum, stats, inplace as I
@@ -24,6 +25,15 @@ def _sizes_method(f):
     return lambda self, *sizes: f(self, *sizes)
 
 
+def _dtype_argument(a):
+    """A dtype given to .to(), or a clear error for something that is neither a device nor a dtype."""
+    try:
+        return numpy.dtype(a)
+    except TypeError:
+        raise ShapeError(f"to: {a!r} is neither a device ('cpu', 'cuda', 'cuda:N') nor a dtype (e.g. 'float32', "
+                         f"scratchnet.float64)") from None
+
+
 def to(self, *args, dtype=None, device=None):
     """`t.to("cuda")`, `t.to("float64")`, `t.to(other_tensor)`, `t.to(device, dtype)`; differentiable."""
     for a in args:
@@ -32,7 +42,7 @@ def to(self, *args, dtype=None, device=None):
         elif isinstance(a, backend.Device) or (isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda")):
             device = a
         else:
-            dtype = a
+            dtype = _dtype_argument(a)
     out = self
     if dtype is not None and numpy.dtype(dtype) != self.dtype:
         out = M.astype(out, dtype)

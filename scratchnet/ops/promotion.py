@@ -11,6 +11,7 @@ would be a host-to-device upload per operation.
 """
 import numpy
 
+from ..creation import tensor
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
 from .cast import astype
@@ -108,7 +109,6 @@ def constant(value, dtype):
 
 
 def _as_tensor(x, like):
-    from ..creation import tensor
     return tensor(x, device=like.device)
 
 

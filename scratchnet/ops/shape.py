@@ -11,6 +11,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from ..errors import ShapeError
+from .promotion import promote
 
 
 def _norm_dim(dim, ndim, name="dim"):
@@ -310,7 +311,6 @@ class Cat(Function):
 
 
 def cat(tensors, dim=0):
-    from .promotion import promote
     tensors = promote(*tensors)
     if not tensors:
         raise ShapeError("cat: expected a non-empty list of tensors")

@@ -99,6 +99,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
 
 def _moments(x, dim, unbiased, keepdim, correction):
     x = _tensor(x)
+    if x.dtype.kind not in "fc":
+        raise DTypeError(f"std_mean/var_mean only support floating point dtypes, got {x.dtype}")
     if isinstance(dim, bool):  # the old overload std_mean(input, unbiased)
         dim, unbiased = None, dim
     return x, dim, unbiased

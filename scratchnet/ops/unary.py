@@ -129,6 +129,8 @@ def _step(name, doc, f):
     def op(input):
         x = _tensor(input)
         if x.dtype.kind not in "fc":  # integers are already whole; PyTorch returns them unchanged (sign: -1/0/1)
+            if x.dtype.kind == "b" and name != "sign":
+                raise NotImplementedError(f"{name} is not implemented for bool tensors, as in PyTorch")
             xp = backend.get_array_module(x.data)
             return Tensor(f(xp, x.data) if x.dtype.kind != "b" else x.data.copy())
         return cls()(x)

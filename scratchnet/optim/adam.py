@@ -3,7 +3,7 @@ import math
 
 from .. import backend
 from . import _flat
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_hyperparameters
 
 
 class Adam(Optimizer):
@@ -14,6 +14,10 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
                  maximize=False):
+        check_hyperparameters(type(self).__name__, lr=lr, eps=eps, weight_decay=weight_decay)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{type(self).__name__}: betas must be a pair (beta1, beta2), got {betas!r}")
+        check_hyperparameters(type(self).__name__, beta1=betas[0], beta2=betas[1])
         if lr < 0 or eps < 0 or weight_decay < 0:
             raise ValueError(f"{type(self).__name__}: lr={lr}, eps={eps}, weight_decay={weight_decay} must be >= 0")
         if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):

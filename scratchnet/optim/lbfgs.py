@@ -12,7 +12,7 @@ Adam (style transfer's --optimizer adam) keeps its whole step on the device.
 """
 from .. import backend
 from ..tensor import enable_grad, no_grad
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_hyperparameters
 
 
 def _cubic_min(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -98,6 +98,10 @@ class LBFGS(Optimizer):
 
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
                  history_size=100, line_search_fn=None):
+        check_hyperparameters("LBFGS", lr=lr, tolerance_grad=tolerance_grad, tolerance_change=tolerance_change)
+        for name, v in (("max_iter", max_iter), ("history_size", history_size), ("max_eval", max_eval or 1)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"LBFGS: {name} must be a positive integer, got {v!r}")
         if line_search_fn not in (None, "strong_wolfe"):
             raise ValueError(f"LBFGS: line_search_fn must be None or 'strong_wolfe', got {line_search_fn!r}")
         super().__init__(params, dict(lr=lr, max_iter=max_iter, max_eval=max_eval or max_iter * 5 // 4,

@@ -34,6 +34,10 @@ class StepLR(LRScheduler):
     """lr = base · γ^⌊epoch / step_size⌋"""
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
+            raise ValueError(f"StepLR: step_size must be a positive integer (epochs per decay), got {step_size!r}")
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not math.isfinite(gamma):
+            raise ValueError(f"StepLR: gamma must be a finite number, got {gamma!r}")
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 

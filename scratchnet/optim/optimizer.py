@@ -4,12 +4,24 @@ Updates run on the raw arrays (p.data) with the array module of each parameter: 
 """
 import copy
 import functools
+import math
+import numbers
+import warnings
 
 import numpy
 
 from .. import backend
 from ..errors import ShapeError
 from ..tensor import Tensor
+
+
+def check_hyperparameters(owner, **values):
+    """Each value a real number (not a bool or a string) and finite: TypeError / ValueError naming it otherwise."""
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{owner}: {name} must be a number, got {type(v).__name__} {v!r}")
+        if not math.isfinite(v):
+            raise ValueError(f"{owner}: {name} must be a finite number, got {v}")
 
 
 class Optimizer:
@@ -56,8 +68,16 @@ class Optimizer:
             if p.dtype.kind != "f":
                 raise TypeError(f"{type(self).__name__}: parameter {i} has dtype {p.dtype}; only floating point "
                                 "tensors can be optimized")
+        owner = type(self).__name__
+        if len({id(p) for p in group["params"]}) != len(group["params"]):
+            warnings.warn(f"{owner}: a parameter group holds the same parameter more than once", stacklevel=3)
+        ids = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in ids for p in group["params"]):
+            raise ValueError(f"{owner}: some parameters appear in more than one parameter group")
         for k, v in self.defaults.items():
             group.setdefault(k, v)
+            if isinstance(v, numbers.Real) and not isinstance(v, bool) and k != "params":
+                check_hyperparameters(owner, **{k: group[k]})
         self.param_groups.append(group)
 
     def _with_grads(self, group):

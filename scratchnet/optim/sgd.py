@@ -1,12 +1,13 @@
 """SGD with momentum, dampening, Nesterov and weight decay; RMSprop."""
 from .. import backend
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_hyperparameters
 
 
 class SGD(Optimizer):
     """g ← g + λp;  b ← μb + (1−τ)g (b = g at the first step);  g ← g + μb (Nesterov) or b;  p ← p − lr·g"""
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, maximize=False):
+        check_hyperparameters("SGD", lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay)
         if lr < 0 or momentum < 0 or weight_decay < 0:
             raise ValueError(f"SGD: lr={lr}, momentum={momentum}, weight_decay={weight_decay} must be >= 0")
         if nesterov and (momentum <= 0 or dampening != 0):
@@ -40,6 +41,7 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  maximize=False):
+        check_hyperparameters("RMSprop", lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum)
         if lr < 0 or eps < 0 or not 0 <= alpha:
             raise ValueError(f"RMSprop: invalid lr={lr}, alpha={alpha} or eps={eps}")
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,

@@ -1,0 +1,154 @@
+"""What the command line accepts: argparse types that check each value's range when it is parsed, checks of
+paths and devices made before anything runs, and a parser whose errors are one line.
+
+A mistake found here ends the command with exit status 2 and one line on stderr naming the argument and what was
+expected; a failure once the command runs is exit status 1 (see cli.main).
+"""
+import argparse
+import math
+import os
+import sys
+
+
+class UsageError(Exception):
+    """A bad argument (found by argparse, or after parsing: a missing file, an unusable device...): exit status 2.
+    `prog` is the (sub)command it belongs to, when known."""
+
+    def __init__(self, message, prog=None):
+        super().__init__(message)
+        self.prog = prog
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are raised (UsageError) instead of printing the usage and exiting, so that the
+    command prints one line (`scratchnet train: argument --epochs: ...`) and returns 2."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see {self.prog} --help)", self.prog)
+
+
+def _number(kind, text, name):
+    try:
+        v = kind(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}") from None
+    if kind is float and not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return v
+
+
+def int_range(lo, hi=None, what=None):
+    """An integer in [lo, hi] (hi None: no upper bound)."""
+    def parse(text):
+        v = _number(int, text, "an integer")
+        if v < lo or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(
+                (what or (f"expected an integer from {lo} to {hi}" if hi is not None else
+                          "expected a positive integer" if lo == 1 else f"expected an integer >= {lo}")) +
+                f", got {v}")
+        return v
+    parse.__name__ = "integer"   # argparse names the type in some messages
+    return parse
+
+
+def float_range(lo=0.0, hi=None, low_open=False, what=None):
+    """A finite float >= lo (> lo when low_open), <= hi if given."""
+    def parse(text):
+        v = _number(float, text, "a number")
+        if v < lo or (low_open and v == lo) or (hi is not None and v > hi):
+            bound = f"> {lo:g}" if low_open else f">= {lo:g}"
+            raise argparse.ArgumentTypeError((what or f"expected a finite number {bound}"
+                                              + (f" and <= {hi:g}" if hi is not None else "")) + f", got {text}")
+        return v
+    parse.__name__ = "number"
+    return parse
+
+
+positive_int = int_range(1)
+count = int_range(0)                                   # 0 allowed: seeds, "none" settings
+learning_rate = float_range(0.0, 10.0, low_open=True, what="expected a learning rate > 0 and <= 10")
+weight = float_range(0.0)
+image_size = int_range(8, 2048, what="expected an image size from 8 to 2048 pixels")
+
+
+def device(text):
+    """'cpu', 'cuda' or 'cuda:N', checked for a usable GPU when one is asked for."""
+    from . import backend
+    try:
+        dev = backend.device(text)
+        if dev.type == "cuda":
+            cp = backend.cupy()
+            n = cp.cuda.runtime.getDeviceCount()
+            if dev.index >= n:
+                raise ValueError(f"there is no GPU {dev.index} (this machine has {n})")
+    except (ValueError, TypeError, backend.BackendError) as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return str(dev)
+
+
+def class_name(text):
+    """A Fashion-MNIST class, by name or index."""
+    from .data.datasets import FASHION
+    try:
+        FASHION.class_index(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+# ---- checks made after parsing, before anything runs ----
+
+def check_out_dir(path, flag="--out"):
+    """An output folder: an existing folder, or one that can be made (its nearest existing parent is a writable
+    folder); not an existing file."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"argument {flag}: {path} is an existing file; expected a folder")
+    _check_writable_parent(path, flag)
+
+
+def check_out_file(path, flag="-o/--out"):
+    """An output file: not a folder, and its folder can be written."""
+    if os.path.isdir(path):
+        raise UsageError(f"argument {flag}: {path} is a folder; expected a file name such as samples.png")
+    _check_writable_parent(os.path.dirname(os.path.abspath(path)), flag)
+
+
+def _check_writable_parent(path, flag):
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise UsageError(f"argument {flag}: cannot create {path}: {probe} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"argument {flag}: cannot write to {probe} (permission denied)")
+
+
+def check_dir(path, flag="--data"):
+    if path is not None and not os.path.isdir(path):
+        raise UsageError(f"argument {flag}: {path} is not a folder" if os.path.exists(path)
+                         else f"argument {flag}: no such folder {path}")
+
+
+def check_file(path, flag):
+    if path is not None and not os.path.isfile(path):
+        raise UsageError(f"argument {flag}: {path} is a folder, expected a file" if os.path.isdir(path)
+                         else f"argument {flag}: no such file {path}")
+
+
+def check_image(name, flag):
+    """A file path, or the name of a bundled photo."""
+    from .apps.images import resolve
+    try:
+        path = resolve(name)
+    except ValueError as e:
+        raise UsageError(f"argument {flag}: {e}") from None
+    check_file(path, flag)
+
+
+def one_line(text):
+    """A message for one line of stderr: newlines and runs of spaces folded."""
+    return " ".join(str(text).split())
+
+
+def print_error(prog, message):
+    print(f"{prog}: {one_line(message)}", file=sys.stderr)

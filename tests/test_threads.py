@@ -1,0 +1,83 @@
+"""BLAS threads: scratchnet limits BLAS to one thread only inside its own parallel regions (threadpoolctl), so
+importing or using scratchnet leaves the rest of the program's NumPy as it was."""
+import os
+import subprocess
+import sys
+
+import numpy
+import pytest
+
+threadpoolctl = pytest.importorskip("threadpoolctl")
+from scratchnet import backend  # noqa: E402
+
+
+def _blas_threads():
+    info = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    if not info:
+        pytest.skip("threadpoolctl finds no BLAS library")
+    return max(i["num_threads"] for i in info)
+
+
+def test_import_and_use_leave_numpys_blas_threads_alone():
+    code = """
+import numpy, threadpoolctl
+def blas():
+    return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+before = blas()
+import scratchnet as sn
+after_import = blas()
+x = sn.randn(64, 1, 28, 28, requires_grad=True)
+w = sn.randn(8, 1, 3, 3, requires_grad=True)
+sn.nn.functional.conv2d(x, w, padding=1).sum().backward()
+(sn.randn(300, 300) @ sn.randn(300, 300)).sum()
+print(before, after_import, blas())
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                                            "SCRATCHNET_NUM_THREADS", "MKL_NUM_THREADS")}
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(backend.__file__))] + sys.path)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    before, after_import, after_use = r.stdout.strip().rsplit("] ", 2)
+    assert before + "]" == after_import + "]" == after_use, r.stdout
+
+
+def test_blas_runs_on_one_thread_inside_parallel_regions_and_is_restored():
+    outside = _blas_threads()
+    seen = []
+
+    def body(a, b):
+        seen.append(_blas_threads())
+    backend.parallel_for(8, body)
+    assert seen and set(seen) == {1}
+    assert _blas_threads() == outside
+    with backend.one_blas_thread():           # nested regions restore once, at the outermost exit
+        with backend.one_blas_thread():
+            assert _blas_threads() == 1
+        assert _blas_threads() == 1
+        assert backend.blas_threads() == outside, "blas_threads() reports the user's setting"
+    assert _blas_threads() == outside
+    with pytest.raises(ZeroDivisionError):
+        backend.parallel_for(8, lambda a, b: 1 / 0)
+    assert _blas_threads() == outside
+
+
+def test_user_blas_limits_are_respected_and_restored():
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        users = _blas_threads()
+        assert backend.blas_threads() == users
+        backend.parallel_for(4, lambda a, b: numpy.ones((64, 64)) @ numpy.ones((64, 64)))
+        assert _blas_threads() == users, "a region gives back the user's own limit"
+
+
+def test_default_thread_count_follows_blas(monkeypatch):
+    monkeypatch.delenv("SCRATCHNET_NUM_THREADS", raising=False)
+    saved = backend.num_threads()
+    try:
+        with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+            backend.set_num_threads(None)
+            assert backend.num_threads() == 1
+        monkeypatch.setenv("SCRATCHNET_NUM_THREADS", "3")
+        backend.set_num_threads(None)
+        assert backend.num_threads() == 3
+    finally:
+        backend.set_num_threads(saved)
