@@ -29,7 +29,8 @@ class Optimizer:
 
     def __init_subclass__(cls, **kwargs):
         """Every subclass's step() bumps the version counter of each parameter it updated, as PyTorch's in-place
-        updates do: a graph built before the step and walked after it raises instead of using the new values."""
+        updates do: a graph built before the step and walked after it raises instead of using the new values. It
+        also runs with its parameters' device current (CuPy allocates and launches on the current device)."""
         super().__init_subclass__(**kwargs)
         step = cls.__dict__.get("step")
         if step is None or getattr(step, "_bumps_versions", False):
@@ -37,7 +38,8 @@ class Optimizer:
 
         @functools.wraps(step)
         def counted_step(self, *args, **kw):
-            result = step(self, *args, **kw)
+            with backend.on(self.param_groups[0]["params"][0].data):
+                result = step(self, *args, **kw)
             for g in self.param_groups:
                 for p in g["params"]:
                     if p.grad is not None:
@@ -95,17 +97,6 @@ class Optimizer:
 
     def step(self, closure=None):
         raise NotImplementedError
-
-    def __init_subclass__(cls, **kw):
-        """Every subclass's step runs with its parameters' device current (CuPy allocates there)."""
-        super().__init_subclass__(**kw)
-        step = cls.__dict__.get("step")
-        if step is not None:
-            def on_device(self, *args, **kwargs):
-                with backend.on(self.param_groups[0]["params"][0].data):
-                    return step(self, *args, **kwargs)
-            on_device.__doc__, on_device.__name__ = step.__doc__, "step"
-            cls.step = on_device
 
     # ---- saving ----
     def _index(self):
