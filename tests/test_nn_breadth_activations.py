@@ -103,3 +103,24 @@ def test_bad_arguments():
         F.hardtanh(x, 2.0, 1.0)
     with pytest.raises(TypeError, match="floating point"):
         F.silu(sn.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("slope", [None, 0.1, -0.5, 2.0])  # relu, and leaky relu's both branches of its backward
+def test_relu_family_with_non_contiguous_inputs_and_gradients(device, slope):
+    """A transposed (non-contiguous) input or incoming gradient once gave garbage: the output buffer was made with
+    the input's memory layout, so reshaping it copied, and the result was written into the copy."""
+    rng = numpy.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 5, 4))
+    g = rng.standard_normal((2, 3, 4, 5))
+    s = 0.0 if slope is None else slope
+    fn = F.relu if slope is None else (lambda t: F.leaky_relu(t, slope))
+    a = sn.tensor(x, dtype=sn.float64, device=device, requires_grad=True)
+    y = fn(a.transpose(2, 3))                              # forward on a non-contiguous view
+    want_y = numpy.where(x > 0, x, s * x).swapaxes(2, 3)
+    numpy.testing.assert_allclose(y.numpy(), want_y, rtol=1e-12)
+    (y.transpose(2, 3) * sn.tensor(g.swapaxes(2, 3), dtype=sn.float64, device=device)).sum().backward()
+    numpy.testing.assert_allclose(a.grad.numpy(), numpy.where(x > 0, 1, s) * g.swapaxes(2, 3), rtol=1e-12)
+    b = sn.tensor(x, dtype=sn.float64, device=device, requires_grad=True)
+    z = fn(b)                                              # the incoming gradient arrives transposed
+    (z.transpose(2, 3) * sn.tensor(g, dtype=sn.float64, device=device)).sum().backward()
+    numpy.testing.assert_allclose(b.grad.numpy(), numpy.where(x > 0, 1, s) * g.swapaxes(2, 3), rtol=1e-12)

@@ -2,3 +2,4 @@
 from .cnn import reference_cnn, strong_cnn, compact_cnn, build, MODELS  # noqa: F401
 from .bank import FilterBank  # noqa: F401
 from .vgg import VGG, vgg16, vgg19, load_pretrained, WeightsError  # noqa: F401
+from .unet import UNet, unet  # noqa: F401

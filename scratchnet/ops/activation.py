@@ -4,12 +4,19 @@ import math
 from .. import backend
 from ..autograd import Function
 from .shape import _norm_dim
+from .special import Erf, erf_kernel
 from ..errors import ShapeError
 
 
 def _n_rows(x):
     """Rows to split elementwise work over: N·C for (N, C, ...) arrays, so even one image feeds every thread."""
     return x.shape[0] * x.shape[1] if x.ndim >= 3 else (x.shape[0] if x.ndim else 1)
+
+
+def _empty_c(xp, like):
+    """A C-contiguous buffer shaped like `like`: empty_like would copy a transposed input's layout, and reshaping
+    such a buffer to rows makes a copy, so the results written into it would be lost."""
+    return xp.empty(like.shape, dtype=like.dtype)
 
 
 def _rowwise(xp, out, body, n_rows):
@@ -27,7 +34,7 @@ class ReLU(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        y = xp.empty_like(x)
+        y = _empty_c(xp, x)
         rows = x.reshape(_n_rows(x), -1)
         _rowwise(xp, y, lambda a, b: xp.maximum(rows[a:b], 0, out=y.reshape(rows.shape)[a:b]), rows.shape[0])
         self.save_for_backward(y)
@@ -47,7 +54,7 @@ class ReLUMask(Function):
 
     def forward(self, g):
         xp = backend.get_array_module(g)
-        z = xp.empty_like(g)
+        z = _empty_c(xp, g)
         n = _n_rows(g)
         g2, y2, z2 = g.reshape(n, -1), self.y.reshape(n, -1), z.reshape(n, -1)
         _rowwise(xp, z, lambda a, b: xp.multiply(g2[a:b], y2[a:b] > 0, out=z2[a:b]), n)
@@ -70,7 +77,7 @@ class LeakyReLU(Function):
     def forward(self, x):
         xp = backend.get_array_module(x)
         n = _n_rows(x)
-        x2, y = x.reshape(n, -1), xp.empty_like(x)
+        x2, y = x.reshape(n, -1), _empty_c(xp, x)
         y2, mask = y.reshape(n, -1), xp.empty(x.shape, dtype=bool)
         m2 = mask.reshape(n, -1)
 
@@ -102,7 +109,7 @@ class LeakyReLUMask(Function):
     def forward(self, g):
         xp = backend.get_array_module(g)
         n = _n_rows(g)
-        z = xp.empty_like(g)
+        z = _empty_c(xp, g)
         g2, z2, m2 = g.reshape(n, -1), z.reshape(n, -1), self.mask.reshape(n, -1)
 
         def body(a, b):
@@ -182,7 +189,7 @@ class GELU(Function):
         xp = backend.get_array_module(x)
         if self.approximate == "tanh":
             return 0.5 * (1 + xp.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
-        return 0.5 * (1 + _erf(xp, x / math.sqrt(2)))
+        return 0.5 * (1 + erf_kernel(x / math.sqrt(2)))
 
     def backward(self, gy):
         x = self.inputs[0]
@@ -193,26 +200,6 @@ class GELU(Function):
         cdf = 0.5 * (1 + Erf()(x * (1 / math.sqrt(2))))
         pdf = (x * x * -0.5).exp() * (1 / math.sqrt(2 * math.pi))
         return gy * (cdf + x * pdf)
-
-
-def _erf(xp, x):
-    if xp.__name__ == "numpy":
-        # NumPy has no erf ufunc and SciPy is no dependency: math.erf is exact, applied elementwise
-        import numpy
-        return numpy.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
-    import cupyx.scipy.special
-    return cupyx.scipy.special.erf(x)
-
-
-class Erf(Function):
-    """y = erf(x);  dx = gy * 2/sqrt(pi) * exp(-x**2)"""
-
-    def forward(self, x):
-        return _erf(backend.get_array_module(x), x)
-
-    def backward(self, gy):
-        x = self.inputs[0]
-        return gy * (x * x * -1).exp() * (2 / math.sqrt(math.pi))
 
 
 def relu(x):
