@@ -4,6 +4,7 @@ import math
 from .. import backend
 from ..autograd import Function
 from .shape import _norm_dim
+from .special import Erf, erf_kernel
 from ..errors import ShapeError
 
 
@@ -188,7 +189,7 @@ class GELU(Function):
         xp = backend.get_array_module(x)
         if self.approximate == "tanh":
             return 0.5 * (1 + xp.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
-        return 0.5 * (1 + _erf(xp, x / math.sqrt(2)))
+        return 0.5 * (1 + erf_kernel(x / math.sqrt(2)))
 
     def backward(self, gy):
         x = self.inputs[0]
@@ -199,26 +200,6 @@ class GELU(Function):
         cdf = 0.5 * (1 + Erf()(x * (1 / math.sqrt(2))))
         pdf = (x * x * -0.5).exp() * (1 / math.sqrt(2 * math.pi))
         return gy * (cdf + x * pdf)
-
-
-def _erf(xp, x):
-    if xp.__name__ == "numpy":
-        # NumPy has no erf ufunc and SciPy is no dependency: math.erf is exact, applied elementwise
-        import numpy
-        return numpy.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
-    import cupyx.scipy.special
-    return cupyx.scipy.special.erf(x)
-
-
-class Erf(Function):
-    """y = erf(x);  dx = gy * 2/sqrt(pi) * exp(-x**2)"""
-
-    def forward(self, x):
-        return _erf(backend.get_array_module(x), x)
-
-    def backward(self, gy):
-        x = self.inputs[0]
-        return gy * (x * x * -1).exp() * (2 / math.sqrt(math.pi))
 
 
 def relu(x):

@@ -111,11 +111,12 @@ def _inplace(op, name):
 
 
 def _add_(self, other, alpha=1):
-    return commit(self, M.add(source(self), other if alpha == 1 else M.mul(other, alpha)), "add_()")
+    # Add and Sub never read their inputs' values (they keep data-less edges), so self needs no copy (`x += r`)
+    return commit(self, M.add(self, other if alpha == 1 else M.mul(other, alpha)), "add_()")
 
 
 def _sub_(self, other, alpha=1):
-    return commit(self, M.sub(source(self), other if alpha == 1 else M.mul(other, alpha)), "sub_()")
+    return commit(self, M.sub(self, other if alpha == 1 else M.mul(other, alpha)), "sub_()")
 
 
 def _constant_like(self, value):

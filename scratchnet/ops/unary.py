@@ -13,6 +13,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from . import math as M
 from .cast import astype
+from .special import Erf, Erfinv
 
 __all__ = ["tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "log2", "log10", "exp2", "rsqrt",
            "erf", "erfinv", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "sign", "floor", "ceil",
@@ -32,18 +33,6 @@ def _floating(x):
     """Integer and bool tensors become the default float dtype first, as PyTorch's float functions do."""
     x = _tensor(x)
     return x if x.dtype.kind in "fc" else astype(x, numpy.float32)
-
-
-def special(xp):
-    """scipy.special on the CPU, cupyx.scipy.special on the GPU (erf, erfinv: NumPy has neither)."""
-    if xp is numpy:
-        try:
-            import scipy.special
-        except ImportError:  # pragma: no cover - scipy is a dependency
-            raise ImportError("erf/erfinv need SciPy on the CPU: pip install scipy") from None
-        return scipy.special
-    import cupyx.scipy.special
-    return cupyx.scipy.special
 
 
 class _Smooth(Function):
@@ -74,7 +63,6 @@ def _sqrt(x):
 
 
 LN2, LN10 = math.log(2.0), math.log(10.0)
-TWO_OVER_SQRT_PI, SQRT_PI_OVER_TWO = 2.0 / math.sqrt(math.pi), math.sqrt(math.pi) / 2.0
 
 tan = _smooth("tan", "y = tan x;  dx = gy * (1 + y**2)",
               lambda xp, x: xp.tan(x), lambda x, y: 1 + y * y)
@@ -102,10 +90,18 @@ exp2 = _smooth("exp2", "y = 2**x;  dx = gy * y * ln 2",
                lambda xp, x: xp.exp2(x), lambda x, y: y * LN2)
 rsqrt = _smooth("rsqrt", "y = 1 / sqrt(x);  dx = -gy * y**3 / 2",
                 lambda xp, x: 1 / xp.sqrt(x), lambda x, y: -0.5 * y * y * y)
-erf = _smooth("erf", "y = erf x = 2/sqrt(pi) * integral_0^x e**(-t**2) dt;  dx = gy * 2/sqrt(pi) * e**(-x**2)",
-              lambda xp, x: special(xp).erf(x), lambda x, y: TWO_OVER_SQRT_PI * M.exp(-(x * x)))
-erfinv = _smooth("erfinv", "y = erfinv x, so erf(y) = x (±inf at ±1, NaN beyond);  dx = gy * sqrt(pi)/2 * e**(y**2)",
-                 lambda xp, x: special(xp).erfinv(x), lambda x, y: SQRT_PI_OVER_TWO * M.exp(y * y))
+
+
+def erf(input):
+    """y = erf x = 2/sqrt(pi) * integral_0^x e**(-t**2) dt;  dx = gy * 2/sqrt(pi) * e**(-x**2)  (ops/special.py)"""
+    return Erf()(_floating(input))
+
+
+def erfinv(input):
+    """y = erfinv x, so erf(y) = x (±inf at ±1, NaN beyond);  dx = gy * sqrt(pi)/2 * e**(y**2)  (ops/special.py)"""
+    return Erfinv()(_floating(input))
+
+
 arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
 
 

@@ -1,2 +1,3 @@
-"""cupyx.scipy: special (erf and friends) over SciPy when present, else math.erf elementwise."""
+"""cupyx.scipy: special (erf and friends) over SciPy when present, else math.erf elementwise
+(erfinv: scratchnet's own CPU kernel)."""
 from . import special  # noqa: F401
