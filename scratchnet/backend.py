@@ -392,7 +392,11 @@ def chunks(start, stop, per_item_bytes, limit_bytes):
 
 
 def over_batch(xp, n, body, min_items=2):
-    """body(start, stop) over [0, n): split across threads on the CPU (see parallel_for), whole on a GPU."""
+    """body(start, stop) over [0, n): split across threads on the CPU (see parallel_for), whole on a GPU.
+
+    An empty batch (n = 0) runs no body at all: bodies may index the first sample for its size."""
+    if n <= 0:
+        return
     if xp is numpy:
         parallel_for(n, body, min_items)
     else:

@@ -4,6 +4,7 @@ Each one's backward is another op of this file (reshape undoes reshape, sum_to u
 gather), so they are differentiable to any order.
 """
 import builtins
+import math
 
 import numpy
 
@@ -125,7 +126,8 @@ def flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
         return reshape(x, 1)
     s, e = _norm_dim(start_dim, x.ndim, "start_dim"), _norm_dim(end_dim, x.ndim, "end_dim")
-    return reshape(x, x.shape[:s] + (-1,) + x.shape[e + 1:])
+    # the merged size from the known dims, not -1: (0, 3, 4) → (0, 12) is well defined although reshape(0, -1) is not
+    return reshape(x, x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:])
 
 
 def squeeze(x, dim=None):
