@@ -198,6 +198,7 @@ class MaxAll(Function):
         return (xp.max if self.largest else xp.min)(self.inputs[0].data)
 
 
+@backend.follows_device
 def _max_min(x, dim, keepdim, largest):
     if isinstance(dim, Tensor):
         return (M.maximum if largest else M.minimum)(x, dim)
@@ -258,6 +259,7 @@ def amin(x, dim=None, keepdim=False):
     return _amax_amin(x, dim, keepdim, False)
 
 
+@backend.follows_device
 def argmax(x, dim=None, keepdim=False):
     xp = backend.get_array_module(x.data)
     check_nonempty_slices("argmax", x.shape, None if dim is None else (_norm_dim(dim, x.ndim),) if x.ndim else ())
@@ -266,6 +268,7 @@ def argmax(x, dim=None, keepdim=False):
     return Tensor(xp.argmax(x.data, axis=_norm_dim(dim, x.ndim), keepdims=keepdim).astype(numpy.int64))
 
 
+@backend.follows_device
 def argmin(x, dim=None, keepdim=False):
     xp = backend.get_array_module(x.data)
     check_nonempty_slices("argmin", x.shape, None if dim is None else (_norm_dim(dim, x.ndim),) if x.ndim else ())

@@ -401,11 +401,25 @@ def pad(x, pad, mode="constant", value=0.0):
         return PadConstant(tuple(widths), value)(x)
     if mode not in ("reflect", "replicate"):
         raise ShapeError(f"pad: mode must be 'constant', 'reflect' or 'replicate', got {mode!r}")
-    xp = backend.get_array_module(x.data)
     for d, (b, a) in enumerate(widths):
         if b or a:
-            x = _take_along(x, d, xp.asarray(_pad_index(x.shape[d], b, a, mode)))
+            x = _take_along(x, d, _device_pad_index(x.shape[d], b, a, mode, x.device))
     return x
+
+
+_pad_indices = {}
+
+
+def _device_pad_index(n, before, after, mode, dev):
+    """_pad_index made once per (size, widths, mode, device) and kept there: a GPU step uploads nothing."""
+    key = (n, before, after, mode, dev)
+    idx = _pad_indices.get(key)
+    if idx is None:
+        if len(_pad_indices) > 512:   # bounded: many image sizes come and go
+            _pad_indices.clear()
+        with backend.using(dev):
+            idx = _pad_indices[key] = backend.xp_for(dev).asarray(_pad_index(n, before, after, mode))
+    return idx
 
 
 def repeat(x, *sizes):
