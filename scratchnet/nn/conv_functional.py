@@ -171,6 +171,7 @@ def _pool_args(fn, dims, x, kernel_size, stride, padding, dilation):
     return k, s, p, d
 
 
+@backend.follows_device  # the index arithmetic below runs on raw arrays: on x's device, not the current one
 def _max_pool_2d_stage(x, k, s, p, d, ceil_mode):
     """2-D max pool over the last two dims of a 4-D x; returns y and the flat indices h·W + w (as max_pool2d)."""
     geom = P.PoolGeom(x.shape, k, s, p, d, ceil_mode)

@@ -46,12 +46,14 @@ def _neg_branch(x, alpha, input_scale):
     return Expm1()(M.clamp(x, max=0) * input_scale) * alpha
 
 
+@backend.follows_device  # the branch mask x > 0 is a raw-array op: on x's device
 def elu(input, alpha=1.0, inplace=False):
     """y = x for x > 0, α(eˣ − 1) for x ≤ 0;  dy/dx = 1 for x > 0, α·eˣ for x ≤ 0 (α at x = 0, as PyTorch)"""
     x = _float("elu", input)
     return M.where(x.data > 0, x, _neg_branch(x, alpha, 1.0))
 
 
+@backend.follows_device  # the branch mask x > 0 is a raw-array op: on x's device
 def celu(input, alpha=1.0, inplace=False):
     """y = max(0, x) + min(0, α(e^(x/α) − 1));  dy/dx = 1 for x > 0, e^(x/α) for x ≤ 0"""
     x = _float("celu", input)
@@ -60,6 +62,7 @@ def celu(input, alpha=1.0, inplace=False):
     return M.where(x.data > 0, x, _neg_branch(x, alpha, 1.0 / alpha))
 
 
+@backend.follows_device  # the branch mask x > 0 is a raw-array op: on x's device
 def selu(input, inplace=False):
     """y = λ·elu(x, α) with λ ≈ 1.0507, α ≈ 1.6733 (self-normalising);  dy/dx = λ for x > 0, λα·eˣ for x ≤ 0"""
     x = _float("selu", input)
@@ -90,6 +93,7 @@ def logsigmoid(input):
     return -_softplus(-x)
 
 
+@backend.follows_device  # the branch mask x > 0 is a raw-array op: on x's device
 def softplus(input, beta=1.0, threshold=20.0):
     """y = (1/β)·log(1 + e^(βx)), or x where βx > threshold (PyTorch's linear regime);
     dy/dx = σ(βx), or 1 where βx > threshold"""

@@ -75,6 +75,7 @@ class NormTrain(Function):
         return gx, gg, gb
 
 
+@backend.follows_device  # the default γ, β are made here, outside a Function: on x's device
 def norm_train(x, gamma, beta, axes, eps):
     """Normalise over `axes` (training statistics); gamma/beta broadcast against x (pass ones/zeros if absent)."""
     if gamma is None:

@@ -277,6 +277,7 @@ def argmin(x, dim=None, keepdim=False):
     return Tensor(xp.argmin(x.data, axis=_norm_dim(dim, x.ndim), keepdims=keepdim).astype(numpy.int64))
 
 
+@backend.follows_device  # its constants are made outside a Function: on x's device, not the current one
 def logsumexp(x, dim=None, keepdim=False):
     """y = m + log(sum(exp(x - m))) with m = max(x), which keeps exp from overflowing;  dx = gy * softmax(x)"""
     axes = _axes(dim, x.ndim)
