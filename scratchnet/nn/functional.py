@@ -128,6 +128,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 
 def _pool_args(fn, x, kernel_size, stride, padding, dilation, ceil_mode=False):
+    if 0 in x.shape[1:]:  # only the batch may be empty (PyTorch: "optional 0 dim batch size")
+        raise ShapeError(f"{fn}: expected an input whose non-batch dims are non-zero, got shape {tuple(x.shape)}")
     k = _pair(kernel_size, "kernel_size", fn)
     s = k if stride is None or stride == [] else _pair(stride, "stride", fn)
     p, d = _pair(padding, "padding", fn), _pair(dilation, "dilation", fn)
@@ -219,6 +221,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                     ("bias", bias)):
         if t is not None and t.shape != (c,):
             raise ShapeError(f"batch_norm: {name} has shape {t.shape}, expected ({c},) for input {input.shape}")
+    if training and input.data.size == 0:
+        # An empty batch has no statistics: PyTorch returns the (empty) affine map and leaves the running ones alone
+        y = input if weight is None else input * _channel(weight, input)
+        return y if bias is None else y + _channel(bias, input)
     if training:
         n = input.data.size // c
         if n <= 1:

@@ -47,8 +47,8 @@ def check_nonempty_slices(name, shape, axes):
     so an empty reduced dim is an error, while an empty kept dim just gives an empty result ((3, 0).max(0) -> (0,))."""
     if axes is None:
         if 0 in shape:
-            raise ShapeError(f"{name}(): the tensor of shape {tuple(shape)} is empty; reduce over a non-empty dim "
-                             f"with the 'dim' argument")
+            raise EmptyReductionError(f"{name}(): the tensor of shape {tuple(shape)} is empty; reduce over a "
+                                      f"non-empty dim with the 'dim' argument")
         return
     for a in axes:
         if shape[a] == 0:

@@ -123,7 +123,8 @@ def reshape(x, *shape):
 
 
 def flatten(x, start_dim=0, end_dim=-1):
-    if x.ndim == 0:
+    if x.ndim == 0:  # dims 0 and -1 name its one element, as PyTorch; others are out of range
+        _norm_dim(start_dim, 0, "start_dim"), _norm_dim(end_dim, 0, "end_dim")
         return reshape(x, 1)
     s, e = _norm_dim(start_dim, x.ndim, "start_dim"), _norm_dim(end_dim, x.ndim, "end_dim")
     # the merged size from the known dims, not -1: (0, 3, 4) → (0, 12) is well defined although reshape(0, -1) is not
