@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
-.PHONY: setup demo worked-example test test-gpu-sim test-slow fuzz torch fashion-mnist browser bench clean mpi \
+.PHONY: setup demo worked-example test test-gpu-sim test-slow fuzz torch fashion-mnist browser bench bench-quick bench-scripts clean mpi \
 	test-mpi test-mpi-gpu-sim bench-scaling
 setup: $(VENV)/.installed
 
@@ -74,7 +74,16 @@ test-mpi-gpu-sim: mpi
 bench-scaling: mpi
 	$(BIN)/python benchmarks/scaling.py
 
+# CPU vs GPU vs PyTorch on the same workloads (scratchnet/bench.py): table, out/bench/bench.json and bench.png.
+# Measure on a quiet machine; `make bench-quick` is the under-2-minutes version.
 bench: setup
+	$(BIN)/scratchnet bench --out out/bench
+
+bench-quick: setup
+	$(BIN)/scratchnet bench --quick --out out/bench
+
+# The older per-topic benchmark scripts (framework overhead, CNN step and layers with memory, style step)
+bench-scripts: setup
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/cnn_step.py
 	$(BIN)/python benchmarks/style_step.py

@@ -65,7 +65,13 @@ class Function:
             kinds = {type(a) for a in arrays}
             if kinds != {numpy.ndarray}:
                 _check_devices(self, arrays)
-        y = self.forward(*arrays)
+        dev_array = next((a for a in arrays if type(a) is not numpy.ndarray and not isinstance(a, numpy.generic)),
+                         None)
+        if dev_array is None:
+            y = self.forward(*arrays)
+        else:
+            with backend.on(dev_array):  # CuPy allocates and launches on the current device: make it the inputs'
+                y = self.forward(*arrays)
         if isinstance(y, numpy.generic) and not all(isinstance(a, numpy.generic) for a in arrays):
             # NumPy turns 0-d results into scalars: keep every Tensor an ndarray (but an op on promoted Python numbers
             # alone stays a NumPy scalar, which goes with arrays on any device)

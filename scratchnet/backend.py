@@ -4,6 +4,7 @@ Every op asks `get_array_module(x)` for its `xp` and never names numpy or cupy i
 both. CuPy is imported only when a GPU is asked for.
 """
 import contextlib
+import functools
 import os
 
 import numpy
@@ -135,7 +136,7 @@ def to_device(array, dev):
     """Move (or keep) an array on device `dev`; returns the same array when it is already there."""
     dev = device(dev)
     if dev.type == "cpu":
-        return array.get() if _is_cupy_array(array) else numpy.asarray(array)
+        return to_numpy(array)
     cp = cupy()
     with cp.cuda.Device(dev.index):
         if _is_cupy_array(array) and array.device.id == dev.index:
@@ -144,17 +145,73 @@ def to_device(array, dev):
 
 
 def to_numpy(array):
-    """A host (NumPy) copy-or-view of any backend array."""
-    return array.get() if _is_cupy_array(array) else numpy.asarray(array)
+    """A host (NumPy) copy-or-view of any backend array. A sync point: deferred checks are reported here."""
+    if _is_cupy_array(array):
+        run_pending_checks()
+        return array.get()
+    return numpy.asarray(array)
 
 
 def using(dev):
     """A context manager that makes `dev` current for array creation (a no-op on the CPU)."""
     dev = device(dev)
     if dev.type == "cpu":
-        import contextlib
-        return contextlib.nullcontext()
+        return _NULL
     return cupy().cuda.Device(dev.index)
+
+
+def on(array):
+    """A context that makes `array`'s device current (a no-op for host arrays): CuPy allocates and launches kernels
+    on the current device, so work on a cuda:1 array must run with device 1 current."""
+    if type(array) is numpy.ndarray or not _is_cupy_array(array):
+        return _NULL
+    return cupy().cuda.Device(array.device.id)
+
+
+_NULL = contextlib.nullcontext()
+
+
+def follows_device(fn):
+    """Decorator: run fn with the device of its first argument (a Tensor or an array) current; a plain call on the
+    CPU. For functions that work on raw device arrays outside a Function (casts, comparisons, checks)."""
+    @functools.wraps(fn)
+    def wrapper(x, *args, **kwargs):
+        data = x.data if hasattr(x, "_ctx") else x
+        if _cupy is None or type(data) is numpy.ndarray:
+            return fn(x, *args, **kwargs)
+        with on(data):
+            return fn(x, *args, **kwargs)
+    return wrapper
+
+
+# ---- checks deferred to the next sync point (a GPU never waits for a validity test inside a step) ----
+
+_pending_checks = []
+
+
+def check_later(flag, make_error):
+    """Raise make_error() at the next sync point if the 0-d device array `flag` is true. On the CPU (a NumPy flag)
+    the check runs now. The GPU way, as PyTorch's device-side asserts: a training step is not stalled by a test of
+    its inputs, and a bad input is reported at the next read of a value (Tensor.item/tolist/numpy, to_numpy)."""
+    if type(flag) is not numpy.ndarray and not isinstance(flag, (bool, numpy.bool_)):
+        _pending_checks.append((flag, make_error))
+        if len(_pending_checks) > 256:  # bounded: a loop that never reads a value still gets its errors
+            run_pending_checks()
+    elif bool(flag):
+        raise make_error()
+
+
+def run_pending_checks():
+    """Read the deferred flags (one device->host transfer each) and raise the first failed check's error."""
+    if not _pending_checks:
+        return
+    checks = _pending_checks[:]
+    _pending_checks.clear()
+    for flag, make_error in checks:
+        with on(flag):
+            failed = bool(flag)
+        if failed:
+            raise make_error()
 
 
 def scatter_add(xp, target, index, values):
@@ -172,12 +229,17 @@ def scatter_add(xp, target, index, values):
         else:
             numpy.add.at(target, index, values)
     else:
-        import cupyx
-        cupyx.scatter_add(target, index, values)
+        # ufunc.at (CuPy 13+), not the deprecated cupyx.scatter_add (a DeprecationWarning on every call)
+        at = getattr(xp.add, "at", None)
+        if at is not None:
+            at(target, index, values)
+        else:
+            import cupyx
+            cupyx.scatter_add(target, index, values)
     return target
 
 
-# ---- random numbers: one generator per device, reseeded by manual_seed ----
+# ---- random numbers: one generator per device, reseeded by manual_seed, saved whole by get_rng_state ----
 
 def manual_seed(seed):
     """Seed every backend's generator, so runs on the same backend repeat exactly."""
@@ -186,21 +248,78 @@ def manual_seed(seed):
     _generators.clear()
     numpy.random.seed(_seed % 2**32)  # for code that still uses the legacy global state
     if _cupy is not None:
-        _cupy.random.seed(_seed)
+        _cupy.random.seed(_seed)  # CuPy's own global stream (current device), for user code that draws from it
+
+
+class DeviceGenerator:
+    """The random stream of one GPU, counter-based: draw i comes from a CuPy RandomState seeded with a hash of
+    (entropy, device, i). CuPy's RandomState cannot report or restore its state, so this one keeps its own: the
+    pair (entropy, draws) is the whole state, and restoring it continues the stream exactly (get_rng_state).
+    Seeding happens on the host and nothing is read back from the device."""
+
+    def __init__(self, dev, entropy):
+        self.dev, self.entropy, self.draws = dev, int(entropy), 0
+
+    def _next(self):
+        seq = numpy.random.SeedSequence(self.entropy, spawn_key=(self.dev.index, self.draws))
+        self.draws += 1
+        return cupy().random.RandomState(int(seq.generate_state(1, numpy.uint64)[0]) >> 1)
+
+    def standard_normal(self, shape, dtype):
+        return self._next().standard_normal(shape, dtype=dtype)
+
+    def random_sample(self, shape, dtype):
+        return self._next().random_sample(shape, dtype=dtype)
+
+    def randint(self, low, high, shape, dtype):
+        return self._next().randint(low, high, shape, dtype=dtype)
+
+    @property
+    def state(self):
+        return {"entropy": self.entropy, "draws": self.draws}
+
+    @state.setter
+    def state(self, value):
+        self.entropy, self.draws = int(value["entropy"]), int(value["draws"])
 
 
 def generator(dev=None):
-    """The random generator of a device: numpy.random.Generator on the CPU, cupy RandomState on a GPU."""
+    """The random generator of a device: numpy.random.Generator on the CPU, a DeviceGenerator on a GPU."""
     dev = device(dev)
     gen = _generators.get(dev)
     if gen is None:
         if dev.type == "cpu":
             gen = numpy.random.default_rng(_seed)
         else:
-            with using(dev):
-                gen = cupy().random.RandomState(_seed)
+            gen = DeviceGenerator(dev, _seed if _seed is not None else numpy.random.SeedSequence().entropy)
         _generators[dev] = gen
     return gen
+
+
+def get_rng_state():
+    """The state of every generator in use (CPU and each GPU) as a JSON-able dict, for checkpoints: with
+    set_rng_state it makes a resumed run draw exactly what an uninterrupted one would, on any device."""
+    out = {"seed": _seed, "cpu": generator("cpu").bit_generator.state, "cuda": {}}
+    for dev, gen in _generators.items():
+        if dev.type == "cuda":
+            out["cuda"][str(dev.index)] = gen.state
+    return out
+
+
+def set_rng_state(state):
+    """Restore what get_rng_state returned. Older checkpoints held only the CPU generator's bit-generator state."""
+    global _seed
+    if "cpu" not in state:  # a bare numpy bit-generator state, as checkpoints before device states saved
+        generator("cpu").bit_generator.state = state
+        return
+    _seed = state.get("seed")
+    generator("cpu").bit_generator.state = state["cpu"]
+    for index, st in state.get("cuda", {}).items():
+        dev = Device("cuda", int(index))
+        gen = _generators.get(dev)
+        if gen is None:
+            gen = _generators[dev] = DeviceGenerator(dev, st["entropy"])
+        gen.state = st
 
 
 _row_shard = None
@@ -392,7 +511,11 @@ def chunks(start, stop, per_item_bytes, limit_bytes):
 
 
 def over_batch(xp, n, body, min_items=2):
-    """body(start, stop) over [0, n): split across threads on the CPU (see parallel_for), whole on a GPU."""
+    """body(start, stop) over [0, n): split across threads on the CPU (see parallel_for), whole on a GPU.
+
+    An empty batch (n = 0) runs no body at all: bodies may index the first sample for its size."""
+    if n <= 0:
+        return
     if xp is numpy:
         parallel_for(n, body, min_items)
     else:

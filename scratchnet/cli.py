@@ -82,6 +82,8 @@ def _classify_parsers(sub):
     t.add_argument("--limit", type=positive_int, default=None, help="use only the first N training images")
     t.add_argument("--cosine", action="store_true", help="cosine learning-rate decay to 0 over the epochs")
     t.add_argument("--augment", action="store_true", help="random horizontal flips of training images")
+    t.add_argument("--log-every", type=positive_int, default=20, metavar="N",
+                   help="read the running loss/accuracy from the device every N steps (a GPU step never waits)")
     _common(t, "out/cnn", data=True)
     _nproc_argument(t)
     e = sub.add_parser("evaluate", help="test accuracy of a checkpoint")
@@ -118,6 +120,8 @@ def _gan_parser(sub):
                    help="weight of the mode-seeking term (default 0.1 for conditional models, 0 otherwise)")
     g.add_argument("--quality-samples", type=int_range(0, 100000), default=1000,
                    help="samples per quality measurement (0: none)")
+    g.add_argument("--log-every", type=positive_int, default=10, metavar="N",
+                   help="read the losses from the device and log them every N steps")
     _common(g, "out/gan", data=True)
     _nproc_argument(g)
 
@@ -168,7 +172,7 @@ def _check(a):
     """The checks argparse cannot make: paths, and arguments that depend on each other. Raises UsageError."""
     if getattr(a, "data", None) is not None:
         check_dir(a.data)
-    if a.command in ("train", "gan", "transfer", "style", "dream", "demo"):
+    if a.command in ("train", "gan", "transfer", "style", "dream", "demo", "bench"):
         check_out_dir(a.out, "-o/--out" if a.command in ("style", "dream") else "--out")
     if a.command in ("evaluate", "predict"):
         check_file(a.checkpoint, "checkpoint")
@@ -210,7 +214,8 @@ def _run(a, argv):
     elif a.command == "train":
         from .apps import classify
         hist = classify.train(a.model, a.data, a.epochs, a.batch_size, a.lr, a.device, a.seed, a.out, a.resume,
-                              limit=a.limit, cosine=a.cosine, augment=a.augment, force=a.force)
+                              limit=a.limit, cosine=a.cosine, augment=a.augment, force=a.force,
+                              log_every=a.log_every)
         if _is_rank0():
             print(f"final test accuracy {hist[-1]['test_acc']:.2%}; report in {a.out}")
     elif a.command == "evaluate":
@@ -231,7 +236,7 @@ def _run(a, argv):
         from .apps.gan import train_gan
         train_gan(a.model, a.conditional, a.loss, a.steps, a.batch_size, a.lr, a.data, a.device, a.seed, a.out,
                   a.resume, a.sample_every, limit=a.limit, quality_samples=a.quality_samples,
-                  mode_seeking=a.mode_seeking, force=a.force)
+                  mode_seeking=a.mode_seeking, force=a.force, log_every=a.log_every)
         if _is_rank0():
             print(f"samples, losses and checkpoint in {a.out}")
     elif a.command == "style":
@@ -245,6 +250,9 @@ def _run(a, argv):
         r = dream(a.image, a.out, a.net, a.objective, a.weights, a.size, a.octaves, a.octave_scale, a.steps,
                   a.lr, a.jitter, a.invert, a.seed, a.device)
         print(f"{r['objective']}: {r['objective_start']:.4g} -> {r['objective_end']:.4g}; wrote {r['result']}")
+    elif a.command == "bench":
+        from .bench import run
+        run(a.out, a.quick, a.threads, a.only, a.batches, a.repeat, a.frameworks)
     elif a.command == "demo":
         from .apps.gallery import demo
         print(f"gallery: {demo(a.out, a.quick, a.device, a.data)}")
@@ -283,7 +291,21 @@ def build_parser():
     _classify_parsers(sub)
     _gan_parser(sub)
     _image_parsers(sub)
+    _bench_parser(sub)
     return parser
+
+
+def _bench_parser(sub):
+    b = sub.add_parser("bench", help="time scratchnet (CPU, each GPU) and PyTorch (CPU, CUDA) on the same workloads")
+    b.add_argument("--out", default="out/bench", help="folder for bench.json and bench.png")
+    b.add_argument("--quick", action="store_true", help="fewer sizes and calls (under 2 minutes on 2 cores)")
+    b.add_argument("--threads", type=positive_int, default=None, help="CPU threads for every framework (default: all)")
+    b.add_argument("--only", nargs="+", default=None, metavar="WORKLOAD",
+                   choices=["cnn_step", "dcgan_step", "vgg19_style", "conv2d", "conv_transpose2d", "max_pool2d",
+                            "batch_norm", "linear", "matmul"], help="run only these workloads")
+    b.add_argument("--batches", type=positive_int, nargs="+", default=None, help="batch sizes of the CNN step")
+    b.add_argument("--repeat", type=positive_int, default=None, help="timed calls per workload (after warm-up)")
+    b.add_argument("--frameworks", nargs="+", default=None, choices=["scratchnet", "torch"])
 
 
 def _failure(err):

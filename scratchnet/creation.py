@@ -42,14 +42,14 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     dev = backend.device(device) if device is not None else (
         backend.device_of(data) if backend._is_cupy_array(data) else backend.get_default_device())
     xp = backend.xp_for(dev)
-    if xp is numpy:
-        array = numpy.array(backend.to_numpy(data), copy=True)
-    else:
-        with backend.using(dev):
+    with backend.using(dev):
+        if xp is numpy:
+            array = numpy.array(backend.to_numpy(data), copy=True)
+        else:
             array = xp.array(data, copy=True) if backend._is_cupy_array(data) else xp.asarray(numpy.asarray(data))
-    dtype = _dtype(dtype) or _default_dtype(array)
-    if array.dtype != dtype:
-        array = array.astype(dtype)
+        dtype = _dtype(dtype) or _default_dtype(array)
+        if array.dtype != dtype:
+            array = array.astype(dtype)
     return _finish(array, requires_grad)
 
 

@@ -12,3 +12,8 @@ class ShapeError(ValueError, RuntimeError):
 
 class DTypeError(TypeError, RuntimeError):
     """An op given a dtype it is not defined for (bitwise ops on floats); PyTorch raises a RuntimeError there."""
+
+
+class EmptyReductionError(IndexError, ShapeError):
+    """A reduction without an identity (max, min, argmax, ...) over an empty dim. PyTorch raises IndexError there,
+    so this is one too, and a ShapeError (so RuntimeError and ValueError) like scratchnet's other shape errors."""

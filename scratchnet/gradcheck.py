@@ -26,7 +26,8 @@ def _prepare(inputs):
     out = []
     for x, c in zip(inputs, chosen):
         if c:
-            x = Tensor(x.data.astype(numpy.float64, order="C", copy=True), True)  # C order: perturbed in place
+            with backend.on(x.data):
+                x = Tensor(x.data.astype(numpy.float64, order="C", copy=True), True)  # C order: perturbed in place
         out.append(x)
     return out, [i for i, c in enumerate(chosen) if c]
 
@@ -44,6 +45,12 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max_elements=4
     Inputs with more than `max_elements` entries are checked on a random sample of entries plus two random
     directions u (comparing ∇L·u with (L(x + εu) − L(x − εu)) / 2ε), which keeps large checks affordable.
     """
+    first = next((x.data for x in _as_list(inputs) if isinstance(x, Tensor)), None)
+    with backend.on(first) if first is not None else backend._NULL:  # probes are made on the inputs' device
+        return _gradcheck(fn, inputs, eps, atol, rtol, seed, max_elements, raise_exception)
+
+
+def _gradcheck(fn, inputs, eps, atol, rtol, seed, max_elements, raise_exception):
     from .autograd import grad
     xs, which = _prepare(inputs)
     rng = numpy.random.default_rng(seed)
@@ -97,6 +104,12 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max_elements=4
 
 def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, **kw):
     """Check second derivatives: gradcheck of (x, v) -> d(v·fn(x))/dx, whose backward is double backprop."""
+    first = next((x.data for x in _as_list(inputs) if isinstance(x, Tensor)), None)
+    with backend.on(first) if first is not None else backend._NULL:  # probes are made on the inputs' device
+        return _gradgradcheck(fn, inputs, grad_outputs, eps, atol, rtol, seed, **kw)
+
+
+def _gradgradcheck(fn, inputs, grad_outputs, eps, atol, rtol, seed, **kw):
     from .autograd import grad
     xs, which = _prepare(inputs)
     rng = numpy.random.default_rng(seed + 1)

@@ -148,12 +148,18 @@ class Tensor:
         return numpy.array(backend.to_numpy(self.data), copy=True)
 
     def __array__(self, dtype=None, copy=None):
+        if self.device.type != "cpu":
+            # as PyTorch and CuPy do: a device->host copy is never implicit
+            raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy the "
+                            "tensor to host memory first (or .numpy() for a host copy)")
         a = backend.to_numpy(self.data)
         return a if dtype is None else a.astype(dtype, copy=False)
 
     def item(self):
         if self.data.size != 1:
             raise ShapeError(f"item() needs a tensor with one element, got shape {self.shape}")
+        if type(self.data) is not numpy.ndarray:
+            backend.run_pending_checks()  # a sync point: report what the device checked meanwhile
         return self.data.reshape(()).item()
 
     def tolist(self):
@@ -303,6 +309,13 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, capture=N
         else:
             pending[fn] = pending[fn] + g
 
+    with backend.on(roots[0].data) if roots else backend._NULL:  # seeds and sums on the graph's device
+        return _walk(roots, grads, retain_graph, create_graph, capture, accumulate_into, heap, pending, leaf_grads,
+                     want, captured, send)
+
+
+def _walk(roots, grads, retain_graph, create_graph, capture, accumulate_into, heap, pending, leaf_grads, want,
+          captured, send):
     for i, (t, g) in enumerate(zip(roots, grads)):
         send(t, _as_grad(t, g, i))
 

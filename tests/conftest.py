@@ -16,6 +16,14 @@ settings.register_profile("dev", max_examples=15, deadline=None, suppress_health
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+@pytest.fixture(autouse=True)
+def _no_deferred_errors_across_tests():
+    """A check deferred to the next sync point (GPU) belongs to the test that made it, not to the next one."""
+    yield
+    from scratchnet import backend
+    backend._pending_checks.clear()
+
+
 @pytest.fixture
 def device():
     """The device under test: $SCRATCHNET_DEVICE (cpu unless set), so one suite runs on every backend."""

@@ -67,7 +67,8 @@ def test_ctrl_c_leaves_a_valid_checkpoint(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "scratchnet.cli", "train", "--data", SAMPLE, "--epochs", "200",
                              "--limit", "1280", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(sn.__file__))},
+                            text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                [os.path.dirname(os.path.dirname(sn.__file__)), os.environ.get("PYTHONPATH", "")])},
                             # a shell's background job inherits SIGINT ignored, and Python then keeps it ignored
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120

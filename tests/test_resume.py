@@ -159,8 +159,10 @@ def test_more_epochs_are_not_a_difference_unless_they_change_the_schedule(tmp_pa
         _train(tmp_path / "cos", epochs=3, cosine=True, resume=True)   # epoch 2 ran at another learning rate
 
 
+# On the CPU: a GAN draws its noise from the device's generator, and a GPU generator's state is not stored in
+# checkpoints yet (issue 11 adds it), so on a GPU a resumed GAN does not yet repeat the uninterrupted run exactly
 GAN = dict(model="mlp", conditional=True, steps=6, batch_size=8, limit=64, data=SAMPLE, sample_every=2,
-           progress=False, quality_samples=0)
+           progress=False, quality_samples=0, device="cpu")
 
 
 def _gan(out, hook=None, **kw):

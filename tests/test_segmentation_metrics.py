@@ -199,3 +199,21 @@ def test_confusion_bad_inputs():
         m.scores()
     with pytest.raises(ValueError, match="num_classes must be an integer >= 1"):
         ConfusionMatrix(0)
+
+
+def test_confusion_update_makes_no_transfer(device):
+    """Accumulating scores during training must not stall the GPU: no device->host read, no host upload."""
+    if device.type != "cuda":
+        pytest.skip("counts CuPy stand-in transfers: runs under make test-gpu-sim")
+    import cupy
+    if not hasattr(cupy, "standin"):
+        pytest.skip("real CuPy has no transfer counters")
+    rng = numpy.random.default_rng(0)
+    logits = sn.tensor(rng.standard_normal((2, 4, 6, 6)).astype(numpy.float32), device=device)
+    target = sn.tensor(rng.integers(0, 4, (2, 6, 6)), device=device)
+    m = ConfusionMatrix(4, ignore_index=255)
+    with cupy.standin.counting() as k:
+        m.update(logits, target)
+        m.update(logits.argmax(1), target)
+    assert k.d2h == 0 and k.h2d == 0, k.log
+    numpy.testing.assert_array_equal(m.matrix(), 2 * confusion_matrix(logits.argmax(1), target, 4))

@@ -29,21 +29,27 @@ def test_type_promotion_follows_pytorch():
 def test_attributes_and_conversions():
     t = sn.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
     assert t.shape == (2, 3) and t.ndim == 2 and t.is_leaf and t.requires_grad and t.grad is None
-    assert t.device == "cpu" and str(t.device) == "cpu"
+    dev = sn.get_default_device()                                  # cpu, or cuda in the GPU lane
+    assert t.device == dev and str(t.device) == str(dev)
     assert t.T.shape == (3, 2)
     assert t.sum().item() == 21.0
     assert t.tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
     n = t.numpy()
     n[0, 0] = 99
-    assert t.data[0, 0] == 1.0                                    # numpy() is a copy
-    assert numpy.asarray(t).shape == (2, 3)
+    assert t.tolist()[0][0] == 1.0                                # numpy() is a copy
+    if dev.type == "cpu":
+        assert numpy.asarray(t).shape == (2, 3)
+    else:  # as PyTorch: a device tensor is never silently copied to the host
+        with pytest.raises(TypeError, match=r"Tensor\.cpu\(\)"):
+            numpy.asarray(t)
+        assert numpy.asarray(t.cpu()).shape == (2, 3)
     d = t.detach()
     assert not d.requires_grad and d.data is t.data
     c = t.clone()
     assert c.grad_fn is not None and c.data is not t.data
     assert t.double().dtype == numpy.float64 and t.long().dtype == numpy.int64
     assert t.to("float64").dtype == numpy.float64
-    assert t.cpu() is t
+    assert t.cpu() is t if dev.type == "cpu" else t.cpu().device == "cpu"
     assert "requires_grad=True" in repr(t)
 
 
@@ -168,3 +174,21 @@ def test_blas_core_flags_a_forced_avx2_kernel(monkeypatch):
     assert ("unset it for faster GEMMs" in backend.blas_core()) == forced
     monkeypatch.delenv("OPENBLAS_CORETYPE")
     assert backend.blas_core() == name
+
+
+def test_array_protocol_refuses_device_tensors_and_names_the_way_out():
+    # Checked on every machine: a stand-in device array is enough to reach the refusal (PyTorch raises TypeError
+    # "can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() ...")
+    class FakeDev:
+        type = "cuda"
+
+        def __str__(self):
+            return "cuda:1"
+    t = sn.tensor([1.0, 2.0])
+    orig = sn.Tensor.device
+    try:
+        sn.Tensor.device = property(lambda self: FakeDev())
+        with pytest.raises(TypeError, match=r"cuda:1.*Tensor\.cpu\(\)"):
+            numpy.asarray(t)
+    finally:
+        sn.Tensor.device = orig

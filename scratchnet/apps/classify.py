@@ -13,10 +13,12 @@ import numpy
 from .. import backend, creation, io, optim
 from ..data import DataLoader, FashionMNIST, horizontal_flip
 from ..models import build
+from ..nn import functional as F
 from ..tensor import no_grad
 from . import parallel, plots
 from . import resume as resume_rules
 from .progress import Progress
+from .readout import Readout, read_floats
 
 
 class CheckpointError(RuntimeError):
@@ -24,12 +26,12 @@ class CheckpointError(RuntimeError):
 
 
 def _rng_state():
-    gen = backend.generator("cpu")
-    return json.dumps(gen.bit_generator.state)
+    """Every generator's state, the GPUs' too (dropout masks are drawn on the model's device)."""
+    return json.dumps(backend.get_rng_state())
 
 
 def _set_rng_state(text):
-    backend.generator("cpu").bit_generator.state = json.loads(text)
+    backend.set_rng_state(json.loads(text))
 
 
 def save_checkpoint(path, model_name, model, opt, epoch, history, classes, settings=None, report=None):
@@ -64,19 +66,23 @@ def evaluate(model, dataset, batch_size=500, device=None, shard=False):
     """(accuracy, mean cross-entropy, confusion matrix, predictions) of `model` on `dataset`.
     shard=True (every rank of an MPI run calls it): each rank scores its contiguous part of the dataset and the
     sums are all-reduced, so every rank returns the figures of the whole dataset."""
-    from ..nn import functional as F
     model.eval()
     k = len(dataset.classes)
     confusion = numpy.zeros((k, k), dtype=numpy.int64)
-    preds, total_loss = [numpy.zeros(0, numpy.int64)], 0.0
-    lo, hi = parallel.rows(len(dataset)) if shard else (0, len(dataset))
-    for x, y in DataLoader(dataset, batch_size, device=device, sampler=range(lo, hi)):
-        logits = model(x)
-        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
-        p = logits.argmax(1).numpy()
-        preds.append(p)
-        numpy.add.at(confusion, (y.numpy(), p), 1)
-    preds = numpy.concatenate(preds)
+    losses, preds, lo, hi = [], [], *(parallel.rows(len(dataset)) if shard else (0, len(dataset)))
+    with no_grad():
+        for x, y in DataLoader(dataset, batch_size, device=device, sampler=range(lo, hi)):
+            logits = model(x)
+            losses.append(F.cross_entropy(logits, y, reduction="sum"))   # kept on the device: read once below
+            preds.append(logits.argmax(1).data)
+    if preds:
+        xp = backend.xp_of(preds[0])
+        with backend.on(preds[0]):
+            total_loss = read_floats({"loss": sum(losses[1:], losses[0])})["loss"]
+            preds = backend.to_numpy(xp.concatenate(preds)).astype(numpy.int64)
+    else:
+        total_loss, preds = 0.0, numpy.zeros(0, numpy.int64)
+    numpy.add.at(confusion, (numpy.asarray(dataset.targets)[lo:hi], preds), 1)
     if shard and parallel.dist.world_size() > 1:
         total_loss = float(parallel.sum_over_ranks(total_loss))
         confusion = parallel.sum_over_ranks(confusion, numpy.int64)
@@ -104,8 +110,28 @@ def _write_report(out, history, confusion, test_ds, preds):
                           "confusion": confusion.tolist(), "classes": list(test_ds.classes)}, indent=1)
 
 
+def train_step(net, opt, x, y, sums=None, scale=None):
+    """One Adam step on a batch already on the device; returns the loss. The batch's loss sum and correct count
+    are added to `sums` (a Readout) on the device, so the step never waits for the host. scale: the loss is the
+    batch's sum times scale (data-parallel ranks), else its mean."""
+    logits = net(x)
+    if scale is None:
+        loss = F.cross_entropy(logits, y)
+        batch_loss = loss.detach() * len(y)
+    else:
+        batch_loss = F.cross_entropy(logits, y, reduction="sum")
+        loss = batch_loss * scale
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    if sums is not None:
+        sums.add(loss=batch_loss, correct=(logits.detach().argmax(1) == y).sum())
+    return loss
+
+
 def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device=None, seed=0, out="out/cnn",
-          resume=False, progress=True, limit=None, cosine=False, augment=False, dataset=FashionMNIST, force=False):
+          resume=False, progress=True, limit=None, cosine=False, augment=False, dataset=FashionMNIST, force=False,
+          log_every=20):
     """Train a classifier with Adam; returns the history (one dict per epoch).
 
     cosine: anneal the learning rate to 0 over the epochs (lr_t = lr·(1 + cos(π·t/epochs))/2, set per epoch);
@@ -113,6 +139,7 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
     resume: continue from OUT/checkpoint.npz, which must have been written with the same settings (model, lr,
     batch size, seed, limit, augmentation, schedule; more epochs are fine) unless `force`; the report is redrawn
     from the checkpoint first, so it always matches it.
+    log_every: read the running loss and accuracy from the device every N steps (the progress bar's refresh).
     Under mpiexec each rank computes its rows of every global batch of `batch_size`; rank 0 writes."""
     rank, world, device = parallel.start(device)
     writer = parallel.is_writer()
@@ -162,37 +189,31 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
     base, net = net, parallel.wrap(net)
     sizes = loader.global_batch_sizes()
     schedule = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, last_epoch=start - 1) if cosine else None
-    from ..nn import functional as F
     try:
         for epoch in range(start, epochs):
             loader.set_epoch(epoch)
             net.train()
             bar_start = time.perf_counter()
             bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}") if progress else None
-            loss_sum = correct = seen = 0
+            sums, seen = Readout(log_every), 0
             for step, (x, y) in enumerate(loader, 1):
                 m = sizes[step - 1]
-                with backend.sharded_rows(*parallel.batch_rows(m), m):
-                    logits = net(x)
                 whole = world > 1 and len(y) == m       # a batch smaller than the world: every rank computes it all
-                if world > 1:
+                counted = not whole or rank == 0        # (counted once)
+                with backend.sharded_rows(*parallel.batch_rows(m), m):
                     # DDP averages over ranks: scaling the rows' sum by world/m makes that the global batch's mean
-                    total = F.cross_entropy(logits, y, reduction="sum")
-                    loss, batch_loss = total * ((1 if whole else world) / m), total.item()
-                else:
-                    loss = F.cross_entropy(logits, y)
-                    batch_loss = loss.item() * len(y)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                if not whole or rank == 0:               # (counted once)
-                    loss_sum += batch_loss
-                    correct += int((logits.argmax(1) == y).sum().item())
+                    train_step(net, opt, x, y, sums if counted else None,
+                               scale=(1 if whole else world) / m if world > 1 else None)
+                if counted:
                     seen += len(y)
-                if bar and (step % 20 == 0 or step == len(loader)):
-                    bar.update(step, seen, loss=loss_sum / seen, acc=correct / seen)
+                if bar and sums.due(step, len(loader)):   # the only device->host reads of the epoch
+                    figures = sums.read()
+                    bar.update(step, seen, loss=figures.get("loss", 0.0) / max(seen, 1),
+                               acc=figures.get("correct", 0.0) / max(seen, 1))
             if bar:
                 bar.close()
+            figures = sums.read()
+            loss_sum, correct = figures.get("loss", 0.0), figures.get("correct", 0.0)
             if world > 1:
                 loss_sum, correct, seen = parallel.sum_over_ranks([loss_sum, correct, seen]).tolist()
             acc, test_loss, confusion, preds = evaluate(base, test_ds, device=device, shard=True)

@@ -15,6 +15,7 @@ from ..autograd import grad
 from ..data.datasets import FASHION
 from ..nn import functional as F
 from .progress import Progress
+from .readout import read_rows
 from .images import load_image, save_image, strip
 
 # the shipped Fashion-MNIST CNN (metrics.load_classifier): names for the outputs of its stages
@@ -92,8 +93,24 @@ def _roll(data, dy, dx):
     return xp.roll(xp.roll(data, dy, axis=2), dx, axis=3)
 
 
+def dream_step(dnet, x, layer, channels, lr, shift):
+    """One gradient-ascent step on x (in place): roll by `shift` (jitter), climb the objective's gradient
+    normalised by its mean size, clip to [0, 1]. Returns the objective before the step (a device tensor)."""
+    dy, dx = shift
+    with backend.on(x.data):
+        xr = creation.tensor(_roll(x.data, dy, dx), device=x.device, requires_grad=True)
+        j = objective_value(dnet(xr, layer), channels)
+        (g,) = grad(j, [xr])
+        g = _roll(g.data, -dy, -dx)
+        xp = backend.xp_of(g)
+        if dnet.gray:                  # the same step on R, G and B: light and dark structure, no colour cast
+            g = xp.broadcast_to(g.sum(1, keepdims=True), g.shape)
+        x.data[...] = xp.clip(x.data + lr * g / (xp.abs(g).mean() + 1e-8), 0, 1)
+    return j.detach()
+
+
 def dream(image, out=None, net="fashion", objective="block3", weights=None, size=256, octaves=4, octave_scale=1.4,
-          steps=20, lr=0.008, jitter=16, invert=False, seed=0, device=None, progress=True):
+          steps=20, lr=0.008, jitter=16, invert=False, seed=0, device=None, progress=True, log_every=5):
     """DeepDream an image (path or bundled photo name). invert=True dreams on the negative and turns it back (the
     Fashion-MNIST CNN learned bright garments on black). Writes OUT/dream.png and a before|after strip."""
     device = device or backend.get_default_device()
@@ -114,19 +131,15 @@ def dream(image, out=None, net="fashion", objective="block3", weights=None, size
         detail = creation.zeros_like(octave_base) if detail is None else \
             F.interpolate(detail, size=hw, mode="bilinear", align_corners=False)
         x = (octave_base + detail).detach()
+        pending = []
         for i in range(steps):
-            dy, dx = (int(v) for v in rng.integers(-jitter, jitter + 1, size=2))
-            xr = creation.tensor(_roll(x.data, dy, dx), device=device, requires_grad=True)
-            j = objective_value(dnet(xr, layer), channels)
-            (g,) = grad(j, [xr])
-            g = _roll(g.data, -dy, -dx)
-            xp = backend.xp_of(g)
-            if dnet.gray:                  # the same step on R, G and B: light and dark structure, no colour cast
-                g = xp.broadcast_to(g.sum(1, keepdims=True), g.shape)
-            x.data[...] = xp.clip(x.data + lr * g / (xp.abs(g).mean() + 1e-8), 0, 1)
-            values.append(float(j.item()))
-            if bar:
-                bar.update(o * steps + i + 1, o * steps + i + 1, objective=values[-1])
+            shift = tuple(int(v) for v in rng.integers(-jitter, jitter + 1, size=2))   # host draws: no sync
+            pending.append({"j": dream_step(dnet, x, layer, channels, lr, shift)})
+            if (i + 1) % log_every == 0 or i + 1 == steps:   # the loop's only device->host reads
+                values.extend(r["j"] for r in read_rows(pending))
+                pending = []
+                if bar:
+                    bar.update(o * steps + i + 1, o * steps + i + 1, objective=values[-1])
         detail = x - octave_base
     if bar:
         bar.close()

@@ -13,11 +13,13 @@ import numpy
 from .. import backend, creation, io, optim
 from ..data import FashionMNIST
 from ..models.gan import build_gan
-from ..tensor import no_grad
+from ..ops.shape import cat
+from ..tensor import Tensor, no_grad
 from . import parallel, plots
 from . import resume as resume_rules
 from .classify import _rng_state, _set_rng_state
 from .progress import Progress
+from .readout import FirstNonFinite, read_floats
 from .gan_losses import discriminator_loss, generator_loss, gradient_penalty, mode_seeking
 
 
@@ -65,7 +67,10 @@ class GANRun:
         return creation.randn(n, self.config["z_dim"], device=self.device, dtype=self.dtype)
 
     def labels(self, y):
-        return creation.tensor(y, device=self.device) if self.config["conditional"] else None
+        """Class labels as a device tensor (y: host integers, or a tensor already on the device)."""
+        if not self.config["conditional"] or y is None:
+            return None
+        return y if isinstance(y, Tensor) and y.device == self.device else creation.tensor(y, device=self.device)
 
     def sample(self, n, labels=None):
         z = self.noise(n)
@@ -76,7 +81,8 @@ class GANRun:
         return out
 
     def step(self, real, y):
-        """One D update (n_critic of them for WGAN-GP) and one G update; returns the figures to watch."""
+        """One D update (n_critic of them for WGAN-GP) and one G update; returns the figures to watch as 0-d
+        tensors on the device (read them with readout.read_floats when they are logged: no sync in the step)."""
         c, n = self.config, real.shape[0]
         lab = self.labels(y)
         for _ in range(c["n_critic"]):
@@ -92,7 +98,7 @@ class GANRun:
         if c.get("mode_seeking") and n >= 2:
             # the G batch is two halves with the same classes and different noise, for the mode-seeking term
             h = n // 2
-            lab2 = None if y is None else self.labels(numpy.concatenate([y[:h], y[:h]]))
+            lab2 = None if lab is None else cat([lab[:h], lab[:h]])
             z = self.noise(2 * h)
             fake = self.g(z, lab2)
             d_fake = self.d(fake, lab2)
@@ -105,8 +111,10 @@ class GANRun:
         self.opt_g.zero_grad()
         loss_g.backward()
         self.opt_g.step()
-        squash = (lambda t: t.sigmoid().mean().item()) if c["loss"] == "bce" else (lambda t: t.mean().item())
-        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "D(x)": squash(d_real), "D(G(z))": squash(d_fake)}
+        with no_grad():
+            squash = (lambda t: t.sigmoid().mean()) if c["loss"] == "bce" else (lambda t: t.mean())
+            return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "D(x)": squash(d_real),
+                    "D(G(z))": squash(d_fake)}
 
     def state(self, step, history):
         g, d = parallel.unwrap(self.g), parallel.unwrap(self.d)
@@ -179,12 +187,16 @@ def write_pictures(run, out, fixed_z, fixed_labels, classes, tag):
 
 def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_size=64, lr=2e-4, data=None,
               device=None, seed=0, out="out/gan", resume=False, sample_every=500, progress=True, limit=None,
-              quality_samples=1000, mode_seeking=None, force=False):
+              quality_samples=1000, mode_seeking=None, force=False, log_every=10):
     """Train and write the run's pictures and checkpoint; returns the history (one dict per logged step).
+    The losses stay on the device and are read every `log_every` steps and before each checkpoint (a divergence
+    is caught there, so the checkpoint on disk is always from before it).
     At every checkpoint the samples' quality is measured (quality.json, quality.png); quality_samples=0 skips it.
     resume: continue from OUT/checkpoint.npz, written with the same settings (more steps are fine) unless `force`
     (the model, its conditioning and the loss can never differ); the last checkpoint's pictures are redrawn first.
     Under mpiexec each rank computes its rows of every batch (batch_size must divide evenly) and rank 0 writes."""
+    if int(log_every) < 1:
+        raise ValueError(f"--log-every must be at least 1, got {log_every}")
     rank, world, device = parallel.start(device)
     if world > 1 and batch_size % world:
         raise ValueError(f"--batch-size {batch_size} does not split evenly over {world} ranks")
@@ -225,24 +237,34 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
                 print(f"resuming with other settings (forced): {forced}")
         start, quality = int(ck["step"]), list(ck.get("quality", []))
         # keep the every-10-steps log; a stopped run's extra entry for its last step is not part of it
-        history = [h for h in ck["history"] if (h["step"] - 1) % 10 == 0]
+        history = [h for h in ck["history"] if (h["step"] - 1) % log_every == 0]
         _set_rng_state(ck["rng"])
         if writer:   # the pictures of the checkpoint's step, in case a stop came between the two
             write_pictures(run, out, fixed_z, fixed_labels, ds.classes, f"step{start:06d}")
     run.distribute()
     lo, hi = parallel.rows(batch_size)
+    nonfinite = FirstNonFinite()
     bar = Progress(steps - start, f"{model}{' conditional' if conditional else ''} {loss}") if progress else None
     for step in range(start, steps):
         x, y = _batch(images, targets, step, batch_size, seed)
         x, y = x[lo:hi], y[lo:hi]      # this rank's rows (all of them in one process)
         real = creation.tensor(x.astype(numpy.float32)[:, None] / 127.5 - 1, device=run.device)  # [-1, 1]
         with backend.sharded_rows(lo, hi, batch_size):
-            figures = run.step(real, y)
-        if world > 1:   # the global batch's figures: equal shards, so the mean of the ranks' means
-            figures = dict(zip(figures, (float(v) for v in parallel.sum_over_ranks(list(figures.values())) / world)))
-        if not all(numpy.isfinite(v) for v in figures.values()):
-            raise GANDiverged(f"step {step + 1}: {figures}: training diverged; the last good checkpoint is {ck_path}")
-        if step % 10 == 0 or step + 1 == steps:
+            figures = run.step(real, run.labels(y))
+        nonfinite.update(step, figures)   # on the device: no sync
+        log_now = step % log_every == 0 or step + 1 == steps
+        if log_now or (step + 1) % sample_every == 0:   # the step's only device->host reads
+            figures = read_floats(figures)
+            if world > 1:   # the global batch's figures: equal shards, so the mean of the ranks' means
+                figures = dict(zip(figures, (float(v) for v in parallel.sum_over_ranks(list(figures.values()))
+                                             / world)))
+            bad = nonfinite.read()
+            if world > 1 and float(parallel.sum_over_ranks([0.0 if bad is None else 1.0])[0]) and bad is None:
+                bad = step   # another rank saw it: every rank stops here, together
+            if bad is not None or not all(numpy.isfinite(v) for v in figures.values()):
+                raise GANDiverged(f"step {(step if bad is None else bad) + 1}: {figures}: training diverged; the "
+                                  f"last good checkpoint is {ck_path}")
+        if log_now:
             history.append({"step": step + 1, **figures})
             if bar:
                 bar.update(step + 1 - start, (step + 1 - start) * batch_size, **figures)
@@ -262,7 +284,7 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
     if not writer:
         return history
     write_pictures(run, out, fixed_z, fixed_labels, ds.classes, "final")
-    plots.line_chart(os.path.join(out, "losses.png"), "GAN losses (logged every 10 steps)",
+    plots.line_chart(os.path.join(out, "losses.png"), f"GAN losses (logged every {log_every} steps)",
                      {"D loss": [h["loss_d"] for h in history], "G loss": [h["loss_g"] for h in history]},
                      xlabel="training step", ylabel=f"{loss} loss", x=[h["step"] for h in history], log=False)
     io.atomic_write_json(os.path.join(out, "history.json"), {"losses": history, "quality": quality})

@@ -8,7 +8,7 @@ import os
 import numpy
 from PIL import Image, ImageDraw
 
-from .. import creation
+from .. import backend, creation
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "images")
 
@@ -123,7 +123,8 @@ def preserve_color(result, content):
     c = content.detach().reshape(3, -1)
     yiq_r, yiq_c = xp_matrix @ r, xp_matrix @ c
     yiq = creation.tensor(yiq_c.data, device=result.device)
-    yiq.data[0] = yiq_r.data[0]
+    with backend.on(yiq.data):
+        yiq.data[0] = yiq_r.data[0]
     inverse = creation.tensor(numpy.linalg.inv(_YIQ), dtype=result.dtype, device=result.device)
     return (inverse @ yiq).reshape(result.shape).clip(0, 1)
 

@@ -84,8 +84,12 @@ def line_charts(path, panels, xlabel="epoch"):
         ax.grid(True, which="major", alpha=0.35)
         if log:
             ax.grid(True, which="minor", alpha=0.12)
-        if p["x"] is None or all(float(v).is_integer() for v in p["x"]):   # epochs and steps: no 1.25
+        xs = list(p["x"]) if p["x"] is not None else list(range(1, max(map(len, p["series"].values()), default=0) + 1))
+        if all(float(v).is_integer() for v in xs):   # epochs and steps: no 1.25
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if len(set(xs)) == 1:                     # one point: one tick at it, not a zoom into 0.95..1.05
+                ax.set_xlim(xs[0] - 1, xs[0] + 1)
+                ax.set_xticks([xs[0]])
         if len(p["series"]) > 1 or next(iter(p["series"]), ""):
             ax.legend()
     return save_figure(fig, path)

@@ -63,6 +63,14 @@ def soft_dice_loss(input, target, smooth=1.0, include_background=True, ignore_in
     return 1 - dice.mean()
 
 
+def _histogram(xp, bins, n):
+    """Counts of the values 0..n-1 in bins. cupy.bincount reads bins.max() back to the host (a device sync), so on
+    the GPU the counts are a scatter-add instead."""
+    if xp is backend.numpy:
+        return numpy.bincount(bins, minlength=n)
+    return backend.scatter_add(xp, xp.zeros(n, xp.int64), bins, xp.ones(bins.shape, xp.int64))
+
+
 class ConfusionMatrix:
     """Accumulates the (C, C) confusion matrix of batches on the device (no transfer, no sync per batch).
 
@@ -103,7 +111,7 @@ class ConfusionMatrix:
         ok = kept & ~bad_t & ~bad_p
         # every pixel lands in one bin: its cell c·t + p, or a "bad" bin, or (ignored) one more bin dropped below
         bins = xp.where(ok, t * c + p, xp.where(bad_t, c * c, xp.where(bad_p, c * c + 1, c * c + 2)))
-        counts = xp.bincount(bins, minlength=c * c + 3)[:c * c + 2]
+        counts = _histogram(xp, bins, c * c + 3)[:c * c + 2]
         self._m = counts if self._m is None else self._m + counts
 
     def matrix(self):

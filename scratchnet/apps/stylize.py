@@ -15,6 +15,7 @@ from ..models.bank import FilterBank
 from ..models.vgg import vgg16, vgg19
 from ..tensor import no_grad
 from .progress import Progress
+from .readout import read_rows
 from .images import load_image, preserve_color as keep_colours, save_image, strip
 from .plots import line_chart
 from .style import gram_matrix, total_variation
@@ -87,23 +88,38 @@ def _finite(v):
     return math.isfinite(v)
 
 
-def synthesize(loss_fn, x0, steps=100, optimizer="lbfgs", lr=0.02, progress=True, label="style"):
+def adam_stepper(loss_fn, x, lr):
+    """(step, x): x as a leaf that requires grad, and step() = one Adam step on loss_fn(x) that returns the loss
+    and its parts as device tensors (nothing read back: the caller reads them every few steps)."""
+    if not x.requires_grad:
+        x = x.detach().requires_grad_(True)
+    opt = optim.Adam([x], lr=lr)
+
+    def step():
+        opt.zero_grad()
+        total, parts = loss_fn(x)
+        total.backward()
+        opt.step()
+        return dict(total=total.detach(), **{k: v.detach() for k, v in parts.items()})
+    return step, x
+
+
+def synthesize(loss_fn, x0, steps=100, optimizer="lbfgs", lr=0.02, progress=True, label="style", log_every=5):
     """Minimise loss_fn over the pixels, starting from x0, for `steps` optimizer iterations. Returns (image,
-    history, optimizer actually used); history has one dict per loss evaluation, with "total" and every part."""
+    history, optimizer actually used); history has one dict per loss evaluation, with "total" and every part.
+    With Adam the losses stay on the device and are read every `log_every` steps (a non-finite loss is raised
+    there); L-BFGS reads each evaluation, as its line search needs the values."""
     if optimizer not in ("lbfgs", "adam"):
         raise ValueError(f"optimizer must be 'lbfgs' or 'adam', got {optimizer!r}")
     x = x0.detach().clone().requires_grad_(True)
     history = []
     bar = Progress(steps, label, unit="it/s") if progress else None
 
-    def closure():
+    def closure():   # for L-BFGS, which reads every loss it evaluates (its line search syncs: see optim.lbfgs)
         opt.zero_grad()
         total, parts = loss_fn(x)
         total.backward()
         history.append(dict(total=float(total.item()), **{k: float(v.item()) for k, v in parts.items()}))
-        if not _finite(history[-1]["total"]) and used == "adam":
-            raise FloatingPointError(f"{label}: the loss became {history[-1]['total']} after {len(history)} "
-                                     f"evaluations")
         return total
 
     done, used = 0, optimizer
@@ -115,7 +131,8 @@ def synthesize(loss_fn, x0, steps=100, optimizer="lbfgs", lr=0.02, progress=True
         opt.step(closure)
         first, now = history[0]["total"], history[-1]["total"]
         if not _finite(now) or now > 0.98 * first:
-            x.data[...] = start.data
+            with backend.on(x.data):
+                x.data[...] = start.data
             used = "adam"
             if progress:
                 print(f"{label}: L-BFGS stalled (loss {first:.4g} -> {now:.4g} in 5 iterations); using Adam(lr={lr})")
@@ -132,11 +149,19 @@ def synthesize(loss_fn, x0, steps=100, optimizer="lbfgs", lr=0.02, progress=True
                 if opt.state[x]["n_iter"] - n_before < chunk:   # converged: L-BFGS stopped early
                     break
     if used == "adam":
-        opt = optim.Adam([x], lr=lr)
+        step, _ = adam_stepper(loss_fn, x, lr)
+        pending = []
         for it in range(steps - done):
-            opt.step(closure)
-            if bar and (it % 5 == 4 or it == steps - done - 1):
-                bar.update(done + it + 1, done + it + 1, **{k: v for k, v in history[-1].items()})
+            pending.append(step())
+            if it % log_every == log_every - 1 or it == steps - done - 1:   # the loop's only device->host reads
+                history.extend(read_rows(pending))
+                pending = []
+                bad = next((i for i, h in enumerate(history) if not _finite(h["total"])), None)
+                if bad is not None:
+                    raise FloatingPointError(f"{label}: the loss became {history[bad]['total']} after {bad + 1} "
+                                             "evaluations")
+                if bar:
+                    bar.update(done + it + 1, done + it + 1, **{k: v for k, v in history[-1].items()})
     if bar:
         bar.close()
     return x.detach().clip(0, 1), history, used

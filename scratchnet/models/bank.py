@@ -19,10 +19,17 @@ def binomial_blur(x):
     """Separable [1 4 6 4 1]/16 blur with reflect padding, channel by channel:
     y = b ⋆ (b ⋆ x)ᵀ, b = [1, 4, 6, 4, 1]/16 (a Gaussian of σ ≈ 1; linear, so dL/dx is the same blur flipped)."""
     c = x.shape[1]
-    k = creation.tensor([1.0, 4.0, 6.0, 4.0, 1.0], dtype=x.dtype, device=x.device) / 16
+    key = (c, x.dtype, x.device)
+    if key not in _blur_kernels:   # made once per channel count, dtype and device (a GPU step uploads nothing)
+        k = creation.tensor(numpy.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16, dtype=x.dtype, device=x.device)
+        _blur_kernels[key] = (k.reshape(1, 1, 1, 5).repeat(c, 1, 1, 1), k.reshape(1, 1, 5, 1).repeat(c, 1, 1, 1))
+    row, col = _blur_kernels[key]
     x = pad(x, (2, 2, 2, 2), mode="reflect")
-    x = F.conv2d(x, k.reshape(1, 1, 1, 5).repeat(c, 1, 1, 1), groups=c)
-    return F.conv2d(x, k.reshape(1, 1, 5, 1).repeat(c, 1, 1, 1), groups=c)
+    x = F.conv2d(x, row, groups=c)
+    return F.conv2d(x, col, groups=c)
+
+
+_blur_kernels = {}
 
 
 def pyramid(x, levels=4):

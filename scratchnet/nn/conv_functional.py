@@ -157,6 +157,8 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 
 def _pool_args(fn, dims, x, kernel_size, stride, padding, dilation):
+    if 0 in x.shape[1:]:  # only the batch may be empty (PyTorch: "optional 0 dim batch size")
+        raise ShapeError(f"{fn}: expected an input whose non-batch dims are non-zero, got shape {tuple(x.shape)}")
     k = _tuple(kernel_size, dims, "kernel_size", fn)
     s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
         _tuple(stride, dims, "stride", fn)

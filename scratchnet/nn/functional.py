@@ -128,6 +128,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 
 def _pool_args(fn, x, kernel_size, stride, padding, dilation, ceil_mode=False):
+    if 0 in x.shape[1:]:  # only the batch may be empty (PyTorch: "optional 0 dim batch size")
+        raise ShapeError(f"{fn}: expected an input whose non-batch dims are non-zero, got shape {tuple(x.shape)}")
     k = _pair(kernel_size, "kernel_size", fn)
     s = k if stride is None or stride == [] else _pair(stride, "stride", fn)
     p, d = _pair(padding, "padding", fn), _pair(dilation, "dilation", fn)
@@ -137,6 +139,7 @@ def _pool_args(fn, x, kernel_size, stride, padding, dilation, ceil_mode=False):
     return P.PoolGeom(x.shape, k, s, p, d, ceil_mode)
 
 
+@backend.follows_device
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """y = max over each window (padding counts as -inf); indices, if asked, are flat positions h·W + w in x.
     Output size: PyTorch's floor rule, or its ceil rule with ceil_mode=True."""
@@ -173,6 +176,7 @@ def _adaptive_matrix(xp, n_in, n_out, dtype):
     return Tensor(xp.asarray(m.astype(dtype)))
 
 
+@backend.follows_device
 def adaptive_avg_pool2d(input, output_size):
     """y = A_h · x · A_wᵀ with averaging matrices A (exact for any sizes; the backward is the same product)."""
     x, unbatched = _check_4d("adaptive_avg_pool2d", input)
@@ -207,6 +211,7 @@ def _channel(t, x):
     return None if t is None else reshape(t, (1, -1) + (1,) * (x.ndim - 2))
 
 
+@backend.follows_device
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """y = γ·(x − μ)/sqrt(σ² + eps) + β per channel; training uses batch statistics and updates the running ones
     (running_var with the unbiased σ²), evaluation uses the running statistics."""
@@ -216,6 +221,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                     ("bias", bias)):
         if t is not None and t.shape != (c,):
             raise ShapeError(f"batch_norm: {name} has shape {t.shape}, expected ({c},) for input {input.shape}")
+    if training and input.data.size == 0:
+        # An empty batch has no statistics: PyTorch returns the (empty) affine map and leaves the running ones alone
+        y = input if weight is None else input * _channel(weight, input)
+        return y if bias is None else y + _channel(bias, input)
     if training:
         n = input.data.size // c
         if n <= 1:
@@ -240,6 +249,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return y
 
 
+@backend.follows_device
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5):
     """y = γ·(x − μ)/sqrt(σ² + eps) + β with μ, σ² per sample and channel (over the spatial dims).
@@ -277,6 +287,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     return y
 
 
+@backend.follows_device
 def dropout(input, p=0.5, training=True):
     """y = x · m / (1 − p) with m ~ Bernoulli(1 − p) (inverted dropout: eval needs no rescaling);  dx = gy · m/(1−p)"""
     if not 0 <= p <= 1:
@@ -289,13 +300,19 @@ def dropout(input, p=0.5, training=True):
     return input * Tensor((keep * (1.0 / (1 - p))).astype(input.dtype))
 
 
+@backend.follows_device
 def embedding(input, weight, padding_idx=None):
     """y = W[idx] (a row lookup);  dW = gy scatter-added into the looked-up rows (the padding row gets none)."""
     if input.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {input.dtype}")
-    if input.data.size and (int(input.data.min()) < 0 or int(input.data.max()) >= weight.shape[0]):
-        raise IndexError(f"embedding: indices must be in [0, {weight.shape[0]}), got min {int(input.data.min())} "
-                         f"max {int(input.data.max())}")
+    if input.data.size:
+        idx, n = input.data, weight.shape[0]
+
+        def error():
+            host = backend.to_numpy(idx)
+            return IndexError(f"embedding: indices must be in [0, {n}), got min {int(host.min())} max {int(host.max())}")
+        with backend.on(idx):  # on a GPU, reported at the next sync point instead of stalling here
+            backend.check_later((idx.min() < 0) | (idx.max() >= n), error)
     y = getitem(weight, input)
     if padding_idx is not None:
         from ..ops.math import where

@@ -5,7 +5,7 @@ loads as it is.
 """
 import math
 
-from .. import creation
+from .. import backend, creation
 from . import functional as F, init
 from .module import Module, Parameter
 from ..errors import ShapeError
@@ -179,7 +179,8 @@ class Embedding(Module):
         self.weight = _param(num_embeddings, embedding_dim, device=device, dtype=dtype)
         init.normal_(self.weight)
         if padding_idx is not None:
-            self.weight.data[padding_idx] = 0
+            with backend.on(self.weight.data):
+                self.weight.data[padding_idx] = 0
 
     def forward(self, idx):
         return F.embedding(idx, self.weight, self.padding_idx)

@@ -40,7 +40,8 @@ def _checked_value(key, value, target):
                       f"checkpoint, the shape in the current model is {target.shape}")
     if backend.xp_of(target.data) is not numpy:
         host = backend.to_device(host, target.device)
-    return host.astype(target.dtype, copy=True), None
+    with backend.using(target.device):
+        return host.astype(target.dtype, copy=True), None
 
 
 class Module:
@@ -105,7 +106,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        data = getattr(args[0], "data", None) if args else None
+        if data is None or type(data) is numpy.ndarray:
+            return self.forward(*args, **kwargs)
+        with backend.on(data):  # buffers updated in forward (batch-norm statistics) live on the input's device
+            return self.forward(*args, **kwargs)
 
     # ---- walking ----
     def named_modules(self, prefix=""):
@@ -163,16 +168,18 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                with backend.on(p.grad.data):
+                    p.grad.data[...] = 0
 
     def _apply(self, fn):
         for m in self.modules():
             for table in (m._parameters, m._buffers):
                 for k, t in table.items():
                     if t is not None:
-                        t.data = fn(t.data)
-                        if t.grad is not None:
-                            t.grad = Tensor(fn(t.grad.data))
+                        with backend.on(t.data):
+                            t.data = fn(t.data)
+                            if t.grad is not None:
+                                t.grad = Tensor(fn(t.grad.data))
         return self
 
     def to(self, device=None, dtype=None):
@@ -237,7 +244,8 @@ class Module:
         if problems:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(problems))
         for target, array in ready:  # everything checked and converted: now nothing can fail half-way
-            target.data[...] = array
+            with backend.on(target.data):
+                target.data[...] = array
             target._vc[0] += 1
         return missing, unexpected
 

@@ -9,8 +9,10 @@ from ..errors import ShapeError
 
 
 def _n_rows(x):
-    """Rows to split elementwise work over: N·C for (N, C, ...) arrays, so even one image feeds every thread."""
-    return x.shape[0] * x.shape[1] if x.ndim >= 3 else (x.shape[0] if x.ndim else 1)
+    """Rows to split elementwise work over: N·C for (N, C, ...) arrays, so even one image feeds every thread.
+
+    At least one row: an empty batch (N = 0) then reshapes to (1, 0) rather than to the ambiguous (0, -1)."""
+    return max(x.shape[0] * x.shape[1] if x.ndim >= 3 else (x.shape[0] if x.ndim else 1), 1)
 
 
 def _empty_c(xp, like):
@@ -146,6 +148,10 @@ class Softmax(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
+        if x.size == 0:  # an empty batch or an empty dim: no slice to normalise (max() of one would raise)
+            y = xp.empty(x.shape, dtype=x.dtype)
+            self.save_for_backward(y)
+            return y
         y = xp.exp(x - x.max(axis=self.dim, keepdims=True))
         y /= y.sum(axis=self.dim, keepdims=True)
         self.save_for_backward(y)
@@ -166,6 +172,10 @@ class LogSoftmax(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
+        if x.size == 0:  # an empty batch or an empty dim: no slice to normalise (max() of one would raise)
+            y = xp.empty(x.shape, dtype=x.dtype)
+            self.save_for_backward(y)
+            return y
         z = x - x.max(axis=self.dim, keepdims=True)
         y = z - xp.log(xp.exp(z).sum(axis=self.dim, keepdims=True))
         self.save_for_backward(y)

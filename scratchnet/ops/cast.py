@@ -21,6 +21,7 @@ class Cast(Function):
         return astype(gy, self.inputs[0].dtype)
 
 
+@backend.follows_device
 def astype(x, dtype):
     dtype = numpy.dtype(dtype)
     if x.dtype == dtype:

@@ -15,6 +15,8 @@ The three linear maps of a convolution close under differentiation, which makes 
 """
 from collections import namedtuple
 
+import numpy
+
 from .. import backend
 from ..autograd import Function
 from . import conv_fft
@@ -62,8 +64,11 @@ CACHE_BLOCK_BYTES = 2 * 2**20
 WIDE_BLOCK_BYTES = 16 * 2**20
 
 
-def _batch_chunks(n, per_sample_bytes, wide=False):
-    """Ranges of samples whose columns fit the cache block (wide path: WIDE_BLOCK_BYTES) and the im2col limit."""
+def _batch_chunks(xp, n, per_sample_bytes, wide=False):
+    """Ranges of samples whose columns fit the cache block (wide path: WIDE_BLOCK_BYTES) and the im2col limit.
+    On a GPU there is no cache to fit: whole-batch kernels, cut only by the im2col memory limit."""
+    if xp is not numpy:
+        return backend.chunks(0, n, per_sample_bytes, IM2COL_LIMIT_BYTES)
     return backend.chunks(0, n, per_sample_bytes,
                           min(IM2COL_LIMIT_BYTES, WIDE_BLOCK_BYTES if wide else CACHE_BLOCK_BYTES))
 
@@ -138,7 +143,7 @@ def conv_forward(x, w, cfg, out_hw=None, bias=None):
         return y.reshape(n, o, oh, ow)
 
     def body(b0, b1):
-        for c0, c1 in _batch_chunks(b1 - b0, cg * kh * kw * oh * ow * x.itemsize, wide):
+        for c0, c1 in _batch_chunks(xp, b1 - b0, cg * kh * kw * oh * ow * x.itemsize, wide):
             c0, c1 = b0 + c0, b0 + c1
             x_pad = (_batch_last if wide else _pad)(xp, x[c0:c1], *cfg.padding)
             for k in range(g):
@@ -204,7 +209,7 @@ def conv_backward_data(gy, w, x_shape, cfg):
     wide = oh * ow < SMALL_HW
 
     def body(b0, b1):
-        for c0, c1 in _batch_chunks(b1 - b0, cg * kh * kw * oh * ow * gy.itemsize, wide):
+        for c0, c1 in _batch_chunks(xp, b1 - b0, cg * kh * kw * oh * ow * gy.itemsize, wide):
             c0, c1 = b0 + c0, b0 + c1
             # the wide path adds back into a batch-last block (C, Hp, Wp, n), moved to NCHW at the end
             block = xp.zeros((c,) + gx.shape[2:] + (c1 - c0,), dtype=gy.dtype) if wide else gx[c0:c1]
@@ -222,10 +227,13 @@ def conv_backward_data(gy, w, x_shape, cfg):
                     for j in range(kw):
                         rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
                         cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+                        # add with out= into the strided view: one kernel (`+=` on a slice is two on CuPy)
                         if wide:
-                            target[:, rows, cols] += col[:, i, j]
+                            view = target[:, rows, cols]
+                            xp.add(view, col[:, i, j], out=view)
                         else:
-                            target[:, :, rows, cols] += col[:, :, i, j]
+                            view = target[:, :, rows, cols]
+                            xp.add(view, col[:, :, i, j], out=view)
             if wide:
                 gx[c0:c1] = block.transpose(3, 0, 1, 2)
     backend.over_batch(xp, n, body)
@@ -244,19 +252,23 @@ def conv_backward_filter(x, gy, w_shape, cfg):
     wide = oh * ow < SMALL_HW
 
     def body(b0, b1):
-        gw = xp.zeros((o, cg * kh * kw), dtype=x.dtype)
-        for c0, c1 in _batch_chunks(b1 - b0, cg * kh * kw * oh * ow * x.itemsize, wide):
+        acc = [None] * g   # per group: the first chunk's product is the sum (no zero fill, no copy)
+        for c0, c1 in _batch_chunks(xp, b1 - b0, cg * kh * kw * oh * ow * x.itemsize, wide):
             c0, c1 = b0 + c0, b0 + c1
             x_pad = (_batch_last if wide else _pad)(xp, x[c0:c1], *cfg.padding)
             for k in range(g):
                 g_k = gy[c0:c1, k * og:(k + 1) * og].reshape(c1 - c0, og, oh * ow)
                 if wide:
                     col = _columns_wide(xp, x_pad, kh, kw, oh, ow, cfg, k * cg, (k + 1) * cg)
-                    gw[k * og:(k + 1) * og] += _to_batch_last(g_k) @ col.T
-                    continue
-                col = _columns(xp, x_pad, kh, kw, oh, ow, cfg, k * cg, (k + 1) * cg)
-                gw[k * og:(k + 1) * og] += xp.matmul(g_k, col.transpose(0, 2, 1)).sum(axis=0)
-        partial[b0] = gw
+                    part = _to_batch_last(g_k) @ col.T
+                else:
+                    col = _columns(xp, x_pad, kh, kw, oh, ow, cfg, k * cg, (k + 1) * cg)
+                    part = xp.matmul(g_k, col.transpose(0, 2, 1)).sum(axis=0)
+                if acc[k] is None:
+                    acc[k] = part
+                else:
+                    acc[k] += part
+        partial[b0] = acc[0] if g == 1 else xp.concatenate(acc, axis=0)
     backend.over_batch(xp, n, body)
     parts = [partial[k] for k in sorted(partial)]  # fixed order, so the sum is the same on every run
     total = parts[0]

@@ -1,5 +1,7 @@
 """layer_norm and group_norm: normalisation over each sample's own features (no running statistics), built on the
 fused training-mode normaliser of ops/norm.py, so the backward is its hand-derived (and twice-differentiable) one."""
+import math
+
 from .errors import ShapeError
 from .norm import norm_train
 from .shape import reshape
@@ -41,7 +43,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         if t is not None and tuple(t.shape) != (c,):
             raise ShapeError(f"group_norm: {name} of shape {tuple(t.shape)} must be ({c},) for input "
                              f"{tuple(input.shape)}")
-    grouped = reshape(input, n, num_groups, -1)
+    # the group size from the known dims: -1 is ambiguous for an empty batch
+    grouped = reshape(input, n, num_groups, math.prod(input.shape[1:]) // num_groups)
     y, _ = norm_train(grouped, None, None, (2,), eps)
     y = reshape(y, input.shape)
     per_channel = (c,) + (1,) * (input.ndim - 2)

@@ -60,6 +60,7 @@ def _is_view(t):
     return fn is not None and fn.is_view
 
 
+@backend.follows_device   # on a GPU, work on self's device (CuPy runs on the current one)
 def source(self):
     """What an in-place op computes from: `self`, or, when the graph is recorded through self, a copy of its values
     that keeps self's place in the graph (the op's backward may need the old values, which the write destroys)."""
@@ -70,6 +71,7 @@ def source(self):
     return old
 
 
+@backend.follows_device
 def commit(self, result, what):
     """Write `result` into `self` in place, bump its version, and (when recorded) make it the result's graph node."""
     self._check_inplace(what)
@@ -111,11 +113,12 @@ def _inplace(op, name):
 
 
 def _add_(self, other, alpha=1):
-    return commit(self, M.add(source(self), other if alpha == 1 else M.mul(other, alpha)), "add_()")
+    # Add and Sub never read their inputs' values (they keep data-less edges), so self needs no copy (`x += r`)
+    return commit(self, M.add(self, other if alpha == 1 else M.mul(other, alpha)), "add_()")
 
 
 def _sub_(self, other, alpha=1):
-    return commit(self, M.sub(source(self), other if alpha == 1 else M.mul(other, alpha)), "sub_()")
+    return commit(self, M.sub(self, other if alpha == 1 else M.mul(other, alpha)), "sub_()")
 
 
 def _constant_like(self, value):
@@ -127,6 +130,7 @@ def _constant_like(self, value):
     return tensor(value, dtype=self.dtype, device=self.device)
 
 
+@backend.follows_device
 def fill_(self, value):
     """x[...] = value (a number, or a one-element tensor that may require grad)."""
     if isinstance(value, Tensor):
@@ -139,6 +143,7 @@ def zero_(self):
     return fill_(self, 0)
 
 
+@backend.follows_device
 def copy_(self, src):
     """x[...] = src, broadcast and cast to x's dtype and device; differentiable with respect to src."""
     if not isinstance(src, Tensor):
@@ -156,18 +161,21 @@ def copy_(self, src):
     return commit(self, clone(src) if src.requires_grad else Tensor(src.data), "copy_()")
 
 
+@backend.follows_device
 def uniform_(self, a=0.0, b=1.0):
     """x ~ U(a, b), in place."""
     r = backend.random_uniform(self.shape, self.dtype, self.device) * (b - a) + a
     return commit(self, Tensor(r.astype(self.dtype, copy=False)), "uniform_()")
 
 
+@backend.follows_device
 def normal_(self, mean=0.0, std=1.0):
     """x ~ N(mean, std²), in place."""
     r = backend.random_normal(self.shape, self.dtype, self.device) * std + mean
     return commit(self, Tensor(r.astype(self.dtype, copy=False)), "normal_()")
 
 
+@backend.follows_device
 def setitem(self, index, value):
     """x[index] = value, in place. Recorded by autograd like any in-place op (PyTorch's index_put_): the old
     values at `index` get no gradient, `value` gets the gradient of the positions it filled."""

@@ -44,10 +44,14 @@ def _check_targets(name, input, target, ignore_index):
                          f"got {target.shape}")
     t = target.data
     c = input.shape[1] if input.ndim >= 2 else input.shape[0]
-    valid = t != ignore_index
-    if bool(((t < 0) | (t >= c))[valid].any()):
-        bad = backend.to_numpy(t[valid & ((t < 0) | (t >= c))]).ravel()[:5].tolist()
-        raise IndexError(f"{name}: target values {bad} are out of range for {c} classes (expected 0..{c - 1})")
+
+    def error():
+        host = backend.to_numpy(t).ravel()
+        bad = host[(host != ignore_index) & ((host < 0) | (host >= c))][:5].tolist()
+        return IndexError(f"{name}: target values {bad} are out of range for {c} classes (expected 0..{c - 1})")
+    # on a GPU the test stays on the device and is reported at the next sync point (no stall inside a step)
+    with backend.on(t):
+        backend.check_later(((t != ignore_index) & ((t < 0) | (t >= c))).any(), error)
 
 
 def check_class_weight(name, input, weight):
@@ -58,6 +62,7 @@ def check_class_weight(name, input, weight):
                          f"weight tensor of shape: {list(weight.shape)} (input shape {input.shape})")
 
 
+@backend.follows_device
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """L_i = −w[y_i] · input[i, y_i] (input holds log-probabilities); 'mean' divides by Σ w[y_i] over kept i."""
     _check_targets("nll_loss", input, target, ignore_index)
@@ -78,6 +83,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     return _reduce(loss, reduction, "nll_loss")
 
 
+@backend.follows_device
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """L = (1−ε)·nll(log_softmax(x), y) + (ε/C)·Σ_c −w_c·log_softmax(x)_c   (integer class targets)"""
     if input.ndim < 1:
@@ -117,6 +123,7 @@ def _check_same_shape(name, input, target):
         raise TypeError(f"{name}: target must be floating point, got dtype {target.dtype} (use .float())")
 
 
+@backend.follows_device
 def mse_loss(input, target, reduction="mean"):
     """L = (x − y)²;  dL/dx = 2(x − y)"""
     _check_same_shape("mse_loss", input, target)
@@ -124,6 +131,7 @@ def mse_loss(input, target, reduction="mean"):
     return _reduce(d * d, reduction, "mse_loss")
 
 
+@backend.follows_device
 def l1_loss(input, target, reduction="mean"):
     """L = |x − y|;  dL/dx = sign(x − y)"""
     _check_same_shape("l1_loss", input, target)
@@ -152,12 +160,14 @@ class BinaryCrossEntropy(Function):
         return gp, gt
 
 
+@backend.follows_device
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """L = −w·(y·log p + (1−y)·log(1−p)), each log clamped at −100 as PyTorch does (so p = 0 or 1 stays finite)"""
     _check_same_shape("binary_cross_entropy", input, target)
-    if bool(((input.data < 0) | (input.data > 1)).any()):
-        raise ShapeError("binary_cross_entropy: input must hold probabilities in [0, 1] "
-                         "(for logits use binary_cross_entropy_with_logits)")
+    # on a GPU the test stays on the device and is reported at the next sync point (no stall inside a step)
+    backend.check_later(((input.data < 0) | (input.data > 1)).any(), lambda: ShapeError(
+        "binary_cross_entropy: input must hold probabilities in [0, 1] "
+        "(for logits use binary_cross_entropy_with_logits)"))
     input, target = M.promote(input, target)
     loss = BinaryCrossEntropy()(input, target)
     if weight is not None:
@@ -165,6 +175,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     return _reduce(loss, reduction, "binary_cross_entropy")
 
 
+@backend.follows_device
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
     """L = (1−y)·x + (1 + (pw−1)·y)·softplus(−x), softplus computed so it never overflows (|x| > 100 is fine);
     dL/dx = σ(x)·(1 + (pw−1)·y) − pw·y"""

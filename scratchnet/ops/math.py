@@ -412,7 +412,8 @@ def _compare(ufunc_name):
         a, b = promote(a, b)
         if a.shape != b.shape:
             _check_broadcast(ufunc_name, a, b)
-        return Tensor(getattr(backend.get_array_module(a.data), ufunc_name)(a.data, b.data))
+        with backend.on(a.data):
+            return Tensor(getattr(backend.get_array_module(a.data), ufunc_name)(a.data, b.data))
     op.__name__ = ufunc_name
     return op
 

@@ -68,7 +68,7 @@ class NormTrain(Function):
         xhat, r = self._saved
         nx, ng, nb = self.needs_input_grad
         m_gy, m_gyx = _mean(xp, gy, self.axes), _mean(xp, gy * xhat, self.axes)
-        count = gy.size // m_gy.size
+        count = gy.size // max(m_gy.size, 1)  # an empty batch has no statistics: its sums are 0, not 0 / 0
         gx = Tensor((gy - m_gy - xhat * m_gyx) * (gamma * r)) if nx else None
         gg = Tensor(SumTo(gamma.shape).forward(m_gyx * count)) if ng else None
         gb = Tensor(SumTo(beta.shape).forward(m_gy * count)) if nb else None

@@ -5,13 +5,18 @@ so pooling is kh·kw whole-batch vectorised passes with no im2col copy. Max pool
 winning offset per output (the first maximum, as PyTorch); its backward sends gy back to that offset.
 Both backward passes are again linear ops of this file, so pooling is differentiable twice.
 """
+import numpy
+
 from .. import backend
 from ..autograd import Function
 from .conv import out_size, CACHE_BLOCK_BYTES
 
 
-def blocks(b0, b1, per_sample_bytes):
-    """Split samples b0:b1 into cache-sized blocks: the kh·kw passes over one block then hit the cache."""
+def blocks(xp, b0, b1, per_sample_bytes):
+    """Split samples b0:b1 into cache-sized blocks: the kh·kw passes over one block then hit the cache. On a GPU:
+    one block (whole-batch kernels)."""
+    if xp is not numpy:
+        return [(b0, b1)]
     return backend.chunks(b0, b1, per_sample_bytes, CACHE_BLOCK_BYTES)
 
 
@@ -61,6 +66,16 @@ class PoolGeom:
     def empty_padded(self, xp, n_c, dtype):
         return xp.zeros(self.padded_shape(n_c), dtype=dtype)
 
+    def tiles(self):
+        """Windows that tile the input without overlap or padding (k = s, d = 1): the common 2×2 pool."""
+        return self.k == self.s and self.d == (1, 1) and not any(self.p) and not any(self.extra)
+
+    def tiled(self, x):
+        """(n, c, OH, OW, kh·kw): every window's elements in a row (a copy; the GPU path's one gather)."""
+        (kh, kw), n_c = self.k, x.shape[:2]
+        v = x[:, :, :self.oh * kh, :self.ow * kw].reshape(n_c + (self.oh, kh, self.ow, kw))
+        return v.transpose(0, 1, 2, 4, 3, 5).reshape(n_c + (self.oh, self.ow, kh * kw))
+
     def crop(self, g):
         ph, pw = self.p
         h, w = self.x_shape[2:]
@@ -79,11 +94,16 @@ class MaxPool2d(Function):
     def forward(self, x):
         xp = backend.get_array_module(x)
         geom = self.geom
+        if xp is not numpy and geom.tiles():
+            # GPU: a handful of whole-batch kernels instead of ~3 per window offset (argmax keeps the first maximum)
+            win = geom.tiled(x)
+            self.argmax = win.argmax(axis=-1)
+            return xp.take_along_axis(win, self.argmax[..., None], axis=-1)[..., 0]
         best = xp.empty(x.shape[:2] + (geom.oh, geom.ow), dtype=x.dtype)
         idx = xp.zeros(best.shape, dtype=xp.uint8 if geom.k[0] * geom.k[1] < 256 else xp.int32)
 
         def body(b0, b1):
-            for c0, c1 in blocks(b0, b1, x[0].nbytes):
+            for c0, c1 in blocks(xp, b0, b1, x[0].nbytes):
                 x_pad = geom.padded(xp, x[c0:c1], -xp.inf)
                 views = [x_pad[sl] for _, sl in geom.offsets()]
                 top = best[c0:c1]
@@ -115,13 +135,22 @@ class MaxPoolScatter(Function):
     def forward(self, g):
         xp = backend.get_array_module(g)
         geom = self.geom
-        if geom.k == geom.s and geom.d == (1, 1) and not any(geom.p) and not any(geom.extra):
+        if geom.tiles():
             # Fast path: windows tile the input without overlap, so every covered element is written exactly once
             gx = xp.empty(g.shape[:2] + geom.x_shape[2:], dtype=g.dtype)
             h, w = geom.oh * geom.k[0], geom.ow * geom.k[1]
+            if xp is not numpy:
+                # GPU: one one-hot product for all offsets, written back through a (kh, kw)-split view of gx
+                (kh, kw), n_c = geom.k, g.shape[:2]
+                hot = g[..., None] * (self.argmax[..., None] == xp.arange(kh * kw, dtype=self.argmax.dtype))
+                if (h, w) != geom.x_shape[2:]:
+                    gx[...] = 0
+                gx[:, :, :h, :w].reshape(n_c + (geom.oh, kh, geom.ow, kw))[...] = \
+                    hot.reshape(n_c + (geom.oh, geom.ow, kh, kw)).transpose(0, 1, 2, 4, 3, 5)
+                return gx
 
             def body(b0, b1):
-                for c0, c1 in blocks(b0, b1, gx[0].nbytes):
+                for c0, c1 in blocks(xp, b0, b1, gx[0].nbytes):
                     part = gx[c0:c1]
                     if (h, w) != geom.x_shape[2:]:
                         part[:, :, h:] = 0

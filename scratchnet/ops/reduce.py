@@ -13,7 +13,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from . import math as M
 from .shape import broadcast_to, reshape, _norm_dim
-from ..errors import ShapeError
+from ..errors import EmptyReductionError, ShapeError
 
 ValuesIndices = namedtuple("ValuesIndices", "values indices")  # what max(dim)/min(dim) return, as torch.return_types
 
@@ -40,6 +40,20 @@ def _axes(dim, ndim):
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
     axes = tuple(sorted({_norm_dim(d, ndim) for d in dims}))
     return axes if ndim else ()  # a 0-d tensor: dim 0 or -1 names its one element, and there is nothing to reduce
+
+
+def check_nonempty_slices(name, shape, axes):
+    """PyTorch's rule for reductions with no identity (max, min, argmax, ...): each reduced slice must be non-empty,
+    so an empty reduced dim is an error, while an empty kept dim just gives an empty result ((3, 0).max(0) -> (0,))."""
+    if axes is None:
+        if 0 in shape:
+            raise EmptyReductionError(f"{name}(): the tensor of shape {tuple(shape)} is empty; reduce over a "
+                                      f"non-empty dim with the 'dim' argument")
+        return
+    for a in axes:
+        if shape[a] == 0:
+            raise EmptyReductionError(f"{name}(): expected reduction dim {a} to have non-zero size (input of shape "
+                                      f"{tuple(shape)})")
 
 
 def _kept_shape(shape, axes):
@@ -184,14 +198,16 @@ class MaxAll(Function):
         return (xp.max if self.largest else xp.min)(self.inputs[0].data)
 
 
+@backend.follows_device
 def _max_min(x, dim, keepdim, largest):
-    if x.data.size == 0:
-        raise ShapeError(f"{'max' if largest else 'min'}(): the tensor of shape {x.shape} is empty")
     if isinstance(dim, Tensor):
         return (M.maximum if largest else M.minimum)(x, dim)
+    name = "max" if largest else "min"
     if dim is None:
+        check_nonempty_slices(name, x.shape, None)
         return MaxAll(largest)(x)
     dim = _norm_dim(dim, x.ndim)
+    check_nonempty_slices(name, x.shape, (dim,) if x.ndim else ())
     if x.ndim == 0:  # PyTorch: the element itself, at index 0
         values = reshape(_max_min(reshape(x, 1), 0, False, largest).values, ())
         return ValuesIndices(values, Tensor(backend.get_array_module(x.data).zeros((), dtype=numpy.int64)))
@@ -228,9 +244,9 @@ class AMax(Function):
 
 
 def _amax_amin(x, dim, keepdim, largest):
-    if x.data.size == 0:
-        raise ShapeError(f"{'amax' if largest else 'amin'}(): the tensor of shape {x.shape} is empty")
-    return AMax(_axes(dim if dim != () else None, x.ndim), keepdim, largest)(x)
+    axes = _axes(dim if dim != () else None, x.ndim)
+    check_nonempty_slices("amax" if largest else "amin", x.shape, None if dim is None or dim == () else axes)
+    return AMax(axes, keepdim, largest)(x)
 
 
 def amax(x, dim=None, keepdim=False):
@@ -243,15 +259,19 @@ def amin(x, dim=None, keepdim=False):
     return _amax_amin(x, dim, keepdim, False)
 
 
+@backend.follows_device
 def argmax(x, dim=None, keepdim=False):
     xp = backend.get_array_module(x.data)
+    check_nonempty_slices("argmax", x.shape, None if dim is None else (_norm_dim(dim, x.ndim),) if x.ndim else ())
     if dim is None:
         return Tensor(xp.asarray(xp.argmax(x.data), dtype=numpy.int64))
     return Tensor(xp.argmax(x.data, axis=_norm_dim(dim, x.ndim), keepdims=keepdim).astype(numpy.int64))
 
 
+@backend.follows_device
 def argmin(x, dim=None, keepdim=False):
     xp = backend.get_array_module(x.data)
+    check_nonempty_slices("argmin", x.shape, None if dim is None else (_norm_dim(dim, x.ndim),) if x.ndim else ())
     if dim is None:
         return Tensor(xp.asarray(xp.argmin(x.data), dtype=numpy.int64))
     return Tensor(xp.argmin(x.data, axis=_norm_dim(dim, x.ndim), keepdims=keepdim).astype(numpy.int64))
@@ -261,8 +281,11 @@ def logsumexp(x, dim=None, keepdim=False):
     """y = m + log(sum(exp(x - m))) with m = max(x), which keeps exp from overflowing;  dx = gy * softmax(x)"""
     axes = _axes(dim, x.ndim)
     xp = backend.get_array_module(x.data)
-    m = x.data.max(axis=axes, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0)  # an all -inf slice must give -inf, not nan
+    if x.data.size == 0:  # its identity is -inf: empty slices give log(0) = -inf, as PyTorch, with zero gradients
+        m = xp.zeros(_kept_shape(x.shape, axes), dtype=x.dtype)
+    else:
+        m = x.data.max(axis=axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)  # an all -inf slice must give -inf, not nan
     mt = Tensor(m)
     y = M.log(sum(M.exp(x - mt), axes, keepdim=True)) + mt
     return y if keepdim else reshape(y, tuple(s for i, s in enumerate(y.shape) if i not in axes))

@@ -54,6 +54,7 @@ def tent_matrix(n_in, n_out, scale, align_corners):
     return m
 
 
+@backend.follows_device
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """PyTorch's F.interpolate: (N, C, *spatial) with 1 to 3 spatial dims resized to `size` or by `scale_factor`."""

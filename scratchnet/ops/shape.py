@@ -4,6 +4,7 @@ Each one's backward is another op of this file (reshape undoes reshape, sum_to u
 gather), so they are differentiable to any order.
 """
 import builtins
+import math
 
 import numpy
 
@@ -122,10 +123,12 @@ def reshape(x, *shape):
 
 
 def flatten(x, start_dim=0, end_dim=-1):
-    if x.ndim == 0:
+    if x.ndim == 0:  # dims 0 and -1 name its one element, as PyTorch; others are out of range
+        _norm_dim(start_dim, 0, "start_dim"), _norm_dim(end_dim, 0, "end_dim")
         return reshape(x, 1)
     s, e = _norm_dim(start_dim, x.ndim, "start_dim"), _norm_dim(end_dim, x.ndim, "end_dim")
-    return reshape(x, x.shape[:s] + (-1,) + x.shape[e + 1:])
+    # the merged size from the known dims, not -1: (0, 3, 4) → (0, 12) is well defined although reshape(0, -1) is not
+    return reshape(x, x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:])
 
 
 def squeeze(x, dim=None):
@@ -398,11 +401,25 @@ def pad(x, pad, mode="constant", value=0.0):
         return PadConstant(tuple(widths), value)(x)
     if mode not in ("reflect", "replicate"):
         raise ShapeError(f"pad: mode must be 'constant', 'reflect' or 'replicate', got {mode!r}")
-    xp = backend.get_array_module(x.data)
     for d, (b, a) in enumerate(widths):
         if b or a:
-            x = _take_along(x, d, xp.asarray(_pad_index(x.shape[d], b, a, mode)))
+            x = _take_along(x, d, _device_pad_index(x.shape[d], b, a, mode, x.device))
     return x
+
+
+_pad_indices = {}
+
+
+def _device_pad_index(n, before, after, mode, dev):
+    """_pad_index made once per (size, widths, mode, device) and kept there: a GPU step uploads nothing."""
+    key = (n, before, after, mode, dev)
+    idx = _pad_indices.get(key)
+    if idx is None:
+        if len(_pad_indices) > 512:   # bounded: many image sizes come and go
+            _pad_indices.clear()
+        with backend.using(dev):
+            idx = _pad_indices[key] = backend.xp_for(dev).asarray(_pad_index(n, before, after, mode))
+    return idx
 
 
 def repeat(x, *sizes):

@@ -2,6 +2,7 @@
 import math
 
 from .. import backend
+from . import _flat
 from .optimizer import Optimizer, check_hyperparameters
 
 
@@ -28,7 +29,11 @@ class Adam(Optimizer):
         loss = closure() if closure is not None else None
         for g in self.param_groups:
             b1, b2 = g["betas"]
-            for p in self._with_grads(g):
+            params = self._with_grads(g)
+            if _flat.usable(self, params):
+                self._flat_step(g, params)
+                continue
+            for p in params:
                 xp = backend.get_array_module(p.data)
                 grad = p.grad.data if not g["maximize"] else -p.grad.data
                 if g["weight_decay"]:
@@ -56,6 +61,38 @@ class Adam(Optimizer):
                 denom = xp.sqrt(v) / bc2_sqrt + g["eps"]
                 p.data -= step_size * (m / denom)
         return loss
+
+    def _flat_step(self, g, params):
+        """The same update on a GPU, for the whole group at once: the state of all parameters lives in one flat
+        buffer (each parameter's state a view of it), so a step is ~12 whole-group kernels plus one subtraction
+        per parameter instead of ~13 kernels per parameter. The arithmetic is the per-parameter loop's, in the same
+        order, so both give the same numbers."""
+        b1, b2 = g["betas"]
+        xp, buf = backend.get_array_module(params[0].data), _flat.buffers(self, g, params)
+        grad = xp.concatenate([p.grad.data.reshape(-1) for p in params])
+        if g["maximize"]:
+            grad = -grad
+        if g["weight_decay"]:
+            if self.decoupled:
+                for p in params:
+                    p.data *= 1 - g["lr"] * g["weight_decay"]
+            else:
+                grad = grad + g["weight_decay"] * xp.concatenate([p.data.reshape(-1) for p in params])
+        for p in params:
+            self.state[p]["step"] += 1
+        t = self.state[params[0]]["step"]
+        m, v = buf["exp_avg"], buf["exp_avg_sq"]
+        m += (1 - b1) * (grad - m)
+        v *= b2
+        v += (1 - b2) * grad * grad
+        step_size = g["lr"] / (1 - b1 ** t)
+        bc2_sqrt = math.sqrt(1 - b2 ** t)
+        if g["amsgrad"]:
+            xp.maximum(buf["max_exp_avg_sq"], v, out=buf["max_exp_avg_sq"])
+            v = buf["max_exp_avg_sq"]
+        update = step_size * (m / (xp.sqrt(v) / bc2_sqrt + g["eps"]))
+        for p, (a, b) in zip(params, buf["spans"]):
+            p.data -= update[a:b].reshape(p.shape)
 
 
 class AdamW(Adam):

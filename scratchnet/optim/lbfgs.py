@@ -4,6 +4,11 @@ The search direction is d = −H·g, where H, the inverse-Hessian estimate, is n
 applies it from the last m pairs s_k = x_{k+1} − x_k, y_k = g_{k+1} − g_k (with ρ_k = 1/(y_k·s_k)):
     q ← −g;  for k newest→oldest: α_k = ρ_k s_k·q,  q ← q − α_k y_k
     r ← γq (γ = s·y / y·y of the newest pair);  for k oldest→newest: β = ρ_k y_k·r,  r ← r + (α_k − β) s_k
+
+On a GPU this optimizer syncs, by design: its decisions (the line search's Wolfe tests and interpolation, the
+convergence tests, the two-loop's dot products) are taken on the host from device values, a few device->host reads
+per iteration (10 for 3 strong-Wolfe iterations on a small problem, counted in tests/test_device_steps.py).
+Adam (style transfer's --optimizer adam) keeps its whole step on the device.
 """
 from .. import backend
 from ..tensor import enable_grad, no_grad

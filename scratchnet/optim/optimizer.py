@@ -29,7 +29,8 @@ class Optimizer:
 
     def __init_subclass__(cls, **kwargs):
         """Every subclass's step() bumps the version counter of each parameter it updated, as PyTorch's in-place
-        updates do: a graph built before the step and walked after it raises instead of using the new values."""
+        updates do: a graph built before the step and walked after it raises instead of using the new values. It
+        also runs with its parameters' device current (CuPy allocates and launches on the current device)."""
         super().__init_subclass__(**kwargs)
         step = cls.__dict__.get("step")
         if step is None or getattr(step, "_bumps_versions", False):
@@ -37,7 +38,8 @@ class Optimizer:
 
         @functools.wraps(step)
         def counted_step(self, *args, **kw):
-            result = step(self, *args, **kw)
+            with backend.on(self.param_groups[0]["params"][0].data):
+                result = step(self, *args, **kw)
             for g in self.param_groups:
                 for p in g["params"]:
                     if p.grad is not None:
@@ -100,11 +102,16 @@ class Optimizer:
     def _index(self):
         return {id(p): i for i, p in enumerate(p for g in self.param_groups for p in g["params"])}
 
+    @staticmethod
+    @backend.follows_device
+    def _copy(v):
+        return v.copy()
+
     def state_dict(self):
         """{'state': {index: {name: array or number}}, 'param_groups': [{hyper-parameters, 'params': [index]}]}"""
         index = self._index()
         params = {id(p): p for g in self.param_groups for p in g["params"]}
-        state = {index[pid]: {k: (v.copy() if hasattr(v, "shape") else copy.deepcopy(v)) for k, v in s.items()}
+        state = {index[pid]: {k: (self._copy(v) if hasattr(v, "shape") else copy.deepcopy(v)) for k, v in s.items()}
                  for pid, s in ((id(p), s) for p, s in self.state.items()) if pid in params}
         groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [index[id(p)] for p in g["params"]]}
                   for g in self.param_groups]
@@ -163,7 +170,8 @@ class Optimizer:
         if self._per_param_state and tuple(v.shape) != p.shape:
             raise ShapeError(f"{name}: state '{k}' of parameter {idx} has shape {tuple(v.shape)}, the parameter "
                              f"{p.shape}")
-        return backend.to_device(v, p.device).astype(p.dtype, copy=True)
+        with backend.using(p.device):
+            return backend.to_device(v, p.device).astype(p.dtype, copy=True)
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
@@ -173,13 +181,14 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
     if not params:
         return Tensor(backend.xp_for("cpu").zeros(()))
     xp = backend.get_array_module(params[0].grad.data)
-    if norm_type == float("inf"):
-        total = max(float(xp.abs(p.grad.data).max()) for p in params)
-    else:
-        total = float(sum(float((xp.abs(p.grad.data.astype(xp.float64)) ** norm_type).sum()) for p in params)
-                      ** (1.0 / norm_type))
-    coef = max_norm / (total + 1e-6)
-    if coef < 1:
+    with backend.on(params[0].grad.data):
+        # on the device throughout: the norm and the factor stay device scalars, so clipping never syncs
+        if norm_type == float("inf"):
+            total = xp.max(xp.stack([xp.abs(p.grad.data).max().astype(xp.float64) for p in params]))
+        else:
+            total = sum((xp.abs(p.grad.data.astype(xp.float64)) ** norm_type).sum() for p in params) \
+                ** (1.0 / norm_type)
+        coef = xp.minimum(max_norm / (total + 1e-6), 1.0)
         for p in params:
-            p.grad.data *= p.grad.data.dtype.type(coef)
-    return Tensor(xp.asarray(total))
+            p.grad.data *= coef.astype(p.grad.data.dtype)
+        return Tensor(xp.asarray(total))

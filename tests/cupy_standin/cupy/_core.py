@@ -106,6 +106,18 @@ def _host_index(idx):
     return (tuple(out) if isinstance(idx, tuple) else out[0]), fancy, mask
 
 
+def _wrap_indices(idx, shape):
+    """Out-of-bounds integer-array indices wrap around in CuPy instead of raising ("Out-of-bounds indices",
+    https://docs.cupy.dev/en/stable/user_guide/difference.html); modelled for indices made of slices and integer
+    arrays, one per leading axis."""
+    items = idx if isinstance(idx, tuple) else (idx,)
+    if len(items) > len(shape) or not all(isinstance(i, (slice, numpy.ndarray)) for i in items):
+        return idx
+    out = tuple(i % shape[k] if isinstance(i, numpy.ndarray) and i.dtype.kind in "iu" and shape[k] else i
+                for k, i in enumerate(items))
+    return out if isinstance(idx, tuple) else out[0]
+
+
 def _binop(name, reflected=False):
     uf = getattr(numpy, name)
 
@@ -248,6 +260,8 @@ class ndarray:
         idx, fancy, mask = _host_index(idx)
         if mask:
             _transfer("boolean-mask indexing (output size)")
+        if fancy and not mask:
+            idx = _wrap_indices(idx, self._a.shape)
         if fancy:
             _state.count("kernels", "getitem")
             if self._dev != _state.current():
@@ -295,6 +309,8 @@ class ndarray:
         return view(lambda a: a.transpose(*axes), "transpose", self, (), {})
 
     T = property(lambda self: self.transpose())
+    real = property(lambda self: view(lambda a: a.real, "real", self, (), {}))
+    imag = property(lambda self: view(lambda a: a.imag, "imag", self, (), {}))
     mT = property(lambda self: view(lambda a: a.mT, "mT", self, (), {}))
 
     def swapaxes(self, a1, a2):

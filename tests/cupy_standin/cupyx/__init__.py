@@ -1,6 +1,7 @@
-"""cupyx parts scratchnet may use: scatter_add (deprecated in CuPy 12+ in favour of cupy.add.at, a warning on every
-call: https://docs.cupy.dev/en/stable/reference/generated/cupyx.scatter_add.html and the CuPy v12 upgrade guide),
-scatter_max/min, rsqrt, pinned host buffers, and cupyx.scipy.special."""
+"""cupyx parts scratchnet may use: scatter_add (documented as behaving identically to add.at,
+https://docs.cupy.dev/en/stable/reference/generated/cupyx.scatter_add.html; CuPy has ufunc.at since v12 (cupy/cupy
+#7561) and recommends it, and issue 11 reports a DeprecationWarning on every scatter_add call in CuPy 12-14, which
+the stand-in raises so that the suite catches any use), scatter_max/min, rsqrt, pinned buffers, cupyx.scipy.special."""
 import warnings
 
 import numpy as _np
