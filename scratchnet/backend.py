@@ -93,17 +93,18 @@ def get_default_device():
     """The device new tensors go to: `set_default_device()`, else $SCRATCHNET_DEVICE, else cpu."""
     global _default_device
     if _default_device is None:
-        _default_device = Device(os.environ.get("SCRATCHNET_DEVICE", "cpu") or "cpu")
-        if _default_device.type == "cuda":
-            cupy()
+        set_default_device(os.environ.get("SCRATCHNET_DEVICE", "cpu") or "cpu")
     return _default_device
 
 
 def set_default_device(spec):
+    """Make `spec` the device new tensors go to. A GPU also becomes this thread's current CUDA device (as
+    torch.cuda.set_device), so array code outside scratchnet's ops runs there too; scratchnet's own ops make
+    their tensors' device current themselves, whatever the default."""
     global _default_device
     dev = Device(spec)
     if dev.type == "cuda":
-        cupy()
+        cupy().cuda.Device(dev.index).use()
     _default_device = dev
 
 

@@ -277,55 +277,65 @@ def conv_backward_filter(x, gy, w_shape, cfg):
     return total.reshape(w_shape)
 
 
-class Conv2d(Function):
-    """y[n,o,p,q] = b[o] + Σ_(c,i,j) x_pad[n, c, p·s + i·d, q·s + j·d] · W[o,c,i,j]   (c within o's group)
-    dx = convT(gy, W);  dW = gradW(x, gy);  db = Σ_(n,p,q) gy   (the bias is optional)"""
+# The three Functions below serve every convolution; what differs between 2-D and N-d (ops/convnd.py) is only the
+# kernels, passed in as this triple and handed on to the Functions that backward builds.
+Kernels = namedtuple("Kernels", "forward backward_data backward_filter")
+KERNELS_2D = Kernels(conv_forward, conv_backward_data, conv_backward_filter)
 
-    def __init__(self, cfg, out_hw=None):
-        self.cfg, self.out_hw = cfg, out_hw
+
+class Conv(Function):
+    """y[n,o,p] = b[o] + Σ_(c,i) x_pad[n, c, p·s + i·d] · W[o,c,i]   (p, i multi-indices, (p,q) and (i,j) in 2-D;
+    c within o's group)
+    dx = convT(gy, W);  dW = gradW(x, gy);  db = Σ_(n,p) gy   (the bias is optional)"""
+
+    def __init__(self, cfg, out=None, kernels=KERNELS_2D):
+        self.cfg, self.out, self.kernels = cfg, out, kernels
 
     def forward(self, x, w, b=None):
-        return conv_forward(x, w, self.cfg, self.out_hw, b)
+        return self.kernels.forward(x, w, self.cfg, self.out, b)
 
     def backward(self, gy):
         x, w = self.inputs[:2]
         needs = self.needs_input_grad
-        grads = (ConvTranspose2d(self.cfg, x.shape)(gy, w) if needs[0] else None,
-                 ConvWeightGrad(self.cfg, w.shape)(x, gy) if needs[1] else None)
+        grads = (ConvTranspose(self.cfg, x.shape, self.kernels)(gy, w) if needs[0] else None,
+                 ConvWeightGrad(self.cfg, w.shape, self.kernels)(x, gy) if needs[1] else None)
         if len(needs) == 3:  # summing each sample's contiguous rows first is much faster than a strided reduce
             grads += (gy.reshape(gy.shape[0], gy.shape[1], -1).sum(2).sum(0) if needs[2] else None,)
         return grads
 
 
-class ConvTranspose2d(Function):
+class ConvTranspose(Function):
     """z = convT(g, W), the adjoint of conv in its input (x_shape says which input size);
     dg = conv(gz, W);  dW = gradW(gz, g)"""
 
-    def __init__(self, cfg, x_shape):
-        self.cfg, self.x_shape = cfg, tuple(x_shape)
+    def __init__(self, cfg, x_shape, kernels=KERNELS_2D):
+        self.cfg, self.x_shape, self.kernels = cfg, tuple(x_shape), kernels
 
     def forward(self, g, w):
-        return conv_backward_data(g, w, self.x_shape, self.cfg)
+        return self.kernels.backward_data(g, w, self.x_shape, self.cfg)
 
     def backward(self, gz):
         g, w = self.inputs
         ng, nw = self.needs_input_grad
-        return (Conv2d(self.cfg, g.shape[2:])(gz, w) if ng else None,
-                ConvWeightGrad(self.cfg, w.shape)(gz, g) if nw else None)
+        return (Conv(self.cfg, g.shape[2:], self.kernels)(gz, w) if ng else None,
+                ConvWeightGrad(self.cfg, w.shape, self.kernels)(gz, g) if nw else None)
 
 
 class ConvWeightGrad(Function):
-    """v = gradW(x, g)[o,c,i,j] = Σ_(n,p,q) g[n,o,p,q] · x_pad[n, c, p·s + i·d, q·s + j·d]
+    """v = gradW(x, g)[o,c,i] = Σ_(n,p) g[n,o,p] · x_pad[n, c, p·s + i·d]
     dx = convT(g, gv);  dg = conv(x, gv)"""
 
-    def __init__(self, cfg, w_shape):
-        self.cfg, self.w_shape = cfg, tuple(w_shape)
+    def __init__(self, cfg, w_shape, kernels=KERNELS_2D):
+        self.cfg, self.w_shape, self.kernels = cfg, tuple(w_shape), kernels
 
     def forward(self, x, g):
-        return conv_backward_filter(x, g, self.w_shape, self.cfg)
+        return self.kernels.backward_filter(x, g, self.w_shape, self.cfg)
 
     def backward(self, gv):
         x, g = self.inputs
         nx, ng = self.needs_input_grad
-        return (ConvTranspose2d(self.cfg, x.shape)(g, gv) if nx else None,
-                Conv2d(self.cfg, g.shape[2:])(x, gv) if ng else None)
+        return (ConvTranspose(self.cfg, x.shape, self.kernels)(g, gv) if nx else None,
+                Conv(self.cfg, g.shape[2:], self.kernels)(x, gv) if ng else None)
+
+
+Conv2d, ConvTranspose2d = Conv, ConvTranspose  # the names nn.functional uses (2-D kernels by default)

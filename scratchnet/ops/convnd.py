@@ -7,17 +7,18 @@ im2col is a zero-copy `as_strided` view of the padded input, shape (N, C, k_1..k
     y[n, o, p] = Σ_(c,i) W[o, (c,i)] · col[n, (c,i), p]          (a batched GEMM per group)
 
 The adjoint in x (col2im) adds the columns W_gᵀ @ gy back one kernel offset i at a time, each a strided slice-add.
-As in 2-D, the three linear maps close under differentiation, so conv is differentiable to any order:
+As in 2-D, the three linear maps close under differentiation, so conv is differentiable to any order; the Functions
+are conv.py's, given these kernels:
     y = conv(x, W):  dx = convT(gy, W),  dW = gradW(x, gy)
     z = convT(g, W): dg = conv(gz, W),   dW = gradW(gz, g)
     v = gradW(x, g): dx = convT(g, gv),  dg = conv(x, gv)
 """
+import functools
 import itertools
 import math
 from collections import namedtuple
 
 from .. import backend
-from ..autograd import Function
 from . import conv as _conv2d
 
 NdCfg = namedtuple("NdCfg", "stride padding dilation groups")   # tuples of D ints, and an int
@@ -111,54 +112,9 @@ def conv_backward_filter(x, gy, w_shape, cfg):
     return gw.reshape(w_shape)
 
 
-class ConvNd(Function):
-    """y[n,o,p] = b[o] + Σ_(c,i) x_pad[n, c, p·s + i·d] · W[o,c,i]   (p, i multi-indices; c within o's group)
-    dx = convT(gy, W);  dW = gradW(x, gy);  db = Σ_(n,p) gy"""
+KERNELS_ND = _conv2d.Kernels(conv_forward, conv_backward_data, conv_backward_filter)
 
-    def __init__(self, cfg, out=None):
-        self.cfg, self.out = cfg, out
-
-    def forward(self, x, w, b=None):
-        return conv_forward(x, w, self.cfg, self.out, b)
-
-    def backward(self, gy):
-        x, w = self.inputs[:2]
-        needs = self.needs_input_grad
-        grads = (ConvTransposeNd(self.cfg, x.shape)(gy, w) if needs[0] else None,
-                 ConvWeightGradNd(self.cfg, w.shape)(x, gy) if needs[1] else None)
-        if len(needs) == 3:
-            grads += (gy.reshape(gy.shape[0], gy.shape[1], -1).sum(2).sum(0) if needs[2] else None,)
-        return grads
-
-
-class ConvTransposeNd(Function):
-    """z = convT(g, W), the adjoint of conv in its input (x_shape says which input size);
-    dg = conv(gz, W);  dW = gradW(gz, g)"""
-
-    def __init__(self, cfg, x_shape):
-        self.cfg, self.x_shape = cfg, tuple(x_shape)
-
-    def forward(self, g, w):
-        return conv_backward_data(g, w, self.x_shape, self.cfg)
-
-    def backward(self, gz):
-        g, w = self.inputs
-        ng, nw = self.needs_input_grad
-        return (ConvNd(self.cfg, g.shape[2:])(gz, w) if ng else None,
-                ConvWeightGradNd(self.cfg, w.shape)(gz, g) if nw else None)
-
-
-class ConvWeightGradNd(Function):
-    """v = gradW(x, g)[o,c,i] = Σ_(n,p) g[n,o,p] · x_pad[n, c, p·s + i·d];  dx = convT(g, gv);  dg = conv(x, gv)"""
-
-    def __init__(self, cfg, w_shape):
-        self.cfg, self.w_shape = cfg, tuple(w_shape)
-
-    def forward(self, x, g):
-        return conv_backward_filter(x, g, self.w_shape, self.cfg)
-
-    def backward(self, gv):
-        x, g = self.inputs
-        nx, ng = self.needs_input_grad
-        return (ConvTransposeNd(self.cfg, x.shape)(g, gv) if nx else None,
-                ConvNd(self.cfg, g.shape[2:])(x, gv) if ng else None)
+# conv.py's three Functions (forward and backward math in their docstrings), given these kernels
+ConvNd = functools.partial(_conv2d.Conv, kernels=KERNELS_ND)                      # (cfg, out=None)
+ConvTransposeNd = functools.partial(_conv2d.ConvTranspose, kernels=KERNELS_ND)    # (cfg, x_shape)
+ConvWeightGradNd = functools.partial(_conv2d.ConvWeightGrad, kernels=KERNELS_ND)  # (cfg, w_shape)
