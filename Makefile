@@ -27,10 +27,13 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 # The whole suite on the GPU code path without a GPU: a CuPy stand-in (tests/cupy_standin, NumPy underneath, CuPy's
-# host/device rules and two fake devices) first on the path, on device cuda and again on cuda:1
+# host/device rules and two fake devices) first on the path, on device cuda and again on cuda:1. Hypothesis runs its
+# "dev" profile here (15 examples a property): `make test` sweeps the math with 100; these lanes check the
+# host/device wall and device placement, and three full sweeps would not fit CI's time.
+SIM := PYTHONPATH=$(CURDIR)/tests/cupy_standin$${PYTHONPATH:+:$$PYTHONPATH} HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-dev}
 test-gpu-sim: setup
-	PYTHONPATH=$(CURDIR)/tests/cupy_standin$${PYTHONPATH:+:$$PYTHONPATH} SCRATCHNET_DEVICE=cuda $(BIN)/python -m pytest -q -p no:cacheprovider
-	PYTHONPATH=$(CURDIR)/tests/cupy_standin$${PYTHONPATH:+:$$PYTHONPATH} SCRATCHNET_DEVICE=cuda:1 $(BIN)/python -m pytest -q -p no:cacheprovider
+	$(SIM) SCRATCHNET_DEVICE=cuda $(BIN)/python -m pytest -q -p no:cacheprovider
+	$(SIM) SCRATCHNET_DEVICE=cuda:1 $(BIN)/python -m pytest -q -p no:cacheprovider
 
 # Accuracy on the full dataset (needs `make fashion-mnist`); CI runs these too
 test-slow: setup

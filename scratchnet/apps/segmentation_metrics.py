@@ -39,7 +39,8 @@ def soft_dice_loss(input, target, smooth=1.0, include_background=True, ignore_in
     Backward (what autograd computes from the Tensor ops used here):
         ∂L/∂p_{c,i} = -(1/K) · (2·t_{c,i}·(P_c + T_c + s) - (2·S_c + s)) / (P_c + T_c + s)²   (0 for classes left out)
         ∂L/∂x_{c,i} = p_{c,i} · (g_{c,i} - Σ_k p_{k,i}·g_{k,i})   with g = ∂L/∂p   (the softmax Jacobian)
-    smooth > 0 makes a class absent from both targets and predictions count as D_c = 1 rather than 0/0.
+    smooth > 0 makes a class absent from both targets and predictions count as D_c = 1 rather than 0/0. With
+    smooth = 0 and every pixel ignored the loss is NaN (0/0), as PyTorch's cross_entropy is over zero pixels.
     """
     name = "soft_dice_loss"
     if not isinstance(input, Tensor) or input.ndim < 3:
