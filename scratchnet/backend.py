@@ -254,15 +254,17 @@ def manual_seed(seed):
 
 class DeviceGenerator:
     """The random stream of one GPU, counter-based: draw i comes from a CuPy RandomState seeded with a hash of
-    (entropy, device, i). CuPy's RandomState cannot report or restore its state, so this one keeps its own: the
+    (entropy, i). CuPy's RandomState cannot report or restore its state, so this one keeps its own: the
     pair (entropy, draws) is the whole state, and restoring it continues the stream exactly (get_rng_state).
-    Seeding happens on the host and nothing is read back from the device."""
+    Seeding happens on the host and nothing is read back from the device. As torch.manual_seed does for every GPU,
+    one seed gives every device the same stream, so a run on cuda:1 repeats one on cuda:0 (and data-parallel ranks,
+    each on its own GPU, draw what one process would)."""
 
     def __init__(self, dev, entropy):
         self.dev, self.entropy, self.draws = dev, int(entropy), 0
 
     def _next(self):
-        seq = numpy.random.SeedSequence(self.entropy, spawn_key=(self.dev.index, self.draws))
+        seq = numpy.random.SeedSequence(self.entropy, spawn_key=(self.draws,))
         self.draws += 1
         return cupy().random.RandomState(int(seq.generate_state(1, numpy.uint64)[0]) >> 1)
 
