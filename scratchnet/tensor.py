@@ -238,10 +238,13 @@ def _default_dtype(array):
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
-    """A new leaf tensor holding a copy of `data` (a number, nested list, NumPy/CuPy array or Tensor).
+    """tensor(data, dtype=None, device=None, requires_grad=False): a new leaf tensor holding a copy of `data` (a
+    number, nested list, NumPy/CuPy array or Tensor). Float data becomes float32 (even a float64 NumPy array, so a
+    graph never turns float64 by accident), integers int64, unless dtype= says.
 
-    Float data defaults to float32 (even a float64 NumPy array, so a graph never turns float64 by accident); integer
-    data keeps an integer dtype (int64); `dtype=` wins whenever it is given."""
+    Forward:  y = a copy of data, converted to dtype on device
+    Backward: none: a new leaf (requires_grad=True makes autograd collect its .grad)
+    """
     if isinstance(data, Tensor):
         data = data.data
     dev = backend.device(device) if device is not None else (
