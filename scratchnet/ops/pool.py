@@ -9,7 +9,8 @@ import numpy
 
 from .. import backend
 from ..autograd import Function
-from .conv import out_size, CACHE_BLOCK_BYTES
+from .conv import out_size
+from .conv_kernels import CACHE_BLOCK_BYTES
 
 
 def blocks(xp, b0, b1, per_sample_bytes):
@@ -111,9 +112,9 @@ class MaxPool2d(Function):
                 top[...] = views[0]
                 for v in views[1:]:
                     xp.maximum(top, v, out=top)
-                # The first offset holding the max = how many offsets in a row did not hold it. Counting with bool
-                # arithmetic is ~8x faster than tracking the argmax with masked copies. A NaN is the max (it
-                # propagates through maximum) and holds it, as in PyTorch: v != top alone would skip it.
+                # The first offset holding the max = how many offsets in a row did not hold it: bool arithmetic,
+                # no masked copies (benchmarks/README.md, "Kernel tuning notes"). A NaN is the max (it propagates
+                # through maximum) and holds it, as in PyTorch: v != top alone would skip it.
                 missed, count = None, idx[c0:c1]
                 for v in views[:-1]:
                     miss = (v != top) & (v == v)
