@@ -9,7 +9,7 @@ from .. import backend
 from ..tensor import Tensor, no_grad
 from ..ops import conv as C, pool as P
 from ..ops.activation import relu, leaky_relu, gelu, softmax, log_softmax  # noqa: F401
-from ..ops.activation_more import (elu, celu, selu, silu, mish, softsign, logsigmoid, softplus, softmin,  # noqa
+from ..ops.activation_more import (prelu, elu, celu, selu, silu, mish, softsign, logsigmoid, softplus, softmin,  # noqa
                                    hardtanh, relu6, hardsigmoid, hardswish)
 from ..ops.distance import normalize, cosine_similarity, pairwise_distance  # noqa: F401
 from ..ops.loss_more import kl_div, smooth_l1_loss, huber_loss, triplet_margin_loss, cross_entropy  # noqa: F401

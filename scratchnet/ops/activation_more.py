@@ -1,5 +1,5 @@
 """PyTorch's other activations (silu, elu, celu, selu, hardtanh, relu6, hardsigmoid, hardswish, mish, softsign,
-logsigmoid, softmin, softplus with beta/threshold).
+logsigmoid, softmin, softplus with beta/threshold, prelu with its learned slope).
 
 Smooth ones are compositions of differentiable ops, so they are differentiable to any order. The piecewise-linear
 ones are small Functions because PyTorch fixes the derivative at their kinks in its own way (hardtanh's is 0 at
@@ -185,3 +185,18 @@ def hardswish(input, inplace=False):
     """y = x·relu6(x + 3)/6;  dy/dx = 0 (x ≤ −3), x/3 + 1/2 (−3 < x < 3), 1 (x ≥ 3)"""
     return Hardswish()(_float("hardswish", input))
 
+
+def prelu(input, weight):
+    """PyTorch's F.prelu: y = x if x > 0 else a·x, with a (one value, or one per channel of dim 1) learned.
+    dy/dx = 1 if x > 0 else a (a at x = 0, as PyTorch);  dy/da = 0 if x > 0 else x, summed over the shared axes.
+    Written as where(x > 0, x, a·x), so both gradients come from ops that are already checked. An input of fewer
+    than 2 dims has one channel (as PyTorch)."""
+    if weight.ndim != 1:
+        raise ShapeError(f"prelu: weight must be 1-D, got shape {tuple(weight.shape)}")
+    c, channels = weight.shape[0], (input.shape[1] if input.ndim >= 2 else 1)
+    if c not in (1, channels):
+        raise ShapeError(f"prelu: weight has {c} values but input shape {tuple(input.shape)} has {channels} "
+                         f"channels (dim 1)")
+    # a of shape (C, 1, ..., 1) lines up with dim 1 and broadcasts over the rest
+    a = weight.reshape(c, *([1] * (input.ndim - 2))) if input.ndim >= 2 else weight.reshape(())
+    return M.where(input > 0, input, a * input)
