@@ -31,9 +31,9 @@ NOT_OPS = {
 }
 
 # Dunders of Tensor that are no part of its documented surface (the class docstring speaks for construction)
-_TENSOR_SKIP = {"__init__", "__class__", "__repr__", "__hash__", "__dict__", "__weakref__", "__module__", "__doc__", "__slots__",
-                "__init_subclass__", "__subclasshook__", "__class_getitem__", "__annotations__", "__firstlineno__",
-                "__static_attributes__"}
+_TENSOR_SKIP = {"__init__", "__class__", "__repr__", "__hash__", "__dict__", "__weakref__", "__module__", "__doc__",
+                "__slots__", "__init_subclass__", "__subclasshook__", "__class_getitem__", "__annotations__",
+                "__firstlineno__", "__static_attributes__"}
 
 
 def _module_members(module):
