@@ -1,5 +1,5 @@
-"""Making tensors: `tensor()` and the factories (zeros, ones, full, arange, linspace, eye, randn, rand, randint,
-*_like).
+"""Making tensors: the factories (zeros, ones, full, arange, linspace, eye, randn, rand, randint, *_like), and
+`tensor()` (defined in tensor.py, beside Tensor) under its usual name here too.
 
 Float data defaults to float32 (even a float64 NumPy array, so a graph never turns float64 by accident); integer data
 keeps an integer dtype (class targets); `dtype=` wins whenever it is given.
@@ -9,7 +9,7 @@ import inspect
 import numpy
 
 from . import backend
-from .tensor import Tensor
+from .tensor import Tensor, tensor  # noqa: F401  (tensor(data) sits with Tensor)
 from .errors import ShapeError
 
 
@@ -17,47 +17,11 @@ def _dtype(dtype):
     return None if dtype is None else numpy.dtype(dtype)
 
 
-def _default_dtype(array):
-    kind = array.dtype.kind
-    if kind == "f":
-        return numpy.dtype(numpy.float32)
-    if kind in "iu":
-        return numpy.dtype(numpy.int64)
-    if kind == "c":
-        return numpy.dtype(numpy.complex64)
-    if kind == "b":
-        return numpy.dtype(bool)
-    raise TypeError(f"tensor(): cannot make a tensor from data of dtype {array.dtype}")
-
-
 def _finish(array, requires_grad):
     t = Tensor(array)
     if requires_grad:
         t.requires_grad_(True)
     return t
-
-
-def tensor(data, dtype=None, device=None, requires_grad=False):
-    """tensor(data, dtype=None, device=None, requires_grad=False): a new leaf tensor holding a copy of `data` (a
-    number, nested list, NumPy/CuPy array or Tensor). Float data becomes float32, integers int64, unless dtype= says.
-
-    Forward:  y = a copy of data, converted to dtype on device
-    Backward: none: a new leaf (requires_grad=True makes autograd collect its .grad)
-    """
-    if isinstance(data, Tensor):
-        data = data.data
-    dev = backend.device(device) if device is not None else (
-        backend.device_of(data) if backend._is_cupy_array(data) else backend.get_default_device())
-    xp = backend.xp_for(dev)
-    with backend.using(dev):
-        if xp is numpy:
-            array = numpy.array(backend.to_numpy(data), copy=True)
-        else:
-            array = xp.array(data, copy=True) if backend._is_cupy_array(data) else xp.asarray(numpy.asarray(data))
-        dtype = _dtype(dtype) or _default_dtype(array)
-        if array.dtype != dtype:
-            array = array.astype(dtype)
-    return _finish(array, requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None):

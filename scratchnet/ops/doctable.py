@@ -23,7 +23,7 @@ START, END = "<!-- op-table:start -->", "<!-- op-table:end -->"  # where README.
 NOT_OPS = {
     "scratchnet": {"device", "get_default_device", "set_default_device", "manual_seed", "get_array_module",
                    "set_num_threads", "get_num_threads", "is_grad_enabled", "save", "load", "gradcheck",
-                   "gradgradcheck", "result_type", "promote_types"},
+                   "gradgradcheck", "result_type", "promote_types", "use_kernels"},
     "scratchnet.nn.functional": {"check_same_dtype"},
     "Tensor": {"shape", "ndim", "dtype", "device", "data", "grad", "grad_fn", "is_leaf", "requires_grad",
                "requires_grad_", "retain_grad", "backward", "numpy", "item", "tolist", "size",
