@@ -25,10 +25,9 @@ NOT_OPS = {
                    "set_num_threads", "get_num_threads", "is_grad_enabled", "save", "load", "gradcheck",
                    "gradgradcheck", "result_type", "promote_types", "use_kernels"},
     "scratchnet.nn.functional": {"check_same_dtype"},
-    "Tensor": {"shape", "ndim", "dtype", "device", "data", "grad", "grad_fn", "is_leaf", "requires_grad",
-               "requires_grad_", "retain_grad", "backward", "numpy", "item", "tolist", "size",
-               "dim", "numel", "element_size", "is_floating_point", "__len__", "__bool__", "__float__", "__int__",
-               "__index__", "__array__"},
+    "Tensor": {"shape", "ndim", "dtype", "device", "grad_fn", "is_leaf", "requires_grad_", "retain_grad", "backward",
+               "numpy", "item", "tolist", "size", "dim", "numel", "element_size", "is_floating_point", "__len__",
+               "__bool__", "__float__", "__int__", "__index__", "__array__"},
 }
 
 # Dunders of Tensor that are no part of its documented surface (the class docstring speaks for construction)
@@ -40,8 +39,8 @@ _TENSOR_SKIP = {"__init__", "__class__", "__repr__", "__hash__", "__dict__", "__
 def _module_members(module):
     for name in sorted(vars(module)):
         value = getattr(module, name)
-        if name.startswith("_") or inspect.isclass(value) or inspect.ismodule(value) or not callable(value):
-            continue
+        if name.startswith("_") or inspect.isclass(value) or not callable(value):
+            continue  # a module is skipped unless it is callable, as `scratchnet.tensor(data)` is
         yield name, value
 
 
@@ -75,6 +74,8 @@ def docstring(value):
     """The docstring a user's help() shows for a function, method or property."""
     if isinstance(value, (staticmethod, classmethod)):
         value = value.__func__
+    if inspect.ismodule(value):  # a callable module: what calling it does
+        value = type(value).__call__
     if isinstance(value, property):
         return inspect.cleandoc(value.__doc__ or (value.fget.__doc__ if value.fget else "") or "")
     return inspect.cleandoc(getattr(value, "__doc__", None) or "")
