@@ -20,6 +20,7 @@ from .creation import (as_tensor, from_numpy, zeros, ones, empty, full, eye, ara
                        randn, rand, randint, randperm, zeros_like, ones_like, empty_like, full_like, randn_like,
                        rand_like)
 from . import autograd  # noqa: F401
+from .kernel_mode import use_kernels  # noqa: F401
 from .ops.math import (add, sub, mul, true_divide, pow, neg, exp, log, sqrt, abs, sin, cos, tanh, sigmoid,  # noqa: F401
                        maximum, minimum, where, clamp, clone, eq, ne, lt, le, gt, ge)
 from .ops.reduce import sum, mean, var, std, max, min, amax, amin, argmax, argmin, logsumexp, prod  # noqa: F401

@@ -8,7 +8,7 @@ first-in-(d, h, w)-order tie rule is kept because each stage takes its first max
 """
 from .. import backend
 from ..tensor import Tensor
-from ..ops import conv as C, convnd as CN, pool as P
+from ..ops import conv as C, pool as P
 from ..ops.errors import ShapeError
 from ..ops.pad import pad
 from ..ops.shape import reshape
@@ -90,14 +90,13 @@ def _conv(fn, dims, input, weight, bias, stride, padding, dilation, groups):
     else:
         p = _tuple(padding, dims, "padding", fn)
     _check_window(fn, x.shape[2:], k, s, p, d, x.shape)
-    args = (x, weight) if bias is None else (x, weight, bias)
     if dims == 1:   # the 2-D kernels on (N, C, 1, L)
         x4 = reshape(x, x.shape[:2] + (1,) + x.shape[2:])
         w4 = reshape(weight, weight.shape[:2] + (1,) + weight.shape[2:])
-        y = C.Conv2d(C.ConvCfg((1, s[0]), (0, p[0]), (1, d[0]), groups))(*((x4, w4) + args[2:]))
+        y = C.conv(x4, w4, bias, C.ConvCfg((1, s[0]), (0, p[0]), (1, d[0]), groups))
         y = reshape(y, y.shape[:2] + y.shape[3:])
     else:
-        y = CN.ConvNd(CN.NdCfg(s, p, d, groups))(*args)
+        y = C.conv(x, weight, bias, C.ConvCfg(s, p, d, groups))
     return _unbatch(y, unbatched)
 
 
@@ -141,10 +140,11 @@ def _conv_transpose(fn, dims, input, weight, bias, stride, padding, output_paddi
     if dims == 1:
         x4 = reshape(x, x.shape[:2] + (1,) + x.shape[2:])
         w4 = reshape(weight, weight.shape[:2] + (1,) + weight.shape[2:])
-        y = C.ConvTranspose2d(C.ConvCfg((1, s[0]), (0, p[0]), (1, d[0]), groups), (x.shape[0], cout, 1) + out)(x4, w4)
+        cfg = C.ConvCfg((1, s[0]), (0, p[0]), (1, d[0]), groups)
+        y = C.conv_transpose(x4, w4, cfg, (x.shape[0], cout, 1) + out)
         y = reshape(y, y.shape[:2] + y.shape[3:])
     else:
-        y = CN.ConvTransposeNd(CN.NdCfg(s, p, d, groups), (x.shape[0], cout) + out)(x, weight)
+        y = C.conv_transpose(x, weight, C.ConvCfg(s, p, d, groups), (x.shape[0], cout) + out)
     if bias is not None:
         y = y + reshape(bias, (1, -1) + (1,) * dims)
     return _unbatch(y, unbatched)

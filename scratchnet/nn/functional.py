@@ -108,8 +108,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ShapeError(f"conv2d: bias has shape {bias.shape}, expected ({weight.shape[0]},) "
                          f"for weight {weight.shape}")
-    args = (x, weight) if bias is None else (x, weight, bias)
-    return _finish(C.Conv2d(C.ConvCfg(s, p, d, groups))(*args), unbatched)
+    return _finish(C.conv(x, weight, bias, C.ConvCfg(s, p, d, groups)), unbatched)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
@@ -136,7 +135,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         raise ShapeError(f"conv_transpose2d: input {x.shape} with kernel {k}, stride {s}, padding {p} gives an "
                          f"empty output {tuple(out_hw)}")
     x_shape = (x.shape[0], weight.shape[1] * groups, *out_hw)
-    y = C.ConvTranspose2d(C.ConvCfg(s, p, d, groups), x_shape)(x, weight)
+    y = C.conv_transpose(x, weight, C.ConvCfg(s, p, d, groups), x_shape)
     if bias is not None:
         y = y + reshape(bias, 1, -1, 1, 1)
     return _finish(y, unbatched)
