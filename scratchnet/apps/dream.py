@@ -98,7 +98,7 @@ def dream_step(dnet, x, layer, channels, lr, shift):
     normalised by its mean size, clip to [0, 1]. Returns the objective before the step (a device tensor)."""
     dy, dx = shift
     with backend.on(x.data):
-        xr = creation.tensor(_roll(x.data, dy, dx), device=x.device, requires_grad=True)
+        xr = creation.tensor(_roll(x.data, dy, dx), dtype=x.dtype, device=x.device, requires_grad=True)
         j = objective_value(dnet(xr, layer), channels)
         (g,) = grad(j, [xr])
         g = _roll(g.data, -dy, -dx)
