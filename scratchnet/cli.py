@@ -193,6 +193,9 @@ def _check(a):
         for name, flag in ((content, "content"), (style, "style")):
             if name is not None:
                 check_image(name, flag)
+    if a.command == "restore":
+        from .apps import restore
+        restore.check(a)
     if a.command == "dream":
         check_image(a.image, "image")
         from .apps.dream import FASHION_LAYERS, parse_objective
@@ -253,6 +256,9 @@ def _run(a, argv):
     elif a.command == "bench":
         from .bench import run
         run(a.out, a.quick, a.threads, a.only, a.batches, a.repeat, a.frameworks)
+    elif a.command == "restore":
+        from .apps import restore
+        return restore.run(a)
     elif a.command == "demo":
         from .apps.gallery import demo
         print(f"gallery: {demo(a.out, a.quick, a.device, a.data)}")
@@ -292,6 +298,9 @@ def build_parser():
     _gan_parser(sub)
     _image_parsers(sub)
     _bench_parser(sub)
+    from .apps import restore
+    restore.add_arguments(sub.add_parser("restore", help="image restoration: super-resolution, denoising, "
+                                                         "inpainting (train | evaluate | apply)"))
     return parser
 
 
