@@ -8,25 +8,12 @@ import scratchnet.nn.functional as F
 from conftest import fft_everywhere, load_torch, to_np
 
 
-import contextlib
+from scratchnet.ops import conv
 
-# conv.SMALL_HW: 0 = per-sample GEMMs everywhere, 10**9 = one wide GEMM per block everywhere;
-# "fft": every stride-1 ungrouped conv through the FFT path
-LAYOUTS = [0, 10**9, "fft"]
-
-
-@contextlib.contextmanager
-def conv_layout(small_hw):
-    from scratchnet.ops import conv
-    if small_hw == "fft":
-        with fft_everywhere():
-            yield
-        return
-    old, conv.SMALL_HW = conv.SMALL_HW, small_hw
-    try:
-        yield
-    finally:
-        conv.SMALL_HW = old
+# the routes of ops/conv.py: per-sample GEMMs everywhere, one wide GEMM per block everywhere, and every stride-1
+# ungrouped conv through the FFT (force_route uses a route wherever it applies)
+LAYOUTS = ["im2col", "im2col_wide", "fft"]
+conv_layout = conv.force_route
 
 
 def pair(t, s, arrays, fn_s, fn_t, rtol=1e-9, atol=1e-10):
@@ -116,8 +103,8 @@ def test_pooling_matches_torch(n, c, h, w, k, s, p, d, ceil, seed):
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_naive_twins_agree_with_fast_kernels(layout):
-    from scratchnet.ops.naive import conv2d_naive, max_pool2d_naive
+def test_reference_twins_agree_with_fast_kernels(layout):
+    """Each fast route against the readable twins (ops/conv_reference.py, pool.py) on a few odd geometries."""
     rng = numpy.random.default_rng(1)
     for (n, cin, cout, g, k, s, p, d) in [(2, 4, 6, 2, (3, 2), (2, 1), (1, 0), (1, 2)),
                                           (1, 1, 3, 1, (1, 1), (1, 1), (0, 0), (1, 1)),
@@ -128,25 +115,30 @@ def test_naive_twins_agree_with_fast_kernels(layout):
         with conv_layout(layout):
             fast = F.conv2d(sn.tensor(x, dtype="float64"), sn.tensor(w, dtype="float64"),
                             sn.tensor(b, dtype="float64"), s, p, d, g)
-        numpy.testing.assert_allclose(fast.numpy(), conv2d_naive(x, w, b, s, p, d, g), rtol=1e-12, atol=1e-12)
+        with sn.use_kernels("reference"):
+            ref = F.conv2d(sn.tensor(x, dtype="float64"), sn.tensor(w, dtype="float64"),
+                           sn.tensor(b, dtype="float64"), s, p, d, g)
+        numpy.testing.assert_allclose(fast.numpy(), ref.numpy(), rtol=1e-12, atol=1e-12)
         fast = F.max_pool2d(sn.tensor(x, dtype="float64"), k, s, (k[0] // 2, k[1] // 2), d)
-        numpy.testing.assert_array_equal(fast.numpy(), max_pool2d_naive(x, k, s, (k[0] // 2, k[1] // 2), d))
+        with sn.use_kernels("reference"):
+            ref = F.max_pool2d(sn.tensor(x, dtype="float64"), k, s, (k[0] // 2, k[1] // 2), d)
+        numpy.testing.assert_array_equal(fast.numpy(), ref.numpy())
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_im2col_chunking_gives_same_result(layout):
-    from scratchnet.ops import conv
+    from scratchnet.ops import conv_kernels
     x = sn.randn(9, 3, 12, 12, dtype="float64", requires_grad=True)
     w = sn.randn(5, 3, 3, 3, dtype="float64", requires_grad=True)
     with conv_layout(layout):
         y_full = F.conv2d(x, w, padding=1, stride=2)
         gx_full, gw_full = sn.autograd.grad(y_full.sum(), [x, w])
-        old = conv.set_im2col_limit(3 * 9 * 36 * 8 * 2)  # two samples per chunk
+        old = conv_kernels.set_im2col_limit(3 * 9 * 36 * 8 * 2)  # two samples per chunk
         try:
             y = F.conv2d(x, w, padding=1, stride=2)
             gx, gw = sn.autograd.grad(y.sum(), [x, w])
         finally:
-            conv.set_im2col_limit(old)
+            conv_kernels.set_im2col_limit(old)
     numpy.testing.assert_allclose(y.numpy(), y_full.numpy(), rtol=1e-12)
     numpy.testing.assert_allclose(gx.numpy(), gx_full.numpy(), rtol=1e-12)
     numpy.testing.assert_allclose(gw.numpy(), gw_full.numpy(), rtol=1e-12)

@@ -307,62 +307,48 @@ def load_restorer(checkpoint=None, task="sr", scale=None, device=None):
 # ---- the command line: `scratchnet restore train|evaluate|apply` ----
 
 def add_arguments(p):
-    from ..cli_args import count, device, float_range, int_range, learning_rate, positive_int
+    from .. import cli_args as A
     sub = p.add_subparsers(dest="restore_command", metavar="{train,evaluate,apply}", required=True)
-    scale = dict(type=int_range(2, 8, what="expected a scale from 2 to 8"), help="upscaling factor (sr)")
+    scale = dict(type=A.int_range(2, 8, what="expected a scale from 2 to 8"), help="upscaling factor (sr)")
     t = sub.add_parser("train", help="train a restoration network and write its report")
     t.add_argument("--task", default="sr", choices=list(MODELS))
     t.add_argument("--model", default=None, help="sr: srresnet (default), espcn, srcnn; denoise: dncnn; "
                                                  "inpaint: unet")
     t.add_argument("--scale", default=3, **scale)
-    t.add_argument("--sigma", type=float_range(0.0, 255.0, low_open=True), default=25.0,
+    t.add_argument("--sigma", type=A.float_range(0.0, 255.0, low_open=True), default=25.0,
                    help="noise level on 0-255 (denoise)")
-    t.add_argument("--steps", type=positive_int, default=None, help="optimizer steps (default: from --epochs, "
-                                                                     "else 3000)")
-    t.add_argument("--epochs", type=positive_int, default=None, help="passes over the --pairs training pairs")
-    t.add_argument("--pairs", type=positive_int, default=4000, help="training pairs (patches) per epoch")
-    t.add_argument("--size", type=int_range(12, 512), default=48, help="training patch side (high-res) in pixels")
-    t.add_argument("--batch-size", type=positive_int, default=16)
-    t.add_argument("--lr", type=learning_rate, default=None, help="Adam's peak learning rate (cosine decay)")
-    t.add_argument("--checkpoint-every", type=positive_int, default=None, metavar="N")
-    t.add_argument("--log-every", type=positive_int, default=20, metavar="N")
+    t.add_argument("--steps", type=A.positive_int, default=None, help="optimizer steps (default: from --epochs, "
+                                                                       "else 3000)")
+    t.add_argument("--epochs", type=A.positive_int, default=None, help="passes over the --pairs training pairs")
+    t.add_argument("--pairs", type=A.positive_int, default=4000, help="training pairs (patches) per epoch")
+    t.add_argument("--size", type=A.int_range(12, 512), default=48, help="training patch side (high-res) in pixels")
+    t.add_argument("--batch-size", type=A.positive_int, default=16)
+    t.add_argument("--lr", type=A.learning_rate, default=None, help="Adam's peak learning rate (cosine decay)")
+    t.add_argument("--checkpoint-every", type=A.positive_int, default=None, metavar="N")
+    t.add_argument("--log-every", type=A.positive_int, default=20, metavar="N")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     t.add_argument("--force", action="store_true", help="with --resume: continue even where settings differ")
-    t.add_argument("--out", default="out/restore", help="output folder")
-    t.add_argument("--seed", type=count, default=0)
+    A.add_common(t, "out/restore")
     e = sub.add_parser("evaluate", help="measure a checkpoint (or the shipped weights) on held-out photos")
-    e.add_argument("checkpoint", nargs="?", default=None, help="checkpoint.npz (default: the shipped weights)")
+    e.add_argument("checkpoint", nargs="?", type=A.existing_file, default=None,
+                   help="checkpoint.npz (default: the shipped weights)")
     e.add_argument("--task", default="sr", choices=list(MODELS), help="for the shipped weights")
     e.add_argument("--scale", default=None, **scale)
-    e.add_argument("--images", nargs="+", default=None, help="ground-truth image files instead of the held-out "
-                                                             "photos")
-    e.add_argument("--out", default="out/restore_eval", help="output folder")
-    a = sub.add_parser("apply", help="restore an image file (e.g. upscale a photo ×3)")
-    a.add_argument("image")
-    a.add_argument("--checkpoint", default=None, help="checkpoint.npz (default: the shipped weights)")
+    e.add_argument("--images", nargs="+", type=A.existing_file, default=None,
+                   help="ground-truth image files instead of the held-out photos")
+    A.add_common(e, "out/restore_eval", seed=False)
+    a = sub.add_parser("apply", help="restore an image file (e.g. upscale a photo x3)")
+    a.add_argument("image", type=A.existing_file)
+    a.add_argument("--checkpoint", type=A.existing_file, default=None,
+                   help="checkpoint.npz (default: the shipped weights)")
     a.add_argument("--task", default="sr", choices=list(MODELS), help="for the shipped weights")
     a.add_argument("--scale", default=None, **scale)
-    a.add_argument("--mask", default=None, help="inpainting: image of the same size, black = missing")
-    a.add_argument("-o", "--out", default=None, help="result file (default: NAME_x3.png in this folder)")
+    a.add_argument("--mask", type=A.existing_file, default=None,
+                   help="inpainting: image of the same size, black = missing")
+    a.add_argument("-o", "--out", type=A.out_file, default=None, help="result file (default: NAME_x3.png here)")
+    a.add_argument("--device", type=A.device, default=None, help="cpu, cuda or cuda:N")
     for q in (t, e, a):
-        q.add_argument("--device", type=device, default=None, help="cpu, cuda or cuda:N")
-
-
-def check(args):
-    from ..cli_args import check_file, check_out_dir, check_out_file
-    if args.restore_command in ("train", "evaluate"):
-        check_out_dir(args.out)
-    if getattr(args, "checkpoint", None) is not None:
-        check_file(args.checkpoint, "checkpoint" if args.restore_command == "evaluate" else "--checkpoint")
-    if args.restore_command == "evaluate":
-        for path in args.images or []:
-            check_file(path, "--images")
-    if args.restore_command == "apply":
-        check_file(args.image, "image")
-        if args.mask is not None:
-            check_file(args.mask, "--mask")
-        if args.out is not None:
-            check_out_file(args.out)
+        q.set_defaults(command_prog=q.prog)
 
 
 def run(args):

@@ -22,7 +22,7 @@ KEYS = ("Forward", "Backward")
 NOT_OPS = {
     "scratchnet": {"device", "get_default_device", "set_default_device", "manual_seed", "get_array_module",
                    "set_num_threads", "get_num_threads", "is_grad_enabled", "save", "load", "gradcheck",
-                   "gradgradcheck", "result_type", "promote_types"},
+                   "gradgradcheck", "result_type", "promote_types", "use_kernels"},
     "scratchnet.nn.functional": {"check_same_dtype"},
     "Tensor": {"shape", "ndim", "dtype", "device", "data", "grad", "grad_fn", "is_leaf", "requires_grad",
                "requires_grad_", "retain_grad", "register_hook", "backward", "numpy", "item", "tolist", "size",
@@ -31,9 +31,9 @@ NOT_OPS = {
 }
 
 # Dunders of Tensor that are no part of its documented surface (the class docstring speaks for construction)
-_TENSOR_SKIP = {"__init__", "__class__", "__repr__", "__hash__", "__dict__", "__weakref__", "__module__", "__doc__", "__slots__",
-                "__init_subclass__", "__subclasshook__", "__class_getitem__", "__annotations__", "__firstlineno__",
-                "__static_attributes__"}
+_TENSOR_SKIP = {"__init__", "__class__", "__repr__", "__hash__", "__dict__", "__weakref__", "__module__", "__doc__",
+                "__slots__", "__init_subclass__", "__subclasshook__", "__class_getitem__", "__annotations__",
+                "__firstlineno__", "__static_attributes__"}
 
 
 def _module_members(module):

@@ -9,7 +9,8 @@ import numpy
 
 from .. import backend
 from ..autograd import Function
-from .conv import out_size, CACHE_BLOCK_BYTES
+from .conv import out_size
+from .conv_kernels import CACHE_BLOCK_BYTES
 
 
 def blocks(xp, b0, b1, per_sample_bytes):
@@ -110,8 +111,8 @@ class MaxPool2d(Function):
                 top[...] = views[0]
                 for v in views[1:]:
                     xp.maximum(top, v, out=top)
-                # The first offset holding the max = how many offsets in a row did not hold it. Counting with bool
-                # arithmetic is ~8x faster than tracking the argmax with masked copies.
+                # The first offset holding the max = how many offsets in a row did not hold it: bool arithmetic,
+                # no masked copies (benchmarks/README.md, "Kernel tuning notes")
                 missed, count = None, idx[c0:c1]
                 for v in views[:-1]:
                     missed = (v != top) if missed is None else missed & (v != top)
