@@ -253,6 +253,9 @@ def _run(a, argv):
     elif a.command == "bench":
         from .bench import run
         run(a.out, a.quick, a.threads, a.only, a.batches, a.repeat, a.frameworks)
+    elif a.command == "segment":
+        from .apps import segment
+        return segment.run(a)
     elif a.command == "demo":
         from .apps.gallery import demo
         print(f"gallery: {demo(a.out, a.quick, a.device, a.data)}")
@@ -292,6 +295,8 @@ def build_parser():
     _gan_parser(sub)
     _image_parsers(sub)
     _bench_parser(sub)
+    from .apps import segment_cli
+    segment_cli.add_arguments(sub.add_parser("segment", help=segment_cli.HELP))
     return parser
 
 
