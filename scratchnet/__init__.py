@@ -14,10 +14,12 @@ if _os.environ.get("SCRATCHNET_MALLOC_TUNE") == "1":
 from .backend import (Device, device, get_default_device, set_default_device, manual_seed,  # noqa: F401
                       get_array_module, set_num_threads, num_threads as get_num_threads)
 from .tensor import Tensor, no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
-from .creation import (tensor, as_tensor, from_numpy, zeros, ones, empty, full, eye, arange, linspace,  # noqa: F401
+from . import tensor  # noqa: F401,E402  (the module, which called is the factory: scratchnet.tensor([1.0, 2.0]))
+from .creation import (as_tensor, from_numpy, zeros, ones, empty, full, eye, arange, linspace,  # noqa: F401
                        randn, rand, randint, randperm, zeros_like, ones_like, empty_like, full_like, randn_like,
                        rand_like)
 from . import autograd  # noqa: F401
+from .kernel_mode import use_kernels  # noqa: F401
 from .ops.math import (add, sub, mul, div, pow, neg, exp, log, sqrt, abs, sin, cos, tanh, sigmoid,  # noqa: F401
                        maximum, minimum, where, clamp, clone, eq, ne, lt, le, gt, ge)
 from .ops.reduce import sum, mean, var, std, max, min, amax, amin, argmax, argmin, logsumexp, prod  # noqa: F401

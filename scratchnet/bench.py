@@ -178,7 +178,7 @@ def summarise(w, res, peak):
             "pct_peak": 100 * gf / peak if gf and peak else None}
 
 
-def run(out="out/bench", quick=False, threads=None, only=None, batches=None, repeat=None, frameworks=None):
+def measure(out="out/bench", quick=False, threads=None, only=None, batches=None, repeat=None, frameworks=None):
     """Measure, print the table, write bench.json and bench.png into `out`; returns the report dict."""
     threads = threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
     ws = workloads(quick, only, batches)
@@ -302,3 +302,25 @@ def plot(report, path):
     plt.close(fig)
     os.replace(tmp, path)
     return path
+
+
+# ---- the command line: `scratchnet bench` ----
+
+def add_arguments(p):
+    from . import cli_args
+    p.add_argument("--out", type=cli_args.out_dir, default="out/bench", help="folder for bench.json and bench.png")
+    p.add_argument("--quick", action="store_true", help="fewer sizes and calls (under 2 minutes on 2 cores)")
+    p.add_argument("--threads", type=cli_args.positive_int, default=None,
+                   help="CPU threads for every framework (default: all)")
+    p.add_argument("--only", nargs="+", default=None, metavar="WORKLOAD",
+                   choices=["cnn_step", "dcgan_step", "vgg19_style", *LAYERS, "matmul"], help="run only these workloads")
+    p.add_argument("--batches", type=cli_args.positive_int, nargs="+", default=None,
+                   help="batch sizes of the CNN step")
+    p.add_argument("--repeat", type=cli_args.positive_int, default=None,
+                   help="timed calls per workload (after warm-up)")
+    p.add_argument("--frameworks", nargs="+", default=None, choices=["scratchnet", "torch"])
+
+
+def run(args):
+    measure(out=args.out, quick=args.quick, threads=args.threads, only=args.only, batches=args.batches,
+            repeat=args.repeat, frameworks=args.frameworks)

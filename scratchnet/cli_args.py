@@ -96,53 +96,120 @@ def class_name(text):
     return text
 
 
-# ---- checks made after parsing, before anything runs ----
+# ---- paths, checked while parsing (argparse types: argparse names the argument, these say what is wrong) ----
 
-def check_out_dir(path, flag="--out"):
+def _typed(name):
+    """Mark a type function with the name argparse uses in some of its messages."""
+    def mark(fn):
+        fn.__name__ = name
+        return fn
+    return mark
+
+
+@_typed("folder")
+def out_dir(path):
     """An output folder: an existing folder, or one that can be made (its nearest existing parent is a writable
     folder); not an existing file."""
     if os.path.exists(path) and not os.path.isdir(path):
-        raise UsageError(f"argument {flag}: {path} is an existing file; expected a folder")
-    _check_writable_parent(path, flag)
+        raise argparse.ArgumentTypeError(f"{path} is an existing file; expected a folder")
+    _writable_parent(path)
+    return path
 
 
-def check_out_file(path, flag="-o/--out"):
+@_typed("file name")
+def out_file(path):
     """An output file: not a folder, and its folder can be written."""
     if os.path.isdir(path):
-        raise UsageError(f"argument {flag}: {path} is a folder; expected a file name such as samples.png")
-    _check_writable_parent(os.path.dirname(os.path.abspath(path)), flag)
+        raise argparse.ArgumentTypeError(f"{path} is a folder; expected a file name such as samples.png")
+    _writable_parent(os.path.dirname(os.path.abspath(path)))
+    return path
 
 
-def _check_writable_parent(path, flag):
+def _writable_parent(path):
     probe = os.path.abspath(path)
     while not os.path.exists(probe):
         probe = os.path.dirname(probe)
     if not os.path.isdir(probe):
-        raise UsageError(f"argument {flag}: cannot create {path}: {probe} is a file")
+        raise argparse.ArgumentTypeError(f"cannot create {path}: {probe} is a file")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise UsageError(f"argument {flag}: cannot write to {probe} (permission denied)")
+        raise argparse.ArgumentTypeError(f"cannot write to {probe} (permission denied)")
+
+
+@_typed("folder")
+def existing_dir(path):
+    if not os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{path} is not a folder" if os.path.exists(path)
+                                         else f"no such folder {path}")
+    return path
+
+
+@_typed("file")
+def existing_file(path):
+    if not os.path.isfile(path):
+        raise argparse.ArgumentTypeError(f"{path} is a folder, expected a file" if os.path.isdir(path)
+                                         else f"no such file {path}")
+    return path
+
+
+@_typed("image")
+def image(name):
+    """A file path, or the name of a bundled photo (kept as given: the app resolves it)."""
+    from .apps.images import resolve
+    try:
+        existing_file(resolve(name))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return name
+
+
+# the same checks for values found after parsing: UsageError (exit status 2) naming the argument
+
+def _check(type_fn, value, flag):
+    if value is not None:
+        try:
+            type_fn(value)
+        except argparse.ArgumentTypeError as e:
+            raise UsageError(f"argument {flag}: {e}") from None
+
+
+def check_out_dir(path, flag="--out"):
+    _check(out_dir, path, flag)
+
+
+def check_out_file(path, flag="-o/--out"):
+    _check(out_file, path, flag)
 
 
 def check_dir(path, flag="--data"):
-    if path is not None and not os.path.isdir(path):
-        raise UsageError(f"argument {flag}: {path} is not a folder" if os.path.exists(path)
-                         else f"argument {flag}: no such folder {path}")
+    _check(existing_dir, path, flag)
 
 
 def check_file(path, flag):
-    if path is not None and not os.path.isfile(path):
-        raise UsageError(f"argument {flag}: {path} is a folder, expected a file" if os.path.isdir(path)
-                         else f"argument {flag}: no such file {path}")
+    _check(existing_file, path, flag)
 
 
 def check_image(name, flag):
-    """A file path, or the name of a bundled photo."""
-    from .apps.images import resolve
-    try:
-        path = resolve(name)
-    except ValueError as e:
-        raise UsageError(f"argument {flag}: {e}") from None
-    check_file(path, flag)
+    _check(image, name, flag)
+
+
+def add_common(p, out=None, data=False, seed=True):
+    """The options most apps share: --device, --seed, -o/--out (a folder; default `out`), --data."""
+    p.add_argument("--device", type=device, default=None, help="cpu, cuda or cuda:N (default: $SCRATCHNET_DEVICE "
+                                                                "or cpu)")
+    if seed:
+        p.add_argument("--seed", type=count, default=0)
+    if out:
+        p.add_argument("-o", "--out", type=out_dir, default=out, help=f"output folder (default: {out})")
+    if data:
+        p.add_argument("--data", type=existing_dir, default=None,
+                       help="folder with the IDX files (default: search, then the bundled sample)")
+
+
+def add_nproc(p):
+    """--nproc N: the command reruns itself under mpiexec (see cli._launch)."""
+    p.add_argument("--nproc", type=positive_int, default=None,
+                   help="train data-parallel on N processes: runs this command under mpiexec -n N (needs "
+                        "scratchnet[mpi]); the same as launching `mpiexec -n N scratchnet ...` yourself")
 
 
 def one_line(text):

@@ -1,31 +1,20 @@
-"""Making tensors: `tensor()` and the factories (zeros, ones, full, arange, linspace, eye, randn, rand, randint,
-*_like).
+"""Making tensors: the factories (zeros, ones, full, arange, linspace, eye, randn, rand, randint, *_like), and
+`tensor()` (defined in tensor.py, beside Tensor) under its usual name here too.
 
 Float data defaults to float32 (even a float64 NumPy array, so a graph never turns float64 by accident); integer data
 keeps an integer dtype (class targets); `dtype=` wins whenever it is given.
 """
+import inspect
+
 import numpy
 
 from . import backend
-from .tensor import Tensor
+from .tensor import Tensor, tensor  # noqa: F401  (tensor(data) sits with Tensor)
 from .errors import ShapeError
 
 
 def _dtype(dtype):
     return None if dtype is None else numpy.dtype(dtype)
-
-
-def _default_dtype(array):
-    kind = array.dtype.kind
-    if kind == "f":
-        return numpy.dtype(numpy.float32)
-    if kind in "iu":
-        return numpy.dtype(numpy.int64)
-    if kind == "c":
-        return numpy.dtype(numpy.complex64)
-    if kind == "b":
-        return numpy.dtype(bool)
-    raise TypeError(f"tensor(): cannot make a tensor from data of dtype {array.dtype}")
 
 
 def _finish(array, requires_grad):
@@ -35,26 +24,14 @@ def _finish(array, requires_grad):
     return t
 
 
-def tensor(data, dtype=None, device=None, requires_grad=False):
-    """A new leaf tensor holding a copy of `data` (a number, nested list, NumPy/CuPy array or Tensor)."""
-    if isinstance(data, Tensor):
-        data = data.data
-    dev = backend.device(device) if device is not None else (
-        backend.device_of(data) if backend._is_cupy_array(data) else backend.get_default_device())
-    xp = backend.xp_for(dev)
-    with backend.using(dev):
-        if xp is numpy:
-            array = numpy.array(backend.to_numpy(data), copy=True)
-        else:
-            array = xp.array(data, copy=True) if backend._is_cupy_array(data) else xp.asarray(numpy.asarray(data))
-        dtype = _dtype(dtype) or _default_dtype(array)
-        if array.dtype != dtype:
-            array = array.astype(dtype)
-    return _finish(array, requires_grad)
-
-
 def as_tensor(data, dtype=None, device=None):
-    """Like tensor(), but a Tensor already of that dtype and device comes back as it is."""
+    """as_tensor(data, dtype=None, device=None): like tensor(), but a Tensor already of that dtype and device
+    comes back as it is (still in its graph).
+
+    Forward:  y = data itself if it already matches, else tensor(data, dtype, device)
+    Backward: dy flows to data when data is returned as it is; otherwise none: a new leaf (requires_grad=True
+              makes autograd collect its .grad)
+    """
     if isinstance(data, Tensor) and (dtype is None or data.dtype == numpy.dtype(dtype)) and \
             (device is None or data.device == backend.device(device)):
         return data
@@ -62,6 +39,12 @@ def as_tensor(data, dtype=None, device=None):
 
 
 def from_numpy(array):
+    """from_numpy(ndarray): a CPU tensor on the NumPy array's own memory (writes show in both), keeping its
+    dtype.
+
+    Forward:  y = the array, shared
+    Backward: none: a new leaf (requires_grad=True makes autograd collect its .grad)
+    """
     return Tensor(numpy.asarray(array))
 
 
@@ -83,18 +66,40 @@ def _make(fill, size, dtype, device, requires_grad):
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
+    """zeros(*size, dtype=None, device=None, requires_grad=False): a tensor of zeros (float32 by default);
+    size as ints or one tuple.
+
+    Forward:  y[i] = 0 for every index of size
+    Backward: none: a new leaf (requires_grad=True makes autograd collect its .grad)
+    """
     return _make(lambda xp, s, d: xp.zeros(s, d), size, dtype, device, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
+    """ones(*size, dtype=None, device=None, requires_grad=False): a tensor of ones (float32 by default).
+
+    Forward:  y[i] = 1 for every index of size
+    Backward: none: a new leaf (requires_grad=True makes autograd collect its .grad)
+    """
     return _make(lambda xp, s, d: xp.ones(s, d), size, dtype, device, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
+    """empty(*size, dtype=None, device=None, requires_grad=False): an uninitialised tensor (float32 by default).
+
+    Forward:  y = whatever the memory holds, of the given size
+    Backward: none: a new leaf (requires_grad=True makes autograd collect its .grad)
+    """
     return _make(lambda xp, s, d: xp.empty(s, d), size, dtype, device, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    """full(size, fill_value, dtype=None, device=None, requires_grad=False): a tensor filled with fill_value
+    (dtype from the value as PyTorch: int -> int64, bool -> bool, float -> float32).
+
+    Forward:  y[i] = fill_value for every index of size
+    Backward: none: a new leaf (requires_grad=True makes autograd collect its .grad)
+    """
     if dtype is None:
         dtype = numpy.int64 if isinstance(fill_value, int) and not isinstance(fill_value, bool) else (
             bool if isinstance(fill_value, bool) else numpy.float32)
@@ -103,10 +108,22 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    """eye(n, m=None, dtype=None, device=None, requires_grad=False): the n x m identity matrix (m = n by
+    default).
+
+    Forward:  y[i, j] = 1 if i == j else 0
+    Backward: none: a new leaf (requires_grad=True makes autograd collect its .grad)
+    """
     return _make(lambda xp, s, d: xp.eye(n, m, dtype=d), (), dtype, device, requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """arange(start=0, end, step=1, dtype=None, device=None, requires_grad=False): values from start up to (not
+    including) end, step apart; int64 when all three are integers, float32 otherwise.
+
+    Forward:  y[k] = start + k * step,  k < ceil((end - start) / step)
+    Backward: none: a new leaf (requires_grad=True makes autograd collect its .grad)
+    """
     if end is None:
         start, end = 0, start
     if dtype is None:
@@ -117,23 +134,44 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """linspace(start, end, steps, dtype=None, device=None, requires_grad=False): `steps` evenly spaced values
+    from start to end inclusive (float32 by default).
+
+    Forward:  y[k] = start + k * (end - start) / (steps - 1)
+    Backward: none: a new leaf (requires_grad=True makes autograd collect its .grad)
+    """
     return _make(lambda xp, s, d: xp.linspace(start, end, steps).astype(d), (), dtype, device, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False):
-    """Standard normal samples from the device's generator (seed it with scratchnet.manual_seed)."""
+    """randn(*size, dtype=None, device=None, requires_grad=False): standard normal samples from the device's
+    generator (seed it with scratchnet.manual_seed).
+
+    Forward:  y_i ~ N(0, 1) independently
+    Backward: none: a new leaf (requires_grad=True makes autograd collect its .grad)
+    """
     dev = backend.device(device)
     return _make(lambda xp, s, d: backend.random_normal(s, d, dev), size, dtype, dev, requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False):
-    """Uniform samples in [0, 1)."""
+    """rand(*size, dtype=None, device=None, requires_grad=False): uniform samples in [0, 1) from the device's
+    generator.
+
+    Forward:  y_i ~ U[0, 1) independently
+    Backward: none: a new leaf (requires_grad=True makes autograd collect its .grad)
+    """
     dev = backend.device(device)
     return _make(lambda xp, s, d: backend.random_uniform(s, d, dev), size, dtype, dev, requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None):
-    """Integers uniform in [low, high) (randint(high, size) as in PyTorch when one bound is given)."""
+    """randint(low=0, high, size=(), dtype=None, device=None): integers uniform in [low, high) (randint(high,
+    size) as in PyTorch when one bound is given), int64 by default.
+
+    Forward:  y_i ~ uniform on {low, ..., high - 1} independently
+    Backward: not differentiable (an integer result carries no gradient)
+    """
     if high is None:
         low, high = 0, low
     dev = backend.device(device)
@@ -142,6 +180,11 @@ def randint(low, high=None, size=(), dtype=None, device=None):
 
 
 def randperm(n, device=None):
+    """randperm(n, device=None): a random permutation of 0 .. n-1 (int64).
+
+    Forward:  y = a uniformly random ordering of range(n)
+    Backward: not differentiable (an integer result carries no gradient)
+    """
     dev = backend.device(device)
     return _make(lambda xp, s, d: xp.argsort(backend.random_uniform((n,), numpy.float64, dev)), (), numpy.int64,
                  dev, False)
@@ -150,7 +193,10 @@ def randperm(n, device=None):
 def _like(factory):
     def like(t, dtype=None, device=None, requires_grad=False, **kw):
         return factory(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad, **kw)
-    like.__name__ = factory.__name__ + "_like"
+    like.__name__ = like.__qualname__ = factory.__name__ + "_like"
+    doc = inspect.cleandoc(factory.__doc__)
+    like.__doc__ = (f"{like.__name__}(input, dtype=None, device=None, requires_grad=False): {factory.__name__}"
+                    f"(input.shape), with input's dtype and device unless given.\n\n" + doc[doc.index("Forward:"):])
     return like
 
 
@@ -158,4 +204,10 @@ zeros_like, ones_like, empty_like, randn_like, rand_like = (_like(f) for f in (z
 
 
 def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
+    """full_like(input, fill_value, dtype=None, device=None, requires_grad=False): full(input.shape,
+    fill_value) with input's dtype and device unless given.
+
+    Forward:  y[i] = fill_value for every index of input's shape
+    Backward: none: a new leaf (requires_grad=True makes autograd collect its .grad)
+    """
     return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)

@@ -81,8 +81,9 @@ def _gradcheck(fn, inputs, eps, atol, rtol, seed, max_elements, raise_exception)
             if not abs(ana - num) <= atol + rtol * abs(num):
                 if not raise_exception:
                     return False
+                where = tuple(int(k) for k in numpy.unravel_index(j, x.shape))  # (0, 1), not (np.int64(0), ...)
                 raise GradcheckError(
-                    f"gradcheck: input {i} (shape {x.shape}) element {numpy.unravel_index(j, x.shape)}: "
+                    f"gradcheck: input {i} (shape {x.shape}) element {where}: "
                     f"analytic {ana:.10g} vs numeric {num:.10g} (|diff| {abs(ana - num):.3g})")
         if n > max_elements:
             for _ in range(2):

@@ -1,11 +1,14 @@
-"""Tensor: an array plus the graph edge that made it, and the reverse-mode pass (`backward`) that walks that graph.
+"""Tensor: an array plus the graph edge that made it (`_ctx`, the Function; see autograd.py), grad mode, and the
+`tensor(data)` factory.
 
-The pass is iterative: functions wait in a heap ordered by generation (a function's generation is one more than the
-newest function that made one of its inputs), so a 100,000-op chain needs no recursion.
+`scratchnet.tensor` is this module, and calling it is `tensor(data, ...)`, as PyTorch users write
+`torch.tensor([1.0, 2.0])`: `import scratchnet.tensor` and `from scratchnet.tensor import Tensor` find the module,
+`scratchnet.tensor([1.0, 2.0])` makes a tensor (PyTorch itself keeps its Tensor class in `torch._tensor`, so that
+`torch.tensor` can be a plain function; one name that is both keeps both of PyTorch's spellings working here).
 """
 import contextlib
-import heapq
-import itertools
+import sys
+import types
 
 import numpy
 
@@ -49,29 +52,12 @@ class enable_grad(set_grad_enabled):
         super().__init__(True)
 
 
-class Meta:
-    """Stands in for the data of a graph input whose values backward never reads: shape, dtype and device only.
-    Holding this instead of the array lets the array be freed as soon as the forward pass is done with it."""
-
-    __slots__ = ("shape", "dtype", "ndim", "size", "itemsize", "device")
-
-    def __init__(self, array):
-        self.shape, self.dtype, self.ndim, self.size = array.shape, array.dtype, array.ndim, array.size
-        self.itemsize, self.device = array.itemsize, backend.device_of(array)
-
-
-def edge(t):
-    """A data-less copy of non-leaf tensor t that keeps its place in the graph (creator, generation)."""
-    e = Tensor(Meta(t.data), t.requires_grad)
-    e._ctx, e._gen, e._vc = t._ctx, t._gen, t._vc  # the same version counter: a view's check reads it
-    return e
-
-
 class Tensor:
     """An n-dimensional array that remembers how it was made.
 
     `data` is the raw NumPy or CuPy array; `_ctx` the Function that produced it (None for a leaf); `grad` is filled
-    by `backward()` for leaves that require grad.
+    by `backward()` for leaves that require grad. `backward()` is the engine's (autograd.py installs it), the
+    operators and op methods are the ops' (ops/methods.py installs them): this class is the data structure alone.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_gen", "_retain", "_vc", "__weakref__")
@@ -235,130 +221,52 @@ class Tensor:
     def _bump(self):
         self._vc[0] += 1
 
-    # ---- autograd ----
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad.
 
-        `gradient` is the upstream dL/d(self); it may be left out only for a one-element tensor (then it is 1).
-        """
-        run_backward([self], [gradient], retain_graph=create_graph if retain_graph is None else retain_graph,
-                     create_graph=create_graph, accumulate_into=inputs)
+# ---- the factory ----
 
-
-def _as_grad(t, g, i):
-    """Check or make the upstream gradient of root tensor `t`."""
-    if not t.requires_grad:
-        raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn: it was made "
-                           "under no_grad(), from tensors that do not require grad, or was detached")
-    if g is None:
-        if t.data.size != 1:
-            raise RuntimeError(f"grad can be implicitly created only for one-element outputs: output {i} has shape "
-                               f"{t.shape}; pass gradient= (or grad_outputs=) of that shape")
-        return Tensor(backend.get_array_module(t.data).ones(t.shape, dtype=t.dtype))
-    if not isinstance(g, Tensor):
-        g = Tensor(backend.get_array_module(t.data).asarray(g, dtype=t.dtype))
-    if g.shape != t.shape:
-        raise RuntimeError(f"gradient for output {i} has shape {g.shape}, but the output has shape {t.shape}")
-    return g
+def _default_dtype(array):
+    kind = array.dtype.kind
+    if kind == "f":
+        return numpy.dtype(numpy.float32)
+    if kind in "iu":
+        return numpy.dtype(numpy.int64)
+    if kind == "c":
+        return numpy.dtype(numpy.complex64)
+    if kind == "b":
+        return numpy.dtype(bool)
+    raise TypeError(f"tensor(): cannot make a tensor from data of dtype {array.dtype}")
 
 
-def _add(a, b):
-    return b if a is None else a + b
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """tensor(data, dtype=None, device=None, requires_grad=False): a new leaf tensor holding a copy of `data` (a
+    number, nested list, NumPy/CuPy array or Tensor). Float data becomes float32 (even a float64 NumPy array, so a
+    graph never turns float64 by accident), integers int64, unless dtype= says.
 
-
-_post_backward_hooks = {}
-
-
-class _HookHandle:
-    def __init__(self, key):
-        self.key = key
-
-    def remove(self):
-        _post_backward_hooks.pop(self.key, None)
-
-
-def register_post_backward_hook(fn):
-    """Call fn(leaves) after every backward() has accumulated `.grad`, with the set of ids of the leaves that
-    received a gradient (autograd.grad, which touches no .grad, calls none). DistributedDataParallel averages its
-    gradients over the ranks here. Returns a handle with remove()."""
-    key = object()
-    _post_backward_hooks[key] = fn
-    return _HookHandle(key)
-
-
-def run_backward(roots, grads, retain_graph=False, create_graph=False, capture=None, accumulate_into=None):
-    """Walk the graph from `roots` back to the leaves.
-
-    Leaves get `.grad` accumulated, unless `capture` (a list of tensors, from `autograd.grad`) is given: then their
-    gradients are returned instead, in order, and no `.grad` is touched.
+    Forward:  y = a copy of data, converted to dtype on device
+    Backward: none: a new leaf (requires_grad=True makes autograd collect its .grad)
     """
-    counter = itertools.count()
-    heap, pending, leaf_grads = [], {}, {}
-    want = None if capture is None else {id(t): t for t in capture}
-    captured = {}
-
-    def send(t, g):
-        fn = t._ctx
-        if fn is None:
-            if t.requires_grad:
-                leaf_grads[t] = _add(leaf_grads.get(t), g)
-            return
-        if fn not in pending:
-            pending[fn] = g
-            heapq.heappush(heap, (-fn.generation, next(counter), fn))
+    if isinstance(data, Tensor):
+        data = data.data
+    dev = backend.device(device) if device is not None else (
+        backend.device_of(data) if backend._is_cupy_array(data) else backend.get_default_device())
+    xp = backend.xp_for(dev)
+    with backend.using(dev):
+        if xp is numpy:
+            array = numpy.array(backend.to_numpy(data), copy=True)
         else:
-            pending[fn] = pending[fn] + g
+            array = xp.array(data, copy=True) if backend._is_cupy_array(data) else xp.asarray(numpy.asarray(data))
+        dtype = numpy.dtype(dtype) if dtype is not None else _default_dtype(array)
+        if array.dtype != dtype:
+            array = array.astype(dtype)
+    t = Tensor(array)
+    return t.requires_grad_(True) if requires_grad else t
 
-    with backend.on(roots[0].data) if roots else backend._NULL:  # seeds and sums on the graph's device
-        return _walk(roots, grads, retain_graph, create_graph, capture, accumulate_into, heap, pending, leaf_grads,
-                     want, captured, send)
+
+class _TensorModule(types.ModuleType):
+    """This module's type: a module that, called, makes a tensor (see the module's docstring)."""
+
+    def __call__(self, data, dtype=None, device=None, requires_grad=False):
+        return tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def _walk(roots, grads, retain_graph, create_graph, capture, accumulate_into, heap, pending, leaf_grads, want,
-          captured, send):
-    for i, (t, g) in enumerate(zip(roots, grads)):
-        send(t, _as_grad(t, g, i))
-
-    with set_grad_enabled(create_graph):
-        while heap:
-            fn = heapq.heappop(heap)[2]
-            gy = pending.pop(fn)
-            if fn.inputs is None:
-                raise RuntimeError(
-                    f"Trying to backward through the graph a second time ({type(fn).__name__} was already freed). "
-                    "Pass retain_graph=True to the first backward() if you need to walk it again.")
-            out = fn.output
-            if out is not None:
-                if want is not None and id(out) in want:
-                    captured[id(out)] = _add(captured.get(id(out)), gy)
-                if out._retain and want is None:
-                    out.grad = gy if out.grad is None else out.grad + gy
-            if fn._versions is not None:
-                fn.check_versions()
-            inputs = fn.inputs
-            gxs = fn.backward(gy)
-            if not isinstance(gxs, tuple):
-                gxs = (gxs,)
-            if not retain_graph:
-                fn.release()
-            for x, gx, need in zip(inputs, gxs, fn.needs_input_grad):
-                if need and gx is not None:
-                    send(x, gx)
-
-    if want is not None:
-        for t, g in leaf_grads.items():
-            if id(t) in want:
-                captured[id(t)] = g
-        return [captured.get(id(t)) for t in capture]
-    keep = None if accumulate_into is None else {id(t) for t in accumulate_into}
-    for leaf, g in leaf_grads.items():
-        if keep is not None and id(leaf) not in keep:
-            continue
-        if not create_graph:
-            g = Tensor(g.data)
-        leaf.grad = g if leaf.grad is None else (leaf.grad + g if create_graph else Tensor(leaf.grad.data + g.data))
-    if _post_backward_hooks:
-        reached = {id(t) for t in leaf_grads if keep is None or id(t) in keep}
-        for fn in list(_post_backward_hooks.values()):
-            fn(reached)
-    return None
+sys.modules[__name__].__class__ = _TensorModule

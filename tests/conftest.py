@@ -51,20 +51,11 @@ def to_np(t):
     return numpy.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t)
 
 
-@contextlib.contextmanager
 def fft_everywhere():
-    """Every stride-1, ungrouped, undilated convolution takes the FFT path (scratchnet.ops.conv_fft), whatever its
-    size, so that tests compare that path too."""
-    from scratchnet.ops import conv_fft
-    names = ("FFT_MIN_CUT", "FFT_MIN_BATCH", "FFT_MIN_CHANNELS", "FFT_MAX_POINTS")
-    old = [getattr(conv_fft, k) for k in names]
-    for k, v in zip(names, (0, 1, 1, 10**9)):
-        setattr(conv_fft, k, v)
-    try:
-        yield
-    finally:
-        for k, v in zip(names, old):
-            setattr(conv_fft, k, v)
+    """Every stride-1, ungrouped, undilated 2-D convolution takes the FFT route (scratchnet.ops.conv_fft), whatever
+    its size, so that tests compare that route too."""
+    from scratchnet.ops import conv
+    return conv.force_route("fft")
 
 
 pytest_plugins = ["mpi_plugin"]   # `mpi` tests run under mpiexec, every rank in step (tests/mpi_plugin.py)

@@ -169,3 +169,78 @@ def test_debug_shows_the_traceback(tmp_path, files):
     usage = subprocess.run([sys.executable, "-m", "scratchnet.cli", "train", "--epochs", "0"], capture_output=True,
                            text=True, env=env, timeout=120)
     assert usage.returncode == 2 and usage.stderr.count("\n") == 1 and "--epochs" in usage.stderr
+
+
+# ---- the app table: every command is a module with add_arguments(parser) and run(args) ----
+
+@pytest.mark.parametrize("name", list(cli.APPS))
+def test_every_table_entry_is_an_app_with_informative_help(name, capsys):
+    command = cli.app(name)
+    assert callable(command.add_arguments) and callable(command.run)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([name, "--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0 and out.startswith(f"usage: scratchnet {name}") and cli.APPS[name][1] in out
+
+
+def test_top_level_help_lists_every_command(capsys):
+    assert cli.main([]) == 0
+    out = capsys.readouterr().out
+    for name, (_, text) in cli.APPS.items():
+        assert name in out and text.split()[0] in out
+
+
+def test_the_full_parser_knows_every_command_and_gan_sample():
+    parser = cli.build_parser()
+    args = parser.parse_args(["gan", "sample", __file__, "-n", "4", "-o", "x.png"])
+    assert (args.command, args.gan_command, args.n, args.command_prog) == ("gan", "sample", 4, "scratchnet gan sample")
+    args = parser.parse_args(["gan", "--steps", "3"])
+    assert (args.gan_command, args.steps, args.out) == (None, 3, "out/gan")   # no subcommand: train
+
+
+def test_only_the_chosen_app_is_imported(tmp_path):
+    code = ("import sys; from scratchnet import cli; assert cli.main(['info']) == 0; "
+            "print(sorted(m for m in sys.modules if m.startswith('scratchnet.apps.')))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.dirname(cli.__file__))] + sys.path))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    loaded = r.stdout.strip().splitlines()[-1]
+    assert "scratchnet.apps.info" in loaded and "scratchnet.apps.gan" not in loaded and "stylize" not in loaded
+
+
+class _App:
+    """A stand-in app module registered with one table row."""
+    calls = []
+
+    @staticmethod
+    def add_arguments(p):
+        p.add_argument("--size", type=int, default=3)
+        p.add_argument("--fail", default="")
+
+    @staticmethod
+    def check(args):
+        if args.size > 10:
+            raise cli.UsageError(f"argument --size: at most 10, got {args.size}")
+
+    @staticmethod
+    def run(args):
+        if args.fail == "value":
+            raise ValueError("the app refused: size 3")
+        if args.fail == "bug":
+            raise TypeError("oops")
+        _App.calls.append(args.size)
+
+
+def test_a_new_app_is_one_table_row(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "scratchnet.apps.fake_app", _App)
+    monkeypatch.setitem(cli.APPS, "fake", ("apps.fake_app", "a stand-in app"))
+    _App.calls.clear()
+    assert run(["fake", "--size", "5"], capsys)[0] == 0 and _App.calls == [5]
+    for argv, status, expect in ((["fake", "--size", "11"], 2, "scratchnet fake: argument --size: at most 10"),
+                                 (["fake", "--size", "x"], 2, "scratchnet fake: argument --size"),
+                                 (["fake", "--fail", "value"], 1, "scratchnet fake: the app refused: size 3"),
+                                 (["fake", "--fail", "bug"], 1, "scratchnet fake: TypeError: oops (an internal error")):
+        code, out, err = run(argv, capsys)
+        assert code == status and len(err.splitlines()) == 1 and err.startswith(expect), (argv, err)
+        assert "Traceback" not in err
+    assert _App.calls == [5]

@@ -1,23 +1,20 @@
 """The FFT convolution path (scratchnet.ops.conv_fft) against im2col, finite differences and the choice of path."""
-import contextlib
-
 import numpy
 import pytest
 from hypothesis import given, settings, strategies as st
 
 import scratchnet as sn
 import scratchnet.nn.functional as F
-from scratchnet.ops import conv, conv_fft
+from scratchnet.ops import conv, conv_fft, conv_kernels
 from conftest import fft_everywhere
 
 
-@contextlib.contextmanager
 def im2col_only():
-    old, conv_fft.FFT_ENABLED = conv_fft.FFT_ENABLED, False
-    try:
-        yield
-    finally:
-        conv_fft.FFT_ENABLED = old
+    return conv.force_route("im2col")
+
+
+def geometry(x_shape, w_shape, pad, stride=(1, 1)):
+    return conv.ConvGeometry(x_shape, w_shape, conv.ConvCfg(stride, pad, (1, 1), 1))
 
 
 @st.composite
@@ -36,16 +33,14 @@ def test_fft_path_matches_im2col(case, limit):
     """All three maps (conv, its adjoint in x, its adjoint in W) equal im2col's to float64 round-off, in one pass
     over the batch or one sample at a time (limit: the bytes the spectra may take)."""
     xs, ws, pad, seed = case
-    cfg = conv.ConvCfg((1, 1), pad, (1, 1), 1)
+    geom = geometry(xs, ws, pad)
     rng = numpy.random.default_rng(seed)
     x, w = rng.standard_normal(xs), rng.standard_normal(ws)
-    with im2col_only():
-        y = conv.conv_forward(x, w, cfg)
-        gy = rng.standard_normal(y.shape)
-        expected = (y, conv.conv_backward_data(gy, w, xs, cfg), conv.conv_backward_filter(x, gy, ws, cfg))
-    got = (conv_fft.fft_conv_forward(x, w, cfg, y.shape[2:], limit),
-           conv_fft.fft_conv_backward_data(gy, w, xs, cfg, limit),
-           conv_fft.fft_conv_backward_filter(x, gy, ws, cfg, limit))
+    y = conv_kernels.forward(x, w, geom)
+    gy = rng.standard_normal(y.shape)
+    expected = (y, conv_kernels.backward_data(gy, w, geom), conv_kernels.backward_filter(x, gy, geom))
+    got = (conv_fft.forward(x, w, geom, limit=limit), conv_fft.backward_data(gy, w, geom, limit=limit),
+           conv_fft.backward_filter(x, gy, geom, limit=limit))
     for g, e in zip(got, expected):
         assert g.shape == e.shape and g.dtype == e.dtype
         numpy.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-11 * max(1.0, numpy.abs(e).max()))
@@ -58,10 +53,9 @@ def test_fft_path_gradcheck_to_second_order(case):
     xs, ws, pad, seed = case
     rng = numpy.random.default_rng(seed)
     args = [sn.tensor(rng.standard_normal(s), dtype="float64", requires_grad=True) for s in (xs, ws, ws[:1])]
-    cfg = conv.ConvCfg((1, 1), pad, (1, 1), 1)
-    out = tuple(conv.out_size(s, k, 1, p, 1) for s, k, p in zip(xs[2:], ws[2:], pad))
+    out = geometry(xs, ws, pad).out
     with fft_everywhere():
-        assert conv_fft.worth_it(xs, ws, out, cfg)
+        assert conv.choose_route(geometry(xs, ws, pad)).name == "fft"
         fn = lambda x, w, b: F.conv2d(x, w, b, padding=pad)   # noqa: E731
         assert sn.gradcheck(fn, args, max_elements=120)
         assert sn.gradgradcheck(fn, args, max_elements=120)
@@ -74,11 +68,11 @@ def test_fft_path_float32_keeps_dtype_and_accuracy():
     rng = numpy.random.default_rng(0)
     x = rng.standard_normal((8, 64, 7, 7)).astype(numpy.float32)
     w = (rng.standard_normal((32, 64, 5, 5)) * 0.05).astype(numpy.float32)
-    cfg = conv.ConvCfg((1, 1), (2, 2), (1, 1), 1)
-    assert conv_fft.worth_it(x.shape, w.shape, (7, 7), cfg)
-    y = conv.conv_forward(x, w, cfg)
-    with im2col_only():
-        ref = conv.conv_forward(x.astype(numpy.float64), w.astype(numpy.float64), cfg)
+    geom = geometry(x.shape, w.shape, (2, 2))
+    assert conv.choose_route(geom).name == "fft"
+    with sn.use_kernels("fast"):
+        y = F.conv2d(sn.tensor(x), sn.tensor(w), padding=2).numpy()
+    ref = conv_kernels.forward(x.astype(numpy.float64), w.astype(numpy.float64), geom)
     assert y.dtype == numpy.float32
     numpy.testing.assert_allclose(y, ref, rtol=0, atol=2e-6 * numpy.abs(ref).max())
 
@@ -92,11 +86,13 @@ def test_fft_path_float32_keeps_dtype_and_accuracy():
     ((64, 64, 64, 64), (64, 64, 5, 5), 2, False),     # large maps: the dense DFT matrices would cost too much
 ])
 def test_fft_path_is_chosen_where_it_pays(x_shape, w_shape, pad, expected):
-    cfg = conv.ConvCfg((1, 1), (pad, pad), (1, 1), 1)
-    out = tuple(conv.out_size(s, w_shape[2], 1, pad, 1) for s in x_shape[2:])
-    assert conv_fft.worth_it(x_shape, w_shape, out, cfg) is expected
-    strided = conv.ConvCfg((2, 2), (pad, pad), (1, 1), 1)
-    assert not conv_fft.worth_it(x_shape, w_shape, out, strided)
+    geom = geometry(x_shape, w_shape, (pad, pad))
+    assert conv_fft.worth_it(geom) is expected
+    assert (conv.choose_route(geom).name == "fft") is expected
+    strided = geometry(x_shape, w_shape, (pad, pad), stride=(2, 2))
+    assert not conv_fft.worth_it(strided)
+    with im2col_only():
+        assert conv.choose_route(geom).name == "im2col"
 
 
 def test_fft_length_leaves_no_wraparound():

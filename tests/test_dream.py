@@ -54,3 +54,22 @@ def test_errors(device, capsys):
         dream_net("alexnet")
     assert cli.main(["dream", "chelsea", "--objective", "class:hat"]) == 2
     assert "unknown class 'hat'" in capsys.readouterr().err
+
+
+def test_dream_step_keeps_the_image_dtype(device):
+    """A float64 image is stepped in float64 (the gradient was once taken on a float32 copy): the step equals
+    x + lr·g/mean|g| computed from the float64 gradient, to float64 round-off."""
+    import scratchnet as sn
+    from scratchnet.apps.dream import DreamNet, dream_step
+    sn.manual_seed(0)
+    conv = sn.nn.Conv2d(3, 2, 3, padding=1).double().to(device)
+    conv.requires_grad_(False)
+    net = DreamNet("tiny", lambda x, layer: conv(x), ["conv"], gray=False)
+    x0 = numpy.random.default_rng(0).uniform(0.3, 0.7, (1, 3, 6, 6))
+    x = sn.tensor(x0, dtype=sn.float64, device=device)
+    dream_step(net, x, "conv", None, 0.01, (0, 0))
+    xt = sn.tensor(x0, dtype=sn.float64, device=device, requires_grad=True)
+    (g,) = sn.autograd.grad(objective_value(conv(xt), None), [xt])
+    g = g.numpy()
+    assert x.dtype == sn.float64
+    numpy.testing.assert_allclose(x.numpy(), x0 + 0.01 * g / (numpy.abs(g).mean() + 1e-8), rtol=0, atol=1e-14)

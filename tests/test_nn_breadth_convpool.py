@@ -93,15 +93,16 @@ def test_padding_same_and_valid_match_torch(dims, data, k, dil):
 @given(data=st.data())
 def test_nd_im2col_agrees_with_the_2d_path(data):
     """The general N-d machinery, run on 2-D input, gives the tuned 2-D conv's values and gradients."""
-    from scratchnet.ops import conv as C, convnd as CN
+    from scratchnet.ops import conv as C
     kw, x, w, b = data.draw(conv_case(2))
     if x.ndim == 3:
         x = x[None]
     s, p, d = (tuple(v) if isinstance(v, tuple) else (v, v) for v in (kw["stride"], kw["padding"], kw["dilation"]))
     outs = []
-    for fn in (C.Conv2d(C.ConvCfg(s, p, d, kw["groups"])), CN.ConvNd(CN.NdCfg(s, p, d, kw["groups"]))):
+    for route in ("im2col", "im2col_nd"):
         xs, ws, bs = on_device(x), on_device(w), on_device(b)
-        y = fn(xs, ws, bs)
+        with sn.use_kernels("fast"), C.force_route(route):
+            y = C.ConvFn(C.ConvCfg(s, p, d, kw["groups"]))(xs, ws, bs)
         (y * y).sum().backward()
         outs.append([to_np(v) for v in (y, xs.grad, ws.grad, bs.grad)])
     for a, b_ in zip(*outs):

@@ -146,12 +146,16 @@ def test_gradient_penalty_through_cnn_double_backprop():
 @pytest.mark.parametrize("n, c, h, w, o, k, s, p, d, g", [(1, 4, 23, 19, 6, 3, 2, 1, 2, 2),
                                                            (3, 3, 40, 33, 8, 5, 1, 2, 1, 1),
                                                            (1, 3, 300, 20, 4, 3, 1, 1, 1, 1)])
-def test_one_image_conv_split_over_rows_matches_naive(n, c, h, w, o, k, s, p, d, g):
-    """Batches smaller than 2 × threads split the output rows over threads (style transfer runs on one image)."""
+def test_one_image_conv_split_over_rows_matches_reference(n, c, h, w, o, k, s, p, d, g):
+    """Batches smaller than 2 × threads split the output rows over threads (style transfer runs on one image):
+    the "im2col_rows" route against the readable twin (fast kernels: this tests a route)."""
     import scratchnet.nn.functional as F
-    from scratchnet.ops.naive import conv2d_naive
+    from scratchnet.ops import conv
     rng = numpy.random.default_rng(0)
     x, wt, b = rng.standard_normal((n, c, h, w)), rng.standard_normal((o, c // g, k, k)), rng.standard_normal(o)
-    y = F.conv2d(sn.tensor(x, dtype="float64"), sn.tensor(wt, dtype="float64"), sn.tensor(b, dtype="float64"),
-                 stride=s, padding=p, dilation=d, groups=g)
-    numpy.testing.assert_allclose(y.numpy(), conv2d_naive(x, wt, b, (s, s), (p, p), (d, d), g), atol=1e-12)
+    args = [sn.tensor(a, dtype="float64") for a in (x, wt, b)]
+    with sn.use_kernels("fast"), conv.force_route("im2col_rows"):
+        y = F.conv2d(*args, stride=s, padding=p, dilation=d, groups=g)
+    with sn.use_kernels("reference"):
+        ref = F.conv2d(*args, stride=s, padding=p, dilation=d, groups=g)
+    numpy.testing.assert_allclose(y.numpy(), ref.numpy(), atol=1e-12)

@@ -8,25 +8,12 @@ import scratchnet.nn.functional as F
 from conftest import fft_everywhere, load_torch, to_np
 
 
-import contextlib
+from scratchnet.ops import conv
 
-# conv.SMALL_HW: 0 = per-sample GEMMs everywhere, 10**9 = one wide GEMM per block everywhere;
-# "fft": every stride-1 ungrouped conv through the FFT path
-LAYOUTS = [0, 10**9, "fft"]
-
-
-@contextlib.contextmanager
-def conv_layout(small_hw):
-    from scratchnet.ops import conv
-    if small_hw == "fft":
-        with fft_everywhere():
-            yield
-        return
-    old, conv.SMALL_HW = conv.SMALL_HW, small_hw
-    try:
-        yield
-    finally:
-        conv.SMALL_HW = old
+# the routes of ops/conv.py: per-sample GEMMs everywhere, one wide GEMM per block everywhere, and every stride-1
+# ungrouped conv through the FFT (force_route uses a route wherever it applies)
+LAYOUTS = ["im2col", "im2col_wide", "fft"]
+conv_layout = conv.force_route
 
 
 def pair(t, s, arrays, fn_s, fn_t, rtol=1e-9, atol=1e-10):
@@ -115,9 +102,36 @@ def test_pooling_matches_torch(n, c, h, w, k, s, p, d, ceil, seed):
     numpy.testing.assert_array_equal(idx_s.numpy(), to_np(idx_t))
 
 
+@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("k, s", [(2, 2), (3, 1)])
+def test_max_pool_routes_to_a_nan(dims, k, s, device):
+    """A NaN is the maximum of its window (as PyTorch): the output is NaN, the index and the gradient go to a NaN
+    of the window, never to a finite element; other windows (ties included) match PyTorch. Once, the first-maximum
+    count skipped NaNs: the index went past the window (into the padding: IndexError in 3-D) or to a finite one."""
+    torch = load_torch()
+    rng = numpy.random.default_rng(dims * 10 + k)
+    x0 = rng.integers(0, 3, (2, 2) + (5,) * dims).astype(numpy.float64)      # small integers: ties everywhere
+    x0[rng.random(x0.shape) < 0.15] = numpy.nan
+    fs, ft = getattr(F, f"max_pool{dims}d"), getattr(torch.nn.functional, f"max_pool{dims}d")
+    x = sn.tensor(x0, dtype=sn.float64, device=device, requires_grad=True)
+    y, idx = fs(x, k, s, 1, return_indices=True)
+    y.sum().backward()
+    yt, it = ft(torch.tensor(x0), k, s, 1, return_indices=True)
+    nan = numpy.isnan(to_np(yt))
+    assert nan.any() and not nan.all()
+    numpy.testing.assert_array_equal(y.numpy(), to_np(yt))
+    idx = idx.numpy()
+    numpy.testing.assert_array_equal(idx[~nan], to_np(it)[~nan])
+    picked = numpy.take_along_axis(x0.reshape(2, 2, -1), idx.reshape(2, 2, -1), 2).reshape(idx.shape)
+    assert numpy.isnan(picked[nan]).all()
+    counts = numpy.zeros(x0.size)
+    numpy.add.at(counts, (idx + numpy.arange(4).reshape((2, 2) + (1,) * dims) * 5 ** dims).ravel(), 1)
+    numpy.testing.assert_array_equal(x.grad.numpy().ravel(), counts)
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_naive_twins_agree_with_fast_kernels(layout):
-    from scratchnet.ops.naive import conv2d_naive, max_pool2d_naive
+def test_reference_twins_agree_with_fast_kernels(layout):
+    """Each fast route against the readable twins (ops/conv_reference.py, pool.py) on a few odd geometries."""
     rng = numpy.random.default_rng(1)
     for (n, cin, cout, g, k, s, p, d) in [(2, 4, 6, 2, (3, 2), (2, 1), (1, 0), (1, 2)),
                                           (1, 1, 3, 1, (1, 1), (1, 1), (0, 0), (1, 1)),
@@ -128,25 +142,30 @@ def test_naive_twins_agree_with_fast_kernels(layout):
         with conv_layout(layout):
             fast = F.conv2d(sn.tensor(x, dtype="float64"), sn.tensor(w, dtype="float64"),
                             sn.tensor(b, dtype="float64"), s, p, d, g)
-        numpy.testing.assert_allclose(fast.numpy(), conv2d_naive(x, w, b, s, p, d, g), rtol=1e-12, atol=1e-12)
+        with sn.use_kernels("reference"):
+            ref = F.conv2d(sn.tensor(x, dtype="float64"), sn.tensor(w, dtype="float64"),
+                           sn.tensor(b, dtype="float64"), s, p, d, g)
+        numpy.testing.assert_allclose(fast.numpy(), ref.numpy(), rtol=1e-12, atol=1e-12)
         fast = F.max_pool2d(sn.tensor(x, dtype="float64"), k, s, (k[0] // 2, k[1] // 2), d)
-        numpy.testing.assert_array_equal(fast.numpy(), max_pool2d_naive(x, k, s, (k[0] // 2, k[1] // 2), d))
+        with sn.use_kernels("reference"):
+            ref = F.max_pool2d(sn.tensor(x, dtype="float64"), k, s, (k[0] // 2, k[1] // 2), d)
+        numpy.testing.assert_array_equal(fast.numpy(), ref.numpy())
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_im2col_chunking_gives_same_result(layout):
-    from scratchnet.ops import conv
+    from scratchnet.ops import conv_kernels
     x = sn.randn(9, 3, 12, 12, dtype="float64", requires_grad=True)
     w = sn.randn(5, 3, 3, 3, dtype="float64", requires_grad=True)
     with conv_layout(layout):
         y_full = F.conv2d(x, w, padding=1, stride=2)
         gx_full, gw_full = sn.autograd.grad(y_full.sum(), [x, w])
-        old = conv.set_im2col_limit(3 * 9 * 36 * 8 * 2)  # two samples per chunk
+        old = conv_kernels.set_im2col_limit(3 * 9 * 36 * 8 * 2)  # two samples per chunk
         try:
             y = F.conv2d(x, w, padding=1, stride=2)
             gx, gw = sn.autograd.grad(y.sum(), [x, w])
         finally:
-            conv.set_im2col_limit(old)
+            conv_kernels.set_im2col_limit(old)
     numpy.testing.assert_allclose(y.numpy(), y_full.numpy(), rtol=1e-12)
     numpy.testing.assert_allclose(gx.numpy(), gx_full.numpy(), rtol=1e-12)
     numpy.testing.assert_allclose(gw.numpy(), gw_full.numpy(), rtol=1e-12)

@@ -10,13 +10,14 @@ import time
 
 import numpy
 
-from .. import backend, creation, io, optim
+from .. import backend, cli_args, creation, io, optim
 from ..data import DataLoader, FashionMNIST, horizontal_flip
-from ..models import build
+from ..models import MODELS, build
 from ..nn import functional as F
 from ..tensor import no_grad
 from . import parallel, plots
 from . import resume as resume_rules
+from .common import Command
 from .progress import Progress
 from .readout import Readout, read_floats
 
@@ -257,3 +258,58 @@ def predict(checkpoint, images, device=None, top=3):
         results.append([(classes[i], float(p[i])) for i in order])
     return results
 
+
+
+# ---- the command line: `scratchnet train`, `scratchnet evaluate`, `scratchnet predict` ----
+
+def add_arguments(p):
+    """`scratchnet train`'s options."""
+    p.add_argument("--model", default="reference", choices=list(MODELS))
+    p.add_argument("--epochs", type=cli_args.positive_int, default=3)
+    p.add_argument("--batch-size", type=cli_args.positive_int, default=64)
+    p.add_argument("--lr", type=cli_args.learning_rate, default=1e-3)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+    p.add_argument("--force", action="store_true", help="with --resume: continue even where this run's settings "
+                                                        "differ from the checkpoint's")
+    p.add_argument("--limit", type=cli_args.positive_int, default=None, help="use only the first N training images")
+    p.add_argument("--cosine", action="store_true", help="cosine learning-rate decay to 0 over the epochs")
+    p.add_argument("--augment", action="store_true", help="random horizontal flips of training images")
+    p.add_argument("--log-every", type=cli_args.positive_int, default=20, metavar="N",
+                   help="read the running loss/accuracy from the device every N steps (a GPU step never waits)")
+    cli_args.add_common(p, "out/cnn", data=True)
+    cli_args.add_nproc(p)
+
+
+def run(args):
+    hist = train(model=args.model, data=args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                 device=args.device, seed=args.seed, out=args.out, resume=args.resume, limit=args.limit,
+                 cosine=args.cosine, augment=args.augment, force=args.force, log_every=args.log_every)
+    if parallel.is_writer():
+        print(f"final test accuracy {hist[-1]['test_acc']:.2%}; report in {args.out}")
+
+
+def _evaluate_arguments(p):
+    p.add_argument("checkpoint", type=cli_args.existing_file)
+    p.add_argument("--data", type=cli_args.existing_dir, default=None, help="folder with the IDX files")
+    p.add_argument("--device", type=cli_args.device, default=None)
+
+
+def _evaluate(args):
+    model, _ = load_model(args.checkpoint, args.device)
+    acc, loss, _, _ = evaluate(model, FashionMNIST(root=args.data, train=False), device=args.device)
+    print(f"{args.checkpoint}: test accuracy {acc:.2%}, loss {loss:.4f}")
+
+
+def _predict_arguments(p):
+    p.add_argument("checkpoint", type=cli_args.existing_file)
+    p.add_argument("images", nargs="+", type=cli_args.existing_file)
+    p.add_argument("--device", type=cli_args.device, default=None)
+
+
+def _predict(args):
+    for path, top in zip(args.images, predict(args.checkpoint, args.images, args.device)):
+        print(f"{path}: " + ", ".join(f"{c} {p:.1%}" for c, p in top))
+
+
+EVALUATE = Command(_evaluate_arguments, _evaluate)
+PREDICT = Command(_predict_arguments, _predict)

@@ -10,7 +10,7 @@ into the next, so large structures form at coarse scales and fine ones on top.
 import os
 import time
 
-from .. import backend, creation, metrics
+from .. import backend, cli_args, creation, metrics
 from ..autograd import grad
 from ..data.datasets import FASHION
 from ..nn import functional as F
@@ -98,7 +98,7 @@ def dream_step(dnet, x, layer, channels, lr, shift):
     normalised by its mean size, clip to [0, 1]. Returns the objective before the step (a device tensor)."""
     dy, dx = shift
     with backend.on(x.data):
-        xr = creation.tensor(_roll(x.data, dy, dx), device=x.device, requires_grad=True)
+        xr = creation.tensor(_roll(x.data, dy, dx), dtype=x.dtype, device=x.device, requires_grad=True)
         j = objective_value(dnet(xr, layer), channels)
         (g,) = grad(j, [xr])
         g = _roll(g.data, -dy, -dx)
@@ -155,3 +155,38 @@ def dream(image, out=None, net="fashion", objective="block3", weights=None, size
                                  os.path.join(out, f"dream_{tag}_strip.png"))
         atomic_write_json(os.path.join(out, f"dream_{tag}.json"), summary, indent=2)
     return dict(summary, image=result)
+
+
+# ---- the command line: `scratchnet dream` ----
+
+def add_arguments(p):
+    p.add_argument("image", type=cli_args.image, help="image path or bundled photo name")
+    p.add_argument("--net", default="fashion", choices=["fashion", "bank", "vgg19"])
+    p.add_argument("--weights", type=cli_args.existing_file, default=None, help="VGG19 weights (.safetensors or .npz)")
+    p.add_argument("--objective", default="block3",
+                   help="a layer (block3: its mean square), layer:channels (block2:3,17) or class:NAME")
+    p.add_argument("--size", type=cli_args.image_size, default=256)
+    p.add_argument("--octaves", type=cli_args.int_range(1, 8), default=4)
+    p.add_argument("--octave-scale", type=cli_args.float_range(1.0, 4.0), default=1.4)
+    p.add_argument("--steps", type=cli_args.positive_int, default=20, help="steps per octave")
+    p.add_argument("--lr", type=cli_args.learning_rate, default=0.008)
+    p.add_argument("--jitter", type=cli_args.int_range(0, 512), default=16)
+    p.add_argument("--invert", action="store_true", help="dream on the negative (garments were bright on black)")
+    cli_args.add_common(p, "out/dream")
+
+
+def check(args):
+    try:
+        layer = parse_objective(args.objective)[0]
+    except ValueError as e:
+        raise cli_args.UsageError(f"argument --objective: {e}") from None
+    if args.net == "fashion" and layer not in FASHION_LAYERS:
+        raise cli_args.UsageError(f"argument --objective: the fashion network has no layer {layer!r}; choose from "
+                                  f"{', '.join(FASHION_LAYERS)}")
+
+
+def run(args):
+    r = dream(args.image, out=args.out, net=args.net, objective=args.objective, weights=args.weights, size=args.size,
+              octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps, lr=args.lr, jitter=args.jitter,
+              invert=args.invert, seed=args.seed, device=args.device)
+    print(f"{r['objective']}: {r['objective_start']:.4g} -> {r['objective_end']:.4g}; wrote {r['result']}")

@@ -9,7 +9,7 @@ import html
 import os
 import time
 
-from .. import backend
+from .. import backend, cli_args
 
 # (full, quick) settings per app
 SETTINGS = {
@@ -139,3 +139,14 @@ window.addEventListener("load", () => {{
     path = os.path.join(out, "index.html")
     atomic_write(path, lambda f: f.write(page.encode("utf-8")))
     return path
+
+
+# ---- the command line: `scratchnet demo` ----
+
+def add_arguments(p):
+    p.add_argument("--quick", action="store_true", help="smaller runs: under 2 minutes on 2 cores")
+    cli_args.add_common(p, "out/demo", data=True, seed=False)
+
+
+def run(args):
+    print(f"gallery: {demo(out=args.out, quick=args.quick, device=args.device, data=args.data)}")

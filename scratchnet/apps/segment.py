@@ -273,4 +273,4 @@ def evaluate_checkpoint(checkpoint, data=None, test_canvases=None, device=None, 
     return scores_from_confusion(confusion), list(ck["classes"]), len(test_ds)
 
 
-from .segment_cli import add_arguments, run  # noqa: E402,F401  (the command-line face of this app)
+from .segment_cli import add_arguments, check, run  # noqa: E402,F401  (the command-line face of this app)

@@ -3,15 +3,13 @@
 Every value is range-checked when parsed and every path before anything runs: a mistake is one line on stderr
 and exit status 2 (cli_args.UsageError), a failure while running one line and status 1.
 """
-from ..cli_args import (UsageError, check_dir, check_file, check_out_dir, count, device, float_range, int_range,
-                        learning_rate, positive_int, weight)
-
-HELP = "semantic segmentation of Fashion-MNIST canvases with a U-Net (train / evaluate / predict)"
+from ..cli_args import (UsageError, add_common, count, device, existing_file, int_range, learning_rate, out_dir,
+                        positive_int, weight)
 
 
 def add_arguments(parser):
     sub = parser.add_subparsers(dest="segment_command", metavar="{train,evaluate,predict}", required=True)
-    t = sub.add_parser("train", help="train a U-Net and write its checkpoint, metrics and pictures")
+    t = _sub(sub, "train", "train a U-Net and write its checkpoint, metrics and pictures")
     t.add_argument("--epochs", type=positive_int, default=None,
                    help="passes over the training canvases (default 1 unless --steps is given)")
     t.add_argument("--steps", type=positive_int, default=None, help="train this many steps (with --epochs: at most)")
@@ -34,50 +32,38 @@ def add_arguments(parser):
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     t.add_argument("--force", action="store_true", help="with --resume: continue even where this run's settings "
                                                         "differ from the checkpoint's")
+    add_common(t, "out/segment", data=True, seed=False)
     t.add_argument("--seed", type=count, default=0, help="initialisation and batch order")
-    _common(t)
-    t.add_argument("-o", "--out", default="out/segment", help="output folder")
-    e = sub.add_parser("evaluate", help="score a checkpoint on the held-out canvases")
-    e.add_argument("checkpoint")
+    e = _sub(sub, "evaluate", "score a checkpoint on the held-out canvases")
+    e.add_argument("checkpoint", type=existing_file)
     e.add_argument("--test-canvases", type=positive_int, default=None, help="default: the run's own count")
-    e.add_argument("-o", "--out", default=None, help="also write metrics.json and the pictures to this folder")
-    _common(e)
-    p = sub.add_parser("predict", help="label every pixel of image files")
-    p.add_argument("checkpoint")
-    p.add_argument("images", nargs="+", help="image files (any size and mode Pillow reads)")
+    e.add_argument("-o", "--out", type=out_dir, default=None,
+                   help="also write metrics.json and the pictures to this folder")
+    add_common(e, data=True, seed=False)
+    p = _sub(sub, "predict", "label every pixel of image files")
+    p.add_argument("checkpoint", type=existing_file)
+    p.add_argument("images", nargs="+", type=existing_file, help="image files (any size and mode Pillow reads)")
     p.add_argument("--size", type=int_range(0, 1024), default=None,
                    help="scale the longer side to this many pixels (default: the training canvas size; 0: keep)")
     p.add_argument("--invert", action="store_true", help="dark garments on a light background")
-    p.add_argument("-o", "--out", default="out/segment_predict", help="folder for IMAGE_segment.png pictures")
+    p.add_argument("-o", "--out", type=out_dir, default="out/segment_predict",
+                   help="folder for IMAGE_segment.png pictures")
     p.add_argument("--device", type=device, default=None, help="cpu, cuda or cuda:N")
 
 
-def _common(p):
-    p.add_argument("--device", type=device, default=None, help="cpu, cuda or cuda:N (default: $SCRATCHNET_DEVICE "
-                                                                "or cpu)")
-    p.add_argument("--data", default=None, help="folder with the Fashion-MNIST IDX files (default: search, then "
-                                                "the bundled sample)")
+def _sub(sub, name, text):
+    p = sub.add_parser(name, help=text, description=text)
+    p.set_defaults(command_prog=p.prog)   # errors name `scratchnet segment train`
+    return p
 
 
-def _check(a):
-    """The checks argparse cannot make, before anything runs."""
-    if getattr(a, "data", None) is not None:
-        check_dir(a.data)
-    if a.segment_command == "train":
-        check_out_dir(a.out)
-        if a.resume is False and a.force:
-            raise UsageError("argument --force: only with --resume")
-    else:
-        check_file(a.checkpoint, "checkpoint")
-        if a.out is not None:
-            check_out_dir(a.out, "-o/--out")
-    if a.segment_command == "predict":
-        for path in a.images:
-            check_file(path, "images")
+def check(args):
+    """The checks of arguments that depend on each other, before anything runs."""
+    if args.segment_command == "train" and args.force and not args.resume:
+        raise UsageError("argument --force: only with --resume")
 
 
 def run(args):
-    _check(args)
     from . import segment
     if args.segment_command == "train":
         ck = segment.train(args.out, args.data, args.epochs, args.steps, args.batch_size, args.lr, args.seed,

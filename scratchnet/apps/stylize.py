@@ -10,7 +10,7 @@ import math
 import os
 import time
 
-from .. import backend, creation, optim
+from .. import backend, cli_args, creation, optim
 from ..models.bank import FilterBank
 from ..models.vgg import vgg16, vgg19
 from ..tensor import no_grad
@@ -215,3 +215,43 @@ def _write(out, result, style_img, content_img, history, summary, texture):
                                 curves, xlabel="loss evaluation", ylabel="relative loss", log=True)
     atomic_write_json(os.path.join(out, f"{kind}.json"), dict(summary, **paths), indent=2)
     return paths
+
+
+# ---- the command line: `scratchnet style` ----
+
+def add_arguments(p):
+    p.add_argument("content", nargs="?", type=cli_args.image,
+                   help="content image (path or bundled photo name, e.g. chelsea)")
+    p.add_argument("style", nargs="?", type=cli_args.image,
+                   help="style image (path or bundled name, e.g. immunohistochemistry)")
+    p.add_argument("--texture", action="store_true", help="synthesise the style image's texture; no content")
+    p.add_argument("--net", default="bank", choices=["bank", "vgg19", "vgg16"])
+    p.add_argument("--weights", type=cli_args.existing_file, default=None,
+                   help="torchvision-layout VGG weights (.safetensors or .npz)")
+    p.add_argument("--pool", default="avg", choices=["avg", "max"], help="VGG pooling")
+    p.add_argument("--size", type=cli_args.image_size, default=256, help="longer side in pixels")
+    p.add_argument("--steps", type=cli_args.positive_int, default=100)
+    p.add_argument("--optimizer", default="lbfgs", choices=["lbfgs", "adam"])
+    p.add_argument("--style-weight", type=cli_args.weight, default=1.0)
+    p.add_argument("--content-weight", type=cli_args.weight, default=0.15)
+    p.add_argument("--tv-weight", type=cli_args.weight, default=0.01)
+    p.add_argument("--init", default=None, choices=["content", "noise"])
+    p.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
+    cli_args.add_common(p, "out/style")
+
+
+def check(args):
+    """CONTENT STYLE, or --texture STYLE (the one image given is the style)."""
+    content, style = (None, args.style or args.content) if args.texture else (args.content, args.style)
+    if style is None or (content is None and not args.texture):
+        raise cli_args.UsageError("give CONTENT STYLE, or --texture STYLE")
+    args.content, args.style = content, style
+
+
+def run(args):
+    r = stylize(args.content, args.style, out=args.out, texture=args.texture, net=args.net, weights=args.weights,
+                size=args.size, steps=args.steps, optimizer=args.optimizer, style_weight=args.style_weight,
+                content_weight=args.content_weight, tv_weight=args.tv_weight, preserve_color=args.preserve_color,
+                init=args.init, pool=args.pool, seed=args.seed, device=args.device)
+    print(f"style loss {r['style_loss_start']:.4g} -> {r['style_loss_end']:.4g} "
+          f"({r['style_loss_drop']:.1%} lower) with {r['optimizer']}; wrote {r['result']}, {r['strip']}")

@@ -12,7 +12,7 @@ import os
 
 import numpy
 
-from .. import backend, nn, optim
+from .. import backend, cli_args, nn, optim
 from ..io import atomic_write, atomic_write_json
 from ..data import DataLoader, FashionMNIST
 from ..models import reference_cnn
@@ -107,3 +107,26 @@ def transfer(data=None, shots=(20, 50, 100), pretrain_epochs=2, finetune_epochs=
     if progress:
         print("\n".join(table))
     return summary
+
+
+# ---- the command line: `scratchnet transfer` ----
+
+def add_arguments(p):
+    p.add_argument("--shots", type=cli_args.int_range(1, 6000), nargs="+", default=[20, 50, 100])
+    p.add_argument("--pretrain-epochs", type=cli_args.positive_int, default=2)
+    p.add_argument("--finetune-epochs", type=cli_args.positive_int, default=30)
+    p.add_argument("--seeds", type=cli_args.count, nargs="+", default=[0, 1, 2])
+    p.add_argument("--pretrain-classes", type=cli_args.int_range(0, 9), nargs=5, default=[0, 1, 2, 3, 4])
+    cli_args.add_common(p, "out/transfer", data=True, seed=False)
+
+
+def check(args):
+    if len(set(args.pretrain_classes)) != 5:
+        raise cli_args.UsageError(f"argument --pretrain-classes: expected 5 different classes, got "
+                                  f"{args.pretrain_classes}")
+
+
+def run(args):
+    transfer(data=args.data, shots=args.shots, pretrain_epochs=args.pretrain_epochs,
+             finetune_epochs=args.finetune_epochs, seeds=args.seeds, device=args.device, out=args.out,
+             pretrain_classes=args.pretrain_classes)

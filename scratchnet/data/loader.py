@@ -129,5 +129,8 @@ class DataLoader:
                 x = self.transform(x, rng)
                 if self.shard is not None:
                     x, y = x[part], y[part]
-            yield tensor(x, device=self.device), tensor(numpy.asarray(y, numpy.int64), device=self.device)
+            # class labels become int64 (as PyTorch's); float targets (images to restore, regression) float32
+            y = numpy.asarray(y)
+            y = y.astype(numpy.float32 if y.dtype.kind == "f" else numpy.int64, copy=False)
+            yield tensor(x, device=self.device), tensor(y, device=self.device)
         self.epoch += 1

@@ -17,7 +17,8 @@ import numpy
 
 from .. import backend
 from ..nn.module import Module
-from ..tensor import Tensor, register_post_backward_hook
+from ..autograd import register_post_backward_hook
+from ..tensor import Tensor
 from . import all_gather_object, world_size, _world_ref
 from .comm import DistributedError, ReduceOp
 

@@ -9,7 +9,7 @@ from .norm import BatchNorm1d, BatchNorm2d, InstanceNorm2d  # noqa: F401
 from .loss import CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, BCELoss, BCEWithLogitsLoss  # noqa: F401
 from .loss import KLDivLoss, SmoothL1Loss, HuberLoss, TripletMarginLoss  # noqa: F401
 from .activation import (SiLU, ELU, CELU, SELU, Hardtanh, ReLU6, Hardsigmoid, Hardswish, Mish, Softsign,  # noqa
-                         LogSigmoid, Softmin, Softplus)
+                         LogSigmoid, Softmin, Softplus, PReLU)
 from .distance import CosineSimilarity, PairwiseDistance  # noqa: F401
 from .normalization import LayerNorm, GroupNorm  # noqa: F401
 from .pixel import PixelShuffle, PixelUnshuffle, MaxUnpool2d  # noqa: F401

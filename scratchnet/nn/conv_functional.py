@@ -8,7 +8,7 @@ first-in-(d, h, w)-order tie rule is kept because each stage takes its first max
 """
 from .. import backend
 from ..tensor import Tensor
-from ..ops import conv as C, convnd as CN, pool as P
+from ..ops import conv as C, pool as P
 from ..ops.errors import ShapeError
 from ..ops.pad import pad
 from ..ops.shape import reshape
@@ -90,26 +90,33 @@ def _conv(fn, dims, input, weight, bias, stride, padding, dilation, groups):
     else:
         p = _tuple(padding, dims, "padding", fn)
     _check_window(fn, x.shape[2:], k, s, p, d, x.shape)
-    args = (x, weight) if bias is None else (x, weight, bias)
     if dims == 1:   # the 2-D kernels on (N, C, 1, L)
         x4 = reshape(x, x.shape[:2] + (1,) + x.shape[2:])
         w4 = reshape(weight, weight.shape[:2] + (1,) + weight.shape[2:])
-        y = C.Conv2d(C.ConvCfg((1, s[0]), (0, p[0]), (1, d[0]), groups))(*((x4, w4) + args[2:]))
+        y = C.conv(x4, w4, bias, C.ConvCfg((1, s[0]), (0, p[0]), (1, d[0]), groups))
         y = reshape(y, y.shape[:2] + y.shape[3:])
     else:
-        y = CN.ConvNd(CN.NdCfg(s, p, d, groups))(*args)
+        y = C.conv(x, weight, bias, C.ConvCfg(s, p, d, groups))
     return _unbatch(y, unbatched)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """y[n,o,t] = b[o] + Σ_(c,i) x_pad[n, c, t·s + i·d]·W[o,c,i] over (N, C, L), W (O, C/groups, k);
-    dx = conv_transpose1d(gy, W), dW = Σ gy ⊗ windows of x, db = Σ gy (the 2-D kernels on an (N, C, 1, L) view)"""
+    """conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1), as PyTorch's: input (N, C, L)
+    or (C, L), weight (O, C/groups, k), bias (O,); the 2-D kernels run on an (N, C, 1, L) view.
+
+    Forward:  y[n, o, t] = b[o] + sum_{c, i} W[o, c, i] x_pad[n, c, t·s + i·d]
+    Backward: dx = conv_transpose1d(gy, W), dW = sum over n, t of gy ⊗ the windows of x, db = sum of gy over n, t
+    """
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """y[n,o,p] = b[o] + Σ_(c,i) x_pad[n, c, p·s + i·d]·W[o,c,i] over (N, C, D, H, W), W (O, C/groups, kd, kh, kw);
-    dx = conv_transpose3d(gy, W), dW = gradW(x, gy), db = Σ gy (see ops/convnd.py)"""
+    """conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1), as PyTorch's: input
+    (N, C, D, H, W) or unbatched, weight (O, C/groups, kd, kh, kw), bias (O,); N-d im2col (ops/convnd.py).
+
+    Forward:  y[n, o, p] = b[o] + sum_{c, i} W[o, c, i] x_pad[n, c, p·s + i·d]  (p, i: 3-D positions)
+    Backward: dx = conv_transpose3d(gy, W), dW = sum over n, p of gy ⊗ the windows of x, db = sum of gy over n, p
+    """
     return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
 
 
@@ -133,25 +140,36 @@ def _conv_transpose(fn, dims, input, weight, bias, stride, padding, output_paddi
     if dims == 1:
         x4 = reshape(x, x.shape[:2] + (1,) + x.shape[2:])
         w4 = reshape(weight, weight.shape[:2] + (1,) + weight.shape[2:])
-        y = C.ConvTranspose2d(C.ConvCfg((1, s[0]), (0, p[0]), (1, d[0]), groups), (x.shape[0], cout, 1) + out)(x4, w4)
+        cfg = C.ConvCfg((1, s[0]), (0, p[0]), (1, d[0]), groups)
+        y = C.conv_transpose(x4, w4, cfg, (x.shape[0], cout, 1) + out)
         y = reshape(y, y.shape[:2] + y.shape[3:])
     else:
-        y = CN.ConvTransposeNd(CN.NdCfg(s, p, d, groups), (x.shape[0], cout) + out)(x, weight)
+        y = C.conv_transpose(x, weight, C.ConvCfg(s, p, d, groups), (x.shape[0], cout) + out)
     if bias is not None:
         y = y + reshape(bias, (1, -1) + (1,) * dims)
     return _unbatch(y, unbatched)
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """The adjoint of conv1d in its input: (N, Cin, L) with W (Cin, Cout/groups, k) gives
-    (N, Cout, (L−1)·s − 2p + d·(k−1) + output_padding + 1);  dx = conv1d(gy, W), dW = gradW(gy, x)"""
+    """conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+    dilation=1): the adjoint of conv1d in its input: (N, Cin, L) with W (Cin, Cout/groups, k) gives
+    (N, Cout, (L-1)·s - 2p + d·(k-1) + output_padding + 1).
+
+    Forward:  y[n, o, t·s + i·d - p] += W[c, o, i] x[n, c, t]  (+ b[o])
+    Backward: dx = conv1d(gy, W), dW = the correlation of gy with x, db = sum of gy over n, t
+    """
     return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups,
                            dilation)
 
 
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """The adjoint of conv3d in its input: (N, Cin, D, H, W) with W (Cin, Cout/groups, kd, kh, kw);
-    out = (in − 1)·s − 2p + d·(k − 1) + output_padding + 1 per dim;  dx = conv3d(gy, W), dW = gradW(gy, x)"""
+    """conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+    dilation=1): the adjoint of conv3d in its input: (N, Cin, D, H, W) with W (Cin, Cout/groups, kd, kh, kw); out =
+    (in - 1)·s - 2p + d·(k - 1) + output_padding + 1 per dim.
+
+    Forward:  y[n, o, p·s + i·d - pad] += W[c, o, i] x[n, c, p]  (+ b[o]; p, i: 3-D positions)
+    Backward: dx = conv3d(gy, W), dW = the correlation of gy with x, db = sum of gy over n and the spatial axes
+    """
     return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding, groups,
                            dilation)
 
@@ -185,8 +203,13 @@ def _max_pool_2d_stage(x, k, s, p, d, ceil_mode):
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """y[n,c,t] = max_i x_pad[n, c, t·s + i·d] (padding is −inf); dx = gy routed to each window's first maximum.
-    Indices are positions in L. The 2-D kernel on an (N, C, 1, L) view."""
+    """max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+    return_indices=False): the maximum over each window of (N, C, L) (padding is -inf); indices are positions in L. The
+    2-D kernel on an (N, C, 1, L) view.
+
+    Forward:  y[n, c, t] = max_i x_pad[n, c, t·s + i·d]
+    Backward: dx = gy routed to each window's first maximum, adding where windows overlap
+    """
     x, unbatched = _batched("max_pool1d", input, 1)
     k, s, p, d = _pool_args("max_pool1d", 1, x, kernel_size, stride, padding, dilation)
     y, _, _, idx = _max_pool_2d_stage(reshape(x, x.shape[:2] + (1, x.shape[2])), (1,) + k, (1,) + s, (0,) + p,
@@ -199,9 +222,13 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """y[n,c,p] = max_i x_pad[n, c, p·s + i·d] over (kd, kh, kw) windows (padding −inf); dx = gy routed to each
-    window's first maximum in (d, h, w) order. Indices are flat positions d·H·W + h·W + w. Separable: a 2-D pool
-    over (H, W), then one over D."""
+    """max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+    return_indices=False): the maximum over each (kd, kh, kw) window (padding -inf); indices are flat positions
+    d·H·W + h·W + w. Separable: a 2-D pool over (H, W), then one over D.
+
+    Forward:  y[n, c, p] = max_i x_pad[n, c, p·s + i·d]  (p, i: 3-D positions)
+    Backward: dx = gy routed to each window's first maximum in (d, h, w) order, adding where windows overlap
+    """
     x, unbatched = _batched("max_pool3d", input, 3)
     k, s, p, d = _pool_args("max_pool3d", 3, x, kernel_size, stride, padding, dilation)
     n, c, D, H, W = x.shape
@@ -227,8 +254,13 @@ def _avg_2d_stage(x, k, s, p, ceil_mode, count_include_pad, divisor_override):
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-    """y[n,c,t] = (1/D) Σ_i x_pad[n, c, t·s + i] (D = k, or the count of real inputs without count_include_pad);
-    dx = gy/D added back over each window. The 2-D kernel on an (N, C, 1, L) view."""
+    """avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True): the
+    mean over each window of (N, C, L); D = k, or the count of real inputs without count_include_pad. The 2-D kernel on
+    an (N, C, 1, L) view.
+
+    Forward:  y[n, c, t] = (1/D) sum_i x_pad[n, c, t·s + i]
+    Backward: dx = gy / D added back over each window
+    """
     x, unbatched = _batched("avg_pool1d", input, 1)
     k, s, p, _ = _pool_args("avg_pool1d", 1, x, kernel_size, stride, padding, 1)
     y = _avg_2d_stage(reshape(x, x.shape[:2] + (1, x.shape[2])), (1,) + k, (1,) + s, (0,) + p, ceil_mode,
@@ -238,9 +270,13 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
-    """y[n,c,p] = (1/D) Σ_i x_pad[n, c, p·s + i] over (kd, kh, kw) windows, D = kd·kh·kw, the window clipped to the
-    (padded, with count_include_pad) input, or divisor_override; dx = gy/D added back over each window.
-    Separable: the (H, W) average, then the D average (the divisors multiply)."""
+    """avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+    divisor_override=None): the mean over each (kd, kh, kw) window, D = kd·kh·kw, the window clipped to the (padded,
+    with count_include_pad) input, or divisor_override. Separable: the (H, W) average, then the D average.
+
+    Forward:  y[n, c, p] = (1/D) sum_i x_pad[n, c, p·s + i]  (p, i: 3-D positions)
+    Backward: dx = gy / D added back over each window
+    """
     x, unbatched = _batched("avg_pool3d", input, 3)
     k, s, p, _ = _pool_args("avg_pool3d", 3, x, kernel_size, stride, padding, 1)
     if any(n < kk for n, kk in zip(x.shape[2:], k)):   # PyTorch's avg_pool3d checks this before any padding

@@ -9,7 +9,7 @@ from .. import backend
 from ..tensor import Tensor, no_grad
 from ..ops import conv as C, pool as P
 from ..ops.activation import relu, leaky_relu, gelu, softmax, log_softmax  # noqa: F401
-from ..ops.activation_more import (elu, celu, selu, silu, mish, softsign, logsigmoid, softplus, softmin,  # noqa
+from ..ops.activation_more import (prelu, elu, celu, selu, silu, mish, softsign, logsigmoid, softplus, softmin,  # noqa
                                    hardtanh, relu6, hardsigmoid, hardswish)
 from ..ops.distance import normalize, cosine_similarity, pairwise_distance  # noqa: F401
 from ..ops.loss_more import kl_div, smooth_l1_loss, huber_loss, triplet_margin_loss, cross_entropy  # noqa: F401
@@ -71,7 +71,14 @@ def _same_padding(k, d):
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """y = x ⋆ W + b over (N, C, H, W) with W of shape (O, C/groups, kh, kw). See ops/conv.py for the math."""
+    """conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1), as PyTorch's: input
+    (N, C, H, W) or (C, H, W), weight (O, C/groups, kh, kw), bias (O,); padding an int, a pair, "same" (stride 1) or
+    "valid". Output (N, O, (H + 2p - d(kh-1) - 1)//s + 1, ...). The math and its kernels: ops/conv.py.
+
+    Forward:  y[n, o, i, j] = b[o] + sum_{c, u, v} W[o, c, u, v] x_pad[n, g(o)·C/groups + c, i·s + u·d, j·s + v·d]
+    Backward: dx = conv_transpose2d(gy, W) (same stride/padding/dilation/groups), dW = the correlation of x with gy,
+              db = sum of gy over n, i, j
+    """
     x, unbatched = _check_4d("conv2d", input)
     check_same_dtype("conv2d", input=input, weight=weight, bias=bias)
     if weight.ndim != 4:
@@ -99,13 +106,18 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ShapeError(f"conv2d: bias has shape {bias.shape}, expected ({weight.shape[0]},) "
                          f"for weight {weight.shape}")
-    args = (x, weight) if bias is None else (x, weight, bias)
-    return _finish(C.Conv2d(C.ConvCfg(s, p, d, groups))(*args), unbatched)
+    return _finish(C.conv(x, weight, bias, C.ConvCfg(s, p, d, groups)), unbatched)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """The adjoint of conv2d in its input: (N, Cin, H, W) with W of shape (Cin, Cout/groups, kh, kw) gives
-    (N, Cout, (H−1)·s − 2p + d·(k−1) + output_padding + 1, ...)."""
+    """conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+    dilation=1): the adjoint of conv2d in its input: input (N, Cin, H, W), weight (Cin, Cout/groups, kh, kw) give
+    (N, Cout, (H-1)·s - 2p + d·(k-1) + output_padding + 1, ...).
+
+    Forward:  y = conv2d's input-gradient map applied to x: y[n, o, i·s + u·d - p, ...] += W[c, o, u, v] x[n, c, i, j]
+    Backward: dx = conv2d(gy, W) (same stride/padding/dilation/groups), dW = the correlation of gy with x,
+              db = sum of gy over n and the spatial axes
+    """
     x, unbatched = _check_4d("conv_transpose2d", input)
     check_same_dtype("conv_transpose2d", input=input, weight=weight, bias=bias)
     if weight.ndim != 4 or x.shape[1] != weight.shape[0] or weight.shape[0] % groups:
@@ -121,7 +133,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         raise ShapeError(f"conv_transpose2d: input {x.shape} with kernel {k}, stride {s}, padding {p} gives an "
                          f"empty output {tuple(out_hw)}")
     x_shape = (x.shape[0], weight.shape[1] * groups, *out_hw)
-    y = C.ConvTranspose2d(C.ConvCfg(s, p, d, groups), x_shape)(x, weight)
+    y = C.conv_transpose(x, weight, C.ConvCfg(s, p, d, groups), x_shape)
     if bias is not None:
         y = y + reshape(bias, 1, -1, 1, 1)
     return _finish(y, unbatched)
@@ -141,8 +153,13 @@ def _pool_args(fn, x, kernel_size, stride, padding, dilation, ceil_mode=False):
 
 @backend.follows_device
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """y = max over each window (padding counts as -inf); indices, if asked, are flat positions h·W + w in x.
-    Output size: PyTorch's floor rule, or its ceil rule with ceil_mode=True."""
+    """max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+    return_indices=False): the maximum over each window (stride defaults to kernel_size; padding counts as -inf, and is
+    at most half the kernel); with return_indices, the flat positions h·W + w in x of each maximum, as PyTorch's.
+
+    Forward:  y[n, c, i, j] = max_{u, v} x_pad[n, c, i·s + u·d, j·s + v·d]
+    Backward: dx = gy sent to the position of each window's (first) maximum, adding where windows overlap
+    """
     x, unbatched = _check_4d("max_pool2d", input)
     geom = _pool_args("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
     fn = P.MaxPool2d(geom)
@@ -159,8 +176,13 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
-    """y = mean over each window; with count_include_pad=False the zero padding is left out of the count.
-    Output size: PyTorch's floor rule, or its ceil rule with ceil_mode=True."""
+    """avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+    divisor_override=None): the mean over each window (stride defaults to kernel_size); count_include_pad=False leaves
+    the zero padding out of the count; output size by PyTorch's floor rule (ceil with ceil_mode=True).
+
+    Forward:  y[n, c, i, j] = (1 / divisor) sum_{u, v} x_pad[n, c, i·s + u, j·s + v]
+    Backward: dx = gy / divisor spread evenly over each window's entries, adding where windows overlap
+    """
     x, unbatched = _check_4d("avg_pool2d", input)
     geom = _pool_args("avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
     div = P._avg_divisor(backend.get_array_module(x.data), geom, x.dtype, count_include_pad, divisor_override)
@@ -178,7 +200,12 @@ def _adaptive_matrix(xp, n_in, n_out, dtype):
 
 @backend.follows_device
 def adaptive_avg_pool2d(input, output_size):
-    """y = A_h · x · A_wᵀ with averaging matrices A (exact for any sizes; the backward is the same product)."""
+    """adaptive_avg_pool2d(input, output_size): the mean over PyTorch's adaptive windows, row i of
+    the output averaging inputs [floor(i·H/oh), ceil((i+1)·H/oh)) (likewise columns); None in output_size keeps a size.
+
+    Forward:  y = A_h · x · A_wᵀ with the averaging matrices A (exact for any sizes)
+    Backward: dx = A_hᵀ · gy · A_w
+    """
     x, unbatched = _check_4d("adaptive_avg_pool2d", input)
     oh, ow = _pair(output_size, "output_size", "adaptive_avg_pool2d")
     oh, ow = oh or x.shape[2], ow or x.shape[3]
@@ -189,7 +216,12 @@ def adaptive_avg_pool2d(input, output_size):
 
 
 def linear(input, weight, bias=None):
-    """y = x Wᵀ + b;  dx = gy W,  dW = gyᵀ x,  db = Σ gy"""
+    """linear(input, weight, bias=None): the affine map of the last axis, as PyTorch's: input (..., in), weight
+    (out, in), bias (out,) give (..., out).
+
+    Forward:  y = x Wᵀ + b
+    Backward: dx = gy W,  dW = gyᵀ x (summed over the leading axes),  db = sum of gy over the leading axes
+    """
     if input.shape[-1:] != weight.shape[-1:] or weight.ndim != 2:
         raise ShapeError(f"linear: input has {input.shape[-1] if input.ndim else 0} features (input shape "
                          f"{input.shape}) but weight of shape {weight.shape} expects {weight.shape[-1]}")
@@ -213,8 +245,14 @@ def _channel(t, x):
 
 @backend.follows_device
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
-    """y = γ·(x − μ)/sqrt(σ² + eps) + β per channel; training uses batch statistics and updates the running ones
-    (running_var with the unbiased σ²), evaluation uses the running statistics."""
+    """batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+    eps=1e-5): normalised per channel (axis 1) over the batch and spatial axes. Training uses the batch statistics and
+    updates the running ones in place (running_var with the unbiased variance); evaluation uses the running ones.
+
+    Forward:  y = γ · (x - μ) / sqrt(σ² + eps) + β,  μ, σ² the channel's mean and biased variance (training)
+    Backward: training: dx = γ/σ̂ · (gy - mean(gy) - x̂ · mean(gy · x̂)) with x̂ = (x - μ)/σ̂, σ̂ = sqrt(σ² + eps);
+              dγ = sum(gy · x̂), dβ = sum(gy);  evaluation: dx = gy · γ / sqrt(running_var + eps)
+    """
     axes = _norm_axes("batch_norm", input)
     c = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
@@ -252,12 +290,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 @backend.follows_device
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5):
-    """y = γ·(x − μ)/sqrt(σ² + eps) + β with μ, σ² per sample and channel (over the spatial dims).
+    """instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+    use_input_stats=True, momentum=0.1, eps=1e-5): normalised per sample and channel over the spatial axes. With
+    running_mean/running_var given and use_input_stats=True they are updated in place as PyTorch does (the batch average
+    of the per-instance mean, or unbiased variance); use_input_stats=False normalises with the running statistics.
 
-    With running_mean/running_var given and use_input_stats=True they are updated in place as PyTorch does:
-    r ← (1 − momentum)·r + momentum·(the batch average of the per-instance mean, or unbiased variance).
-    use_input_stats=False normalizes with the running statistics instead (the eval mode of InstanceNorm with
-    track_running_stats)."""
+    Forward:  y = γ · (x - μ) / sqrt(σ² + eps) + β,  μ, σ² per (n, c) over the spatial axes
+    Backward: dx = γ/σ̂ · (gy - mean(gy) - x̂ · mean(gy · x̂)) per (n, c), dγ = sum(gy · x̂), dβ = sum(gy)
+    """
     if input.ndim < 3:
         raise ShapeError(f"instance_norm: expected input of shape (N, C, H, W) or (N, C, L), got {input.shape}")
     axes, c = tuple(range(2, input.ndim)), input.shape[1]
@@ -289,7 +329,12 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 
 @backend.follows_device
 def dropout(input, p=0.5, training=True):
-    """y = x · m / (1 − p) with m ~ Bernoulli(1 − p) (inverted dropout: eval needs no rescaling);  dx = gy · m/(1−p)"""
+    """dropout(input, p=0.5, training=True): inverted dropout: entries zeroed with probability p and the rest
+    scaled by 1/(1 - p), so evaluation (training=False) is the identity.
+
+    Forward:  y = x · m / (1 - p),  m_i ~ Bernoulli(1 - p)
+    Backward: dx = gy · m / (1 - p)
+    """
     if not 0 <= p <= 1:
         raise ShapeError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0:
@@ -302,7 +347,12 @@ def dropout(input, p=0.5, training=True):
 
 @backend.follows_device
 def embedding(input, weight, padding_idx=None):
-    """y = W[idx] (a row lookup);  dW = gy scatter-added into the looked-up rows (the padding row gets none)."""
+    """embedding(input, weight, padding_idx=None): rows of weight (num_embeddings, dim) looked up by integer
+    indices of any shape, giving input.shape + (dim,); the padding_idx row gets no gradient.
+
+    Forward:  y[..., :] = W[idx[...], :]
+    Backward: dW = gy scatter-added into the looked-up rows (none to the padding row); idx has no gradient
+    """
     if input.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {input.dtype}")
     if input.data.size:

@@ -1,5 +1,5 @@
 """PyTorch's other activations (silu, elu, celu, selu, hardtanh, relu6, hardsigmoid, hardswish, mish, softsign,
-logsigmoid, softmin, softplus with beta/threshold).
+logsigmoid, softmin, softplus with beta/threshold, prelu with its learned slope).
 
 Smooth ones are compositions of differentiable ops, so they are differentiable to any order. The piecewise-linear
 ones are small Functions because PyTorch fixes the derivative at their kinks in its own way (hardtanh's is 0 at
@@ -48,14 +48,22 @@ def _neg_branch(x, alpha, input_scale):
 
 @backend.follows_device  # the branch mask x > 0 is a raw-array op: on x's device
 def elu(input, alpha=1.0, inplace=False):
-    """y = x for x > 0, α(eˣ − 1) for x ≤ 0;  dy/dx = 1 for x > 0, α·eˣ for x ≤ 0 (α at x = 0, as PyTorch)"""
+    """elu(input, alpha=1.0, inplace=False): the exponential linear unit.
+
+    Forward:  y = x for x > 0, α(eˣ - 1) for x <= 0
+    Backward: dx = gy for x > 0, gy·α·eˣ for x <= 0  (α at x = 0, as PyTorch)
+    """
     x = _float("elu", input)
     return M.where(x.data > 0, x, _neg_branch(x, alpha, 1.0))
 
 
 @backend.follows_device  # the branch mask x > 0 is a raw-array op: on x's device
 def celu(input, alpha=1.0, inplace=False):
-    """y = max(0, x) + min(0, α(e^(x/α) − 1));  dy/dx = 1 for x > 0, e^(x/α) for x ≤ 0"""
+    """celu(input, alpha=1.0, inplace=False): the continuously differentiable ELU.
+
+    Forward:  y = max(0, x) + min(0, α(e^(x/α) - 1))
+    Backward: dx = gy for x > 0, gy·e^(x/α) for x <= 0
+    """
     x = _float("celu", input)
     if alpha == 0:
         raise ShapeError("celu: alpha must not be 0 (it divides the input)")
@@ -64,39 +72,63 @@ def celu(input, alpha=1.0, inplace=False):
 
 @backend.follows_device  # the branch mask x > 0 is a raw-array op: on x's device
 def selu(input, inplace=False):
-    """y = λ·elu(x, α) with λ ≈ 1.0507, α ≈ 1.6733 (self-normalising);  dy/dx = λ for x > 0, λα·eˣ for x ≤ 0"""
+    """selu(input, inplace=False): the self-normalising ELU, λ ≈ 1.0507, α ≈ 1.6733.
+
+    Forward:  y = λ·elu(x, α)
+    Backward: dx = gy·λ for x > 0, gy·λα·eˣ for x <= 0
+    """
     x = _float("selu", input)
     return M.where(x.data > 0, x * SELU_SCALE, _neg_branch(x, SELU_ALPHA * SELU_SCALE, 1.0))
 
 
 def silu(input, inplace=False):
-    """y = x·σ(x);  dy/dx = σ(x)·(1 + x·(1 − σ(x)))"""
+    """silu(input, inplace=False): the sigmoid-weighted linear unit (swish).
+
+    Forward:  y = x·σ(x)
+    Backward: dx = gy·σ(x)·(1 + x·(1 - σ(x)))
+    """
     x = _float("silu", input)
     return x * M.sigmoid(x)
 
 
 def mish(input, inplace=False):
-    """y = x·tanh(softplus(x));  dy/dx = tanh(sp) + x·σ(x)·(1 − tanh²(sp)), sp = softplus(x)"""
+    """mish(input, inplace=False): x times tanh of softplus.
+
+    Forward:  y = x·tanh(sp),  sp = softplus(x)
+    Backward: dx = gy·(tanh(sp) + x·σ(x)·(1 - tanh²(sp)))
+    """
     x = _float("mish", input)
     return x * M.tanh(_softplus(x))
 
 
 def softsign(input):
-    """y = x / (1 + |x|);  dy/dx = 1 / (1 + |x|)²"""
+    """softsign(input).
+
+    Forward:  y = x / (1 + |x|)
+    Backward: dx = gy / (1 + |x|)²
+    """
     x = _float("softsign", input)
     return x / (M.abs(x) + 1)
 
 
 def logsigmoid(input):
-    """y = log σ(x) = −softplus(−x) (never overflows);  dy/dx = 1 − σ(x) = σ(−x)"""
+    """logsigmoid(input): log σ(x), computed as -softplus(-x) so it never overflows.
+
+    Forward:  y = log σ(x) = -softplus(-x)
+    Backward: dx = gy·(1 - σ(x)) = gy·σ(-x)
+    """
     x = _float("logsigmoid", input)
     return -_softplus(-x)
 
 
 @backend.follows_device  # the branch mask x > 0 is a raw-array op: on x's device
 def softplus(input, beta=1.0, threshold=20.0):
-    """y = (1/β)·log(1 + e^(βx)), or x where βx > threshold (PyTorch's linear regime);
-    dy/dx = σ(βx), or 1 where βx > threshold"""
+    """softplus(input, beta=1.0, threshold=20.0): a smooth relu; x itself where βx > threshold (PyTorch's
+    linear regime).
+
+    Forward:  y = (1/β)·log(1 + e^(βx)), or x where βx > threshold
+    Backward: dx = gy·σ(βx), or gy where βx > threshold
+    """
     x = _float("softplus", input)
     if beta == 0:
         raise ShapeError("softplus: beta must not be 0 (it divides the result)")
@@ -110,7 +142,11 @@ def _softmax_dim(ndim):
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
-    """y = softmax(−x) along dim;  dx = −y·(gy − Σ gy·y)"""
+    """softmin(input, dim=None, dtype=None): softmax of -x along dim.
+
+    Forward:  y = softmax(-x, dim)
+    Backward: dx = -y·(gy - sum(gy·y, dim))
+    """
     x = _float("softmin", input)
     if dtype is not None:
         x = x.astype(dtype)
@@ -120,7 +156,7 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
     return softmax(-x, _softmax_dim(x.ndim) if dim is None else dim)
 
 
-class Hardtanh(Function):
+class HardtanhFn(Function):
     """y = clamp(x, lo, hi);  dx = gy where lo < x < hi (strictly, as PyTorch: 0 at the kinks) else 0"""
 
     keeps_inputs = False
@@ -137,19 +173,27 @@ class Hardtanh(Function):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    """y = clamp(x, min_val, max_val);  dy/dx = 1 for min_val < x < max_val, else 0"""
+    """hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False): x clamped to [min_val, max_val].
+
+    Forward:  y = clamp(x, min_val, max_val)
+    Backward: dx = gy for min_val < x < max_val, else 0  (strictly: 0 at the kinks, as PyTorch)
+    """
     x = _float("hardtanh", input)
     if min_val > max_val:
         raise ShapeError(f"hardtanh: min_val {min_val} must be at most max_val {max_val}")
-    return Hardtanh(min_val, max_val)(x)
+    return HardtanhFn(min_val, max_val)(x)
 
 
 def relu6(input, inplace=False):
-    """y = min(max(x, 0), 6) (= hardtanh(x, 0, 6));  dy/dx = 1 for 0 < x < 6, else 0"""
-    return Hardtanh(0.0, 6.0)(_float("relu6", input))
+    """relu6(input, inplace=False): relu capped at 6 (= hardtanh(x, 0, 6)).
+
+    Forward:  y = min(max(x, 0), 6)
+    Backward: dx = gy for 0 < x < 6, else 0
+    """
+    return HardtanhFn(0.0, 6.0)(_float("relu6", input))
 
 
-class Hardsigmoid(Function):
+class HardsigmoidFn(Function):
     """y = min(max(x + 3, 0), 6) / 6;  dx = gy/6 where −3 < x < 3 else 0"""
 
     keeps_inputs = False
@@ -163,11 +207,15 @@ class Hardsigmoid(Function):
 
 
 def hardsigmoid(input, inplace=False):
-    """y = relu6(x + 3) / 6;  dy/dx = 1/6 for −3 < x < 3, else 0"""
-    return Hardsigmoid()(_float("hardsigmoid", input))
+    """hardsigmoid(input, inplace=False): the piecewise linear sigmoid.
+
+    Forward:  y = relu6(x + 3) / 6
+    Backward: dx = gy / 6 for -3 < x < 3, else 0
+    """
+    return HardsigmoidFn()(_float("hardsigmoid", input))
 
 
-class Hardswish(Function):
+class HardswishFn(Function):
     """y = x·min(max(x + 3, 0), 6) / 6;  dx = gy · (0 for x ≤ −3, x/3 + 1/2 for −3 < x < 3, 1 for x ≥ 3)
     (PyTorch's choices at the kinks); the slope is a Tensor expression in x, so the second derivative is 1/3 inside."""
 
@@ -182,6 +230,28 @@ class Hardswish(Function):
 
 
 def hardswish(input, inplace=False):
-    """y = x·relu6(x + 3)/6;  dy/dx = 0 (x ≤ −3), x/3 + 1/2 (−3 < x < 3), 1 (x ≥ 3)"""
-    return Hardswish()(_float("hardswish", input))
+    """hardswish(input, inplace=False): x times hardsigmoid(x).
 
+    Forward:  y = x·relu6(x + 3) / 6
+    Backward: dx = gy·(0 for x <= -3, x/3 + 1/2 for -3 < x < 3, 1 for x >= 3)
+    """
+    return HardswishFn()(_float("hardswish", input))
+
+
+def prelu(input, weight):
+    """prelu(input, weight), as PyTorch's F.prelu: a leaky relu whose slope a is learned (one value, or one per
+    channel of dim 1; an input of fewer than 2 dims has one channel). Written as where(x > 0, x, a·x), so both gradients
+    come from ops that are already checked.
+
+    Forward:  y = x if x > 0 else a·x
+    Backward: dx = gy if x > 0 else gy·a  (a at x = 0, as PyTorch),  da = sum of gy·x where x <= 0 over the shared axes
+    """
+    if weight.ndim != 1:
+        raise ShapeError(f"prelu: weight must be 1-D, got shape {tuple(weight.shape)}")
+    c, channels = weight.shape[0], (input.shape[1] if input.ndim >= 2 else 1)
+    if c not in (1, channels):
+        raise ShapeError(f"prelu: weight has {c} values but input shape {tuple(input.shape)} has {channels} "
+                         f"channels (dim 1)")
+    # a of shape (C, 1, ..., 1) lines up with dim 1 and broadcasts over the rest
+    a = weight.reshape(c, *([1] * (input.ndim - 2))) if input.ndim >= 2 else weight.reshape(())
+    return M.where(input > 0, input, a * input)

@@ -44,10 +44,15 @@ def _safe_softmax(s):
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
-    """out = softmax(Q Kᵀ·scale + M) V over (..., L, E) queries, (..., S, E) keys, (..., S, Ev) values; scale
-    defaults to 1/√E. A bool attn_mask says where attention may go (True = attend), a float one is added;
-    is_causal masks j > i (and excludes attn_mask). enable_gqa repeats each key/value head for its group of query
-    heads. Dropout (dropout_p) is applied to the attention weights. See the module docstring for the gradients."""
+    """scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+    is_causal=False, scale=None, enable_gqa=False): queries (..., L, E), keys (..., S, E), values (..., S, Ev) give
+    (..., L, Ev); scale defaults to 1/√E. A bool attn_mask says where attention may go (True = attend), a float one is
+    added; is_causal masks j > i (and excludes attn_mask). enable_gqa repeats each key/value head for its group of query
+    heads. Dropout (dropout_p) is applied to the attention weights.
+
+    Forward:  A = softmax(Q Kᵀ·scale + M) over S,  out = A V
+    Backward: dV = Aᵀ gout,  dA = gout Vᵀ,  dS = A∘(dA - sum(dA∘A, S)),  dQ = dS K·scale,  dK = dSᵀ Q·scale
+    """
     q, k, v = query, key, value
     if min(q.ndim, k.ndim, v.ndim) < 2:
         raise ShapeError(f"scaled_dot_product_attention: query, key and value need at least 2 dims, got "
@@ -105,9 +110,15 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                                  use_separate_proj_weight=False, q_proj_weight=None, k_proj_weight=None,
                                  v_proj_weight=None, static_k=None, static_v=None, average_attn_weights=True,
                                  is_causal=False):
-    """Sequence-first (L, N, E) or unbatched (L, E) multi-head attention: project Q, K, V, split E into num_heads
-    heads of E/num_heads, attend per head (scaled_dot_product_attention), join the heads and project out.
-    Returns (output, attention weights averaged over heads (or per head), or None without need_weights)."""
+    """multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads,
+    in_proj_weight, in_proj_bias, bias_k, bias_v, add_zero_attn, dropout_p, out_proj_weight, out_proj_bias, ...), as
+    PyTorch's: sequence-first (L, N, E) or unbatched (L, E) multi-head attention. Returns (output, the attention weights
+    averaged over heads (or per head), or None without need_weights).
+
+    Forward:  Q, K, V = x W_q + b_q, ...; head_h = scaled_dot_product_attention(Q_h, K_h, V_h);
+              out = concat(head_1, ..., head_H) W_o + b_o
+    Backward: through the same ops: the projections' gradients as linear, each head's as scaled_dot_product_attention
+    """
     if static_k is not None or static_v is not None:
         raise NotImplementedError("multi_head_attention_forward: static_k/static_v are not supported")
     if query.shape[-1] != embed_dim_to_check:

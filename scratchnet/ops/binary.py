@@ -29,8 +29,12 @@ def _float_pair(name, a, b):
 
 
 class Copysign(M._Binary):
-    """y = |a| with the sign of b (the sign bit: -0.0 counts as negative);
-    da = gy * y / a (= ±1; 0 where a = 0, as PyTorch), db = 0"""
+    """copysign(input, other): |a| with the sign of b (the sign bit: -0.0 counts as negative), broadcast; integer
+    operands become float32.
+
+    Forward:  y = |a| * (-1 if signbit(b) else 1)
+    Backward: da = sum_to(gy * y / a, a.shape)  (= ±1; 0 where a = 0, as PyTorch), db = 0
+    """
 
     def forward(self, a, b):
         return backend.get_array_module(a).copysign(a, b)
@@ -45,8 +49,12 @@ class Copysign(M._Binary):
 
 
 class Atan2(M._Binary):
-    """y = atan2(a, b), the angle of the point (b, a) in (-pi, pi];
-    da = gy * b / (a**2 + b**2), db = -gy * a / (a**2 + b**2)"""
+    """atan2(input, other) (alias arctan2): the angle of the point (b, a) in (-pi, pi], broadcast; integer
+    operands become float32.
+
+    Forward:  y = atan2(a, b)
+    Backward: da = sum_to(gy * b / (a**2 + b**2), a.shape), db = sum_to(-gy * a / (a**2 + b**2), b.shape)
+    """
 
     def forward(self, a, b):
         return backend.get_array_module(a).arctan2(a, b)
@@ -58,8 +66,13 @@ class Atan2(M._Binary):
 
 
 class Logaddexp(M._Binary):
-    """y = log(e**a + e**b), computed as max(a, b) + log1p(e**-|a - b|) so nothing overflows;
-    da = gy * e**(a - y) = gy * sigmoid(a - b), db = gy * sigmoid(b - a)"""
+    """logaddexp(input, other): log(e**a + e**b), computed as max(a, b) + log1p(e**-|a - b|) so nothing
+    overflows; broadcast (integer tensors are refused, as in PyTorch).
+
+    Forward:  y = ln(e**a + e**b)
+    Backward: da = sum_to(gy * e**(a - y), a.shape) = sum_to(gy * sigmoid(a - b), a.shape),
+              db = sum_to(gy * sigmoid(b - a), b.shape)
+    """
 
     def forward(self, a, b):
         return backend.get_array_module(a).logaddexp(a, b)
@@ -89,8 +102,13 @@ arctan2 = atan2
 
 
 def lerp(input, end, weight):
-    """y = start + weight * (end - start);
-    dstart = gy * (1 - weight), dend = gy * weight, dweight = gy * (end - start)  (weight: a number or a tensor)"""
+    """lerp(input, end, weight): linear interpolation from input (start) to end, as torch.lerp; weight is a number
+    or a tensor of the same dtype, all three broadcast.
+
+    Forward:  y = start + weight * (end - start)
+    Backward: dstart = gy * (1 - weight), dend = gy * weight, dweight = gy * (end - start)  (each summed to its
+              input's shape)
+    """
     start, end = _tensor(input), _tensor(end, "end")
     if start.dtype != end.dtype:
         raise DTypeError(f"lerp: expected dtype {start.dtype} for `end` but got dtype {end.dtype}")
@@ -104,8 +122,13 @@ def lerp(input, end, weight):
 # ---- closeness and truth: bool results, no gradient ----
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    """True where |input - other| <= atol + rtol * |other| (or input == other, which covers equal infinities;
-    NaN equals NaN only with equal_nan=True). Both tensors must have the same dtype, as in PyTorch."""
+    """isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False): elementwise closeness as a bool tensor.
+    Equal values (equal infinities too) are close; NaN equals NaN only with equal_nan=True. Both tensors must have
+    the same dtype, as in PyTorch.
+
+    Forward:  y = [|a - b| <= atol + rtol * |b|  or  a == b]
+    Backward: not differentiable (a bool result carries no gradient)
+    """
     a, b = _tensor(input), _tensor(other, "other")
     if a.dtype != b.dtype:
         raise DTypeError(f"isclose: {a.dtype} did not match {b.dtype} (input and other must have the same dtype)")
@@ -130,7 +153,12 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    """Python bool: isclose(...) holds everywhere (this reads one value back from the device, as PyTorch does)."""
+    """allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False): a Python bool, isclose everywhere (this
+    reads one value back from the device, as PyTorch does).
+
+    Forward:  y = all(|a - b| <= atol + rtol * |b|  or  a == b)
+    Backward: not differentiable (a Python bool)
+    """
     return bool(isclose(input, other, rtol, atol, equal_nan).data.all())
 
 
@@ -151,7 +179,17 @@ def _truth(name, reduce):
 all = _truth("all", lambda a, **kw: a.all(**kw))
 any = _truth("any", lambda a, **kw: a.any(**kw))
 all, any = R.numpy_names(all), R.numpy_names(any)
-all.__doc__ = "True if every element is nonzero (over `dim`, an int or a tuple, or everywhere); empty gives True"
-any.__doc__ = "True if some element is nonzero (over `dim`, an int or a tuple, or everywhere); empty gives False"
+all.__doc__ = """all(input, dim=None, keepdim=False): True where every element is nonzero, over `dim` (an int or a
+    tuple) or everywhere, as a bool tensor; empty gives True.
+
+    Forward:  y = AND_i [x_i != 0]
+    Backward: not differentiable (a bool result carries no gradient)
+    """
+any.__doc__ = """any(input, dim=None, keepdim=False): True where some element is nonzero, over `dim` (an int or a
+    tuple) or everywhere, as a bool tensor; empty gives False.
+
+    Forward:  y = OR_i [x_i != 0]
+    Backward: not differentiable (a bool result carries no gradient)
+    """
 
 METHODS = {name: globals()[name] for name in __all__}

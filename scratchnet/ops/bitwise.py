@@ -14,7 +14,7 @@ def _check_integral(name, x):
         raise DTypeError(f"{name} is only defined for bool and integer tensors, got dtype {x.dtype}")
 
 
-def _bitwise(ufunc_name, name, shift=False):
+def _bitwise(ufunc_name, name, symbol, shift=False):
     def op(a, b):
         a, b = promote(a, b)
         _check_integral(name, a)
@@ -23,19 +23,28 @@ def _bitwise(ufunc_name, name, shift=False):
         if a.shape != b.shape:
             _check_broadcast(name, a, b)
         return Tensor(getattr(backend.get_array_module(a.data), ufunc_name)(a.data, b.data))
-    op.__name__ = name
-    op.__doc__ = f"y = {name}(a, b) elementwise, after type promotion; no gradient."
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"""{name}(input, other): `a {symbol} b` on bool or integer tensors, broadcast, after PyTorch's type
+    promotion (a float operand is refused{"; shifts refuse bool too" if shift else ""}).
+
+    Forward:  y = a {symbol} b  (bitwise)
+    Backward: not differentiable (integer and bool tensors carry no gradient)
+    """
     return op
 
 
-bitwise_and = _bitwise("bitwise_and", "bitwise_and")
-bitwise_or = _bitwise("bitwise_or", "bitwise_or")
-bitwise_xor = _bitwise("bitwise_xor", "bitwise_xor")
-bitwise_left_shift = _bitwise("left_shift", "bitwise_left_shift", shift=True)
-bitwise_right_shift = _bitwise("right_shift", "bitwise_right_shift", shift=True)
+bitwise_and = _bitwise("bitwise_and", "bitwise_and", "&")
+bitwise_or = _bitwise("bitwise_or", "bitwise_or", "|")
+bitwise_xor = _bitwise("bitwise_xor", "bitwise_xor", "^")
+bitwise_left_shift = _bitwise("left_shift", "bitwise_left_shift", "<<", shift=True)
+bitwise_right_shift = _bitwise("right_shift", "bitwise_right_shift", ">>", shift=True)
 
 
 def bitwise_not(x):
-    """y = ~x: logical not for bool, two's-complement not for integers; no gradient."""
+    """bitwise_not(input): `~x`, logical not for bool, two's-complement not for integers (a float is refused).
+
+    Forward:  y = ~x  (for integers, -x - 1)
+    Backward: not differentiable (integer and bool tensors carry no gradient)
+    """
     _check_integral("bitwise_not", x)
     return Tensor(backend.get_array_module(x.data).invert(x.data))

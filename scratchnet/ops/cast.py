@@ -23,6 +23,12 @@ class Cast(Function):
 
 @backend.follows_device
 def astype(x, dtype):
+    """x.astype(dtype): x converted to `dtype` (NumPy's name for Tensor.to(dtype)); a float result stays in the
+    graph, an integer or bool one carries no gradient.
+
+    Forward:  y = x converted to dtype
+    Backward: dx = gy converted back to x's dtype  (none for an integer or bool result)
+    """
     dtype = numpy.dtype(dtype)
     if x.dtype == dtype:
         return x
@@ -64,4 +70,9 @@ class Copy(Function):
 
 
 def clone(x):
+    """clone(input): a copy of x with its own memory, in the graph.
+
+    Forward:  y = x  (copied)
+    Backward: dx = gy
+    """
     return Copy()(x)

@@ -1,4 +1,5 @@
-"""Stride-1 convolution by the convolution theorem, for small maps with large kernels (a DCGAN's 5×5 layer on 7×7).
+"""Stride-1 convolution by the convolution theorem, for small maps with large kernels (a DCGAN's 5×5 layer on 7×7):
+one route of ops/conv.py (`choose_route`). Its readable twin is im2col (ops/conv_reference.py).
 
 Along one axis (2-D is the same along both), a conv with padding p is a circular correlation over L points:
 
@@ -19,6 +20,7 @@ they read and write only the real data's places, so no zero padding is ever stor
 import math
 
 from .. import backend
+from . import conv_kernels
 
 
 def fft_length(h, k, oh, p):
@@ -26,24 +28,24 @@ def fft_length(h, k, oh, p):
     return max(h + p, oh + k - 1 - p, k, oh)
 
 
-def worth_it(x_shape, w_shape, out_hw, cfg):
-    """Whether the FFT path pays: a stride-1 ungrouped conv whose per-pixel work it cuts at least 5x, on maps small
-    enough that its dense DFT matrices stay cheap, with enough samples and channels that transforming the weights
-    and the maps is a small part of the work. Measured (2 threads, forward + both backwards, float32):
-        64 × 256→128, 5×5 on 7×7: 2.6x faster     64 × 64→64, 5×5 on 14×14: 2.1x     16 × 64→64, 5×5 on 16×16: 1.4x
-        64 × 32→64, 3×3 on 14×14 (cut 3.7x): 0.75x  one image, 256→128, 5×5 on 7×7: 0.33x (weights dominate)"""
-    (n, c, h, w), (o, _, kh, kw), (oh, ow) = x_shape, w_shape, out_hw
-    if not FFT_ENABLED or cfg.stride != (1, 1) or cfg.dilation != (1, 1) or cfg.groups != 1:
-        return False
-    lh, lw = fft_length(h, kh, oh, cfg.padding[0]), fft_length(w, kw, ow, cfg.padding[1])
-    if lh * lw > FFT_MAX_POINTS or n < FFT_MIN_BATCH or min(c, o) < FFT_MIN_CHANNELS:
-        return False
-    return kh * kw * oh * ow >= FFT_MIN_CUT * 4 * lh * (lw // 2 + 1)
+def applies(geom):
+    """Whether the FFT route can compute this conv at all: 2-D, stride 1, no dilation, one group."""
+    return geom.ndim == 2 and geom.stride == (1, 1) and geom.dilation == (1, 1) and geom.groups == 1
 
 
-# Set FFT_ENABLED = False to run every convolution through im2col; the tests also lower the bars below to zero to
-# run every stride-1 convolution through this path and compare the two.
-FFT_ENABLED = True
+def worth_it(geom):
+    """Whether the FFT route pays: a conv it applies to whose per-pixel work it cuts at least FFT_MIN_CUT times, on
+    maps small enough that its dense DFT matrices stay cheap, with enough samples and channels that transforming the
+    weights and the maps is a small part of the work (the measurements: benchmarks/README.md)."""
+    if not applies(geom):
+        return False
+    lh, lw = _lengths(geom)
+    if lh * lw > FFT_MAX_POINTS or geom.n < FFT_MIN_BATCH or min(geom.c, geom.o) < FFT_MIN_CHANNELS:
+        return False
+    return math.prod(geom.k) * math.prod(geom.out) >= FFT_MIN_CUT * 4 * lh * (lw // 2 + 1)
+
+
+# The bars worth_it sets (tests run every conv the FFT applies to through it with conv.force_route("fft"))
 FFT_MIN_CUT = 5
 FFT_MAX_POINTS = 20 * 20
 FFT_MIN_BATCH = 8
@@ -117,10 +119,14 @@ def _per_frequency(a, b):
     return out
 
 
-def _sizes(x_shape, w_shape, out_hw, cfg):
-    (_, _, h, w), (_, _, kh, kw), (oh, ow) = x_shape, w_shape, out_hw
-    (ph, pw) = cfg.padding
-    lh, lw = fft_length(h, kh, oh, ph), fft_length(w, kw, ow, pw)
+def _lengths(geom):
+    return tuple(fft_length(h, k, o, p) for h, k, o, p in zip(geom.size, geom.k, geom.out, geom.padding))
+
+
+def _sizes(geom):
+    """The circle's lengths, and where the data, the kernel and the output sit on it (rows, columns)."""
+    (h, w), (kh, kw), (oh, ow), (ph, pw) = geom.size, geom.k, geom.out, geom.padding
+    lh, lw = _lengths(geom)
     data = (range(h), range(w))
     kernel = (range(kh), range(kw))
     out = ([(m - ph) % lh for m in range(oh)], [(m - pw) % lw for m in range(ow)])
@@ -137,38 +143,42 @@ def _unflat(s, lh):
 
 
 def _chunks(n, lh, lw, channels, itemsize, limit):
-    """Sample ranges whose spectra (input and output channels, complex) fit in `limit` bytes, like im2col's."""
+    """Sample ranges whose spectra (input and output channels, complex) fit in `limit` bytes (default: the im2col
+    limit, conv_kernels.set_im2col_limit)."""
+    limit = conv_kernels.IM2COL_LIMIT_BYTES if limit is None else limit
     return backend.chunks(0, n, lh * (lw // 2 + 1) * channels * 2 * itemsize * 2, limit)
 
 
-def fft_conv_forward(x, w, cfg, out_hw, limit):
-    """y = conv(x, W) (stride 1): Z[f] = conj(W[f]) @ X[f], read back at the output's places."""
-    lh, lw, data, kernel, out = _sizes(x.shape, w.shape, out_hw, cfg)
+def forward(x, w, geom, bias=None, limit=None):
+    """y = conv(x, W) + b (stride 1): Z[f] = conj(W[f]) @ X[f], read back at the output's places."""
+    lh, lw, data, kernel, out = _sizes(geom)
     wf = _flat(dft(w, *kernel, lh, lw)).conj().transpose(0, 2, 1)      # (F, O, C)
-    y = backend.get_array_module(x).empty((x.shape[0], w.shape[0]) + tuple(out_hw), dtype=x.dtype)
-    for n0, n1 in _chunks(x.shape[0], lh, lw, sum(w.shape[:2]), x.itemsize, limit):
+    y = backend.get_array_module(x).empty(geom.y_shape, dtype=x.dtype)
+    for n0, n1 in _chunks(geom.n, lh, lw, geom.c + geom.o, x.itemsize, limit):
         z = _per_frequency(wf, _flat(dft(x[n0:n1], *data, lh, lw)))    # (F, O, n)
         y[n0:n1] = idft(_unflat(z, lh), *out, lh, lw, x.dtype.name)
+    if bias is not None:
+        y += bias[:, None, None]
     return y
 
 
-def fft_conv_backward_data(gy, w, x_shape, cfg, limit):
+def backward_data(gy, w, geom, limit=None):
     """dx = convT(gy, W): DX[f] = W[f]ᵀ @ GZ[f], read back at the input's places."""
-    lh, lw, data, kernel, out = _sizes(x_shape, w.shape, gy.shape[2:], cfg)
+    lh, lw, data, kernel, out = _sizes(geom)
     wf = _flat(dft(w, *kernel, lh, lw))                                 # (F, C, O)
-    dx = backend.get_array_module(gy).empty(tuple(x_shape), dtype=gy.dtype)
-    for n0, n1 in _chunks(gy.shape[0], lh, lw, sum(w.shape[:2]), gy.itemsize, limit):
+    dx = backend.get_array_module(gy).empty(geom.x_shape, dtype=gy.dtype)
+    for n0, n1 in _chunks(geom.n, lh, lw, geom.c + geom.o, gy.itemsize, limit):
         s = _per_frequency(wf, _flat(dft(gy[n0:n1], *out, lh, lw)))     # (F, C, n)
         dx[n0:n1] = idft(_unflat(s, lh), *data, lh, lw, gy.dtype.name)
     return dx
 
 
-def fft_conv_backward_filter(x, gy, w_shape, cfg, limit):
+def backward_filter(x, gy, geom, limit=None):
     """dW = gradW(x, gy): DW[f]ᵀ = Σ_n X[f] @ conj(GZ[f])ᵀ (summed over sample chunks in a fixed order), read back
     at the kernel's places."""
-    lh, lw, data, kernel, out = _sizes(x.shape, w_shape, gy.shape[2:], cfg)
+    lh, lw, data, kernel, out = _sizes(geom)
     total = None
-    for n0, n1 in _chunks(x.shape[0], lh, lw, sum(w_shape[:2]), x.itemsize, limit):
+    for n0, n1 in _chunks(geom.n, lh, lw, geom.c + geom.o, x.itemsize, limit):
         gz = _flat(dft(gy[n0:n1], *out, lh, lw)).conj()                 # (F, O, n)
         dw = _per_frequency(_flat(dft(x[n0:n1], *data, lh, lw)), gz.transpose(0, 2, 1))     # (F, C, O)
         total = dw if total is None else total.__iadd__(dw)

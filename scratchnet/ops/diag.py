@@ -25,12 +25,20 @@ def _triangle(input, diagonal, lower, name):
 
 
 def tril(input, diagonal=0):
-    """y = x where column - row <= diagonal (the lower triangle), 0 elsewhere;  dx = tril(gy, diagonal)"""
+    """tril(input, diagonal=0): the lower triangle of the last two axes, zeros above it.
+
+    Forward:  y[..., i, j] = x[..., i, j] if j - i <= diagonal else 0
+    Backward: dx = tril(gy, diagonal)
+    """
     return _triangle(input, diagonal, True, "tril")
 
 
 def triu(input, diagonal=0):
-    """y = x where column - row >= diagonal (the upper triangle), 0 elsewhere;  dx = triu(gy, diagonal)"""
+    """triu(input, diagonal=0): the upper triangle of the last two axes, zeros below it.
+
+    Forward:  y[..., i, j] = x[..., i, j] if j - i >= diagonal else 0
+    Backward: dx = triu(gy, diagonal)
+    """
     return _triangle(input, diagonal, False, "triu")
 
 
@@ -42,8 +50,12 @@ def _diag_positions(xp, n, m, offset):
 
 
 def diagonal(input, offset=0, dim1=0, dim2=1):
-    """y[..., k] = x[..., k, k + offset] over axes dim1, dim2 (they are removed; the diagonal becomes the last
-    axis);  dx = zeros with gy written back on that diagonal"""
+    """diagonal(input, offset=0, dim1=0, dim2=1): the diagonal `offset` over axes dim1, dim2, which are removed;
+    the diagonal becomes the last axis.
+
+    Forward:  y[..., k] = x[..., k, k + offset]  (over dim1, dim2)
+    Backward: dx = zeros_like(x) with gy written back on that diagonal
+    """
     x = _tensor(input)
     if x.ndim < 2:
         raise ShapeError(f"diagonal(): input must have at least 2 dimensions, got shape {x.shape}")
@@ -57,8 +69,12 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
 
 
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
-    """y = zeros with the last axis of x written on diagonal `offset` of the new axes (dim1, dim2);
-    dx = diagonal(gy, offset, dim1, dim2)"""
+    """diag_embed(input, offset=0, dim1=-2, dim2=-1): the last axis of x written on diagonal `offset` of two
+    new axes (dim1, dim2), zeros elsewhere.
+
+    Forward:  y[..., k, k + offset] = x[..., k]  (the new axes at dim1, dim2), 0 elsewhere
+    Backward: dx = diagonal(gy, offset, dim1, dim2)
+    """
     x = _tensor(input)
     if x.ndim == 0:
         raise ShapeError("diag_embed(): input must have at least 1 dimension")
@@ -77,8 +93,12 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
 
 
 def diag(input, diagonal=0):
-    """1-D x: the square matrix with x on diagonal `diagonal` (dx = that diagonal of gy);
-    2-D x: that diagonal of x, as a 1-D tensor (dx = gy written back on it)"""
+    """diag(input, diagonal=0): for 1-D x, the square matrix with x on diagonal `diagonal`; for 2-D x, that
+    diagonal as a 1-D tensor.
+
+    Forward:  1-D: y = diag_embed(x, diagonal);  2-D: y = diagonal(x, diagonal)
+    Backward: 1-D: dx = diagonal(gy, diagonal);  2-D: dx = gy written back on the diagonal, 0 elsewhere
+    """
     x = _tensor(input)
     if x.ndim == 1:
         return diag_embed(x, diagonal)
@@ -88,7 +108,11 @@ def diag(input, diagonal=0):
 
 
 def trace(input):
-    """y = sum of the main diagonal of a 2-D x;  dx = gy on the diagonal, 0 elsewhere"""
+    """trace(input): the sum of the main diagonal of a matrix (integers sum as int64).
+
+    Forward:  y = sum_k x[k, k]
+    Backward: dx = gy on the diagonal, 0 elsewhere
+    """
     x = _tensor(input)
     if x.ndim != 2:
         raise ShapeError(f"trace(): expected a matrix, but got tensor with shape {x.shape}")

@@ -69,7 +69,13 @@ def vector_norm(x, p=2.0, dim=-1, keepdim=False):
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
-    """y = x / max(‖x‖_p, eps) along dim;  the gradient flows through the clamp (0 where it binds), as PyTorch"""
+    """normalize(input, p=2.0, dim=1, eps=1e-12): x divided by its p-norm along dim, the norm clamped below at
+    eps.
+
+    Forward:  y = x / max(‖x‖_p, eps)
+    Backward: dx = gy / n - (sum(gy·x) / n²)·∂‖x‖_p/∂x with n = ‖x‖_p where n > eps;  dx = gy / eps where the
+              clamp binds (as PyTorch)
+    """
     if input.ndim == 0:
         raise ShapeError("normalize: input must have at least one dimension, got a 0-d tensor")
     n = vector_norm(input, p, dim, keepdim=True)
@@ -87,9 +93,13 @@ def _broadcast(name, a, b):
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
-    """y = Σ (x1/n1)·(x2/n2) along dim with n_i = max(‖x_i‖, eps), as PyTorch ≥ 2.0 computes it: each vector is
-    divided by its own clamped norm first (so |y| ≤ 1), and the clamp is applied outside autograd, so the gradient
-    is that of x_i/‖x_i‖ even where eps binds (PyTorch clamps in place under no_grad)."""
+    """cosine_similarity(x1, x2, dim=1, eps=1e-8): the cosine of the angle between x1 and x2 along
+    dim (broadcast), as PyTorch >= 2.0 computes it: each vector divided by its own clamped norm n_i = max(‖x_i‖, eps)
+    first (so |y| <= 1); the clamp is outside autograd, so the gradient is that of x_i/‖x_i‖ even where eps binds.
+
+    Forward:  y = sum (x1/n1)·(x2/n2) along dim
+    Backward: dx1 = gy·(x2/n2 - y·x1/n1) / n1, dx2 likewise with 1 and 2 swapped
+    """
     a, b = _broadcast("cosine_similarity", x1, x2)
     if a.ndim == 0:
         raise ShapeError("cosine_similarity: inputs must have at least one dimension")
@@ -103,7 +113,12 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
-    """y = ‖x1 − x2 + eps‖_p along the last dimension (eps keeps the gradient finite when x1 = x2)"""
+    """pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False): the p-norm distance along the last
+    dim (eps keeps the gradient finite when x1 = x2).
+
+    Forward:  y = ‖x1 - x2 + eps‖_p
+    Backward: dx1 = gy·∂‖d‖_p/∂d at d = x1 - x2 + eps (p = 2: gy·d / y), dx2 = -dx1
+    """
     a, b = _broadcast("pairwise_distance", x1, x2)
     if a.ndim == 0:
         raise ShapeError("pairwise_distance: inputs must have at least one dimension")

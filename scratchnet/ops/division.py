@@ -88,15 +88,29 @@ def div_rounded(a, b, rounding_mode):
 
 
 def floor_divide(a, b):
-    """floor(a / b) elementwise (`a // b`), in the promoted dtype (int // int stays int). Not differentiable."""
+    """floor_divide(input, other): `a // b`, broadcast, in the promoted dtype (int // int stays int); integer
+    division by zero raises, as in PyTorch.
+
+    Forward:  y = floor(a / b)
+    Backward: not differentiable (PyTorch raises when backward reaches floor_divide; div(a, b,
+              rounding_mode="floor") has gradient 0)
+    """
     return _apply(FloorDivide(), "floor_divide", a, b)
 
 
 def remainder(a, b):
-    """a - b·floor(a / b) (`a % b`): the result has the sign of b. Gradient: 1 for a, -floor(a / b) for b."""
+    """remainder(input, other): `a % b`, Python's modulus (the result has the sign of b), broadcast.
+
+    Forward:  y = a - b * floor(a / b)
+    Backward: da = sum_to(gy, a.shape), db = sum_to(-gy * floor(a / b), b.shape)
+    """
     return _apply(Remainder(), "remainder", a, b)
 
 
 def fmod(a, b):
-    """a - b·trunc(a / b): the result has the sign of a. Gradient: 1 for a, -trunc(a / b) for b."""
+    """fmod(input, other): C's fmod (the result has the sign of a), broadcast.
+
+    Forward:  y = a - b * trunc(a / b)
+    Backward: da = sum_to(gy, a.shape), db = sum_to(-gy * trunc(a / b), b.shape)
+    """
     return _apply(Fmod(), "fmod", a, b)

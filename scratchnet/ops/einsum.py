@@ -127,9 +127,12 @@ def _sublist(args):
 
 
 def einsum(equation, *operands):
-    """y = sum over the letters missing from the output of the product of the operands, indexed by the letters
-    ("ij,jk->ik" is matmul, "ii->" the trace, "i,j->ij" outer, "...ij->...ji" a batched transpose);
-    d operand_k = einsum(gy, the other operands -> operand k's letters). Size-1 axes broadcast, as in PyTorch."""
+    """einsum(equation, *operands): Einstein summation over named axes, as torch.einsum ("ij,jk->ik",
+    ellipses and the implicit output included; also the sublist format); size-1 axes broadcast, as in PyTorch.
+
+    Forward:  y[out letters] = sum over the letters missing from the output of prod_k operand_k[its letters]
+    Backward: d operand_k = einsum(gy and the other operands -> operand k's letters)
+    """
     if not isinstance(equation, str):
         equation, operands = _sublist((equation,) + operands)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
@@ -154,7 +157,11 @@ def einsum(equation, *operands):
 
 
 def outer(input, vec2):
-    """y[i, j] = a[i] * b[j] for 1-D a, b;  da = gy @ b, db = gy.T @ a"""
+    """outer(input, vec2) (alias ger): the outer product of two 1-D tensors.
+
+    Forward:  y[i, j] = a[i] * b[j]
+    Backward: da = gy @ b, db = gyᵀ @ a
+    """
     a, b = _tensor(input), _tensor(vec2, "vec2")
     if a.ndim != 1 or b.ndim != 1:
         raise ShapeError(f"outer: expected 1-D tensors, got shapes {a.shape} and {b.shape}")

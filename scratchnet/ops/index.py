@@ -72,8 +72,12 @@ def _flat0(x):
 
 
 def gather(input, dim, index, *, sparse_grad=False):
-    """y[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (likewise for other dims); y has index's shape.
-    dx = zeros_like(x) with gy scatter-added at the same places (repeated indices add up)"""
+    """gather(input, dim, index, *, sparse_grad=False): x read at the int64 `index` along `dim`; y has index's
+    shape (index may be smaller than x off `dim`; bounds are checked on the CPU).
+
+    Forward:  y[i][j][k] = x[index[i][j][k]][j][k]  (dim 0; likewise for other dims)
+    Backward: dx = zeros_like(x) with gy scatter-added at the same places (repeated indices add up)
+    """
     x = _tensor(input)
     idx = _index(index, "gather", x)
     dim = _norm_dim(dim, x.ndim)
@@ -84,7 +88,12 @@ def gather(input, dim, index, *, sparse_grad=False):
 
 
 def take_along_dim(input, indices, dim=None):
-    """gather with broadcasting of the non-`dim` axes (dim=None: over the flattened tensor)."""
+    """take_along_dim(input, indices, dim=None): gather with the non-`dim` axes of x and indices
+    broadcast together (dim=None: over the flattened tensor), as torch.take_along_dim.
+
+    Forward:  y = gather(broadcast x, dim, broadcast indices)
+    Backward: dx = gy scatter-added back to the places read, summed over the broadcast
+    """
     x = _tensor(input)
     idx = _index(indices, "take_along_dim", x)
     if dim is None:
@@ -154,8 +163,13 @@ def _scatter_args(name, input, dim, index, src):
 
 
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
-    """out = input.clone(); out[index[i][j]][j] = src[i][j] (dim 0), or = value;  see Scatter for the gradients.
-    reduce="add"/"multiply" (PyTorch's older API) is scatter_reduce with "sum"/"prod", include_self=True."""
+    """scatter(input, dim, index, src=None, *, value=None, reduce=None): a copy of x with src (or a number,
+    value) written at `index` along `dim`; reduce="add"/"multiply" (PyTorch's older API) is scatter_reduce with
+    "sum"/"prod", include_self=True.
+
+    Forward:  y = x;  y[index[i][j]][j] = src[i][j]  (dim 0; likewise for other dims)
+    Backward: dx = gy with the written places zeroed, dsrc = gather(gy, dim, index)
+    """
     if src is None:
         src = value
     if src is None:
@@ -178,8 +192,11 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
 
 
 def scatter_add(input, dim, index, src):
-    """out = input; out[index[i][j]][j] += src[i][j] (dim 0), repeats adding up;
-    dx = gy, dsrc = gather(gy, dim, index)"""
+    """scatter_add(input, dim, index, src): x with src added at `index` along `dim`, repeats adding up.
+
+    Forward:  y = x;  y[index[i][j]][j] += src[i][j]  (dim 0; likewise for other dims)
+    Backward: dx = gy, dsrc = gather(gy, dim, index)
+    """
     x, dim, idx, src = _scatter_args("scatter_add", input, dim, index, src)
     if idx.size == 0:
         return M.clone(x)
@@ -193,7 +210,11 @@ from .scatter_reduce import scatter_reduce  # noqa: E402  (it builds on the help
 
 
 def index_select(input, dim, index):
-    """y = x taken at the entries of the 1-D `index` along `dim`;  dx = gy scatter-added back (repeats add up)"""
+    """index_select(input, dim, index): the entries at the 1-D int64 `index` along `dim`.
+
+    Forward:  y = x[..., index, ...]  (index on axis dim)
+    Backward: dx = zeros_like(x) with gy scatter-added back along dim (repeats add up)
+    """
     x = _tensor(input)
     idx = _index(index, "index_select", x)
     if idx.ndim > 1:
@@ -216,8 +237,12 @@ def _mask(mask, name, x):
 
 
 def masked_fill(input, mask, value):
-    """y = value where mask else x (mask broadcasts);  dx = gy where not mask, dvalue = sum of gy where mask
-    (value: a number, or a 0-d tensor that may require grad); the result keeps x's dtype"""
+    """masked_fill(input, mask, value): x with `value` (a number or a 0-d tensor) where the bool mask is
+    True; the mask broadcasts to x.
+
+    Forward:  y = value where mask else x
+    Backward: dx = gy where not mask else 0, dvalue = sum of gy where mask
+    """
     x = _tensor(input)
     m = _mask(mask, "masked_fill", x)
     if isinstance(value, Tensor):
@@ -231,8 +256,12 @@ def masked_fill(input, mask, value):
 
 
 def masked_select(input, mask):
-    """y = the entries of x where mask is True, as a 1-D tensor (x and mask broadcast together);
-    dx = gy scattered back to those places. The result's size depends on the data: one device sync, as PyTorch"""
+    """masked_select(input, mask): the entries of x where the bool mask is True, as a 1-D tensor (x
+    and mask broadcast together). Its size depends on the data: one device sync, as PyTorch.
+
+    Forward:  y = [x_i for i in row-major order if mask_i]
+    Backward: dx = gy scattered back to the selected places, 0 elsewhere
+    """
     x = _tensor(input)
     m = _mask(mask, "masked_select", x)
     shape = numpy.broadcast_shapes(m.shape, x.shape)
@@ -241,8 +270,13 @@ def masked_select(input, mask):
 
 
 def nonzero(input, *, as_tuple=False):
-    """Indices of the nonzero entries: an (n, ndim) int64 tensor in row-major order, or (as_tuple=True) one 1-D
-    tensor per dimension. Its size depends on the data: one device sync, as PyTorch"""
+    """nonzero(input, *, as_tuple=False): the indices of the nonzero entries: an (n, ndim) int64 tensor in
+    row-major order, or (as_tuple=True) one 1-D tensor per dimension. Its size depends on the data: one device sync, as
+    PyTorch.
+
+    Forward:  y = [(i_0, ..., i_{ndim-1}) for each index with x[i] != 0]
+    Backward: not differentiable (an integer result carries no gradient)
+    """
     x = _tensor(input)
     xp = backend.get_array_module(x.data)
     data = x.data.reshape(1) if x.ndim == 0 else x.data
@@ -255,7 +289,11 @@ def nonzero(input, *, as_tuple=False):
 
 
 def argwhere(input):
-    """nonzero(input): the (n, ndim) int64 indices of the nonzero entries"""
+    """argwhere(input): the (n, ndim) int64 indices of the nonzero entries, as nonzero(input).
+
+    Forward:  y = [(i_0, ..., i_{ndim-1}) for each index with x[i] != 0]
+    Backward: not differentiable (an integer result carries no gradient)
+    """
     return nonzero(input)
 
 

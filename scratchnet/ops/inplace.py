@@ -6,6 +6,7 @@ the result needs a gradient, the tensor takes the result's place in the graph (i
 PyTorch "rebases" it), so `y = x * 2; y.mul_(3)` differentiates to 6. A Function that saved the old values sees the
 bump when backward reaches it and raises PyTorch's "modified by an inplace operation" error instead of using them.
 """
+import inspect
 import weakref
 
 from .. import backend
@@ -107,17 +108,29 @@ def commit(self, result, what):
 def _inplace(op, name):
     def method(self, *args, **kwargs):
         return commit(self, op(source(self), *args, **kwargs), f"{name}()")
-    method.__name__ = name
-    method.__doc__ = f"In-place {op.__name__}: {op.__doc__ or ''}"
+    method.__name__, method.__qualname__ = name, f"Tensor.{name}"
+    method.__doc__ = (f"x.{name}(...): {op.__name__} written back into x (x itself, returned); autograd records it "
+                      f"as PyTorch does, so the gradient is the out-of-place op's.\n\n"
+                      + inspect.cleandoc(op.__doc__ or ""))
     return method
 
 
 def _add_(self, other, alpha=1):
+    """x.add_(other, alpha=1) and `x += other`: other (times alpha) added into x in place, broadcast to x's shape.
+
+    Forward:  x <- x + alpha * other
+    Backward: dx_old = gy, dother = sum_to(alpha * gy, other.shape)
+    """
     # Add and Sub never read their inputs' values (they keep data-less edges), so self needs no copy (`x += r`)
     return commit(self, M.add(self, other if alpha == 1 else M.mul(other, alpha)), "add_()")
 
 
 def _sub_(self, other, alpha=1):
+    """x.sub_(other, alpha=1) and `x -= other`: other (times alpha) subtracted from x in place.
+
+    Forward:  x <- x - alpha * other
+    Backward: dx_old = gy, dother = -sum_to(alpha * gy, other.shape)
+    """
     return commit(self, M.sub(self, other if alpha == 1 else M.mul(other, alpha)), "sub_()")
 
 
@@ -132,7 +145,11 @@ def _constant_like(self, value):
 
 @backend.follows_device
 def fill_(self, value):
-    """x[...] = value (a number, or a one-element tensor that may require grad)."""
+    """x.fill_(value): every entry set to value (a number, or a one-element tensor that may require grad).
+
+    Forward:  x <- value everywhere
+    Backward: dx_old = 0, dvalue = sum(gy)
+    """
     if isinstance(value, Tensor):
         return copy_(self, value)
     xp = backend.get_array_module(self.data)
@@ -140,12 +157,21 @@ def fill_(self, value):
 
 
 def zero_(self):
+    """x.zero_(): every entry set to 0, in place.
+
+    Forward:  x <- 0
+    Backward: dx_old = 0
+    """
     return fill_(self, 0)
 
 
 @backend.follows_device
 def copy_(self, src):
-    """x[...] = src, broadcast and cast to x's dtype and device; differentiable with respect to src."""
+    """x.copy_(src): src written into x, broadcast and cast to x's dtype and device.
+
+    Forward:  x <- broadcast_to(src, x.shape)
+    Backward: dx_old = 0, dsrc = sum_to(gy, src.shape) (cast back to src's dtype and device)
+    """
     if not isinstance(src, Tensor):
         src = _constant_like(self, src)
     if src.device != self.device:
@@ -163,22 +189,33 @@ def copy_(self, src):
 
 @backend.follows_device
 def uniform_(self, a=0.0, b=1.0):
-    """x ~ U(a, b), in place."""
+    """x.uniform_(a=0.0, b=1.0): x filled with independent draws from U(a, b), in place (scratchnet's generator).
+
+    Forward:  x <- u, u_i ~ U(a, b)
+    Backward: dx_old = 0 (random fill, no gradient to a or b)
+    """
     r = backend.random_uniform(self.shape, self.dtype, self.device) * (b - a) + a
     return commit(self, Tensor(r.astype(self.dtype, copy=False)), "uniform_()")
 
 
 @backend.follows_device
 def normal_(self, mean=0.0, std=1.0):
-    """x ~ N(mean, std²), in place."""
+    """x.normal_(mean=0.0, std=1.0): x filled with independent draws from N(mean, std**2), in place.
+
+    Forward:  x <- z, z_i ~ N(mean, std**2)
+    Backward: dx_old = 0 (random fill, no gradient to mean or std)
+    """
     r = backend.random_normal(self.shape, self.dtype, self.device) * std + mean
     return commit(self, Tensor(r.astype(self.dtype, copy=False)), "normal_()")
 
 
 @backend.follows_device
 def setitem(self, index, value):
-    """x[index] = value, in place. Recorded by autograd like any in-place op (PyTorch's index_put_): the old
-    values at `index` get no gradient, `value` gets the gradient of the positions it filled."""
+    """x[index] = value, in place (PyTorch's index_put_), with getitem's index rules; value broadcasts.
+
+    Forward:  x[index] <- value
+    Backward: dx_old = gy with the places at index zeroed, dvalue = sum_to(gy[index], value.shape)
+    """
     from .shape import raw_index
     idx = raw_index(index, self.data)
     v = _constant_like(self, value)

@@ -38,7 +38,11 @@ class Flip(Function):
 
 
 def flip(input, *dims, **kwargs):
-    """y = x reversed along each of `dims` (flip(x, dims=[0, 1]), x.flip(0, 1));  dx = flip(gy, dims)"""
+    """flip(input, dims): x reversed along each of `dims` (flip(x, dims=[0, 1]) or x.flip(0, 1)).
+
+    Forward:  y[..., i, ...] = x[..., n - 1 - i, ...] along each dim in dims
+    Backward: dx = flip(gy, dims)
+    """
     x = _tensor(input)
     if set(kwargs) - {"dims"} or (kwargs and dims):
         raise TypeError(f"flip() takes dims as positional ints, a list, or dims=; got {dims} and {kwargs}")
@@ -49,14 +53,22 @@ def flip(input, *dims, **kwargs):
 
 
 def fliplr(input):
-    """flip(x, 1): columns reversed (needs at least 2 dims)"""
+    """fliplr(input): the columns reversed (dim 1; needs at least 2 dims).
+
+    Forward:  y = flip(x, 1)
+    Backward: dx = flip(gy, 1)
+    """
     if _tensor(input).ndim < 2:
         raise ShapeError("fliplr(): input must be >= 2-d")
     return flip(input, 1)
 
 
 def flipud(input):
-    """flip(x, 0): rows reversed (needs at least 1 dim)"""
+    """flipud(input): the rows reversed (dim 0; needs at least 1 dim).
+
+    Forward:  y = flip(x, 0)
+    Backward: dx = flip(gy, 0)
+    """
     if _tensor(input).ndim < 1:
         raise ShapeError("flipud(): input must be >= 1-d")
     return flip(input, 0)
@@ -79,8 +91,13 @@ class Roll(Function):
 
 
 def roll(input, shifts, dims=None):
-    """y = x rolled by `shifts` along `dims` (ints or tuples of equal length; dims=None rolls the flattened tensor
-    and restores the shape);  dx = roll(gy, -shifts, dims)"""
+    """roll(input, shifts, dims=None): x shifted cyclically by `shifts` along `dims` (ints or tuples of equal
+    length; dims=None rolls the flattened tensor and restores the shape): what falls off one end comes back at the
+    other.
+
+    Forward:  y[..., (i + shift) mod n, ...] = x[..., i, ...]
+    Backward: dx = roll(gy, -shifts, dims)
+    """
     x = _tensor(input)
     shifts = (shifts,) if isinstance(shifts, int) else tuple(int(s) for s in shifts)
     if dims is None:
@@ -96,7 +113,12 @@ def roll(input, shifts, dims=None):
 
 
 def movedim(input, source, destination):
-    """y = x with axis `source` moved to `destination` (ints or equal-length tuples);  dx = the inverse permute"""
+    """movedim(input, source, destination) (alias moveaxis): axis `source` moved to `destination` (ints or
+    equal-length tuples), the other axes keeping their order.
+
+    Forward:  y = permute(x, order) with order placing each source axis at its destination
+    Backward: dx = permute(gy, argsort(order))
+    """
     x = _tensor(input)
     src = (source,) if isinstance(source, int) else tuple(source)
     dst = (destination,) if isinstance(destination, int) else tuple(destination)
@@ -115,7 +137,11 @@ moveaxis = movedim
 
 
 def unflatten(input, dim, sizes):
-    """y = x with axis `dim` split into `sizes` (one of them may be -1);  dx = gy reshaped back"""
+    """unflatten(input, dim, sizes): axis `dim` split into `sizes` (one of them may be -1).
+
+    Forward:  y = reshape(x, x.shape[:dim] + sizes + x.shape[dim+1:])
+    Backward: dx = reshape(gy, x.shape)
+    """
     x = _tensor(input)
     dim = _norm_dim(dim, x.ndim)
     sizes = tuple(int(s) for s in sizes)
@@ -131,8 +157,12 @@ def unflatten(input, dim, sizes):
 
 
 def unfold(input, dimension, size, step):
-    """Tensor.unfold: every window of `size` entries along `dimension`, `step` apart, as a new last axis:
-    y[..., i, ..., j] = x[..., i*step + j, ...];  dx = gy scatter-added back (overlapping windows add up)"""
+    """x.unfold(dimension, size, step) (Tensor.unfold): every window of `size` entries along `dimension`,
+    `step` apart, as a new last axis.
+
+    Forward:  y[..., i, ..., j] = x[..., i*step + j, ...],  i < (n - size) // step + 1
+    Backward: dx = gy scatter-added back to the windows' places (overlapping windows add up)
+    """
     x = _tensor(input)
     zero_d = x.ndim == 0
     if zero_d:  # PyTorch: a 0-d tensor unfolds to its one window of size <= 1, with no new axis
@@ -168,9 +198,13 @@ def _repeat_positions(counts, total=None):
 
 
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
-    """Each entry repeated `repeats` times (an int, or a 1-D tensor with one count per entry) along `dim`
-    (dim=None: over the flattened tensor);  dx = gy summed over each entry's copies.
-    repeat_interleave(counts) alone gives arange(len(counts)) repeated by counts."""
+    """repeat_interleave(input, repeats=None, dim=None, *, output_size=None): each entry repeated
+    `repeats` times (an int, or a 1-D tensor with one count per entry) along `dim` (dim=None: over the flattened
+    tensor); repeat_interleave(counts) alone gives arange(len(counts)) repeated by counts.
+
+    Forward:  y = x[..., idx, ...] with idx = [0]*r_0 + [1]*r_1 + ... along dim
+    Backward: dx_i = sum of gy over the r_i copies of entry i
+    """
     if repeats is None:
         counts = _tensor(input)
         return Tensor(_repeat_positions(counts.data.reshape(-1), output_size))
@@ -203,8 +237,13 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
 
 def meshgrid(*tensors, indexing="ij"):
-    """Coordinate grids: output k holds tensors[k] broadcast along every other axis (indexing="ij": axis k;
-    "xy": the first two axes swapped, as in NumPy);  dx_k = gy_k summed over the other axes"""
+    """meshgrid(*tensors, indexing="ij"): coordinate grids from 0-d or 1-D tensors: output k holds
+    tensors[k] broadcast along every other axis (indexing="ij": along axis k; "xy": the first two axes swapped, as
+    NumPy's default).
+
+    Forward:  y_k[i_0, ..., i_{n-1}] = x_k[i_k]
+    Backward: dx_k = gy_k summed over every axis but k
+    """
     tensors = _sizes(tensors)
     if indexing not in ("ij", "xy"):
         raise RuntimeError(f"meshgrid(): indexing must be one of 'xy' or 'ij', got {indexing!r}")

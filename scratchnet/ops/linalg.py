@@ -58,7 +58,13 @@ class MatMul(Function):
 
 
 def matmul(a, b):
-    """NumPy's matmul rules: 1-D operands get a dimension added (then removed); batch axes broadcast."""
+    """matmul(input, other) (`a @ b`): the matrix product with NumPy's/PyTorch's rules: a 1-D operand gets a
+    dimension added (then removed), batch axes broadcast; both operands must have the same dtype, as in PyTorch.
+    Shapes: (..., m, k) @ (..., k, n) -> (..., m, n).
+
+    Forward:  y[..., i, j] = sum_k a[..., i, k] b[..., k, j]
+    Backward: da = sum_to(gy @ bᵀ, a.shape), db = sum_to(aᵀ @ gy, b.shape)  (ᵀ: the last two axes swapped)
+    """
     check_same_dtype("matmul", input=a, other=b)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")

@@ -64,7 +64,13 @@ def check_class_weight(name, input, weight):
 
 @backend.follows_device
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
-    """L_i = −w[y_i] · input[i, y_i] (input holds log-probabilities); 'mean' divides by Σ w[y_i] over kept i."""
+    """nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"): the negative log-likelihood
+    of integer class targets; input (N, C, ...) holds log-probabilities, target (N, ...) class indices; targets equal
+    to ignore_index count nowhere; 'mean' divides by the sum of w[y_i] over the kept i.
+
+    Forward:  L_i = -w[y_i]·input[i, y_i]
+    Backward: dinput[i, c] = -w[y_i]·gL_i if c = y_i else 0  (divided by sum w[y_i] for 'mean')
+    """
     _check_targets("nll_loss", input, target, ignore_index)
     check_class_weight("nll_loss", input, weight)
     logp = _class_last(input)
@@ -85,7 +91,13 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
 
 @backend.follows_device
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-    """L = (1−ε)·nll(log_softmax(x), y) + (ε/C)·Σ_c −w_c·log_softmax(x)_c   (integer class targets)"""
+    """cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
+    label_smoothing=0.0): log_softmax then nll_loss, for integer class targets (N, ...) against logits (N, C, ...); with
+    label_smoothing ε the target mixes in the uniform distribution.
+
+    Forward:  L_i = (1-ε)·nll(log_softmax(x), y)_i + (ε/C)·sum_c -w_c·log_softmax(x)_ic
+    Backward: dx_i = gL_i·(softmax(x_i)·sum_c q_ic w_c - w∘q_i),  q_i = (1-ε)·onehot(y_i) + ε/C
+    """
     if input.ndim < 1:
         raise ShapeError(f"cross_entropy: input needs a class dimension, got shape {input.shape}")
     if not 0.0 <= label_smoothing <= 1.0:
@@ -125,7 +137,12 @@ def _check_same_shape(name, input, target):
 
 @backend.follows_device
 def mse_loss(input, target, reduction="mean"):
-    """L = (x − y)²;  dL/dx = 2(x − y)"""
+    """mse_loss(input, target, reduction="mean"): the squared error; shapes must match.
+    reduction: 'none' keeps L per element, 'sum' adds, 'mean' (the default) averages.
+
+    Forward:  L = (x - y)²
+    Backward: dx = gL·2(x - y),  dy = -dx
+    """
     _check_same_shape("mse_loss", input, target)
     d = input - target
     return _reduce(d * d, reduction, "mse_loss")
@@ -133,7 +150,12 @@ def mse_loss(input, target, reduction="mean"):
 
 @backend.follows_device
 def l1_loss(input, target, reduction="mean"):
-    """L = |x − y|;  dL/dx = sign(x − y)"""
+    """l1_loss(input, target, reduction="mean"): the absolute error; shapes must match.
+    reduction: 'none' keeps L per element, 'sum' adds, 'mean' (the default) averages.
+
+    Forward:  L = |x - y|
+    Backward: dx = gL·sign(x - y),  dy = -dx
+    """
     _check_same_shape("l1_loss", input, target)
     return _reduce(M.abs(input - target), reduction, "l1_loss")
 
@@ -162,7 +184,13 @@ class BinaryCrossEntropy(Function):
 
 @backend.follows_device
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
-    """L = −w·(y·log p + (1−y)·log(1−p)), each log clamped at −100 as PyTorch does (so p = 0 or 1 stays finite)"""
+    """binary_cross_entropy(input, target, weight=None, reduction="mean"): the cross-entropy of
+    probabilities p in [0, 1] against targets y; each log clamped at -100 as PyTorch does (so p = 0 or 1 stays finite).
+
+    Forward:  L = -w·(y·log p + (1-y)·log(1-p))
+    Backward: dp = gL·w·(p - y) / max(p(1-p), 1e-12),  dy = gL·w·(max(log(1-p), -100) - max(log p, -100))
+              (PyTorch's formulas: finite at p = 0 or 1)
+    """
     _check_same_shape("binary_cross_entropy", input, target)
     # on a GPU the test stays on the device and is reported at the next sync point (no stall inside a step)
     backend.check_later(((input.data < 0) | (input.data > 1)).any(), lambda: ShapeError(
@@ -177,8 +205,13 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 @backend.follows_device
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
-    """L = (1−y)·x + (1 + (pw−1)·y)·softplus(−x), softplus computed so it never overflows (|x| > 100 is fine);
-    dL/dx = σ(x)·(1 + (pw−1)·y) − pw·y"""
+    """binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
+    pos_weight=None): sigmoid and binary cross-entropy in one stable formula of the logits x (|x| > 100 is fine);
+    pos_weight pw weights the positive term.
+
+    Forward:  L = w·((1-y)·x + (1 + (pw-1)·y)·softplus(-x))
+    Backward: dx = gL·w·(σ(x)·(1 + (pw-1)·y) - pw·y),  dy = gL·w·(-x - (pw-1)·softplus(-x))
+    """
     _check_same_shape("binary_cross_entropy_with_logits", input, target)
     softplus_neg = softplus(-input)
     lw = 1 if pos_weight is None else 1 + (pos_weight - 1) * target

@@ -31,9 +31,13 @@ def _broadcast_pair(name, input, target):
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
-    """L = t·(log t − x) with x = log q (input holds log-probabilities), 0 where t = 0 (t·log t → 0);
-    with log_target, L = eᵗ·(t − x).  dL/dx = −t (or −eᵗ);  dL/dt = log t + 1 − x (or eᵗ·(t − x + 1)).
-    'batchmean' divides the sum by the batch size (the true KL divergence per sample); 'mean' by the element count."""
+    """kl_div(input, target, reduction="mean", log_target=False): the KL divergence with input x = log q
+    (log-probabilities) and target t (or log t with log_target); 0 where t = 0 (t·log t -> 0); 'batchmean' divides the
+    sum by the batch size (the true KL per sample), 'mean' by the element count.
+
+    Forward:  L = t·(log t - x)  (log_target: eᵗ·(t - x))
+    Backward: dx = -gL·t  (or -gL·eᵗ),  dt = gL·(log t + 1 - x)  (or gL·eᵗ·(t - x + 1))
+    """
     reduction = legacy_reduction(size_average, reduce, reduction)
     _broadcast_pair("kl_div", input, target)
     input, target = M.promote(input, target)
@@ -52,8 +56,12 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
-    """L = 0.5·d²/β where |d| < β, else |d| − 0.5·β  (d = x − y; β = 0 is the L1 loss);
-    dL/dx = d/β where |d| < β, else sign(d)"""
+    """smooth_l1_loss(input, target, reduction="mean", beta=1.0): quadratic near 0, linear beyond β
+    (β = 0 is the L1 loss); d = x - y.
+
+    Forward:  L = 0.5·d²/β where |d| < β, else |d| - 0.5·β
+    Backward: dx = gL·d/β where |d| < β, else gL·sign(d);  dy = -dx
+    """
     reduction = legacy_reduction(size_average, reduce, reduction)
     _broadcast_pair("smooth_l1_loss", input, target)
     if beta < 0:
@@ -67,7 +75,11 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0):
-    """L = 0.5·d² where |d| < δ, else δ·(|d| − 0.5·δ)  (d = x − y);  dL/dx = d where |d| < δ, else δ·sign(d)"""
+    """huber_loss(input, target, reduction="mean", delta=1.0): quadratic near 0, linear beyond δ; d = x - y.
+
+    Forward:  L = 0.5·d² where |d| < δ, else δ·(|d| - 0.5·δ)
+    Backward: dx = gL·d where |d| < δ, else gL·δ·sign(d);  dy = -dx
+    """
     _broadcast_pair("huber_loss", input, target)
     if delta <= 0:
         raise ShapeError(f"huber_loss: delta must be > 0, got {delta}")
@@ -79,8 +91,14 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
 
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
-    """L = max(d(a, p) − d(a, n) + margin, 0) with d(u, v) = ‖u − v + eps‖_p over the last dim; with swap,
-    d(a, n) is replaced by min(d(a, n), d(p, n)).  dL/da = ∂d(a,p)/∂a − ∂d(a,n)/∂a where the hinge is active."""
+    """triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False,
+    reduction="mean"): the hinge on distances, d(u, v) = ‖u - v + eps‖_p over the last dim; with swap, d(a, n) is
+    replaced by min(d(a, n), d(p, n)).
+
+    Forward:  L = max(d(a, p) - d(a, n) + margin, 0)
+    Backward: where the hinge is active: da = gL·(∂d(a,p)/∂a - ∂d(a,n)/∂a), dp = gL·∂d(a,p)/∂p, dn = -gL·∂d(a,n)/∂n;
+              0 elsewhere
+    """
     reduction = legacy_reduction(size_average, reduce, reduction)
     dims = (anchor.ndim, positive.ndim, negative.ndim)
     if len(set(dims)) != 1:
@@ -97,10 +115,14 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
                   label_smoothing=0.0):
-    """Integer class targets: see ops/loss.py. Class-probability targets (float, input's shape):
-    L_n = −Σ_c w_c·t_nc·log_softmax(x)_nc with t smoothed to (1−ε)·t + ε/C;
-    dL/dx_n = softmax(x_n)·Σ_c w_c t_nc − w·t_n.
-    'mean' divides by the number of samples N (not by a weight sum, as PyTorch)."""
+    """cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
+    label_smoothing=0.0): logits (N, C, ...) against integer class targets (see ops/loss.py) or class probabilities
+    (float, input's shape), smoothed to (1-ε)·t + ε/C; with probabilities 'mean' divides by the number of samples N
+    (not by a weight sum, as PyTorch).
+
+    Forward:  L_n = -sum_c w_c·t_nc·log_softmax(x)_nc
+    Backward: dx_n = gL_n·(softmax(x_n)·sum_c w_c t_nc - w∘t_n)
+    """
     reduction = legacy_reduction(size_average, reduce, reduction)
     if not (isinstance(target, Tensor) and target.dtype.kind == "f" and target.shape == input.shape):
         # class indices (a float target of another shape is refused there, as an index target of the wrong dtype)

@@ -41,7 +41,12 @@ def _binary(cls, name, to_float=False):
 
 
 class Add(_Binary):
-    """y = a + b;  da = gy, db = gy"""
+    """add(input, other): the elementwise sum, broadcast, with PyTorch's type promotion (a number may stand for
+    either operand).
+
+    Forward:  y = a + b
+    Backward: da = sum_to(gy, a.shape), db = sum_to(gy, b.shape)
+    """
 
     keeps_inputs = False
 
@@ -53,7 +58,11 @@ class Add(_Binary):
 
 
 class Sub(_Binary):
-    """y = a - b;  da = gy, db = -gy"""
+    """sub(input, other): the elementwise difference, broadcast, with PyTorch's type promotion.
+
+    Forward:  y = a - b
+    Backward: da = sum_to(gy, a.shape), db = -sum_to(gy, b.shape)
+    """
 
     keeps_inputs = False
 
@@ -65,7 +74,11 @@ class Sub(_Binary):
 
 
 class Mul(_Binary):
-    """y = a * b;  da = gy * b, db = gy * a"""
+    """mul(input, other): the elementwise product, broadcast, with PyTorch's type promotion.
+
+    Forward:  y = a * b
+    Backward: da = sum_to(gy * b, a.shape), db = sum_to(gy * a, b.shape)
+    """
 
     multilinear = True
     def forward(self, a, b):
@@ -77,7 +90,11 @@ class Mul(_Binary):
 
 
 class Div(_Binary):
-    """y = a / b;  da = gy / b, db = -gy * a / b**2"""
+    """True division, broadcast; integer operands give the default float dtype, as in PyTorch.
+
+    Forward:  y = a / b
+    Backward: da = sum_to(gy / b, a.shape), db = sum_to(-gy * a / b**2, b.shape)
+    """
 
     def forward(self, a, b):
         return a / b
@@ -88,7 +105,12 @@ class Div(_Binary):
 
 
 class Pow(_Binary):
-    """y = a ** b;  da = gy * b * a**(b-1), db = gy * y * log(a)"""
+    """pow(input, exponent) for two tensors (or a number base), broadcast.
+
+    Forward:  y = a ** b
+    Backward: da = sum_to(gy * b * a**(b-1), a.shape) (0 where a = b = 0),
+              db = sum_to(gy * y * ln a, b.shape) (0 where a = 0 and b >= 0), PyTorch's conventions at 0·inf
+    """
 
     def forward(self, a, b):
         return a ** b
@@ -110,7 +132,12 @@ class Pow(_Binary):
 
 
 class Maximum(_Binary):
-    """y = max(a, b) elementwise;  da = gy * [a > b], db = gy * [b > a]; at ties each gets gy / 2 (as PyTorch)"""
+    """maximum(input, other): the elementwise larger of two tensors, broadcast.
+
+    Forward:  y = max(a, b)
+    Backward: da = sum_to(gy * ([a > b] + [a = b] / 2), a.shape), db likewise with a and b swapped
+              (a tie shares gy equally, as PyTorch)
+    """
 
     def forward(self, a, b):
         return backend.get_array_module(a).maximum(a, b)
@@ -122,7 +149,11 @@ class Maximum(_Binary):
 
 
 class Minimum(_Binary):
-    """y = min(a, b) elementwise;  da = gy * [a < b], db = gy * [b < a]; at ties each gets gy / 2"""
+    """minimum(input, other): the elementwise smaller of two tensors, broadcast.
+
+    Forward:  y = min(a, b)
+    Backward: da = sum_to(gy * ([a < b] + [a = b] / 2), a.shape), db likewise with a and b swapped
+    """
 
     def forward(self, a, b):
         return backend.get_array_module(a).minimum(a, b)
@@ -138,8 +169,13 @@ _true_div = _binary(Div, "div", to_float=True)
 
 
 def div(a, b, rounding_mode=None):
-    """a / b. True division (rounding_mode=None) of integers gives the default float dtype, as in PyTorch;
-    rounding_mode="floor" or "trunc" rounds the quotient (see ops/division.py)."""
+    """div(input, other, rounding_mode=None): a / b, broadcast. True division (rounding_mode=None) of integers
+    gives the default float dtype, as in PyTorch; rounding_mode="floor" or "trunc" rounds the quotient (see
+    ops/division.py, whose gradient is 0).
+
+    Forward:  y = a / b  (floor(a / b) or trunc(a / b) with a rounding_mode)
+    Backward: da = sum_to(gy / b, a.shape), db = sum_to(-gy * a / b**2, b.shape); 0 with a rounding_mode
+    """
     if rounding_mode is not None:
         from .division import div_rounded
         return div_rounded(a, b, rounding_mode)
@@ -149,7 +185,11 @@ _pow_tensor = _binary(Pow, "pow")
 
 
 class PowConst(Function):
-    """y = x ** p for a constant p;  dx = gy * p * x**(p-1)"""
+    """x raised to a constant Python number p.
+
+    Forward:  y = x ** p
+    Backward: dx = gy * p * x**(p-1)  (0 for p = 0, x = 0 included)
+    """
 
     def __init__(self, p):
         self.p = p
@@ -167,6 +207,13 @@ class PowConst(Function):
 
 
 def pow(a, b):
+    """pow(input, exponent), as torch.pow: a tensor to a number or a tensor power, or a number to a tensor power;
+    broadcast, with PyTorch's type promotion.
+
+    Forward:  y = a ** b
+    Backward: da = sum_to(gy * b * a**(b-1), a.shape) (0 where b = 0),
+              db = sum_to(gy * y * ln a, b.shape) (0 where a = 0 and b >= 0)
+    """
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool) and a.dtype.kind in "fc":
         return a if b == 1 else PowConst(b)(a)
     return _pow_tensor(a, b)
@@ -175,7 +222,11 @@ def pow(a, b):
 # ---- unary ----
 
 class Neg(Function):
-    """y = -x;  dx = -gy"""
+    """The elementwise negation.
+
+    Forward:  y = -x
+    Backward: dx = -gy
+    """
 
     keeps_inputs = False
 
@@ -187,7 +238,11 @@ class Neg(Function):
 
 
 class Exp(Function):
-    """y = e**x;  dx = gy * y"""
+    """The elementwise exponential (integer input becomes float32, as PyTorch).
+
+    Forward:  y = e**x
+    Backward: dx = gy * y
+    """
 
     keeps_inputs = False
 
@@ -202,7 +257,11 @@ class Exp(Function):
 
 
 class Log(Function):
-    """y = ln x;  dx = gy / x"""
+    """The elementwise natural logarithm (-inf at 0, NaN below; integer input becomes float32).
+
+    Forward:  y = ln x
+    Backward: dx = gy / x
+    """
 
     def forward(self, x):
         return backend.get_array_module(x).log(x)
@@ -212,7 +271,11 @@ class Log(Function):
 
 
 class Log1p(Function):
-    """y = ln(1 + x), accurate for tiny x;  dx = gy / (1 + x)"""
+    """ln(1 + x), accurate for tiny x.
+
+    Forward:  y = ln(1 + x)
+    Backward: dx = gy / (1 + x)
+    """
 
     def forward(self, x):
         return backend.get_array_module(x).log1p(x)
@@ -222,7 +285,11 @@ class Log1p(Function):
 
 
 class Sqrt(Function):
-    """y = sqrt(x);  dx = gy / (2 y)"""
+    """The elementwise square root (NaN below 0; integer input becomes float32).
+
+    Forward:  y = sqrt(x)
+    Backward: dx = gy / (2 y)
+    """
 
     keeps_inputs = False
 
@@ -237,7 +304,11 @@ class Sqrt(Function):
 
 
 class Abs(Function):
-    """y = |x|;  dx = gy * sign(x) (0 at x = 0, as PyTorch)"""
+    """The elementwise absolute value.
+
+    Forward:  y = |x|
+    Backward: dx = gy * sign(x)  (0 at x = 0, as PyTorch)
+    """
 
     def forward(self, x):
         return backend.get_array_module(x).abs(x)
@@ -248,7 +319,11 @@ class Abs(Function):
 
 
 class Sin(Function):
-    """y = sin x;  dx = gy * cos x"""
+    """The elementwise sine (radians).
+
+    Forward:  y = sin x
+    Backward: dx = gy * cos x
+    """
 
     def forward(self, x):
         return backend.get_array_module(x).sin(x)
@@ -258,7 +333,11 @@ class Sin(Function):
 
 
 class Cos(Function):
-    """y = cos x;  dx = -gy * sin x"""
+    """The elementwise cosine (radians).
+
+    Forward:  y = cos x
+    Backward: dx = -gy * sin x
+    """
 
     def forward(self, x):
         return backend.get_array_module(x).cos(x)
@@ -267,8 +346,12 @@ class Cos(Function):
         return -gy * sin(self.inputs[0])
 
 
-class Tanh(Function):
-    """y = tanh x;  dx = gy * (1 - y**2)"""
+class TanhFn(Function):
+    """The elementwise hyperbolic tangent (the Function; nn.Tanh is the Module).
+
+    Forward:  y = tanh x
+    Backward: dx = gy * (1 - y**2)
+    """
 
     keeps_inputs = False
 
@@ -282,8 +365,11 @@ class Tanh(Function):
         return gy * (1 - y * y)
 
 
-class Sigmoid(Function):
-    """y = 1 / (1 + e**-x);  dx = gy * y * (1 - y)
+class SigmoidFn(Function):
+    """The logistic function (the Function; nn.Sigmoid is the Module).
+
+    Forward:  y = 1 / (1 + e**-x)
+    Backward: dx = gy * y * (1 - y)
 
     Computed from e = e**-|x| as 1/(1 + e) for x >= 0 and e/(1 + e) for x < 0: nothing overflows, and tiny
     results for very negative x keep their digits (so log(sigmoid(-40)) is -40, not -inf)."""
@@ -311,27 +397,41 @@ def _float_unary(cls):
         if x.dtype.kind not in "fc":
             x = astype(x, numpy.float32)
         return cls()(x)
-    op.__name__ = cls.__name__.lower()
+    op.__name__ = op.__qualname__ = cls.__name__.lower().removesuffix("fn")
     op.__doc__ = cls.__doc__
     return op
 
 
 exp, log, log1p, sqrt, sin, cos, tanh, sigmoid = (
-    _float_unary(c) for c in (Exp, Log, Log1p, Sqrt, Sin, Cos, Tanh, Sigmoid))
+    _float_unary(c) for c in (Exp, Log, Log1p, Sqrt, Sin, Cos, TanhFn, SigmoidFn))
 
 
 def neg(x):
+    """neg(input): the elementwise negation.
+
+    Forward:  y = -x
+    Backward: dx = -gy
+    """
     return Neg()(x)
 
 
 def abs(x):
+    """abs(input): the elementwise absolute value.
+
+    Forward:  y = |x|
+    Backward: dx = gy * sign(x)  (0 at x = 0, as PyTorch)
+    """
     return Abs()(x)
 
 
 # ---- selection ----
 
 class Where(Function):
-    """y = a where cond else b;  da = gy where cond else 0, db = gy where not cond else 0"""
+    """The elementwise choice between two tensors by a fixed bool mask.
+
+    Forward:  y = a where cond else b
+    Backward: da = sum_to(gy where cond else 0, a.shape), db = sum_to(gy where not cond else 0, b.shape)
+    """
 
     keeps_inputs = False
 
@@ -350,7 +450,13 @@ class Where(Function):
 
 
 def where(condition, input, other):
-    """condition ? input : other, elementwise with broadcasting; either branch may be a Python number."""
+    """where(condition, input, other): the elementwise choice by a bool condition, condition, input and other
+    broadcast together; either branch may be a Python number, and the branches are type-promoted as PyTorch.
+
+    Forward:  y = input where condition else other
+    Backward: dinput = sum_to(gy where condition else 0, input.shape),
+              dother = sum_to(gy where not condition else 0, other.shape); the condition has no gradient
+    """
     if is_scalar(input) and is_scalar(other):
         dtype = result_type(input, other)
         a, b = constant(input, dtype), constant(other, dtype)
@@ -369,7 +475,11 @@ def where(condition, input, other):
 
 
 class Clamp(Function):
-    """y = min(max(x, lo), hi);  dx = gy where lo <= x <= hi else 0"""
+    """x clipped into [lo, hi] by constant bounds (either may be None).
+
+    Forward:  y = min(max(x, lo), hi)
+    Backward: dx = gy where lo <= x <= hi else 0
+    """
 
     def __init__(self, lo, hi):
         self.lo, self.hi = lo, hi
@@ -388,7 +498,13 @@ class Clamp(Function):
 
 
 def clamp(x, min=None, max=None):
-    """min(max(x, min), max), promoted as PyTorch: an integer tensor with a float bound becomes float32."""
+    """clamp(input, min=None, max=None) (alias clip): x clipped into [min, max]; at least one bound is given,
+    each a number or a tensor (broadcast). Promoted as PyTorch: an integer tensor with a float bound becomes float32;
+    an integer bound that does not fit the tensor's integer dtype is an error.
+
+    Forward:  y = min(max(x, min), max)
+    Backward: dx = gy where min <= x <= max else 0  (tensor bounds: as maximum/minimum, ties share gy)
+    """
     if min is None and max is None:
         raise ShapeError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -407,15 +523,23 @@ def clamp(x, min=None, max=None):
 
 # ---- comparisons: results are bool tensors and carry no gradient ----
 
-def _compare(ufunc_name):
+def _compare(name, ufunc_name, symbol):
     def op(a, b):
         a, b = promote(a, b)
         if a.shape != b.shape:
-            _check_broadcast(ufunc_name, a, b)
+            _check_broadcast(name, a, b)
         with backend.on(a.data):
             return Tensor(getattr(backend.get_array_module(a.data), ufunc_name)(a.data, b.data))
-    op.__name__ = ufunc_name
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"""{name}(input, other): the elementwise comparison a {symbol} b, broadcast, as a bool tensor; the
+    operands are type-promoted first (so an int tensor compares exactly with a float).
+
+    Forward:  y = [a {symbol} b]
+    Backward: not differentiable (a bool result carries no gradient)
+    """
     return op
 
 
-eq, ne, lt, le, gt, ge = (_compare(n) for n in ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal"))
+eq, ne, lt, le, gt, ge = (_compare(*c) for c in (("eq", "equal", "=="), ("ne", "not_equal", "!="), ("lt", "less", "<"),
+                                                 ("le", "less_equal", "<="), ("gt", "greater", ">"),
+                                                 ("ge", "greater_equal", ">=")))

@@ -2,6 +2,9 @@
 
 Kept apart from tensor.py so that the engine reads on one screen and the op families stay the place to learn from.
 """
+import functools
+import inspect
+
 import numpy
 
 from .. import backend
@@ -18,11 +21,84 @@ BREADTH_INPLACE = [f"{n}_" for n in unary.__all__ if n not in ("isnan", "isinf",
 
 
 def _rev(f):
-    return lambda self, other: f(other, self)
+    """`other OP self` as a method of self (Python's reflected operators), with f's docstring."""
+    @functools.wraps(f)
+    def reflected(self, other):
+        return f(other, self)
+    reflected.__doc__ = f"The reflected operator: {f.__name__}(other, self).\n\n" + inspect.cleandoc(f.__doc__)
+    return reflected
 
 
 def _sizes_method(f):
-    return lambda self, *sizes: f(self, *sizes)
+    """f(self, *sizes) as a method taking sizes as arguments or one tuple (`x.view(2, 3)`, `x.view((2, 3))`)."""
+    @functools.wraps(f)
+    def method(self, *sizes):
+        return f(self, *sizes)
+    return method
+
+
+def _pos(self):
+    """`+x`: x itself.
+
+    Forward:  y = x
+    Backward: dx = gy
+    """
+    return self
+
+
+def expand_as(self, other):
+    """x.expand_as(other): x broadcast to other's shape (a view).
+
+    Forward:  y = broadcast_to(x, other.shape)
+    Backward: dx = sum_to(gy, x.shape)
+    """
+    return S.broadcast_to(self, other.shape)
+
+
+def view_as(self, other):
+    """x.view_as(other): x reshaped to other's shape.
+
+    Forward:  y = reshape(x, other.shape)
+    Backward: dx = reshape(gy, x.shape)
+    """
+    return S.reshape(self, other.shape)
+
+
+def contiguous(self):
+    """x.contiguous(): x itself (PyTorch copies a strided view into one block; the arrays here are used as they
+    are, and every op accepts a strided one).
+
+    Forward:  y = x
+    Backward: dx = gy
+    """
+    return self
+
+
+def t(self):
+    """x.t(): a matrix transposed; 0-D and 1-D tensors are returned as they are, as in PyTorch.
+
+    Forward:  y[j, i] = x[i, j]
+    Backward: dx = gy.t()
+    """
+    return S.transpose(self, 0, 1) if self.ndim == 2 else self
+
+
+def _all_axes_reversed(self):
+    """x.T: every axis reversed (for a matrix, the transpose).
+
+    Forward:  y = permute(x, ndim-1, ..., 1, 0)
+    Backward: dx = gy.T
+    """
+    return S.permute(self, *reversed(range(self.ndim)))
+
+
+def _matrix_transpose(self):
+    """x.mT: the last two axes swapped (a batch of matrices transposed).
+
+    Forward:  y[..., j, i] = x[..., i, j]
+    Backward: dx = gy.mT
+    """
+    return S.transpose(self, -2, -1)
 
 
 def _dtype_argument(a):
@@ -35,7 +111,12 @@ def _dtype_argument(a):
 
 
 def to(self, *args, dtype=None, device=None):
-    """`t.to("cuda")`, `t.to("float64")`, `t.to(other_tensor)`, `t.to(device, dtype)`; differentiable."""
+    """x.to(device), x.to(dtype), x.to(other) (other's device and dtype), x.to(device, dtype): x cast and moved,
+    or x itself when nothing changes.
+
+    Forward:  y = x converted to dtype on device
+    Backward: dx = gy converted back to x's dtype and moved back to x's device
+    """
     for a in args:
         if isinstance(a, Tensor):
             device, dtype = a.device, a.dtype
@@ -56,7 +137,7 @@ def install():
         "__add__": M.add, "__radd__": _rev(M.add), "__sub__": M.sub, "__rsub__": _rev(M.sub),
         "__mul__": M.mul, "__rmul__": _rev(M.mul), "__truediv__": M.div, "__rtruediv__": _rev(M.div),
         "__pow__": M.pow, "__rpow__": _rev(M.pow), "__matmul__": L.matmul, "__rmatmul__": _rev(L.matmul),
-        "__neg__": M.neg, "__pos__": lambda self: self, "__abs__": M.abs,
+        "__neg__": M.neg, "__pos__": _pos, "__abs__": M.abs,
         "__eq__": M.eq, "__ne__": M.ne, "__lt__": M.lt, "__le__": M.le, "__gt__": M.gt, "__ge__": M.ge,
         "__getitem__": S.getitem, "to": to,
         "__floordiv__": D.floor_divide, "__rfloordiv__": _rev(D.floor_divide),
@@ -83,14 +164,11 @@ def install():
         "reshape": _sizes_method(S.reshape), "view": _sizes_method(S.reshape), "flatten": S.flatten,
         "squeeze": S.squeeze, "unsqueeze": S.unsqueeze, "transpose": S.transpose,
         "permute": _sizes_method(S.permute), "expand": _sizes_method(S.expand),
-        "expand_as": lambda self, other: S.broadcast_to(self, other.shape),
+        "expand_as": expand_as,
         "broadcast_to": S.broadcast_to, "sum_to": S.sum_to, "repeat": _sizes_method(S.repeat),
         "split": S.split, "chunk": S.chunk,
-        "view_as": lambda self, other: S.reshape(self, other.shape),
-        "contiguous": lambda self: self,
-        "t": lambda self: S.transpose(self, 0, 1) if self.ndim == 2 else self,
-        "T": property(lambda self: S.permute(self, *reversed(range(self.ndim)))),
-        "mT": property(lambda self: S.transpose(self, -2, -1)),
+        "view_as": view_as, "contiguous": contiguous, "t": t,
+        "T": property(_all_axes_reversed), "mT": property(_matrix_transpose),
     }
     for family in BREADTH:
         ops.update(family.METHODS)

@@ -42,9 +42,13 @@ def _index(n, before, after, mode):
 
 
 def pad(input, pad, mode="constant", value=None):
-    """y = x extended (or cropped, for negative widths) along its last len(pad)/2 dims, pad = (before_last,
-    after_last, before_second_last, ...). dx = gy's entries summed back to where each came from (a scatter-add);
-    constant fill contributes nothing."""
+    """pad(input, pad, mode="constant", value=None), as PyTorch's F.pad: x extended (or cropped, for negative
+    widths) along its last len(pad)/2 dims, pad = (before_last, after_last, before_second_last, ...); modes "constant",
+    "reflect", "replicate" and "circular".
+
+    Forward:  y[i] = x[r(i)] with r the mode's index map (constant: value outside x)
+    Backward: dx = gy's entries summed back to where each came from (a scatter-add); a constant fill contributes nothing
+    """
     pad, widths = _widths(input, pad)
     if mode == "constant":
         crop = tuple(slice(max(0, -b), n - max(0, -a)) for (b, a), n in zip(widths, input.shape))

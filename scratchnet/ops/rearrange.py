@@ -19,8 +19,11 @@ def _check(name, x, factor):
 
 
 def pixel_shuffle(input, upscale_factor):
-    """(*, C·r², H, W) -> (*, C, H·r, W·r):  y[.., c, h·r + i, w·r + j] = x[.., c·r² + i·r + j, h, w];
-    dx = pixel_unshuffle(gy, r)"""
+    """pixel_shuffle(input, upscale_factor): (*, C·r², H, W) -> (*, C, H·r, W·r), channels to space.
+
+    Forward:  y[.., c, h·r + i, w·r + j] = x[.., c·r² + i·r + j, h, w]
+    Backward: dx = pixel_unshuffle(gy, r)
+    """
     _check("pixel_shuffle", input, upscale_factor)
     r = upscale_factor
     *lead, c, h, w = input.shape
@@ -34,7 +37,12 @@ def pixel_shuffle(input, upscale_factor):
 
 
 def pixel_unshuffle(input, downscale_factor):
-    """(*, C, H·r, W·r) -> (*, C·r², H, W), the inverse of pixel_shuffle;  dx = pixel_shuffle(gy, r)"""
+    """pixel_unshuffle(input, downscale_factor): (*, C, H·r, W·r) -> (*, C·r², H, W), the inverse of
+    pixel_shuffle.
+
+    Forward:  y[.., c·r² + i·r + j, h, w] = x[.., c, h·r + i, w·r + j]
+    Backward: dx = pixel_shuffle(gy, r)
+    """
     _check("pixel_unshuffle", input, downscale_factor)
     r = downscale_factor
     *lead, c, h, w = input.shape
@@ -49,8 +57,12 @@ def pixel_unshuffle(input, downscale_factor):
 
 
 def one_hot(tensor, num_classes=-1):
-    """y[..., k] = 1 if tensor[...] == k else 0 (int64, one more dim of size num_classes; -1 means max + 1).
-    Checking the class values reads them back from the device, as PyTorch does on the CPU."""
+    """one_hot(tensor, num_classes=-1): int64, one more dim of size num_classes (-1 means max + 1). Checking the
+    class values reads them back from the device, as PyTorch does on the CPU.
+
+    Forward:  y[..., k] = 1 if tensor[...] == k else 0
+    Backward: not differentiable (integer input and result)
+    """
     if not isinstance(tensor, Tensor) or tensor.dtype.kind not in "iu":
         raise ShapeError(f"one_hot: is only applicable to an integer index tensor, got "
                          f"{getattr(tensor, 'dtype', type(tensor).__name__)}")

@@ -100,6 +100,12 @@ class Mean(Function):
 
 
 def sum(x, dim=None, keepdim=False, dtype=None):
+    """sum(input, dim=None, keepdim=False, dtype=None): the sum over `dim` (an int, a tuple, or every dim); bool
+    and integer input sums as int64, as PyTorch; NumPy's axis=/keepdims= are accepted too.
+
+    Forward:  y = sum_i x_i over the reduced axes
+    Backward: dx = gy broadcast back over the reduced axes
+    """
     if dtype is not None:
         x = M.astype(x, dtype)
     elif x.dtype.kind in "biu":
@@ -108,6 +114,12 @@ def sum(x, dim=None, keepdim=False, dtype=None):
 
 
 def mean(x, dim=None, keepdim=False, dtype=None):
+    """mean(input, dim=None, keepdim=False, dtype=None): the mean over `dim` (an int, a tuple, or every dim); the
+    input must be floating point (or dtype= given), as in PyTorch. An empty slice gives NaN.
+
+    Forward:  y = (1/n) sum_i x_i, n = the number of entries reduced
+    Backward: dx = gy / n broadcast back over the reduced axes
+    """
     if dtype is not None:
         x = M.astype(x, dtype)
     if x.dtype.kind not in "fc":
@@ -116,7 +128,12 @@ def mean(x, dim=None, keepdim=False, dtype=None):
 
 
 def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
-    """var = sum((x - mean)**2) / (n - correction); correction is 1 (Bessel) unless unbiased=False."""
+    """var(input, dim=None, unbiased=None, keepdim=False, correction=None): the variance over `dim`; correction
+    is 1 (Bessel's) unless unbiased=False or correction= says otherwise.
+
+    Forward:  y = sum_i (x_i - mean(x))**2 / (n - correction)
+    Backward: dx = gy * 2 (x - mean(x)) / (n - correction), broadcast back over the reduced axes
+    """
     if correction is None:
         correction = 0 if unbiased is False else 1
     axes = _axes(dim, x.ndim)
@@ -143,7 +160,12 @@ class StdSqrt(Function):
 
 
 def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
-    """std = sqrt(var) (see var);  its gradient is 0 where std = 0, as PyTorch's"""
+    """std(input, dim=None, unbiased=None, keepdim=False, correction=None): the standard deviation over `dim`
+    (arguments as var).
+
+    Forward:  y = sqrt(var(x))
+    Backward: dx = gy * (x - mean(x)) / ((n - correction) * y), and 0 where y = 0 (PyTorch's std_backward)
+    """
     return StdSqrt()(var(x, dim, unbiased, keepdim, correction))
 
 
@@ -217,11 +239,22 @@ def _max_min(x, dim, keepdim, largest):
 
 
 def max(x, dim=None, keepdim=False):
-    """max(x) -> the largest entry; max(x, dim) -> (values, indices); max(x, other_tensor) -> maximum"""
+    """max(input) -> the largest entry; max(input, dim, keepdim=False) -> (values, indices) along dim;
+    max(input, other) -> maximum(input, other). An empty reduced dim is an error, as in PyTorch.
+
+    Forward:  y = max_i x_i  (with a dim: values and the int64 index of the first maximum)
+    Backward: dx = gy shared equally by the entries equal to y (no dim); with a dim, gy goes to the returned index
+    """
     return _max_min(x, dim, keepdim, True)
 
 
 def min(x, dim=None, keepdim=False):
+    """min(input) -> the smallest entry; min(input, dim, keepdim=False) -> (values, indices) along dim;
+    min(input, other) -> minimum(input, other). An empty reduced dim is an error, as in PyTorch.
+
+    Forward:  y = min_i x_i  (with a dim: values and the int64 index of the first minimum)
+    Backward: dx = gy shared equally by the entries equal to y (no dim); with a dim, gy goes to the returned index
+    """
     return _max_min(x, dim, keepdim, False)
 
 
@@ -250,17 +283,31 @@ def _amax_amin(x, dim, keepdim, largest):
 
 
 def amax(x, dim=None, keepdim=False):
-    """The largest entries over `dim` (an int, a tuple, or all); ties share the gradient evenly."""
+    """amax(input, dim=None, keepdim=False): the largest entries over `dim` (an int, a tuple, or every dim).
+
+    Forward:  y = max_i x_i over the reduced axes
+    Backward: dx = gy * [x = y] / (the number of entries equal to y), broadcast back (ties share evenly)
+    """
     return _amax_amin(x, dim, keepdim, True)
 
 
 def amin(x, dim=None, keepdim=False):
-    """The smallest entries over `dim` (an int, a tuple, or all); ties share the gradient evenly."""
+    """amin(input, dim=None, keepdim=False): the smallest entries over `dim` (an int, a tuple, or every dim).
+
+    Forward:  y = min_i x_i over the reduced axes
+    Backward: dx = gy * [x = y] / (the number of entries equal to y), broadcast back (ties share evenly)
+    """
     return _amax_amin(x, dim, keepdim, False)
 
 
 @backend.follows_device
 def argmax(x, dim=None, keepdim=False):
+    """argmax(input, dim=None, keepdim=False): the int64 index of the first largest entry along `dim`, or in the
+    flattened tensor.
+
+    Forward:  y = argmax_i x_i
+    Backward: not differentiable (an integer result carries no gradient)
+    """
     xp = backend.get_array_module(x.data)
     check_nonempty_slices("argmax", x.shape, None if dim is None else (_norm_dim(dim, x.ndim),) if x.ndim else ())
     if dim is None:
@@ -270,6 +317,12 @@ def argmax(x, dim=None, keepdim=False):
 
 @backend.follows_device
 def argmin(x, dim=None, keepdim=False):
+    """argmin(input, dim=None, keepdim=False): the int64 index of the first smallest entry along `dim`, or in the
+    flattened tensor.
+
+    Forward:  y = argmin_i x_i
+    Backward: not differentiable (an integer result carries no gradient)
+    """
     xp = backend.get_array_module(x.data)
     check_nonempty_slices("argmin", x.shape, None if dim is None else (_norm_dim(dim, x.ndim),) if x.ndim else ())
     if dim is None:
@@ -279,7 +332,12 @@ def argmin(x, dim=None, keepdim=False):
 
 @backend.follows_device  # its constants are made outside a Function: on x's device, not the current one
 def logsumexp(x, dim=None, keepdim=False):
-    """y = m + log(sum(exp(x - m))) with m = max(x), which keeps exp from overflowing;  dx = gy * softmax(x)"""
+    """logsumexp(input, dim=None, keepdim=False): log of the sum of exponentials over `dim`, computed with the
+    max m subtracted so exp never overflows; an empty or all -inf slice gives -inf.
+
+    Forward:  y = m + ln(sum_i e**(x_i - m)),  m = max_i x_i
+    Backward: dx = gy * softmax(x) = gy * e**(x - y), broadcast back over the reduced axes
+    """
     axes = _axes(dim, x.ndim)
     xp = backend.get_array_module(x.data)
     if x.data.size == 0:  # its identity is -inf: empty slices give log(0) = -inf, as PyTorch, with zero gradients
@@ -323,6 +381,12 @@ class Prod(Function):
 
 
 def prod(x, dim=None, keepdim=False):
+    """prod(input, dim=None, keepdim=False): the product over one dim or every dim; bool and integer input
+    multiplies as int64.
+
+    Forward:  y = prod_i x_i
+    Backward: dx_i = gy * prod_{j != i} x_j  (= gy * y / x_i away from zeros; exact at zeros too)
+    """
     if x.dtype.kind in "biu":
         x = M.astype(x, numpy.int64)
     return Prod(None if dim is None else _norm_dim(dim, x.ndim), keepdim)(x)

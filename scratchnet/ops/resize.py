@@ -57,7 +57,14 @@ def tent_matrix(n_in, n_out, scale, align_corners):
 @backend.follows_device
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
-    """PyTorch's F.interpolate: (N, C, *spatial) with 1 to 3 spatial dims resized to `size` or by `scale_factor`."""
+    """interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+    recompute_scale_factor=None, antialias=False), as PyTorch's F.interpolate: (N, C, *spatial) with 1 to 3 spatial
+    dims resized to `size` or by `scale_factor`; modes "nearest", "nearest-exact", "linear", "bilinear",
+    "trilinear". Each axis maps o -> src(o) by PyTorch's coordinate rule (see the module docstring).
+
+    Forward:  nearest: y[o] = x[floor(src(o))];  linear: y[o] = (1-λ)·x[i] + λ·x[i+1], i = floor(src(o)), per axis
+    Backward: dx = the transposed map: gy scatter-added to x[i] (nearest), or with weights 1-λ and λ (linear)
+    """
     k = input.ndim - 2
     if not 1 <= k <= 3:
         raise ShapeError(f"interpolate: expected a 3-D (N, C, L), 4-D (N, C, H, W) or 5-D (N, C, D, H, W) input, "

@@ -60,7 +60,12 @@ def _reverse_cumsum(t, dim):
 
 
 def cumsum(input, dim=None, *, dtype=None):
-    """y_j = x_0 + ... + x_j along `dim` (integers and bools accumulate in int64);  dx_i = sum_{j>=i} gy_j"""
+    """cumsum(input, dim, *, dtype=None): the running sum along `dim` (integers and bools accumulate in int64,
+    as PyTorch).
+
+    Forward:  y_j = x_0 + ... + x_j along dim
+    Backward: dx_i = sum_{j>=i} gy_j  (a reversed cumsum: flip, cumsum, flip)
+    """
     x = _tensor(input)
     dim = _scan_dim(x, dim, "cumsum")
     x = astype(x, dtype) if dtype is not None else (astype(x, numpy.int64) if x.dtype.kind in "biu" else x)
@@ -97,7 +102,12 @@ class Cumprod(Function):
 
 
 def cumprod(input, dim=None, *, dtype=None):
-    """y_j = x_0 * ... * x_j along `dim` (integers and bools in int64);  see Cumprod for the gradient"""
+    """cumprod(input, dim, *, dtype=None): the running product along `dim` (integers and bools in int64).
+
+    Forward:  y_j = x_0 * ... * x_j along dim
+    Backward: dx_i = sum_{j>=i} gy_j * prod_{k<=j, k!=i} x_k  (revcumsum(gy * y) / x away from zeros; exact at the
+              first zero of a slice, see Cumprod)
+    """
     x = _tensor(input)
     dim = _scan_dim(x, dim, "cumprod")
     x = astype(x, dtype) if dtype is not None else (astype(x, numpy.int64) if x.dtype.kind in "biu" else x)
@@ -127,14 +137,22 @@ def _cum_extreme(input, dim, name, better):
 
 
 def cummax(input, dim):
-    """(values, indices): values_j = max_{i<=j} x_i along `dim` (NaN propagates), indices its position (the latest
-    among ties);  dx = gy scatter-added to those positions"""
+    """cummax(input, dim): (values, indices), the running maximum along `dim` and the int64 position it came
+    from (NaN propagates; the latest index among ties, as PyTorch).
+
+    Forward:  values_j = max_{i<=j} x_i,  indices_j = the i attaining it
+    Backward: dx = gy scatter-added to the positions in indices
+    """
     return _cum_extreme(input, dim, "cummax", lambda a, b: a > b)
 
 
 def cummin(input, dim):
-    """(values, indices): values_j = min_{i<=j} x_i along `dim` (NaN propagates), indices its position (the latest
-    among ties);  dx = gy scatter-added to those positions"""
+    """cummin(input, dim): (values, indices), the running minimum along `dim` and the int64 position it came
+    from (NaN propagates; the latest index among ties, as PyTorch).
+
+    Forward:  values_j = min_{i<=j} x_i,  indices_j = the i attaining it
+    Backward: dx = gy scatter-added to the positions in indices
+    """
     return _cum_extreme(input, dim, "cummin", lambda a, b: a < b)
 
 
@@ -166,7 +184,12 @@ class Logcumsumexp(Function):
 
 
 def logcumsumexp(input, dim):
-    """y_j = log(e**x_0 + ... + e**x_j) along `dim`;  dx_i = sum_{j>=i} gy_j * softmax-like weight e**(x_i - y_j)"""
+    """logcumsumexp(input, dim): the running log-sum-exp along `dim`, a running logaddexp (nothing
+    overflows); integer input is refused, as in PyTorch.
+
+    Forward:  y_j = ln(e**x_0 + ... + e**x_j) along dim
+    Backward: dx_i = sum_{j>=i} gy_j * e**(x_i - y_j)  (computed in log space, gy's signs apart)
+    """
     x = _tensor(input)
     dim = _norm_dim(dim, x.ndim)
     if x.dtype.kind not in "fc":

@@ -99,8 +99,15 @@ def _reduce(x, dim, idx, src, reduce, include_self):
 
 
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
-    """out = input.clone(), then out[index[i][j]][j] = reduce(out[...], src[i][j]) for dim 0 (likewise other dims);
-    reduce is "sum", "prod", "mean", "amax" or "amin". See ScatterReduce for the gradients."""
+    """scatter_reduce(input, dim, index, src, reduce, *, include_self=True): a copy of x with src's
+    entries combined into the places `index` names along `dim`, by reduce = "sum", "prod", "mean", "amax" or "amin"
+    (include_self=False: x's written places start from the reduction's identity).
+
+    Forward:  y = x;  y[index[i][j]][j] = reduce(y[index[i][j]][j], src[i][j])  (dim 0; likewise other dims)
+    Backward: sum: dx = gy, dsrc = gather(gy);  mean: both gy / count;
+              prod: dx = gy * y / x, dsrc = gather(gy * y) / src (exact at zeros);  amax/amin: gy shared evenly by the entries equal to the result;
+              without include_self, x's written places get 0
+    """
     if reduce not in REDUCES:
         raise RuntimeError(f"scatter_reduce(): reduce argument must be one of {', '.join(REDUCES)}, got {reduce!r}")
     x, dim, idx, src = _scatter_args("scatter_reduce", input, dim, index, src)

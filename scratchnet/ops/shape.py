@@ -67,11 +67,22 @@ class BroadcastTo(Function):
 
 
 def sum_to(x, shape):
-    """Sum `x` down to `shape`: the one place where every broadcasting op's backward undoes the broadcast."""
+    """sum_to(input, shape): x summed down to `shape` over the axes broadcasting added or stretched: the one place
+    where every broadcasting op's backward undoes the broadcast (the adjoint of broadcast_to).
+
+    Forward:  y = sum of x over the leading axes and the axes where shape has 1 and x does not
+    Backward: dx = broadcast_to(gy, x.shape)
+    """
     return x if x.shape == tuple(shape) else SumTo(shape)(x)
 
 
 def broadcast_to(x, shape):
+    """broadcast_to(input, shape): x repeated (as a view) along new leading axes and its size-1 axes, NumPy's
+    broadcasting rules; the target may not have fewer dims.
+
+    Forward:  y[..., i, ...] = x[..., i if x.shape[d] > 1 else 0, ...]
+    Backward: dx = sum_to(gy, x.shape)
+    """
     shape = tuple(shape)
     if x.shape == shape:
         return x
@@ -85,6 +96,11 @@ def broadcast_to(x, shape):
 
 
 def expand(x, *sizes):
+    """x.expand(*sizes): broadcast_to with -1 for "keep this size", as Tensor.expand (a view, no copy).
+
+    Forward:  y = broadcast_to(x, sizes with each -1 replaced by x's size there)
+    Backward: dx = sum_to(gy, x.shape)
+    """
     sizes = _sizes(sizes)
     lead = len(sizes) - x.ndim
     shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
@@ -110,6 +126,12 @@ class Reshape(Function):
 
 
 def reshape(x, *shape):
+    """reshape(input, shape): the same elements in the same (C) order under a new shape; one -1 is inferred;
+    `reshape(x, 2, 3)` and `reshape(x, (2, 3))` both work. Tensor.view is the same op.
+
+    Forward:  y = x laid out as `shape` (y.flat[i] = x.flat[i])
+    Backward: dx = reshape(gy, x.shape)
+    """
     shape = _sizes(shape)
     if shape == x.shape:
         return x
@@ -123,6 +145,12 @@ def reshape(x, *shape):
 
 
 def flatten(x, start_dim=0, end_dim=-1):
+    """flatten(input, start_dim=0, end_dim=-1): dims start_dim..end_dim merged into one (a 0-d tensor becomes
+    shape (1,)), as torch.flatten.
+
+    Forward:  y = reshape(x, x.shape[:s] + (prod(x.shape[s:e+1]),) + x.shape[e+1:])
+    Backward: dx = reshape(gy, x.shape)
+    """
     if x.ndim == 0:  # dims 0 and -1 name its one element, as PyTorch; others are out of range
         _norm_dim(start_dim, 0, "start_dim"), _norm_dim(end_dim, 0, "end_dim")
         return reshape(x, 1)
@@ -132,6 +160,12 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 
 def squeeze(x, dim=None):
+    """squeeze(input, dim=None): size-1 dims removed (all of them, or those among `dim`, an int or a tuple; a dim
+    that is not size 1 is left alone, as in PyTorch).
+
+    Forward:  y = reshape(x, x.shape without the size-1 dims chosen)
+    Backward: dx = reshape(gy, x.shape)
+    """
     if dim is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
     dims = {_norm_dim(d, x.ndim) for d in ((dim,) if isinstance(dim, int) else dim)}
@@ -139,6 +173,11 @@ def squeeze(x, dim=None):
 
 
 def unsqueeze(x, dim):
+    """unsqueeze(input, dim): a size-1 dim inserted at `dim` (in -ndim-1 .. ndim).
+
+    Forward:  y = reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
+    Backward: dx = reshape(gy, x.shape)
+    """
     dim = _norm_dim(dim, x.ndim + 1)
     return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
 
@@ -160,6 +199,11 @@ class Permute(Function):
 
 
 def permute(x, *dims):
+    """permute(input, dims): the axes reordered (a view); `dims` must be a permutation of the axes.
+
+    Forward:  y.shape[i] = x.shape[dims[i]],  y[j_0, ..., j_n] = x at index j placed by dims
+    Backward: dx = permute(gy, argsort(dims))
+    """
     dims = tuple(_norm_dim(d, x.ndim) for d in _sizes(dims))
     if sorted(dims) != list(range(x.ndim)):
         raise ShapeError(f"permute: dims {dims} are not a permutation of the {x.ndim} axes of shape {x.shape}")
@@ -167,6 +211,11 @@ def permute(x, *dims):
 
 
 def transpose(x, dim0, dim1):
+    """transpose(input, dim0, dim1): two axes swapped (a view).
+
+    Forward:  y = permute(x, dims with dim0 and dim1 swapped)
+    Backward: dx = transpose(gy, dim0, dim1)
+    """
     dims = list(range(x.ndim))
     a, b = _norm_dim(dim0, x.ndim), _norm_dim(dim1, x.ndim)
     dims[a], dims[b] = dims[b], dims[a]
@@ -278,7 +327,12 @@ def getitem_raw(x, index):
 
 
 def getitem(x, index):
-    """x[index] with PyTorch's rules (ints first, then advanced indices; boolean masks checked)."""
+    """x[index] with PyTorch's rules: ints, slices, None, Ellipsis, integer tensors/lists and bool masks (the mask's
+    shape is checked); ints apply first, then the advanced indices, as PyTorch orders the result's dims.
+
+    Forward:  y = x[index]  (a view for basic indices, a gather for advanced ones)
+    Backward: dx = zeros_like(x) with gy added at index (repeated indices add up)
+    """
     index = raw_index(index, x.data)
     split = _ints_first(index)
     if split is not None:
@@ -314,6 +368,12 @@ class Cat(Function):
 
 
 def cat(tensors, dim=0):
+    """cat(tensors, dim=0) (alias concatenate): the tensors joined along `dim`; all shapes must match except there;
+    the dtypes are promoted as PyTorch does.
+
+    Forward:  y = [x_1; x_2; ...] along dim
+    Backward: dx_i = the slice of gy along dim that x_i filled
+    """
     tensors = promote(*tensors)
     if not tensors:
         raise ShapeError("cat: expected a non-empty list of tensors")
@@ -327,6 +387,11 @@ def cat(tensors, dim=0):
 
 
 def stack(tensors, dim=0):
+    """stack(tensors, dim=0): same-shaped tensors joined along a new dim.
+
+    Forward:  y = cat([unsqueeze(x_i, dim) for each i], dim)
+    Backward: dx_i = select(gy, dim, i)
+    """
     tensors = list(tensors)
     if not tensors:
         raise ShapeError("stack: expected a non-empty list of tensors")
@@ -338,7 +403,12 @@ def stack(tensors, dim=0):
 
 
 def split(x, split_size_or_sections, dim=0):
-    """PyTorch's split: an int gives chunks of that size (the last may be smaller); a list gives those sizes."""
+    """split(tensor, split_size_or_sections, dim=0): a tuple of slices along `dim`; an int gives chunks of that
+    size (the last may be smaller), a list gives those sizes (they must sum to the dim's size).
+
+    Forward:  y_k = x[..., start_k : start_k + size_k, ...] along dim
+    Backward: dx = the pieces' gradients put back in place (zeros for unused pieces)
+    """
     dim = _norm_dim(dim, x.ndim)
     n = x.shape[dim]
     if isinstance(split_size_or_sections, int):
@@ -357,6 +427,11 @@ def split(x, split_size_or_sections, dim=0):
 
 
 def chunk(x, chunks, dim=0):
+    """chunk(input, chunks, dim=0): at most `chunks` slices of size ceil(n / chunks) along `dim`, as torch.chunk.
+
+    Forward:  y = split(x, ceil(x.shape[dim] / chunks), dim)
+    Backward: dx = the pieces' gradients put back in place
+    """
     n = x.shape[_norm_dim(dim, x.ndim)]
     return split(x, max(1, -(-n // chunks)), dim)
 
@@ -389,7 +464,13 @@ class PadConstant(Function):
 
 
 def pad(x, pad, mode="constant", value=0.0):
-    """PyTorch's F.pad: `pad` lists (before, after) pairs starting from the LAST dimension."""
+    """pad(input, pad, mode="constant", value=0.0), as torch.nn.functional.pad: `pad` lists (before, after) pairs
+    starting from the LAST dimension; modes "constant", "reflect" (mirror without the edge; widths below the size)
+    and "replicate" (the edge repeated).
+
+    Forward:  y = x surrounded by `value` (constant), or y[i] = x[r(i)] with r the reflect/replicate index map
+    Backward: dx = the centre slice of gy (constant); otherwise gy scatter-added through r
+    """
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ShapeError(f"pad: expected pairs for at most {x.ndim} dims, got pad={tuple(pad)} for shape {x.shape}")
     if any(p < 0 for p in pad):
@@ -423,7 +504,12 @@ def _device_pad_index(n, before, after, mode, dev):
 
 
 def repeat(x, *sizes):
-    """PyTorch's repeat (NumPy's tile);  dx = gy folded to (r0, s0, r1, s1, ...) and summed over the r axes"""
+    """x.repeat(*sizes): PyTorch's repeat (NumPy's tile): the tensor tiled sizes[i] times along dim i (leading dims
+    are added when sizes is longer).
+
+    Forward:  y[i_0, ..., i_n] = x[i_0 mod s_0, ..., i_n mod s_n]
+    Backward: dx = gy folded to (r_0, s_0, r_1, s_1, ...) and summed over the r axes
+    """
     sizes = _sizes(sizes)
     if len(sizes) < x.ndim:
         raise ShapeError(f"repeat: {len(sizes)} repeat sizes given for a tensor with {x.ndim} dims")

@@ -32,8 +32,12 @@ def _selected(x, dim, idx):
 
 
 def sort(input, dim=-1, descending=False, stable=False):
-    """(values, indices): x sorted along `dim` (ascending unless descending=True; equal entries keep their order);
-    dvalues flows back to x at `indices` (dx = scatter of gy to the places each value came from)"""
+    """sort(input, dim=-1, descending=False, stable=False): (values, indices), x sorted along `dim` (ascending
+    unless descending=True; always stable, so equal entries keep their order; NaN sorts as the largest).
+
+    Forward:  values = x gathered at indices along dim,  indices = the stable argsort of x along dim
+    Backward: dx = gy scatter-added back to the places each value came from
+    """
     x = _tensor(input)
     dim = _norm_dim(dim, x.ndim)
     if x.ndim == 0:
@@ -42,7 +46,12 @@ def sort(input, dim=-1, descending=False, stable=False):
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
-    """int64 indices that sort x along `dim` (stable); no gradient"""
+    """argsort(input, dim=-1, descending=False, stable=False): the int64 indices that sort x along `dim`
+    (stable).
+
+    Forward:  y = the permutation p with x[p_0] <= x[p_1] <= ... along dim (>= when descending)
+    Backward: not differentiable (an integer result carries no gradient)
+    """
     x = _tensor(input)
     dim = _norm_dim(dim, x.ndim)
     if x.ndim == 0:
@@ -51,13 +60,21 @@ def argsort(input, dim=-1, descending=False, stable=False):
 
 
 def msort(input):
-    """sort(x, dim=0).values"""
+    """msort(input): x sorted along its first dim, as torch.msort.
+
+    Forward:  y = sort(x, dim=0).values
+    Backward: dx = gy scatter-added back to the places each value came from
+    """
     return sort(input, 0).values
 
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
-    """(values, indices) of the k largest (largest=False: smallest) entries along `dim`, best first;
-    dx = gy scattered back to the selected places, 0 elsewhere"""
+    """topk(input, k, dim=-1, largest=True, sorted=True): (values, indices) of the k largest (largest=False:
+    smallest) entries along `dim`, best first.
+
+    Forward:  values = the first k entries of x sorted along dim (descending when largest),  indices = their places
+    Backward: dx = gy scattered back to the selected places, 0 elsewhere
+    """
     x = _tensor(input)
     dim = _norm_dim(dim, x.ndim)
     n = x.shape[dim] if x.ndim else 1

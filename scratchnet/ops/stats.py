@@ -82,8 +82,14 @@ def _p(p):
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
-    """The vector p-norm of x over `dim` (int, tuple, or None = all entries): (sum |x|**p)**(1/p);
-    p = "fro" is 2, inf the largest magnitude, -inf the smallest, 0 the count of nonzeros. See VectorNorm."""
+    """norm(input, p="fro", dim=None, keepdim=False, dtype=None): the vector p-norm over `dim` (an int, a tuple,
+    or None = every entry), as torch.norm / torch.linalg.vector_norm; p = "fro" is 2, inf the largest magnitude, -inf
+    the smallest, 0 the count of nonzeros.
+
+    Forward:  y = (sum_i |x_i|**p)**(1/p)
+    Backward: dx = gy * x * |x|**(p-2) / y**(p-1)  (p = 2: gy * x / y; p = 1: gy * sign x; 0 where y = 0);
+              p = ±inf: gy * sign x shared by the entries with |x| = y; p = 0: 0
+    """
     x = _tensor(input)
     if dtype is not None:
         x = astype(x, dtype)
@@ -107,15 +113,23 @@ def _moments(x, dim, unbiased, keepdim, correction):
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """(std, mean) over `dim`: std = sqrt(sum (x - mean)**2 / (n - correction)), correction 1 unless
-    unbiased=False; gradients are those of std and mean (mean: gy / n broadcast back)"""
+    """std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None): (std, mean) over `dim`
+    in one call; correction is 1 unless unbiased=False or correction= says otherwise.
+
+    Forward:  mean = (1/n) sum_i x_i,  std = sqrt(sum_i (x_i - mean)**2 / (n - correction))
+    Backward: dx = gstd * (x - mean) / ((n - correction) * std) + gmean / n  (0 from std where std = 0)
+    """
     x, dim, unbiased = _moments(input, dim, unbiased, keepdim, correction)
     return R.std(x, dim, unbiased, keepdim, correction), R.mean(x, dim, keepdim)
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """(var, mean) over `dim`: var = sum (x - mean)**2 / (n - correction), correction 1 unless unbiased=False;
-    dvar/dx = 2 (x - mean) / (n - correction)"""
+    """var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None): (var, mean) over `dim`
+    in one call; correction is 1 unless unbiased=False or correction= says otherwise.
+
+    Forward:  mean = (1/n) sum_i x_i,  var = sum_i (x_i - mean)**2 / (n - correction)
+    Backward: dx = gvar * 2 (x - mean) / (n - correction) + gmean / n
+    """
     x, dim, unbiased = _moments(input, dim, unbiased, keepdim, correction)
     return R.var(x, dim, unbiased, keepdim, correction), R.mean(x, dim, keepdim)
 

@@ -49,8 +49,16 @@ class _Smooth(Function):
         return gy * self.grad(x, y)
 
 
-def _smooth(name, doc, f, grad):
-    cls = type(name.capitalize(), (_Smooth,), {"__doc__": doc, "f": staticmethod(f), "grad": staticmethod(grad)})
+def _math_doc(name, math, what):
+    """A docstring in the op convention from "forward;  backward" (ops/doctable.py)."""
+    forward, backward = math.split(";  ")
+    return f"{name}(input): {what}\n\nForward:  {forward}\nBackward: {backward}\n"
+
+
+def _smooth(name, math, f, grad):
+    doc = _math_doc(name, math, "elementwise; integer and bool input becomes float32, as in PyTorch.")
+    cls = type(name.capitalize() + "Fn", (_Smooth,), {"__doc__": doc, "f": staticmethod(f),
+                                                       "grad": staticmethod(grad)})
 
     def op(input):
         return cls()(_floating(input))
@@ -93,12 +101,20 @@ rsqrt = _smooth("rsqrt", "y = 1 / sqrt(x);  dx = -gy * y**3 / 2",
 
 
 def erf(input):
-    """y = erf x = 2/sqrt(pi) * integral_0^x e**(-t**2) dt;  dx = gy * 2/sqrt(pi) * e**(-x**2)  (ops/special.py)"""
+    """erf(input): the error function, elementwise (ops/special.py); integer input becomes float32.
+
+    Forward:  y = erf x = 2/sqrt(pi) * integral_0^x e**(-t**2) dt
+    Backward: dx = gy * 2/sqrt(pi) * e**(-x**2)
+    """
     return Erf()(_floating(input))
 
 
 def erfinv(input):
-    """y = erfinv x, so erf(y) = x (±inf at ±1, NaN beyond);  dx = gy * sqrt(pi)/2 * e**(y**2)  (ops/special.py)"""
+    """erfinv(input): the inverse error function, elementwise (±inf at ±1, NaN beyond; ops/special.py).
+
+    Forward:  y = erfinv x, so erf(y) = x
+    Backward: dx = gy * sqrt(pi)/2 * e**(y**2)
+    """
     return Erfinv()(_floating(input))
 
 
@@ -108,7 +124,7 @@ arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, aco
 # ---- piecewise constant: the derivative is 0 wherever it exists, and PyTorch returns 0 everywhere ----
 
 class _Step(Function):
-    """y = f(x), piecewise constant;  dx = 0"""
+    """y = f(x), piecewise constant: dx = 0 (the derivative wherever it exists; PyTorch returns 0 everywhere)"""
 
     keeps_inputs = False
 
@@ -119,8 +135,9 @@ class _Step(Function):
         return Tensor(backend.get_array_module(gy.data).zeros(gy.shape, dtype=gy.dtype))
 
 
-def _step(name, doc, f):
-    cls = type(name.capitalize(), (_Step,), {"__doc__": doc, "f": staticmethod(f)})
+def _step(name, math, f):
+    doc = _math_doc(name, math, "elementwise; integer input is returned unchanged (no gradient), as in PyTorch.")
+    cls = type(name.capitalize() + "Fn", (_Step,), {"__doc__": doc, "f": staticmethod(f)})
 
     def op(input):
         x = _tensor(input)
@@ -145,7 +162,11 @@ _round0 = _step("round", "y = x rounded to the nearest integer, halves to even; 
 
 
 class _RoundDecimals(_Step):
-    """y = round(x * 10**d) / 10**d (halves to even);  dx = 0"""
+    """Rounding to d decimal places.
+
+    Forward:  y = round(x * 10**d) / 10**d  (halves to even)
+    Backward: dx = 0
+    """
 
     def __init__(self, decimals):
         self.decimals = decimals
@@ -155,7 +176,12 @@ class _RoundDecimals(_Step):
 
 
 def round(input, decimals=0):
-    """y = x rounded to `decimals` decimal places (negative: to tens, hundreds...), halves to even;  dx = 0"""
+    """round(input, decimals=0): x rounded to `decimals` decimal places (negative: to tens, hundreds...), halves
+    to even, as torch.round; decimals != 0 needs a floating point tensor.
+
+    Forward:  y = round(x * 10**decimals) / 10**decimals
+    Backward: dx = 0  (piecewise constant; PyTorch's zero gradient)
+    """
     if decimals == 0:
         return _round0(input)
     x = _tensor(input)
@@ -166,7 +192,10 @@ def round(input, decimals=0):
 
 # ---- float tests: bool results, outside the graph ----
 
-def _test(name, doc):
+def _test(name, what):
+    doc = _math_doc(name, f"y = [{what}];  not differentiable (a bool result carries no gradient)",
+                    f"True where {what}; integer input is never NaN or infinite.")
+
     def op(input):
         x = _tensor(input)
         xp = backend.get_array_module(x.data)
@@ -177,8 +206,8 @@ def _test(name, doc):
     return op
 
 
-isnan = _test("isnan", "True where x is NaN (bool tensor, no gradient)")
-isinf = _test("isinf", "True where x is +inf or -inf (bool tensor, no gradient)")
-isfinite = _test("isfinite", "True where x is neither NaN nor infinite (bool tensor, no gradient)")
+isnan = _test("isnan", "x is NaN")
+isinf = _test("isinf", "x = +inf or x = -inf")
+isfinite = _test("isfinite", "x is neither NaN nor infinite")
 
 METHODS = {name: globals()[name] for name in __all__}

@@ -48,8 +48,13 @@ def _pair(v, name):
 
 
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
-    """(N, C, H, W) values and max_pool2d's indices -> (N, C, H_out, W_out), H_out = (H − 1)·s − 2p + k unless
-    output_size is given (it may differ from that by less than the stride)."""
+    """max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None): the partial
+    inverse of max_pool2d: (N, C, H, W) values put back at max_pool2d's flat indices in (N, C, H_out, W_out), zeros
+    elsewhere; H_out = (H - 1)·s - 2p + k unless output_size is given (it may differ from that by less than the stride).
+
+    Forward:  y[n, c].flat[indices[n, c, i, j]] = x[n, c, i, j], 0 elsewhere
+    Backward: dx[n, c, i, j] = gy[n, c].flat[indices[n, c, i, j]]
+    """
     if input.ndim not in (3, 4) or tuple(indices.shape) != tuple(input.shape):
         raise ShapeError(f"max_unpool2d: expected a 3-D or 4-D input and indices of the same shape, got input "
                          f"{tuple(input.shape)} and indices {tuple(indices.shape)}")

@@ -1,0 +1,243 @@
+"""The fast 2-D convolution kernels behind ops/conv.py: im2col + GEMM in three layouts, and col2im.
+
+ops/conv.py states the math and picks a route (`choose_route`); this module only makes it fast. im2col is a
+zero-copy `as_strided` view of the padded input, shape (N, C, kh, kw, OH, OW), whose element (n, c, i, j, p, q) is
+x_pad[n, c, p·s + i·d, q·s + j·d]; copied to columns (N, C·kh·kw, OH·OW) it turns the convolution into one batched
+GEMM per group. Three layouts of the same products:
+    "nchw"  per-sample GEMMs, samples split over threads in cache-sized blocks (batch axis first: no transposes)
+    "wide"  small maps: a block's samples side by side in one wide GEMM, in batch-last order
+    "rows"  one image (or a batch smaller than the thread count): threads take bands of output rows
+Readable twin: ops/conv_reference.py (a differentiable Im2Col/Col2Im pair and a matmul). The constants below were
+measured; the numbers are in benchmarks/README.md ("Convolution routes").
+"""
+import numpy
+
+from .. import backend
+
+# Bound on the column buffer; larger batches are processed in chunks with the same result.
+IM2COL_LIMIT_BYTES = 256 * 2**20
+# Columns of one block of samples stay in cache between the GEMM and the kh·kw passes of col2im.
+CACHE_BLOCK_BYTES = 2 * 2**20
+# The wide layout runs one GEMM per block of samples: bigger blocks, still enough columns for BLAS.
+WIDE_BLOCK_BYTES = 16 * 2**20
+# Below this many output pixels per image a per-sample GEMM has too few columns for BLAS: the wide layout pays.
+SMALL_HW = 100
+
+
+def set_im2col_limit(nbytes):
+    """Set the largest im2col buffer (bytes) a convolution may allocate; returns the previous limit."""
+    global IM2COL_LIMIT_BYTES
+    old, IM2COL_LIMIT_BYTES = IM2COL_LIMIT_BYTES, int(nbytes)
+    return old
+
+
+def wide_pays(geom):
+    """Small maps: too few output pixels per image for a per-sample GEMM."""
+    return geom.out[0] * geom.out[1] < SMALL_HW
+
+
+def rows_pay(geom, xp):
+    """A batch too small to split over the CPU's threads, with enough output rows to split instead."""
+    return xp is numpy and geom.n < 2 * backend.num_threads() <= geom.out[0]
+
+
+def _pad(xp, x, ph, pw):
+    if ph == 0 and pw == 0:
+        return x
+    out = xp.zeros(x.shape[:2] + (x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), dtype=x.dtype)
+    out[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]] = x
+    return out
+
+
+def windows(xp, x_pad, kh, kw, oh, ow, stride, dilation):
+    """The zero-copy im2col view (N, C, kh, kw, OH, OW) of a padded input."""
+    n, c = x_pad.shape[:2]
+    s_n, s_c, s_h, s_w = x_pad.strides
+    return xp.lib.stride_tricks.as_strided(
+        x_pad, (n, c, kh, kw, oh, ow),
+        (s_n, s_c, s_h * dilation[0], s_w * dilation[1], s_h * stride[0], s_w * stride[1]))
+
+
+def _batch_chunks(xp, n, per_sample_bytes, wide=False):
+    """Ranges of samples whose columns fit the cache block (wide layout: WIDE_BLOCK_BYTES) and the im2col limit.
+    On a GPU there is no cache to fit: whole-batch kernels, cut only by the im2col memory limit."""
+    if xp is not numpy:
+        return backend.chunks(0, n, per_sample_bytes, IM2COL_LIMIT_BYTES)
+    return backend.chunks(0, n, per_sample_bytes,
+                          min(IM2COL_LIMIT_BYTES, WIDE_BLOCK_BYTES if wide else CACHE_BLOCK_BYTES))
+
+
+def _columns(xp, x_pad, geom, first, last, oh=None):
+    """Columns (n, Cg·kh·kw, OH·OW) for input channels first:last (one group; `oh` output rows, all by default):
+    the strided view copied in its own order, so each sample's block is contiguous and NCHW order is kept."""
+    (kh, kw), ow = geom.k, geom.out[1]
+    oh = geom.out[0] if oh is None else oh
+    view = windows(xp, x_pad[:, first:last], kh, kw, oh, ow, geom.stride, geom.dilation)
+    return view.reshape(x_pad.shape[0], (last - first) * kh * kw, oh * ow)
+
+
+def _batch_last(xp, x, ph, pw):
+    """(n, C, H, W) -> zero-padded (C, H + 2ph, W + 2pw, n): the wide layout."""
+    n, c, h, w = x.shape
+    out = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
+    out[:, ph:ph + h, pw:pw + w] = x.transpose(1, 2, 3, 0)
+    return out
+
+
+def _columns_wide(xp, x_last, geom, first, last):
+    """Columns (Cg·kh·kw, OH·OW·n) of a batch-last padded block (C, Hp, Wp, n): the block's samples side by side
+    for one wide GEMM. Element ((c,i,j), (p,q,m)) is x_last[c, p·s + i·d, q·s + j·d, m], so the copy moves runs of
+    n (stride 2) or OW·n (stride 1) floats where NCHW order would move runs of OW (or single floats)."""
+    (kh, kw), (oh, ow), (sh, sw), (dh, dw) = geom.k, geom.out, geom.stride, geom.dilation
+    s_c, s_h, s_w, s_n = x_last.strides
+    n = x_last.shape[3]
+    view = xp.lib.stride_tricks.as_strided(
+        x_last[first:last], (last - first, kh, kw, oh, ow, n), (s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw, s_n))
+    return view.reshape((last - first) * kh * kw, oh * ow * n)
+
+
+def _to_batch_last(g):
+    """(n, O, OH, OW) or (n, O, OH·OW) -> (O, OH·OW·n), the column order of _columns_wide."""
+    n, o = g.shape[:2]
+    return g.reshape(n, o, -1).transpose(1, 2, 0).reshape(o, -1)
+
+
+def _weight_blocks(w, geom):
+    """W_g as (O/g, Cg·kh·kw) matrices, one per group."""
+    og = geom.og
+    return [w[k * og:(k + 1) * og].reshape(og, -1) for k in range(geom.groups)]
+
+
+def forward(x, w, geom, bias=None, layout="nchw"):
+    """y = conv(x, W) + b, one GEMM per group: y_n,g = W_g (O/g, K) @ col_n,g (K, OH·OW); the bias is added to each
+    block while it is still in cache."""
+    xp = backend.get_array_module(x)
+    if layout == "rows":
+        return _forward_rows(xp, x, w, geom, bias)
+    n, o, (oh, ow), cg, og = geom.n, geom.o, geom.out, geom.cg, geom.og
+    y = xp.empty((n, o, oh * ow), dtype=x.dtype)
+    w2, wide = _weight_blocks(w, geom), layout == "wide"
+
+    def body(b0, b1):
+        for c0, c1 in _batch_chunks(xp, b1 - b0, geom.column_bytes(x.itemsize), wide):
+            c0, c1 = b0 + c0, b0 + c1
+            x_pad = (_batch_last if wide else _pad)(xp, x[c0:c1], *geom.padding)
+            for k in range(geom.groups):
+                if wide:
+                    col = _columns_wide(xp, x_pad, geom, k * cg, (k + 1) * cg)
+                    y[c0:c1, k * og:(k + 1) * og] = (w2[k] @ col).reshape(og, -1, c1 - c0).transpose(2, 0, 1)
+                    continue
+                col = _columns(xp, x_pad, geom, k * cg, (k + 1) * cg)
+                if geom.groups == 1:
+                    xp.matmul(w2[k], col, out=y[c0:c1])
+                else:
+                    y[c0:c1, k * og:(k + 1) * og] = xp.matmul(w2[k], col)
+            if bias is not None:
+                y[c0:c1] += bias[:, None]
+    backend.over_batch(xp, n, body)
+    return y.reshape(geom.y_shape)
+
+
+def _forward_rows(xp, x, w, geom, bias):
+    """The forward for a batch too small to split over threads (style transfer and DeepDream run on one image):
+    the threads take bands of output rows instead, each band's columns built from the input rows it reads, a few
+    rows at a time so that they stay in cache."""
+    (kh, kw), (oh, ow), cg, og = geom.k, geom.out, geom.cg, geom.og
+    sh, dh = geom.stride[0], geom.dilation[0]
+    y = xp.empty((geom.n, geom.o, oh * ow), dtype=x.dtype)
+    w2 = _weight_blocks(w, geom)
+    x_pad = _pad(xp, x, *geom.padding)
+    rows_per_block = max(1, CACHE_BLOCK_BYTES // max(1, geom.n * cg * kh * kw * ow * x.itemsize))
+
+    def rows(r0, r1):
+        for a in range(r0, r1, rows_per_block):
+            b = min(r1, a + rows_per_block)
+            band = x_pad[:, :, a * sh:(b - 1) * sh + dh * (kh - 1) + 1]
+            for k in range(geom.groups):
+                col = _columns(xp, band, geom, k * cg, (k + 1) * cg, b - a)
+                y[:, k * og:(k + 1) * og, a * ow:b * ow] = xp.matmul(w2[k], col)
+            if bias is not None:
+                y[:, :, a * ow:b * ow] += bias[:, None]
+    backend.parallel_for(oh, rows, min_items=1)
+    return y.reshape(geom.y_shape)
+
+
+def backward_data(gy, w, geom, layout="nchw"):
+    """dx = convT(gy, W): the adjoint of conv in x. Columns W_gᵀ @ gy_n,g are added back (col2im) one kernel
+    offset (i, j) at a time, each a strided slice-add over a whole slice of the batch.
+
+    For a stride-1, "same"-or-wider padded convolution the adjoint is itself a convolution: the full correlation
+    dx = conv(gy, W̃, padding = k−1−p) with W̃[c, o, i, j] = W[o, c, k−1−i, k−1−j]. That skips col2im (faster,
+    see benchmarks/README.md); with less padding the full correlation would compute rows that are thrown away."""
+    xp = backend.get_array_module(gy)
+    flipped = geom.adjoint_as_conv()
+    if flipped is not None:
+        w_flip = xp.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        return forward(gy, w_flip, flipped, layout="rows" if layout == "nchw" and rows_pay(flipped, xp) else layout)
+    (kh, kw), (oh, ow), (sh, sw), (ph, pw), (dh, dw) = geom.k, geom.out, geom.stride, geom.padding, geom.dilation
+    n, c, cg, og, h, w_in = geom.n, geom.c, geom.cg, geom.og, *geom.size
+    gx = xp.empty((n, c, h + 2 * ph, w_in + 2 * pw), dtype=gy.dtype)
+    w2t = [m.T for m in _weight_blocks(w, geom)]
+    wide = layout == "wide"
+
+    def body(b0, b1):
+        for c0, c1 in _batch_chunks(xp, b1 - b0, geom.column_bytes(gy.itemsize), wide):
+            c0, c1 = b0 + c0, b0 + c1
+            # the wide layout adds back into a batch-last block (C, Hp, Wp, n), moved to NCHW at the end
+            block = xp.zeros((c,) + gx.shape[2:] + (c1 - c0,), dtype=gy.dtype) if wide else gx[c0:c1]
+            if not wide:
+                block[...] = 0
+            for k in range(geom.groups):
+                g_k = gy[c0:c1, k * og:(k + 1) * og]
+                if wide:  # one GEMM over the block: (K, O) @ (O, OH·OW·n)
+                    col = (w2t[k] @ _to_batch_last(g_k)).reshape(cg, kh, kw, oh, ow, c1 - c0)
+                    target = block[k * cg:(k + 1) * cg]
+                else:
+                    col = xp.matmul(w2t[k], g_k.reshape(c1 - c0, og, oh * ow)).reshape(c1 - c0, cg, kh, kw, oh, ow)
+                    target = block[:, k * cg:(k + 1) * cg]
+                for i in range(kh):
+                    for j in range(kw):
+                        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+                        cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+                        # add with out= into the strided view: one kernel (`+=` on a slice is two on CuPy)
+                        if wide:
+                            view = target[:, rows, cols]
+                            xp.add(view, col[:, i, j], out=view)
+                        else:
+                            view = target[:, :, rows, cols]
+                            xp.add(view, col[:, :, i, j], out=view)
+            if wide:
+                gx[c0:c1] = block.transpose(3, 0, 1, 2)
+    backend.over_batch(xp, n, body)
+    return gx[:, :, ph:ph + h, pw:pw + w_in] if ph or pw else gx
+
+
+def backward_filter(x, gy, geom, layout="nchw"):
+    """dW = gradW(x, gy):  dW_g = Σ_n gy_n,g (O/g, OH·OW) @ col_n,gᵀ  (each thread sums its slice of the batch)."""
+    xp = backend.get_array_module(x)
+    cg, og, wide = geom.cg, geom.og, layout == "wide"
+    partial = {}
+
+    def body(b0, b1):
+        acc = [None] * geom.groups   # per group: the first chunk's product is the sum (no zero fill, no copy)
+        for c0, c1 in _batch_chunks(xp, b1 - b0, geom.column_bytes(x.itemsize), wide):
+            c0, c1 = b0 + c0, b0 + c1
+            x_pad = (_batch_last if wide else _pad)(xp, x[c0:c1], *geom.padding)
+            for k in range(geom.groups):
+                g_k = gy[c0:c1, k * og:(k + 1) * og].reshape(c1 - c0, og, -1)
+                if wide:
+                    part = _to_batch_last(g_k) @ _columns_wide(xp, x_pad, geom, k * cg, (k + 1) * cg).T
+                else:
+                    col = _columns(xp, x_pad, geom, k * cg, (k + 1) * cg)
+                    part = xp.matmul(g_k, col.transpose(0, 2, 1)).sum(axis=0)
+                if acc[k] is None:
+                    acc[k] = part
+                else:
+                    acc[k] += part
+        partial[b0] = acc[0] if geom.groups == 1 else xp.concatenate(acc, axis=0)
+    backend.over_batch(xp, geom.n, body)
+    parts = [partial[k] for k in sorted(partial)]  # fixed order, so the sum is the same on every run
+    total = parts[0]
+    for p in parts[1:]:
+        total += p
+    return total.reshape(geom.w_shape)

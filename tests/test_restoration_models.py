@@ -1,0 +1,123 @@
+"""The restoration models (SRCNN, ESPCN, SRResNet, DnCNN, inpainting U-Net) and the op they added (PReLU):
+output shapes for every scale, PReLU's values and gradients against PyTorch and finite differences, a gradcheck
+through a tiny SRResNet (pixel shuffle, PReLU, bilinear skip together), the models' structural promises (DnCNN
+subtracts its noise estimate, the inpainting net keeps the known pixels), and the errors."""
+import numpy
+import pytest
+from hypothesis import given, strategies as st
+
+import scratchnet as sn
+import scratchnet.nn as nn
+import scratchnet.nn.functional as F
+from breadth_helpers import compare, gradchecks
+from conftest import load_torch, to_np
+from scratchnet.models import dncnn, espcn, inpaint_unet, srcnn, srresnet
+
+
+@given(seed=st.integers(0, 2**31), ndim=st.integers(1, 4), per_channel=st.booleans())
+def test_prelu_matches_torch(seed, ndim, per_channel):
+    t, r = load_torch(), numpy.random.default_rng(seed)
+    shape = tuple(int(s) for s in r.integers(1, 4, ndim))
+    c = shape[1] if per_channel and ndim >= 2 else 1   # fewer than 2 dims: one channel (PyTorch)
+    # kept away from the kink at 0, where finite differences straddle two slopes
+    x = r.choice([-1, 1], shape) * r.uniform(0.1, 2, shape)
+    w = r.standard_normal(c)
+    compare(t, F.prelu, t.nn.functional.prelu, [x, w])
+    gradchecks(F.prelu, x, w)
+
+
+def test_prelu_gradient_at_zero_is_the_slope_as_torch(torch, device):
+    x = sn.zeros(2, 3, device=device, requires_grad=True)
+    m = nn.PReLU(3, init=0.3).to(device)
+    m(x).sum().backward()
+    xt = torch.zeros(2, 3, requires_grad=True)
+    torch.nn.PReLU(3, init=0.3)(xt).sum().backward()
+    numpy.testing.assert_allclose(to_np(x.grad), to_np(xt.grad), rtol=1e-6)
+
+
+def test_prelu_module_state_and_errors(torch):
+    assert {k: tuple(v.shape) for k, v in nn.PReLU(5).state_dict().items()} == \
+        {k: tuple(v.shape) for k, v in torch.nn.PReLU(5).state_dict().items()}
+    numpy.testing.assert_allclose(to_np(nn.PReLU().weight), [0.25])
+    with pytest.raises(ValueError, match="4 values.*3 channels"):
+        F.prelu(sn.randn(2, 3, 5), sn.randn(4))
+    with pytest.raises(ValueError, match="1-D"):
+        F.prelu(sn.randn(2, 3), sn.randn(3, 1))
+    with pytest.raises(ValueError, match="num_parameters"):
+        nn.PReLU(0)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_sr_models_upscale_by_the_scale(scale, device):
+    lr = sn.rand(2, 3, 7, 5, device=device)
+    for m in (espcn(scale), srresnet(scale, blocks=2, width=8), srresnet(scale, blocks=1, width=8,
+                                                                        batch_norm=True)):
+        assert m.to(device)(lr).shape == (2, 3, 7 * scale, 5 * scale), m
+    assert srcnn().to(device)(sn.rand(2, 3, 11, 13, device=device)).shape == (2, 3, 11, 13)
+    gray = srresnet(scale, blocks=1, width=4, channels=1).to(device)
+    assert gray(sn.rand(1, 1, 6, 6, device=device)).shape == (1, 1, 6 * scale, 6 * scale)
+
+
+def test_srresnet_gradcheck_tiny(device):
+    """Finite differences through the whole network (PReLU, pixel shuffle, the global and bilinear skips)."""
+    sn.manual_seed(0)
+    m = srresnet(2, blocks=1, width=2, tail_kernel=3).to(device).double()
+    x = sn.tensor(numpy.random.default_rng(0).uniform(0, 1, (1, 3, 3, 3)), dtype="float64", device=device,
+                  requires_grad=True)
+    assert sn.gradcheck(lambda a: m(a), [x])
+    loss = (m(x) ** 2).mean()
+    loss.backward()
+    # every parameter gets a gradient: nothing in the network is cut off from the loss
+    assert all(p.grad is not None and numpy.abs(to_np(p.grad)).sum() > 0 for p in m.parameters())
+
+
+def test_srresnet_without_image_skip_is_zero_at_zero_tail(device):
+    """The bilinear image skip is the only path from input to output when the tail's weights are zero."""
+    m = srresnet(3, blocks=1, width=4).to(device)
+    for p in m.tail.parameters():
+        p.data[...] = 0
+    x = sn.rand(1, 3, 4, 4, device=device)
+    want = F.interpolate(x, scale_factor=3, mode="bilinear", align_corners=False)
+    numpy.testing.assert_allclose(to_np(m(x)), to_np(want), atol=1e-6)
+    m2 = srresnet(3, blocks=1, width=4, image_skip=False).to(device)
+    for p in m2.tail.parameters():
+        p.data[...] = 0
+    numpy.testing.assert_allclose(to_np(m2(x)), 0)
+
+
+def test_dncnn_returns_input_minus_noise_estimate(device):
+    m = dncnn(depth=4, width=8).to(device).eval()
+    x = sn.rand(2, 3, 12, 12, device=device)
+    numpy.testing.assert_allclose(to_np(m(x)), to_np(x - m.body(x)), atol=1e-6)
+    assert m(x).shape == x.shape
+    assert sum(isinstance(l, nn.Conv2d) for l in m.body) == 4
+
+
+def test_inpaint_unet_keeps_known_pixels_and_ignores_hole_content(device):
+    sn.manual_seed(1)
+    m = inpaint_unet(width=4, depth=2).to(device).eval()
+    r = numpy.random.default_rng(0)
+    img = r.uniform(0, 1, (2, 3, 16, 16)).astype(numpy.float32)
+    mask = (r.uniform(0, 1, (2, 1, 16, 16)) > 0.3).astype(numpy.float32)
+    x = sn.tensor(numpy.concatenate([img, mask], 1), device=device)
+    y = to_np(m(x))
+    assert y.shape == (2, 3, 16, 16)
+    known = numpy.broadcast_to(mask, y.shape) == 1
+    numpy.testing.assert_allclose(y[known], img[known], atol=1e-6)
+    # what lies under the holes in the input must not matter
+    img2 = numpy.where(mask == 1, img, r.uniform(0, 1, img.shape)).astype(numpy.float32)
+    y2 = to_np(m(sn.tensor(numpy.concatenate([img2, mask], 1), device=device)))
+    numpy.testing.assert_allclose(y, y2, atol=1e-5)
+
+
+def test_models_refuse_wrong_channels_and_bad_settings():
+    with pytest.raises(ValueError, match=r"espcn\(channels=3\).*\(2, 1, 8, 8\)"):
+        espcn(3)(sn.rand(2, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"inpaint_unet.*\(N, 4, H, W\)"):
+        inpaint_unet()(sn.rand(1, 3, 16, 16))
+    with pytest.raises(ValueError, match="scale"):
+        srresnet(0)
+    with pytest.raises(ValueError, match="depth"):
+        dncnn(depth=1)
+    with pytest.raises(ValueError, match="divisible"):
+        inpaint_unet(width=2, depth=3)(sn.rand(1, 4, 12, 12))
