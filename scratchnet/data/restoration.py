@@ -67,6 +67,10 @@ def _plane_shape(fn, img):
     shape = tuple(img.shape)
     if len(shape) < 2:
         raise ValueError(f"{fn}: img must be an image (H, W), (C, H, W) or (N, C, H, W), got shape {shape}")
+    if len(shape) == 3 and shape[-1] in (1, 3) and shape[0] not in (1, 3):
+        # photos() and read_photo() give (H, W, 3): resampling that as (C, H, W) would be silently wrong
+        raise ValueError(f"{fn}: images are channels-first (C, H, W); shape {shape} looks like (H, W, C): pass "
+                         f"img.transpose(2, 0, 1)")
     return shape
 
 
