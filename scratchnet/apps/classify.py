@@ -10,6 +10,7 @@ import time
 import numpy
 
 from .. import backend, cli_args, creation, io, optim
+from ..rng import manual_seed
 from ..data import DataLoader, FashionMNIST, horizontal_flip
 from ..models import MODELS, build
 from ..nn import functional as F
@@ -65,7 +66,7 @@ def evaluate(model, dataset, batch_size=500, device=None, shard=False):
             losses.append(F.cross_entropy(logits, y, reduction="sum"))   # kept on the device: read once below
             preds.append(logits.argmax(1).data)
     if preds:
-        xp = backend.xp_of(preds[0])
+        xp = backend.get_array_module(preds[0])
         with backend.on(preds[0]):
             total_loss = read_floats({"loss": sum(losses[1:], losses[0])})["loss"]
             preds = backend.to_numpy(xp.concatenate(preds)).astype(numpy.int64)
@@ -114,7 +115,7 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
     rank, world, device = parallel.start(device)
     writer = parallel.is_writer()
     progress = progress and writer
-    backend.manual_seed(seed)
+    manual_seed(seed)
     if writer:
         resume_rules.start_folder(out)
     train_ds, test_ds = dataset(root=data, train=True), dataset(root=data, train=False)

@@ -12,7 +12,7 @@ import json
 import time
 from collections import namedtuple
 
-from .. import backend, rng
+from .. import rng
 from ..nn import functional as F
 from . import parallel
 from .progress import Progress  # noqa: F401  (the apps' progress bar: tqdm with the figures a user watches)
@@ -88,7 +88,7 @@ def fit(net, opt, loader, epochs, start=0, progress=False, label="epoch", log_ev
             m = sizes[step - 1]
             whole = world > 1 and len(y) == m       # a batch smaller than the world: every rank computes it all
             counted = not whole or rank == 0        # (counted once)
-            with backend.sharded_rows(*parallel.batch_rows(m), m):
+            with rng.sharded_rows(*parallel.batch_rows(m), m):
                 # DDP averages over ranks: scaling the rows' sum by world/m makes that the global batch's mean
                 train_step(net, opt, x, y, sums if counted else None,
                            scale=(1 if whole else world) / m if world > 1 else None)
