@@ -109,7 +109,7 @@ def _inplace(op, name):
     def method(self, *args, **kwargs):
         return commit(self, op(source(self), *args, **kwargs), f"{name}()")
     method.__name__, method.__qualname__ = name, f"Tensor.{name}"
-    method.__doc__ = (f"x.{name}(...): {op.__name__} written back into x (x itself, returned); autograd records it "
+    method.__doc__ = (f"x.{name}(...): {op.__name__} written back into x (x itself, returned);\nautograd records it "
                       f"as PyTorch does, so the gradient is the out-of-place op's.\n\n"
                       + inspect.cleandoc(op.__doc__ or ""))
     return method
