@@ -26,6 +26,7 @@ APPS = {
     "style": ("apps.stylize", "neural style transfer (or texture synthesis with --texture)"),
     "dream": ("apps.dream", "DeepDream an image"),
     "demo": ("apps.gallery", "run every app small and write DIR/index.html"),
+    "restore": ("apps.restore", "restore images: super-resolution, denoising, inpainting"),
     "bench": ("bench", "time scratchnet (CPU, each GPU) and PyTorch (CPU, CUDA) on the same workloads"),
 }
 
