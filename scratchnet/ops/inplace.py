@@ -16,7 +16,8 @@ from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, is_grad_enabled
 from . import math as M, division as D, activation as A
 from ..creation import tensor
-from .shape import broadcast_to, getitem_raw, raw_index, sum_to
+from .getitem import getitem_raw, raw_index
+from .shape import broadcast_to, sum_to
 from .cast import astype, clone
 from .promotion import constant, is_scalar
 
