@@ -11,14 +11,18 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
-.PHONY: setup demo worked-example test test-gpu-sim test-reference test-slow fuzz torch fashion-mnist browser bench bench-quick bench-scripts clean mpi \
-	test-mpi test-mpi-gpu-sim bench-scaling
+.PHONY: setup demo worked-example test test-gpu-sim test-reference test-slow fuzz torch fashion-mnist browser bench \
+	bench-quick bench-scripts clean mpi test-mpi test-mpi-gpu-sim bench-scaling op-table
 setup: $(VENV)/.installed
 
 # The main demo: the gallery. Every app run small (CNN training on whatever Fashion-MNIST is found, the bundled
 # sample on a fresh machine; a conditional GAN; style transfer; texture synthesis; DeepDream) -> out/demo/index.html
 demo: setup
 	$(BIN)/scratchnet demo --out out/demo
+
+# README's op reference: the table of every op's forward and backward math, regenerated from the docstrings
+op-table: setup
+	$(BIN)/python -m scratchnet.ops --readme README.md
 
 worked-example: setup
 	$(BIN)/python demos/mlp_worked_example.py --out out/worked_example

@@ -26,10 +26,22 @@ def test_the_path_has_its_ten_lessons_in_order():
     assert numbers == list(range(1, len(LESSONS) + 1)) and len(LESSONS) >= 10
 
 
+@pytest.mark.parametrize("kernels", ["reference", "fast"])
 @pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
-def test_lesson_runs(lesson):
-    namespace = runner.run_lesson(lesson, quiet=True)
+def test_lesson_runs(lesson, kernels):
+    """Each lesson on the reference kernels (the path a reader steps through) and on the fast ones."""
+    namespace = runner.run_lesson(lesson, quiet=True, kernels=kernels)
     assert namespace["__file__"] == str(lesson)
+
+
+def test_lessons_run_on_the_kernels_asked_for(tmp_path):
+    import scratchnet
+    path = tmp_path / "01-mode.md"
+    path.write_text("```python\nimport scratchnet\nmode = scratchnet.kernel_mode.mode()\n```\n", encoding="utf-8")
+    before = scratchnet.kernel_mode.mode()
+    assert runner.run_lesson(path)["mode"] == "reference"
+    assert runner.run_lesson(path, kernels="fast")["mode"] == "fast"
+    assert scratchnet.kernel_mode.mode() == before                   # the switch is scoped to the lesson
 
 
 def test_every_lesson_is_indexed_and_the_readme_points_to_the_path():
@@ -95,4 +107,4 @@ def test_main_exit_status(tmp_path, capsys):
     assert runner.main([str(good), "--quiet"]) == 0
     assert runner.main([str(tmp_path), "--quiet"]) == 1
     out, err = capsys.readouterr()
-    assert "1 of 2 lessons passed" in out and "FAIL" in err and "02-bad.md: block 1 (line 2)" in err
+    assert "1 of 2 lessons passed (reference kernels)" in out and "FAIL" in err and "02-bad.md: block 1 (line 2)" in err

@@ -110,6 +110,33 @@ def test_pooling_matches_torch(n, c, h, w, k, s, p, d, ceil, seed):
     numpy.testing.assert_array_equal(idx_s.numpy(), to_np(idx_t))
 
 
+@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("k, s", [(2, 2), (3, 1)])
+def test_max_pool_routes_to_a_nan(dims, k, s, device):
+    """A NaN is the maximum of its window (as PyTorch): the output is NaN, the index and the gradient go to a NaN
+    of the window, never to a finite element; other windows (ties included) match PyTorch. Once, the first-maximum
+    count skipped NaNs: the index went past the window (into the padding: IndexError in 3-D) or to a finite one."""
+    torch = load_torch()
+    rng = numpy.random.default_rng(dims * 10 + k)
+    x0 = rng.integers(0, 3, (2, 2) + (5,) * dims).astype(numpy.float64)      # small integers: ties everywhere
+    x0[rng.random(x0.shape) < 0.15] = numpy.nan
+    fs, ft = getattr(F, f"max_pool{dims}d"), getattr(torch.nn.functional, f"max_pool{dims}d")
+    x = sn.tensor(x0, dtype=sn.float64, device=device, requires_grad=True)
+    y, idx = fs(x, k, s, 1, return_indices=True)
+    y.sum().backward()
+    yt, it = ft(torch.tensor(x0), k, s, 1, return_indices=True)
+    nan = numpy.isnan(to_np(yt))
+    assert nan.any() and not nan.all()
+    numpy.testing.assert_array_equal(y.numpy(), to_np(yt))
+    idx = idx.numpy()
+    numpy.testing.assert_array_equal(idx[~nan], to_np(it)[~nan])
+    picked = numpy.take_along_axis(x0.reshape(2, 2, -1), idx.reshape(2, 2, -1), 2).reshape(idx.shape)
+    assert numpy.isnan(picked[nan]).all()
+    counts = numpy.zeros(x0.size)
+    numpy.add.at(counts, (idx + numpy.arange(4).reshape((2, 2) + (1,) * dims) * 5 ** dims).ravel(), 1)
+    numpy.testing.assert_array_equal(x.grad.numpy().ravel(), counts)
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_reference_twins_agree_with_fast_kernels(layout):
     """Each fast route against the readable twins (ops/conv_reference.py, pool.py) on a few odd geometries."""

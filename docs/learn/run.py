@@ -1,8 +1,9 @@
 """Run the learning path: execute every ```python block of each lesson (docs/learn/NN-name.md), in order, in one
 namespace per lesson, and report the first failure with its file, block number and line.
 
-    python docs/learn/run.py                  # every lesson in docs/learn
+    python docs/learn/run.py                  # every lesson in docs/learn, on the reference kernels
     python docs/learn/run.py docs/learn/04-conv-im2col.md --quiet
+    python docs/learn/run.py --kernels fast   # the same checks on the fast kernels
 
 A lesson is literate Markdown: prose and derivations, then code that checks them with `assert`. Nothing but
 ```python blocks runs (```text or ``` blocks are shown, not run). Tracebacks point at the Markdown file's own line
@@ -52,11 +53,12 @@ def lessons(folder=HERE):
     return sorted(p for p in pathlib.Path(folder).glob("[0-9][0-9]-*.md"))
 
 
-def run_lesson(path, quiet=False):
+def run_lesson(path, quiet=False, kernels="reference"):
     """Execute one lesson's blocks in order in one fresh namespace; returns the namespace. Raises LessonError
-    naming the file, block and line of the first failure. The lesson runs on scratchnet's reference kernels (the
-    short, readable twins of the fast ones) when this scratchnet has them, so what it checks is the code a reader
-    steps through."""
+    naming the file, block and line of the first failure. By default the lesson runs on scratchnet's reference
+    kernels (`scratchnet.use_kernels("reference")`: the short, differentiable twins of the fast ones), so what it
+    checks is the code a reader steps through; kernels="fast" runs the same checks on the fast kernels."""
+    import scratchnet
     path = pathlib.Path(path)
     try:
         blocks = code_blocks(path.read_text(encoding="utf-8"))
@@ -66,7 +68,7 @@ def run_lesson(path, quiet=False):
         raise LessonError(f"{path}: no ```python block to run")
     namespace = {"__name__": f"lesson_{path.stem.replace('-', '_')}", "__file__": str(path)}
     out = io.StringIO()
-    with _kernels("reference"), (contextlib.redirect_stdout(out) if quiet else contextlib.nullcontext()):
+    with scratchnet.use_kernels(kernels), (contextlib.redirect_stdout(out) if quiet else contextlib.nullcontext()):
         for k, (line, source) in enumerate(blocks, 1):
             # padding with blank lines makes the code's line numbers the Markdown file's, in tracebacks too
             code = compile("\n" * (line - 1) + source, str(path), "exec")
@@ -77,13 +79,6 @@ def run_lesson(path, quiet=False):
                 raise LessonError(f"{path}: block {k} (line {where or line}) failed: {type(e).__name__}: {e}"
                                   f"\n{_lesson_traceback(e, str(path))}") from e
     return namespace
-
-
-def _kernels(mode):
-    """scratchnet.use_kernels(mode) where it exists (the reference-kernel switch), else no change."""
-    import scratchnet
-    use = getattr(scratchnet, "use_kernels", None)
-    return use(mode) if use is not None else contextlib.nullcontext()
 
 
 def _lesson_line(exc, filename):
@@ -103,6 +98,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Run the learning path's lessons (literate Markdown).")
     parser.add_argument("paths", nargs="*", help="lesson files or folders (default: docs/learn)")
     parser.add_argument("--quiet", action="store_true", help="hide what the lessons print")
+    parser.add_argument("--kernels", choices=("reference", "fast"), default="reference",
+                        help="run scratchnet on its reference kernels (default) or its fast ones")
     args = parser.parse_args(argv)
     paths = []
     for p in map(pathlib.Path, args.paths or [HERE]):
@@ -113,13 +110,13 @@ def main(argv=None):
     for p in paths:
         t0 = time.perf_counter()
         try:
-            run_lesson(p, quiet=args.quiet)
+            run_lesson(p, quiet=args.quiet, kernels=args.kernels)
         except LessonError as e:
             failed += 1
             print(f"FAIL {e}", file=sys.stderr)
             continue
-        print(f"ok   {p} ({time.perf_counter() - t0:.1f} s)")
-    print(f"{len(paths) - failed} of {len(paths)} lessons passed")
+        print(f"ok   {p} ({time.perf_counter() - t0:.2f} s)")
+    print(f"{len(paths) - failed} of {len(paths)} lessons passed ({args.kernels} kernels)")
     return 1 if failed else 0
 
 

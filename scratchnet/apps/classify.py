@@ -11,6 +11,7 @@ import time
 import numpy
 
 from .. import backend, cli_args, creation, io, optim
+from ..rng import get_rng_state, manual_seed, set_rng_state, sharded_rows
 from ..data import DataLoader, FashionMNIST, horizontal_flip
 from ..models import MODELS, build
 from ..nn import functional as F
@@ -28,11 +29,11 @@ class CheckpointError(RuntimeError):
 
 def _rng_state():
     """Every generator's state, the GPUs' too (dropout masks are drawn on the model's device)."""
-    return json.dumps(backend.get_rng_state())
+    return json.dumps(get_rng_state())
 
 
 def _set_rng_state(text):
-    backend.set_rng_state(json.loads(text))
+    set_rng_state(json.loads(text))
 
 
 def save_checkpoint(path, model_name, model, opt, epoch, history, classes, settings=None, report=None):
@@ -77,7 +78,7 @@ def evaluate(model, dataset, batch_size=500, device=None, shard=False):
             losses.append(F.cross_entropy(logits, y, reduction="sum"))   # kept on the device: read once below
             preds.append(logits.argmax(1).data)
     if preds:
-        xp = backend.xp_of(preds[0])
+        xp = backend.get_array_module(preds[0])
         with backend.on(preds[0]):
             total_loss = read_floats({"loss": sum(losses[1:], losses[0])})["loss"]
             preds = backend.to_numpy(xp.concatenate(preds)).astype(numpy.int64)
@@ -145,7 +146,7 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
     rank, world, device = parallel.start(device)
     writer = parallel.is_writer()
     progress = progress and writer
-    backend.manual_seed(seed)
+    manual_seed(seed)
     if writer:
         resume_rules.start_folder(out)
     train_ds, test_ds = dataset(root=data, train=True), dataset(root=data, train=False)
@@ -201,7 +202,7 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
                 m = sizes[step - 1]
                 whole = world > 1 and len(y) == m       # a batch smaller than the world: every rank computes it all
                 counted = not whole or rank == 0        # (counted once)
-                with backend.sharded_rows(*parallel.batch_rows(m), m):
+                with sharded_rows(*parallel.batch_rows(m), m):
                     # DDP averages over ranks: scaling the rows' sum by world/m makes that the global batch's mean
                     train_step(net, opt, x, y, sums if counted else None,
                                scale=(1 if whole else world) / m if world > 1 else None)

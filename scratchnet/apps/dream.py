@@ -11,6 +11,7 @@ import os
 import time
 
 from .. import backend, cli_args, creation, metrics
+from ..rng import generator, manual_seed
 from ..autograd import grad
 from ..data.datasets import FASHION
 from ..nn import functional as F
@@ -89,7 +90,7 @@ def objective_value(act, channels):
 
 
 def _roll(data, dy, dx):
-    xp = backend.xp_of(data)
+    xp = backend.get_array_module(data)
     return xp.roll(xp.roll(data, dy, axis=2), dx, axis=3)
 
 
@@ -102,7 +103,7 @@ def dream_step(dnet, x, layer, channels, lr, shift):
         j = objective_value(dnet(xr, layer), channels)
         (g,) = grad(j, [xr])
         g = _roll(g.data, -dy, -dx)
-        xp = backend.xp_of(g)
+        xp = backend.get_array_module(g)
         if dnet.gray:                  # the same step on R, G and B: light and dark structure, no colour cast
             g = xp.broadcast_to(g.sum(1, keepdims=True), g.shape)
         x.data[...] = xp.clip(x.data + lr * g / (xp.abs(g).mean() + 1e-8), 0, 1)
@@ -114,8 +115,8 @@ def dream(image, out=None, net="fashion", objective="block3", weights=None, size
     """DeepDream an image (path or bundled photo name). invert=True dreams on the negative and turns it back (the
     Fashion-MNIST CNN learned bright garments on black). Writes OUT/dream.png and a before|after strip."""
     device = device or backend.get_default_device()
-    backend.manual_seed(seed)
-    rng = backend.generator("cpu")
+    manual_seed(seed)
+    rng = generator("cpu")
     dnet = dream_net(net, weights, device)
     layer, channels, what = parse_objective(objective)
     base = load_image(image, size, device)

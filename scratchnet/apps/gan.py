@@ -11,6 +11,7 @@ import os
 import numpy
 
 from .. import backend, cli_args, creation, io, optim
+from ..rng import manual_seed, sharded_rows
 from ..data import FashionMNIST
 from ..models.gan import build_gan
 from ..ops.shape import cat
@@ -59,7 +60,7 @@ class GANRun:
 
     def distribute(self):
         """Data-parallel over the launcher's ranks (SyncBatchNorm + DistributedDataParallel; see apps.parallel).
-        Call step() inside backend.sharded_rows(lo, hi, batch) with this rank's rows of the global batch."""
+        Call step() inside sharded_rows(lo, hi, batch) with this rank's rows of the global batch."""
         self.g, self.d = parallel.wrap(self.g), parallel.wrap(self.d)
         return self
 
@@ -202,7 +203,7 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
         raise ValueError(f"--batch-size {batch_size} does not split evenly over {world} ranks")
     writer = parallel.is_writer()
     progress = progress and writer
-    backend.manual_seed(seed)
+    manual_seed(seed)
     if writer:
         resume_rules.start_folder(out)
     ds = FashionMNIST(root=data, train=True)
@@ -249,7 +250,7 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
         x, y = _batch(images, targets, step, batch_size, seed)
         x, y = x[lo:hi], y[lo:hi]      # this rank's rows (all of them in one process)
         real = creation.tensor(x.astype(numpy.float32)[:, None] / 127.5 - 1, device=run.device)  # [-1, 1]
-        with backend.sharded_rows(lo, hi, batch_size):
+        with sharded_rows(lo, hi, batch_size):
             figures = run.step(real, run.labels(y))
         nonfinite.update(step, figures)   # on the device: no sync
         log_now = step % log_every == 0 or step + 1 == steps
@@ -301,7 +302,7 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
 
 def sample_grid(checkpoint, out_path, n=64, class_name=None, device=None, seed=0):
     """Write a grid of n samples from a GAN checkpoint (of one class, by name or index, for conditional models)."""
-    backend.manual_seed(seed)
+    manual_seed(seed)
     run, ck = GANRun.from_checkpoint(checkpoint, device)
     classes = FashionMNIST.spec.classes
     labels = None

@@ -11,6 +11,7 @@ import os
 import time
 
 from .. import backend, cli_args, creation, optim
+from ..rng import manual_seed
 from ..models.bank import FilterBank
 from ..models.vgg import vgg16, vgg19
 from ..tensor import no_grad
@@ -174,7 +175,7 @@ def stylize(content, style, out=None, texture=False, net="bank", weights=None, s
     alone. `content`/`style`: file paths or bundled photo names. Writes to `out` (a folder) the result, a
     content|style|result strip, the loss curve and a JSON summary; returns the summary dict."""
     device = device or backend.get_default_device()
-    backend.manual_seed(seed)
+    manual_seed(seed)
     net_ = feature_net(net, weights, pool, seed, device)
     style_img = load_image(style, size, device)
     content_img = None if texture else load_image(content, size, device)

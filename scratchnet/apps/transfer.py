@@ -13,6 +13,7 @@ import os
 import numpy
 
 from .. import backend, cli_args, nn, optim
+from ..rng import manual_seed
 from ..io import atomic_write, atomic_write_json
 from ..data import DataLoader, FashionMNIST
 from ..models import reference_cnn
@@ -63,7 +64,7 @@ def transfer(data=None, shots=(20, 50, 100), pretrain_epochs=2, finetune_epochs=
         raise ValueError(f"transfer: pretrain_classes must be 5 distinct classes of 0..9, got {pretrain_classes}")
     old_train = _Subset(train_ds, numpy.isin(train_ds.targets, old), old)
     new_test = _Subset(test_ds, numpy.isin(test_ds.targets, new), new)
-    backend.manual_seed(seeds[0])
+    manual_seed(seeds[0])
     base = _fit(reference_cnn(5).to(device), old_train, pretrain_epochs, lr, 64, seeds[0], device)
     base_acc = evaluate(base, _Subset(test_ds, numpy.isin(test_ds.targets, old), old), device=device)[0]
     if progress:
@@ -78,7 +79,7 @@ def transfer(data=None, shots=(20, 50, 100), pretrain_epochs=2, finetune_epochs=
                                        for c in new])
             few = _Subset(train_ds, index, new)
             for mode in MODES:
-                backend.manual_seed(seed)
+                manual_seed(seed)
                 model = reference_cnn(5).to(device)
                 if mode != "scratch":
                     model.load_state_dict(base.state_dict())

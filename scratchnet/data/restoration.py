@@ -332,10 +332,10 @@ class RestorationPairs:
         return self._degrade(rng, k, target, lr, up)
 
     def _degrade(self, rng, k, target, lr, up):
-        target = numpy.ascontiguousarray(_dihedral(target, k), dtype=numpy.float32)
+        # fresh C-ordered copies: an item may be edited in place without touching the cached pictures
+        target = numpy.array(_dihedral(target, k), dtype=numpy.float32, order="C")
         if self.task == "sr":
-            src = lr if self.lr_input else up
-            return numpy.ascontiguousarray(_dihedral(src, k), dtype=numpy.float32), target
+            return numpy.array(_dihedral(lr if self.lr_input else up, k), dtype=numpy.float32, order="C"), target
         if self.task == "denoise":
             return add_noise(target, self.sigma, rng), target
         mask = random_mask(target.shape[1], target.shape[2], rng, self.hole_fraction, self.mask_kind)

@@ -6,6 +6,7 @@ Errors are raised here, at the public boundary, once, in the user's terms (argum
 import numpy
 
 from .. import backend
+from ..rng import random_uniform
 from ..tensor import Tensor, no_grad
 from ..ops import conv as C, pool as P
 from ..ops.activation import relu, leaky_relu, gelu, softmax, log_softmax  # noqa: F401
@@ -14,6 +15,7 @@ from ..ops.activation_more import (prelu, elu, celu, selu, silu, mish, softsign,
 from ..ops.distance import normalize, cosine_similarity, pairwise_distance  # noqa: F401
 from ..ops.loss_more import kl_div, smooth_l1_loss, huber_loss, triplet_margin_loss, cross_entropy  # noqa: F401
 from ..ops.math import tanh, sigmoid  # noqa: F401
+from ..ops.math import where
 from ..ops.linalg import MatMul, matmul
 from ..ops.norm import norm_train
 from ..ops.shape import reshape, unsqueeze, getitem  # noqa: F401
@@ -341,7 +343,7 @@ def dropout(input, p=0.5, training=True):
         return input
     if p == 1:
         return input * 0
-    keep = backend.random_uniform(input.shape, input.dtype, input.device) >= p
+    keep = random_uniform(input.shape, input.dtype, input.device) >= p
     return input * Tensor((keep * (1.0 / (1 - p))).astype(input.dtype))
 
 
@@ -365,6 +367,5 @@ def embedding(input, weight, padding_idx=None):
             backend.check_later((idx.min() < 0) | (idx.max() >= n), error)
     y = getitem(weight, input)
     if padding_idx is not None:
-        from ..ops.math import where
         y = where(Tensor((input.data != padding_idx)[..., None]), y, y.detach())  # value kept, gradient not
     return y

@@ -7,7 +7,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 from .shape import sum_to
 from .cast import astype, to_device, clone  # noqa: F401  (re-exported: math is where users look for them)
 from .promotion import promote, result_type, float_dtype, is_scalar, constant  # noqa: F401
@@ -165,21 +165,9 @@ class Minimum(_Binary):
 
 
 add, sub, mul = _binary(Add, "add"), _binary(Sub, "sub"), _binary(Mul, "mul")
-_true_div = _binary(Div, "div", to_float=True)
+true_divide = _binary(Div, "div", to_float=True)  # a / b; div(a, b, rounding_mode) is in ops/division.py
 
 
-def div(a, b, rounding_mode=None):
-    """div(input, other, rounding_mode=None): a / b, broadcast. True division (rounding_mode=None) of integers
-    gives the default float dtype, as in PyTorch; rounding_mode="floor" or "trunc" rounds the quotient (see
-    ops/division.py, whose gradient is 0).
-
-    Forward:  y = a / b  (floor(a / b) or trunc(a / b) with a rounding_mode)
-    Backward: da = sum_to(gy / b, a.shape), db = sum_to(-gy * a / b**2, b.shape); 0 with a rounding_mode
-    """
-    if rounding_mode is not None:
-        from .division import div_rounded
-        return div_rounded(a, b, rounding_mode)
-    return _true_div(a, b)
 maximum, minimum = _binary(Maximum, "maximum"), _binary(Minimum, "minimum")
 _pow_tensor = _binary(Pow, "pow")
 
@@ -392,7 +380,6 @@ class SigmoidFn(Function):
 def _float_unary(cls):
     def op(x):
         if not isinstance(x, Tensor):
-            from ..creation import tensor
             x = tensor(x)
         if x.dtype.kind not in "fc":
             x = astype(x, numpy.float32)

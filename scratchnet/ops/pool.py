@@ -111,10 +111,12 @@ def max_pool_kernel(x, geom):
             for v in views[1:]:
                 xp.maximum(top, v, out=top)
             # The first offset holding the max = how many offsets in a row did not hold it: bool arithmetic,
-            # no masked copies (benchmarks/README.md, "Kernel tuning notes")
+            # no masked copies (benchmarks/README.md, "Kernel tuning notes"). A NaN is the max (it propagates
+            # through maximum) and holds it, as in PyTorch: v != top alone would skip it.
             missed, count = None, idx[c0:c1]
             for v in views[:-1]:
-                missed = (v != top) if missed is None else missed & (v != top)
+                miss = (v != top) & (v == v)
+                missed = miss if missed is None else missed & miss
                 count += missed
     backend.over_batch(xp, x.shape[0], body)
     return best, idx
@@ -122,7 +124,8 @@ def max_pool_kernel(x, geom):
 
 class MaxPool2dFn(Function):
     """y[n,c,p,q] = max_(i,j) x_pad[n, c, p·s + i·d, q·s + j·d]  (x padded with -inf)
-    dx = gy routed to the argmax of each window (scatter);  argmax ties go to the first offset, as PyTorch"""
+    dx = gy routed to the argmax of each window (scatter);  argmax ties go to the first offset, as PyTorch; a window
+    holding a NaN gives NaN and routes to its first NaN (PyTorch: its last; both route to a NaN)"""
 
     keeps_inputs = False
 

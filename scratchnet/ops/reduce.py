@@ -12,7 +12,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from . import math as M
-from .shape import broadcast_to, reshape, _norm_dim
+from .shape import IndexAdd, broadcast_to, reshape, _norm_dim
 from ..errors import EmptyReductionError, ShapeError
 
 ValuesIndices = namedtuple("ValuesIndices", "values indices")  # what max(dim)/min(dim) return, as torch.return_types
@@ -192,7 +192,6 @@ class MaxDim(Function):
         grids[self.dim] = idx
         if not self.keepdim:
             gy = reshape(gy, idx.shape)
-        from .shape import IndexAdd
         return IndexAdd(tuple(grids), x.shape)(gy)
 
 

@@ -8,7 +8,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from . import math as M
-from .index import along, gather_raw, scatter_add_raw, written, _scatter_args, _flat0
+from .along import along, gather_raw, scatter_add_raw, written, _scatter_args, _flat0
 from .shape import getitem, reshape
 
 REDUCES = ("sum", "prod", "mean", "amax", "amin")
