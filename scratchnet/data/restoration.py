@@ -95,7 +95,8 @@ def _resize(img, size_of, quantize):
     h, w = host.shape[-2:]
     oh, ow = size_of(h, w)
     planes = host.reshape(-1, h, w).astype(numpy.float32, copy=False)
-    out = numpy.stack([numpy.asarray(Image.fromarray(p, mode="F").resize((ow, oh), Image.BICUBIC))
+    # a 2-D float32 array is a Pillow image of mode 'F' (32-bit float), which Pillow resamples in float
+    out = numpy.stack([numpy.asarray(Image.fromarray(p).resize((ow, oh), Image.BICUBIC))
                        for p in planes]) if len(planes) else numpy.zeros((0, oh, ow), numpy.float32)
     out = numpy.clip(out, 0.0, 1.0).reshape(host.shape[:-2] + (oh, ow))
     if quantize:
