@@ -42,30 +42,36 @@ NLM_FACTORS = (0.4, 0.5, 0.6, 0.8, 1.0, 1.2)
 NLM = dict(patch_size=5, patch_distance=6, fast_mode=True)
 
 
-def pairs(task, split="test", scale=3, sigma=25, **kw):
-    """The evaluation pairs of a task: whole held-out photos (split='test', patch=None) unless kw says otherwise."""
+def pairs(task, split="test", scale=3, sigma=25, fashion=None, **kw):
+    """The evaluation pairs of a task: whole held-out photos (split='test', patch=None), or with fashion=N the first
+    N held-out Fashion-MNIST garments (whole, 28×28 cut to a multiple of scale), unless kw says otherwise."""
     kw.setdefault("patch", None)
+    if fashion:
+        kw.update(fashion=True, size=fashion)
     return RestorationPairs(task, split=split, scale=scale, sigma=sigma, seed=kw.pop("seed", SEED),
                             hole_fraction=kw.pop("hole_fraction", HOLE_FRACTION), **kw)
 
 
 def score(task, out, target, x, scale):
-    """The task's scores of one restored image (C, H, W) against its target; x is the pair's input."""
+    """The task's scores of one restored image (C, H, W) against its target; x is the pair's input. SR on RGB is
+    scored on Y (psnr_y, ssim_y) and RGB (psnr_rgb); on one channel (Fashion-MNIST) on that channel (psnr, ssim)."""
     out = numpy.clip(out, 0.0, 1.0)
-    if task == "sr":
+    if task == "sr" and target.shape[0] == 3:
         return dict(psnr_y=float(psnr(out, target, shave=scale, y_channel=True)),
                     ssim_y=float(ssim(out, target, shave=scale, y_channel=True)),
                     psnr_rgb=float(psnr(out, target, shave=scale)))
-    s = dict(psnr=float(psnr(out, target)), ssim=float(ssim(out, target)))
+    shave = scale if task == "sr" else 0
+    s = dict(psnr=float(psnr(out, target, shave=shave)), ssim=float(ssim(out, target, shave=shave)))
     if task == "inpaint":
         s = dict(psnr_holes=float(psnr(out, target, mask=1 - x[-1])), **s)
     return s
 
 
-def evaluate(task, restore, scale=3, sigma=25, names=None, **kw):
-    """Mean and per-image scores of restore (input (C', H, W) float32 -> restored (C, H, W)) on the held-out pairs
-    of a task (see pairs()); names restricts to some photos (by index order of photo_names('test'))."""
-    ds = pairs(task, scale=scale, sigma=sigma, **kw)
+def evaluate(task, restore, scale=3, sigma=25, names=None, fashion=None, **kw):
+    """Mean scores of restore (input (C', H, W) float32 -> restored (C, H, W)) on the held-out pairs of a task (see
+    pairs()), with the scores of each photo under 'per_image' (not for fashion=N, the first N garments: 'n' only);
+    names restricts to some photos."""
+    ds = pairs(task, scale=scale, sigma=sigma, fashion=fashion, **kw)
     per = {}
     for i in range(len(ds)):
         name = ds.locate(i)["image"]
@@ -74,16 +80,24 @@ def evaluate(task, restore, scale=3, sigma=25, names=None, **kw):
         x, y = ds[i]
         per[name] = score(task, numpy.asarray(restore(x), numpy.float64), y, x, scale)
     keys = next(iter(per.values())).keys()
-    return dict({k: float(numpy.mean([p[k] for p in per.values()])) for k in keys}, per_image=per)
+    means = {k: float(numpy.mean([p[k] for p in per.values()])) for k in keys}
+    return dict(means, n=len(per)) if fashion else dict(means, per_image=per)
 
 
 def _hwc(a):
     return numpy.ascontiguousarray(numpy.asarray(a, numpy.float64).transpose(1, 2, 0))
 
 
-def _tune(task, sigma, make, grid, n):
-    """The grid value whose method gives the best mean PSNR on n 96×96 TRAIN patches (never the test photos)."""
-    ds = RestorationPairs(task, split="train", sigma=sigma, patch=96, size=n, seed=SEED + 1, augment=False)
+def _chw(a):
+    """scikit-image's (H, W, C) result back to (C, H, W) (it drops the axis of a single channel)."""
+    return (a[..., None] if a.ndim == 2 else a).transpose(2, 0, 1)
+
+
+def _tune(task, sigma, make, grid, n, fashion=None):
+    """The grid value whose method gives the best mean PSNR on n TRAIN items (96×96 photo patches, or whole
+    garments), never on the held-out test images."""
+    kw = dict(fashion=True, patch=None, size=n) if fashion else dict(patch=96, size=n)
+    ds = RestorationPairs(task, split="train", sigma=sigma, seed=SEED + 1, augment=False, **kw)
     items = [ds[i] for i in range(n)]
     best = max(grid, key=lambda v: numpy.mean([float(psnr(numpy.clip(make(v)(x), 0, 1), y)) for x, y in items]))
     return float(best)
@@ -91,7 +105,7 @@ def _tune(task, sigma, make, grid, n):
 
 def tv(weight):
     from skimage.restoration import denoise_tv_chambolle
-    return lambda x: denoise_tv_chambolle(_hwc(x), weight=weight, channel_axis=-1).transpose(2, 0, 1)
+    return lambda x: _chw(denoise_tv_chambolle(_hwc(x), weight=weight, channel_axis=-1))
 
 
 def nl_means(factor):
@@ -100,48 +114,46 @@ def nl_means(factor):
     def run(x):
         img = _hwc(x)
         s = float(estimate_sigma(img, channel_axis=-1, average_sigmas=True))
-        return denoise_nl_means(img, h=factor * s, sigma=s, channel_axis=-1, **NLM).transpose(2, 0, 1)
+        return _chw(denoise_nl_means(img, h=factor * s, sigma=s, channel_axis=-1, **NLM))
     return run
 
 
 def biharmonic(x):
     from skimage.restoration import inpaint_biharmonic
     known = numpy.asarray(x[-1]) > 0.5
-    return inpaint_biharmonic(_hwc(x[:-1]), ~known, channel_axis=-1).transpose(2, 0, 1)
+    return _chw(inpaint_biharmonic(_hwc(x[:-1]), ~known, channel_axis=-1))
 
 
-def baselines(task, scale=3, sigma=25, quick=False, names=None, log=print):
-    """{method: scores} of the classical baselines for one task (and scale or sigma) on the held-out photos; tuned
-    parameters are reported in each method's 'params'."""
+def baselines(task, scale=3, sigma=25, quick=False, names=None, fashion=None, log=print):
+    """{method: scores} of the classical baselines for one task (and scale or sigma) on the held-out photos (or
+    with fashion=N the first N held-out garments); tuned parameters are reported in each method's 'params'."""
     n = 6 if quick else 24
+    run = lambda fn: evaluate(task, fn, scale=scale, sigma=sigma, names=names, fashion=fashion)     # noqa: E731
     if task == "sr":
-        return {"bicubic": dict(evaluate("sr", lambda x: x, scale=scale, names=names), params={})}
+        return {"bicubic": dict(run(lambda x: x), params={})}
     if task == "denoise":
-        w = _tune("denoise", sigma, tv, TV_WEIGHTS[::3] if quick else TV_WEIGHTS, n)
-        f = _tune("denoise", sigma, nl_means, NLM_FACTORS[1::2] if quick else NLM_FACTORS, n)
-        log(f"  σ={sigma}: TV weight {w}, NL-means h = {f}·σ̂ (tuned on {n} train patches)")
-        run = lambda fn: evaluate("denoise", fn, sigma=sigma, names=names)       # noqa: E731
+        w = _tune("denoise", sigma, tv, TV_WEIGHTS[::3] if quick else TV_WEIGHTS, n, fashion)
+        f = _tune("denoise", sigma, nl_means, NLM_FACTORS[1::2] if quick else NLM_FACTORS, n, fashion)
+        log(f"  σ={sigma}: TV weight {w}, NL-means h = {f}·σ̂ (tuned on {n} train items)")
         return {"noisy input": dict(run(lambda x: x), params={}),
                 "TV (Chambolle)": dict(run(tv(w)), params=dict(weight=w)),
                 "non-local means": dict(run(nl_means(f)), params=dict(h_factor=f, sigma="estimate_sigma", **NLM))}
     if task == "inpaint":
-        return {"biharmonic": dict(evaluate("inpaint", biharmonic, names=names), params={})}
+        return {"biharmonic": dict(run(biharmonic), params={})}
     raise ValueError(f"task must be sr, denoise or inpaint, got {task!r}")
 
 
-COLUMNS = {"sr": ("psnr_y", "ssim_y", "psnr_rgb"), "denoise": ("psnr", "ssim"),
-           "inpaint": ("psnr_holes", "psnr", "ssim")}
-
-
 def format_table(task, rows):
-    """A text table of {method: scores} for a task (the means; per-image scores stay in the dict)."""
-    cols = COLUMNS[task]
+    """A text table of {method: scores} for a task: the mean scores, whichever the rows hold."""
+    first = next(iter(rows.values()))
+    cols = tuple(k for k in first if k not in ("per_image", "params", "n"))
     return table(("method",) + cols, [(m, *(f"{r[c]:.4f}" if c.startswith("ssim") else f"{r[c]:.2f}" for c in cols))
                                       for m, r in rows.items()])
 
 
 def load_baselines(path=OUT):
-    """The stored results: {'sr': {'x3': {method: scores}}, 'denoise': {'sigma25': ...}, 'inpaint': {...}}."""
+    """The stored results: {'photos' | 'fashion': {'sr': {'x3': {method: scores}}, 'denoise': {'sigma25': ...},
+    'inpaint': {'holes25': ...}}, 'protocol': {...}}."""
     with open(path) as f:
         return json.load(f)
 
@@ -149,25 +161,32 @@ def load_baselines(path=OUT):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", nargs="+", default=["sr", "denoise", "inpaint"], choices=["sr", "denoise", "inpaint"])
-    ap.add_argument("--quick", action="store_true", help="two photos and a coarse tuning grid: a smoke run")
+    ap.add_argument("--quick", action="store_true", help="two photos, 20 garments, a coarse tuning grid: a smoke run")
+    ap.add_argument("--fashion", type=int, default=300, metavar="N",
+                    help="also score the first N held-out Fashion-MNIST garments (0: photos only; default 300)")
     ap.add_argument("--out", default=None, help=f"JSON file to write (default {os.path.relpath(OUT, ROOT)}; "
                                                  "with --quick nothing is written unless given)")
     args = ap.parse_args(argv)
     from scratchnet.data.restoration import photo_names
     names = photo_names("test")[:2] if args.quick else None
+    garments = min(args.fashion, 20) if args.quick else args.fashion
     result = dict(protocol=dict(pairs="RestorationPairs(task, split='test', patch=None, seed=0, hole_fraction=0.25)",
                                 photos=names or photo_names("test"), clip="outputs clipped to [0, 1]",
                                 sr="Y channel (ITU-R BT.601, MATLAB rgb2ycbcr), `scale` pixels shaved",
                                 ssim="Gaussian window 11, sigma 1.5, K1 0.01, K2 0.03, population covariance",
-                                inpaint="psnr_holes: PSNR over the hole pixels only; mask kind 'mixed'"))
+                                inpaint="psnr_holes: PSNR over the hole pixels only; mask kind 'mixed'",
+                                fashion=f"the first {garments} Fashion-MNIST test garments, whole (fashion=True, "
+                                        f"size={garments}); SR scored on the one channel, shaved"))
     settings = {"sr": [("x%d" % s, dict(scale=s)) for s in SCALES],
                 "denoise": [("sigma%d" % s, dict(sigma=s)) for s in SIGMAS], "inpaint": [("holes25", {})]}
-    for task in args.tasks:
-        result[task] = {}
-        for key, kw in settings[task]:
-            rows = baselines(task, quick=args.quick, names=names, **kw)
-            result[task][key] = rows
-            print(f"\n{task} {key}\n" + format_table(task, rows), flush=True)
+    for track, extra in [("photos", dict(names=names))] + ([("fashion", dict(fashion=garments))] if garments else []):
+        result[track] = {}
+        for task in args.tasks:
+            result[track][task] = {}
+            for key, kw in settings[task]:
+                rows = baselines(task, quick=args.quick, **extra, **kw)
+                result[track][task][key] = rows
+                print(f"\n{track}: {task} {key}\n" + format_table(task, rows), flush=True)
     out = args.out or (None if args.quick else OUT)
     if out:
         from scratchnet.io import atomic_write_json

@@ -44,7 +44,16 @@ def test_script_writes_and_reads_back_its_table(tmp_path, capsys):
     result = rb.main(["--tasks", "sr", "--quick", "--out", str(out)])
     stored = rb.load_baselines(str(out))
     assert stored == json.loads(json.dumps(result))
-    assert set(stored["sr"]) == {"x2", "x3", "x4"}
-    x2, x4 = stored["sr"]["x2"]["bicubic"]["psnr_y"], stored["sr"]["x4"]["bicubic"]["psnr_y"]
+    assert set(stored["photos"]["sr"]) == {"x2", "x3", "x4"} and set(stored) == {"protocol", "photos", "fashion"}
+    x2, x4 = stored["photos"]["sr"]["x2"]["bicubic"]["psnr_y"], stored["photos"]["sr"]["x4"]["bicubic"]["psnr_y"]
     assert x2 > x4                                   # a larger scale loses more
+    fx3 = stored["fashion"]["sr"]["x3"]["bicubic"]
+    assert fx3["n"] == 20 and set(fx3) == {"psnr", "ssim", "n", "params"}
     assert "bicubic" in capsys.readouterr().out
+
+
+def test_fashion_denoise_baselines_are_tuned_and_beat_the_noise():
+    rows = rb.baselines("denoise", sigma=25, quick=True, fashion=5, log=lambda *a: None)
+    assert rows["TV (Chambolle)"]["params"]["weight"] in rb.TV_WEIGHTS
+    for method in ("TV (Chambolle)", "non-local means"):
+        assert rows[method]["psnr"] > rows["noisy input"]["psnr"] + 1 and rows[method]["n"] == 5

@@ -17,9 +17,9 @@ from ..rng import manual_seed
 from ..io import atomic_write, atomic_write_json
 from ..data import DataLoader, FashionMNIST
 from ..models import reference_cnn
-from ..nn import functional as F
 from . import plots
 from .classify import evaluate
+from .common import fit
 
 MODES = ("frozen", "finetune", "scratch")
 
@@ -39,16 +39,9 @@ class _Subset:
 
 
 def _fit(model, subset, epochs, lr, batch_size, seed, device):
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = optim.Adam(params, lr=lr)
-    loader = DataLoader(subset, batch_size, shuffle=True, seed=seed, device=device)
-    model.train()
-    for _ in range(epochs):
-        for x, y in loader:
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    """Adam on the parameters that learn (a frozen layer's are left out), run by the apps' one training loop."""
+    opt = optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    fit(model, opt, DataLoader(subset, batch_size, shuffle=True, seed=seed, device=device), epochs)
     return model
 
 
