@@ -11,8 +11,9 @@ from . import backend, ops  # noqa: F401  (importing ops installs Tensor's opera
 # parallel regions (backend.one_blas_thread), and malloc tuning is opt-in (backend.tune_allocator)
 if _os.environ.get("SCRATCHNET_MALLOC_TUNE") == "1":
     backend.tune_allocator()
-from .backend import (Device, device, get_default_device, set_default_device, manual_seed,  # noqa: F401
+from .backend import (Device, device, get_default_device, set_default_device,  # noqa: F401
                       get_array_module, set_num_threads, num_threads as get_num_threads)
+from .rng import manual_seed  # noqa: F401
 from .tensor import Tensor, no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
 from . import tensor  # noqa: F401,E402  (the module, which called is the factory: scratchnet.tensor([1.0, 2.0]))
 from .creation import (as_tensor, from_numpy, zeros, ones, empty, full, eye, arange, linspace,  # noqa: F401
@@ -20,13 +21,13 @@ from .creation import (as_tensor, from_numpy, zeros, ones, empty, full, eye, ara
                        rand_like)
 from . import autograd  # noqa: F401
 from .kernel_mode import use_kernels  # noqa: F401
-from .ops.math import (add, sub, mul, div, pow, neg, exp, log, sqrt, abs, sin, cos, tanh, sigmoid,  # noqa: F401
+from .ops.math import (add, sub, mul, true_divide, pow, neg, exp, log, sqrt, abs, sin, cos, tanh, sigmoid,  # noqa: F401
                        maximum, minimum, where, clamp, clone, eq, ne, lt, le, gt, ge)
 from .ops.reduce import sum, mean, var, std, max, min, amax, amin, argmax, argmin, logsumexp, prod  # noqa: F401
 from .ops.shape import (reshape, flatten, squeeze, unsqueeze, transpose, permute, cat, stack, split,  # noqa: F401
                         chunk, pad, broadcast_to, sum_to)
 from .ops.linalg import matmul  # noqa: F401
-from .ops.division import floor_divide, remainder, fmod  # noqa: F401
+from .ops.division import div, floor_divide, remainder, fmod  # noqa: F401
 from .ops.bitwise import (bitwise_and, bitwise_or, bitwise_xor, bitwise_not, bitwise_left_shift,  # noqa: F401
                           bitwise_right_shift)
 from .ops.promotion import result_type, promote_types  # noqa: F401

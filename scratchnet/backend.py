@@ -109,13 +109,12 @@ def set_default_device(spec):
 def get_array_module(*arrays):
     """numpy, or cupy if any argument is a CuPy array (Chainer's `xp`). Tensors are looked through."""
     for a in arrays:
+        if type(a) is numpy.ndarray:  # the common case, settled without a call
+            continue
         a = getattr(a, "data", a) if not isinstance(a, numpy.ndarray) else a
         if _is_cupy_array(a):
             return cupy()
     return numpy
-
-
-xp_of = get_array_module
 
 
 def xp_for(dev):
@@ -241,9 +240,19 @@ def scatter_add(xp, target, index, values):
     return target
 
 
-# Random generators and CPU tuning are modules of their own (scratchnet.rng, scratchnet.cputune); their public
-# names stay reachable here, where the ops have always asked for them.
-from .rng import (manual_seed, DeviceGenerator, generator, get_rng_state, set_rng_state,  # noqa: E402,F401
-                  sharded_rows, random_normal, random_uniform, random_integers)
+# CPU tuning is a module of its own (scratchnet.cputune); its public names stay reachable here, where the kernels ask
+# for them. Random generators are scratchnet.rng, which builds on this module: import them from there.
 from .cputune import (tune_allocator, one_blas_thread, blas_threads, blas_core, num_threads,  # noqa: E402,F401
                       set_num_threads, chunks, over_batch, parallel_for)
+
+_MOVED_TO_RNG = {"manual_seed", "DeviceGenerator", "generator", "get_rng_state", "set_rng_state", "sharded_rows",
+                 "random_normal", "random_uniform", "random_integers"}
+
+
+def __getattr__(name):
+    """`backend.manual_seed` and the other generator names, for code written before they moved to scratchnet.rng.
+    Looked up on use, not imported here: rng imports this module, so an import here would make a cycle."""
+    if name in _MOVED_TO_RNG:
+        import importlib
+        return getattr(importlib.import_module(".rng", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,6 +9,7 @@ import inspect
 import numpy
 
 from . import backend
+from .rng import random_integers, random_normal, random_uniform
 from .tensor import Tensor, tensor  # noqa: F401  (tensor(data) sits with Tensor)
 from .errors import ShapeError
 
@@ -151,7 +152,7 @@ def randn(*size, dtype=None, device=None, requires_grad=False):
     Backward: none: a new leaf (requires_grad=True makes autograd collect its .grad)
     """
     dev = backend.device(device)
-    return _make(lambda xp, s, d: backend.random_normal(s, d, dev), size, dtype, dev, requires_grad)
+    return _make(lambda xp, s, d: random_normal(s, d, dev), size, dtype, dev, requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False):
@@ -162,7 +163,7 @@ def rand(*size, dtype=None, device=None, requires_grad=False):
     Backward: none: a new leaf (requires_grad=True makes autograd collect its .grad)
     """
     dev = backend.device(device)
-    return _make(lambda xp, s, d: backend.random_uniform(s, d, dev), size, dtype, dev, requires_grad)
+    return _make(lambda xp, s, d: random_uniform(s, d, dev), size, dtype, dev, requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None):
@@ -175,7 +176,7 @@ def randint(low, high=None, size=(), dtype=None, device=None):
     if high is None:
         low, high = 0, low
     dev = backend.device(device)
-    return _make(lambda xp, s, d: backend.random_integers(low, high, s, dev).astype(d),
+    return _make(lambda xp, s, d: random_integers(low, high, s, dev).astype(d),
                  (tuple(size),), dtype or numpy.int64, dev, False)
 
 
@@ -186,7 +187,7 @@ def randperm(n, device=None):
     Backward: not differentiable (an integer result carries no gradient)
     """
     dev = backend.device(device)
-    return _make(lambda xp, s, d: xp.argsort(backend.random_uniform((n,), numpy.float64, dev)), (), numpy.int64,
+    return _make(lambda xp, s, d: xp.argsort(random_uniform((n,), numpy.float64, dev)), (), numpy.int64,
                  dev, False)
 
 

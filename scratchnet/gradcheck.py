@@ -6,6 +6,7 @@ analytic dL/dx comes from backward, numeric dL/dx_i = (L(x + εe_i) − L(x − 
 import numpy
 
 from . import backend
+from .autograd import grad
 from .tensor import Tensor, enable_grad
 
 
@@ -51,7 +52,6 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max_elements=4
 
 
 def _gradcheck(fn, inputs, eps, atol, rtol, seed, max_elements, raise_exception):
-    from .autograd import grad
     xs, which = _prepare(inputs)
     rng = numpy.random.default_rng(seed)
     outs = _outputs(fn, xs)
@@ -111,7 +111,6 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
 
 
 def _gradgradcheck(fn, inputs, grad_outputs, eps, atol, rtol, seed, **kw):
-    from .autograd import grad
     xs, which = _prepare(inputs)
     rng = numpy.random.default_rng(seed + 1)
     outs = _outputs(fn, xs)

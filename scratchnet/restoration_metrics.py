@@ -1,4 +1,5 @@
-"""Image-restoration scores: PSNR (on RGB or on the luma Y, border shaved, optionally inside a mask) and SSIM.
+"""Image-restoration scores: PSNR (on RGB or on the luma Y, border shaved, optionally inside a mask) and SSIM;
+and ssim_loss, the same SSIM as a differentiable loss on Tensors (L1/L2 are scratchnet.nn.functional's).
 
 Images are channels-first: (H, W) or (C, H, W) for one image, (N, C, H, W) for a batch; NumPy or CuPy arrays or
 Tensors (read, not differentiated). One image gives a 0-d float64 array, a batch one score per image (N,), left on
@@ -129,33 +130,56 @@ def gaussian_window(win=11, sigma=1.5):
     return g / g.sum()
 
 
-def _filter_valid(xp, a, g):
-    """Separable 'valid' filtering of the last two axes of a by the 1-D window g (a list of floats)."""
+def _filter_valid(a, g):
+    """Separable 'valid' filtering of the last two axes of a by the 1-D window g (a list of floats): slices, products
+    and sums only, so it runs on NumPy/CuPy arrays and, differentiably, on Tensors."""
     n = len(g)
     h, w = a.shape[-2:]
     rows = sum(g[k] * a[..., k:h - n + 1 + k, :] for k in range(n))
     return sum(g[k] * rows[..., :, k:w - n + 1 + k] for k in range(n))
 
 
-def ssim(x, y, data_range=1.0, win=11, sigma=1.5, K1=0.01, K2=0.03, y_channel=False, shave=0):
-    """Structural similarity of images x and y (formula and conventions in the module docstring): the mean SSIM map
-    over the valid window positions and the channels; 0-d for one image, (N,) for a batch. Images (after shaving)
-    must be at least win×win."""
-    fn = "ssim"
+def _ssim_map(fn, x, y, data_range, win, sigma, K1, K2):
+    """The SSIM map of (N, C, H, W) arrays or Tensors x, y over the valid window positions."""
     g = [float(v) for v in gaussian_window(win, sigma)]
     for name, k in (("K1", K1), ("K2", K2)):
         if not isinstance(k, numbers.Real) or not k > 0:
             raise ValueError(f"{fn}: {name} must be > 0, got {k!r}")
-    x, y, batched = _prepare(fn, x, y, data_range, shave, y_channel)
     if min(x.shape[-2:]) < win:
-        raise ShapeError(f"{fn}: images of {x.shape[-2]}×{x.shape[-1]} pixels (after shaving {shave}) are smaller "
-                         f"than the {win}×{win} window")
-    xp = backend.get_array_module(x)
-    mx, my = _filter_valid(xp, x, g), _filter_valid(xp, y, g)
-    vx = _filter_valid(xp, x * x, g) - mx * mx
-    vy = _filter_valid(xp, y * y, g) - my * my
-    cxy = _filter_valid(xp, x * y, g) - mx * my
+        raise ShapeError(f"{fn}: images of {x.shape[-2]}×{x.shape[-1]} pixels are smaller than the {win}×{win} "
+                         f"window")
+    mx, my = _filter_valid(x, g), _filter_valid(y, g)
+    vx = _filter_valid(x * x, g) - mx * mx
+    vy = _filter_valid(y * y, g) - my * my
+    cxy = _filter_valid(x * y, g) - mx * my
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
-    s = (2 * mx * my + c1) * (2 * cxy + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-    out = s.mean(axis=(1, 2, 3))
+    return (2 * mx * my + c1) * (2 * cxy + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+
+
+def ssim(x, y, data_range=1.0, win=11, sigma=1.5, K1=0.01, K2=0.03, y_channel=False, shave=0):
+    """Structural similarity of images x and y (formula and conventions in the module docstring): the mean SSIM map
+    over the valid window positions and the channels; 0-d for one image, (N,) for a batch. Images (after shaving)
+    must be at least win×win."""
+    x, y, batched = _prepare("ssim", x, y, data_range, shave, y_channel)
+    out = _ssim_map("ssim", x, y, data_range, win, sigma, K1, K2).mean(axis=(1, 2, 3))
     return out if batched else out[0]
+
+
+def ssim_loss(input, target, data_range=1.0, win=11, sigma=1.5, K1=0.01, K2=0.03, reduction="mean"):
+    """1 - SSIM(input, target) as a differentiable loss on Tensors (N, C, H, W), the same SSIM as ssim() (Gaussian
+    window, valid positions, averaged over channels and positions), computed in the input's dtype.
+    reduction: 'mean' (over the batch), 'sum', or 'none' (one value per image, (N,)).
+    Backward: what autograd computes from the slices, products and sums of the forward (the window filter is
+    linear, so its adjoint is the same window placed back: ∂/∂x of Σ_k g_k·x[i+k] is g scattered over the
+    window)."""
+    fn = "ssim_loss"
+    if not isinstance(input, Tensor) or not isinstance(target, Tensor):
+        raise TypeError(f"{fn}: input and target must be Tensors, got {type(input).__name__} and "
+                        f"{type(target).__name__}")
+    if tuple(input.shape) != tuple(target.shape) or input.ndim != 4:
+        raise ShapeError(f"{fn}: input and target must both be (N, C, H, W) of the same shape, got input "
+                         f"{tuple(input.shape)} and target {tuple(target.shape)}")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    per_image = 1 - _ssim_map(fn, input, target, data_range, win, sigma, K1, K2).mean((1, 2, 3))
+    return per_image if reduction == "none" else per_image.sum() if reduction == "sum" else per_image.mean()

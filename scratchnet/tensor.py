@@ -23,6 +23,7 @@ class _Mode:
 
 
 def is_grad_enabled():
+    """True while ops record the graph (the default), False inside no_grad() or set_grad_enabled(False)."""
     return _Mode.grad_enabled
 
 
@@ -48,6 +49,8 @@ class no_grad(set_grad_enabled):
 
 
 class enable_grad(set_grad_enabled):
+    """`with enable_grad():` or `@enable_grad()`: graph recording back on inside a no_grad region."""
+
     def __init__(self):
         super().__init__(True)
 
@@ -65,7 +68,8 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __init__(self, data, requires_grad=False):
-        if isinstance(data, numpy.generic):  # NumPy returns 0-d results as scalars; keep every Tensor an ndarray
+        # NumPy returns 0-d results as scalars: keep every Tensor an ndarray (the `type` test costs no call)
+        if type(data) is not numpy.ndarray and isinstance(data, numpy.generic):
             data = numpy.asarray(data)
         self.data = data
         self.grad = None
@@ -76,11 +80,12 @@ class Tensor:
         self._vc = [0]  # the version counter, one list shared by a tensor and its views: [number of in-place writes]
 
     # ---- what it is ----
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
-    is_leaf = property(lambda self: self._ctx is None)
-    grad_fn = property(lambda self: self._ctx)
+    shape = property(lambda self: self.data.shape, doc="The size of each dimension, a tuple (PyTorch's torch.Size).")
+    ndim = property(lambda self: self.data.ndim, doc="The number of dimensions.")
+    dtype = property(lambda self: self.data.dtype, doc="The element type, a NumPy dtype (float32 by default).")
+    is_leaf = property(lambda self: self._ctx is None,
+                       doc="True for a tensor no recorded op made (created by the user, or cut with detach()).")
+    grad_fn = property(lambda self: self._ctx, doc="The Function that made this tensor (None for a leaf).")
 
     @property
     def _version(self):
@@ -90,29 +95,41 @@ class Tensor:
 
     @property
     def device(self):
+        """The Device the data lives on: cpu, or cuda:N."""
         return backend.device_of(self.data)
 
     def size(self, dim=None):
+        """x.size() is the shape; x.size(dim) the size of one dimension."""
         return self.data.shape if dim is None else self.data.shape[dim]
 
     def dim(self):
+        """The number of dimensions (x.ndim)."""
         return self.data.ndim
 
     def numel(self):
+        """The number of elements, the product of the shape."""
         return int(self.data.size)
 
     def element_size(self):
+        """The size of one element in bytes."""
         return self.data.itemsize
 
     def is_floating_point(self):
+        """True for float16, float32 and float64 tensors."""
         return self.data.dtype.kind == "f"
 
     def __len__(self):
+        """len(x): the size of the first dimension (a 0-d tensor has none: TypeError, as PyTorch)."""
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.data.shape[0]
 
     def __iter__(self):
+        """Iterating a tensor yields x[0], x[1], ... along the first dimension, each in the graph.
+
+        Forward:  y_i = x[i]
+        Backward: dx = the y_i's gradients put back in their rows
+        """
         return (self[i] for i in range(len(self)))
 
     def __repr__(self):
@@ -123,7 +140,7 @@ class Tensor:
         if self.device != backend.CPU:
             extra += f", device='{self.device}'"
         if self._ctx is not None:
-            extra += f", grad_fn=<{type(self._ctx).__name__}Backward>"
+            extra += f", grad_fn=<{type(self._ctx).__name__.removesuffix('Fn')}Backward>"  # TanhFn -> TanhBackward
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
@@ -134,6 +151,7 @@ class Tensor:
         return numpy.array(backend.to_numpy(self.data), copy=True)
 
     def __array__(self, dtype=None, copy=None):
+        """numpy.asarray(x): the data of a CPU tensor; a GPU tensor refuses (copy it with .cpu() or .numpy())."""
         if self.device.type != "cpu":
             # as PyTorch and CuPy do: a device->host copy is never implicit
             raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy the "
@@ -142,6 +160,7 @@ class Tensor:
         return a if dtype is None else a.astype(dtype, copy=False)
 
     def item(self):
+        """The one element as a Python number (a sync point on a GPU)."""
         if self.data.size != 1:
             raise ShapeError(f"item() needs a tensor with one element, got shape {self.shape}")
         if type(self.data) is not numpy.ndarray:
@@ -149,33 +168,48 @@ class Tensor:
         return self.data.reshape(()).item()
 
     def tolist(self):
+        """The data as nested Python lists of numbers (a host copy)."""
         return backend.to_numpy(self.data).tolist()
 
     def __bool__(self):
+        """bool(x) of a one-element tensor (`if x:`), a sync point on a GPU."""
         return bool(self.item())
 
     def __float__(self):
+        """float(x) of a one-element tensor."""
         return float(self.item())
 
     def __int__(self):
+        """int(x) of a one-element tensor."""
         return int(self.item())
 
     def __index__(self):
+        """A one-element integer tensor used as an index (`range(x)`, `seq[x]`)."""
         if self.data.dtype.kind not in "iu" or self.data.size != 1:
             raise TypeError(f"only integer tensors of one element can be used as an index, got {self.dtype}")
         return int(self.item())
 
     def detach(self):
-        """The same data, cut from the graph (sharing the version counter, as the data is shared)."""
+        """x.detach(): the same data (shared, with its version counter), cut from the graph: a new leaf.
+
+        Forward:  y = x
+        Backward: none: no gradient flows back through detach
+        """
         t = Tensor(self.data)
         t._vc = self._vc
         return t
 
     def detach_(self):
+        """x.detach_(): x itself made a leaf, cut from the graph that made it, in place.
+
+        Forward:  x <- x as a leaf
+        Backward: none: no gradient flows back to what made x
+        """
         self._ctx, self._gen, self.requires_grad = None, 0, False
         return self
 
     def requires_grad_(self, requires_grad=True):
+        """Mark a leaf (a floating point one) as one whose gradient backward() collects in .grad; returns x."""
         if requires_grad and self.data.dtype.kind not in "fc":
             raise TypeError(f"only floating point tensors can require gradients, got dtype {self.dtype}")
         if not requires_grad and self._ctx is not None:
@@ -189,27 +223,67 @@ class Tensor:
         return self
 
     def cpu(self):
+        """x.cpu(): x copied to host memory (x itself when it is there).
+
+        Forward:  y = x on the CPU
+        Backward: dx = gy moved back to x's device
+        """
         return self.to("cpu")
 
     def cuda(self, index=None):
+        """x.cuda(index=None): x copied to the current (or the given) GPU.
+
+        Forward:  y = x on cuda[:index]
+        Backward: dx = gy moved back to x's device
+        """
         return self.to("cuda" if index is None else f"cuda:{index}")
 
     def float(self):
+        """x.float(): x converted to float32 (x itself when it is one already).
+
+        Forward:  y = x as float32
+        Backward: dx = gy converted back to x's dtype
+        """
         return self.astype(numpy.float32)
 
     def double(self):
+        """x.double(): x converted to float64 (x itself when it is one already).
+
+        Forward:  y = x as float64
+        Backward: dx = gy converted back to x's dtype
+        """
         return self.astype(numpy.float64)
 
     def half(self):
+        """x.half(): x converted to float16 (x itself when it is one already).
+
+        Forward:  y = x as float16
+        Backward: dx = gy converted back to x's dtype
+        """
         return self.astype(numpy.float16)
 
     def long(self):
+        """x.long(): x converted to int64 (x itself when it is one already).
+
+        Forward:  y = x as int64
+        Backward: not differentiable (an integer or bool result carries no gradient)
+        """
         return self.astype(numpy.int64)
 
     def int(self):
+        """x.int(): x converted to int32 (x itself when it is one already).
+
+        Forward:  y = x as int32
+        Backward: not differentiable (an integer or bool result carries no gradient)
+        """
         return self.astype(numpy.int32)
 
     def bool(self):
+        """x.bool(): x converted to bool (x itself when it is one already).
+
+        Forward:  y = x as bool
+        Backward: not differentiable (an integer or bool result carries no gradient)
+        """
         return self.astype(numpy.bool_)
 
     # ---- in place: every write bumps the version counter (ops/inplace.py records differentiable ones) ----
@@ -267,6 +341,8 @@ class _TensorModule(types.ModuleType):
 
     def __call__(self, data, dtype=None, device=None, requires_grad=False):
         return tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    __call__.__doc__ = tensor.__doc__
 
 
 sys.modules[__name__].__class__ = _TensorModule

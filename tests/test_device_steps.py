@@ -45,16 +45,17 @@ def test_reference_cnn_step_kernel_budget(counts):
 
 CHECKS = r'''
 import numpy, cupy, scratchnet as sn
-from scratchnet import backend, optim
+from scratchnet import optim
+from scratchnet.rng import get_rng_state, set_rng_state
 from scratchnet.nn import functional as F
 
 # device random streams: state saved and restored gives the same draws (a resumed run repeats exactly)
 sn.manual_seed(5)
 sn.randn(3, device="cuda"); F.dropout(sn.ones(8, device="cuda"), 0.5)
-state = backend.get_rng_state()
+state = get_rng_state()
 a = [sn.randn(4, device="cuda").tolist(), sn.rand(4, device="cuda:1").tolist(), sn.randn(2).tolist()]
 sn.manual_seed(99); sn.randn(7, device="cuda")
-backend.set_rng_state(state)
+set_rng_state(state)
 b = [sn.randn(4, device="cuda").tolist(), sn.rand(4, device="cuda:1").tolist(), sn.randn(2).tolist()]
 assert a[0] == b[0] and a[2] == b[2], (a, b)
 # cuda:1 was first used after the state was taken: it restarts from the seed, as on the first run

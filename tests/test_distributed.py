@@ -15,6 +15,7 @@ from hypothesis import given, strategies as st
 import scratchnet as sn
 import scratchnet.distributed as dist
 from scratchnet import backend, nn
+from scratchnet.rng import sharded_rows
 from scratchnet.data import DataLoader, horizontal_flip
 from scratchnet.distributed.comm import launcher_world
 from scratchnet.distributed.sync_bn import sync_batch_norm
@@ -170,11 +171,11 @@ def test_sharded_rows_draw_the_global_batch_and_keep_generators_in_step():
     pieces = []
     for lo, hi in [(0, 2), (2, 6)]:
         sn.manual_seed(3)
-        with backend.sharded_rows(lo, hi, 6):
+        with sharded_rows(lo, hi, 6):
             pieces.append(sn.randn(hi - lo, 2).numpy())
     numpy.testing.assert_array_equal(numpy.concatenate(pieces), whole)
     sn.manual_seed(3)
-    with backend.sharded_rows(0, 2, 6):
+    with sharded_rows(0, 2, 6):
         sn.randn(2, 2)
     numpy.testing.assert_array_equal(sn.rand(4).numpy(), after)      # the generator moved as in one process
 

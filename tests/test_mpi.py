@@ -11,7 +11,8 @@ import numpy
 import pytest
 
 import scratchnet as sn
-from scratchnet import backend, nn, optim
+from scratchnet import nn, optim
+from scratchnet.rng import sharded_rows
 from scratchnet.apps import classify, parallel
 from scratchnet.apps.gan import GANRun
 from scratchnet.models import build
@@ -86,7 +87,7 @@ def _steps(dist, make, data, steps, distributed, loss_kind="mean"):
     for x, y in data[:steps]:
         m = len(x)
         lo, hi = rows(dist, m) if distributed else (0, m)
-        with backend.sharded_rows(lo, hi, m):
+        with sharded_rows(lo, hi, m):
             out = model(sn.tensor(x[lo:hi], dtype="float64"))
         target = sn.tensor(y[lo:hi])
         if distributed and loss_kind == "scaled":    # uneven rows: the global batch's mean, rank by rank
@@ -136,7 +137,7 @@ def _gan_steps(dist, steps, batch, distributed, loss):
     lo, hi = rows(dist, batch) if distributed else (0, batch)
     for _ in range(steps):
         real = rng.uniform(-1, 1, (batch, 1, 28, 28))
-        with backend.sharded_rows(lo, hi, batch):
+        with sharded_rows(lo, hi, batch):
             run.step(sn.tensor(real[lo:hi], dtype="float64"), numpy.zeros(hi - lo, numpy.int64))
     return {**{"g." + k: v for k, v in params(parallel.unwrap(run.g)).items()},
             **{"d." + k: v for k, v in params(parallel.unwrap(run.d)).items()}}

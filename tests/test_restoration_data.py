@@ -176,6 +176,11 @@ def test_test_pairs_are_whole_held_out_photos():
         x, y = ds[i]
         numpy.testing.assert_array_equal(y, hr)
         numpy.testing.assert_array_equal(x, bicubic_up(bicubic_down(hr, 3), 3))
+    lr_ds = RestorationPairs("sr", split="test", patch=None, lr_input=True)
+    for d in (ds, lr_ds):
+        x, y = d[0]
+        x[:] = y[:] = -1                              # items are fresh copies: the cached pictures stay intact
+        assert d[0][0].min() >= 0 and d[0][1].min() >= 0
     train_names = set(photo_names("train"))
     patches = RestorationPairs("denoise", split="train", size=50)
     assert {patches.locate(i)["image"] for i in range(50)} <= train_names

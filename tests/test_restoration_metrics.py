@@ -10,7 +10,7 @@ import scratchnet as sn
 from scratchnet import backend
 from scratchnet.data.restoration import bicubic_down, bicubic_up, modcrop, photos
 from scratchnet.errors import ShapeError
-from scratchnet.restoration_metrics import gaussian_window, psnr, rgb_to_y, ssim
+from scratchnet.restoration_metrics import gaussian_window, psnr, rgb_to_y, ssim, ssim_loss
 
 skm = pytest.importorskip("skimage.metrics")
 skcolor = pytest.importorskip("skimage.color")
@@ -200,3 +200,49 @@ def test_bad_inputs_name_the_problem():
         psnr(a, a, mask=numpy.ones((5, 5)))
     with pytest.raises(ShapeError, match=r"rgb_to_y: .* got shape \(4, 2, 2\)"):
         rgb_to_y(numpy.zeros((4, 2, 2)))
+
+
+# ---- SSIM as a loss ----
+
+def torch_ssim_loss(torch, x, y, win=11, sigma=1.5, c1=0.01 ** 2, c2=0.03 ** 2):
+    """The formula written independently in PyTorch: a depthwise 'valid' conv with the 2-D Gaussian window."""
+    k = torch.arange(win, dtype=x.dtype) - (win - 1) / 2
+    g = torch.exp(-k ** 2 / (2 * sigma ** 2))
+    w2 = (g[:, None] * g[None, :]) / g.sum() ** 2
+    c = x.shape[1]
+    f = lambda a: torch.nn.functional.conv2d(a, w2.expand(c, 1, win, win), groups=c)  # noqa: E731
+    mx, my = f(x), f(y)
+    vx, vy, cxy = f(x * x) - mx ** 2, f(y * y) - my ** 2, f(x * y) - mx * my
+    s = (2 * mx * my + c1) * (2 * cxy + c2) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
+    return 1 - s.mean((1, 2, 3))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_ssim_loss_matches_pytorch_and_the_metric(torch, device, reduction):
+    rng = numpy.random.default_rng(6)
+    x = rng.random((2, 3, 14, 17))
+    y = numpy.clip(x + 0.2 * rng.standard_normal(x.shape), 0, 1)
+    a = sn.tensor(x, dtype=sn.float64, device=device, requires_grad=True)
+    loss = ssim_loss(a, sn.tensor(y, dtype=sn.float64, device=device), reduction=reduction)
+    tx = torch.tensor(x, requires_grad=True)
+    want = torch_ssim_loss(torch, tx, torch.tensor(y))
+    want = {"mean": want.mean(), "sum": want.sum(), "none": want}[reduction]
+    numpy.testing.assert_allclose(loss.numpy(), want.detach().numpy(), rtol=1e-10)
+    if reduction == "none":
+        numpy.testing.assert_allclose(loss.numpy(), 1 - ssim(x, y), rtol=1e-10)
+    (loss.sum() if reduction == "none" else loss).backward()
+    (want.sum() if reduction == "none" else want).backward()
+    numpy.testing.assert_allclose(a.grad.numpy(), tx.grad.numpy(), rtol=1e-8, atol=1e-12)
+
+
+def test_ssim_loss_float32_and_errors(device):
+    rng = numpy.random.default_rng(7)
+    x = sn.tensor(rng.random((1, 1, 12, 12)).astype(numpy.float32), device=device, requires_grad=True)
+    loss = ssim_loss(x, x.detach())
+    assert loss.dtype == sn.float32 and abs(loss.item()) < 1e-6
+    with pytest.raises(ShapeError, match=r"input \(1, 1, 12, 12\) and target \(1, 1, 12, 11\)"):
+        ssim_loss(x, x[..., :11])
+    with pytest.raises(TypeError, match="must be Tensors"):
+        ssim_loss(x, numpy.zeros((1, 1, 12, 12)))
+    with pytest.raises(ValueError, match="reduction must be"):
+        ssim_loss(x, x, reduction="batchmean")

@@ -1,6 +1,6 @@
-"""The restoration models (SRCNN, ESPCN, SRResNet, DnCNN, inpainting U-Net) and the op they added (PReLU):
-output shapes for every scale, PReLU's values and gradients against PyTorch and finite differences, a gradcheck
-through a tiny SRResNet (pixel shuffle, PReLU, bilinear skip together), the models' structural promises (DnCNN
+"""The restoration models (SRCNN, ESPCN, SRResNet, DnCNN, inpainting U-Net) and the ops they added (PReLU,
+bicubic interpolation): output shapes for every scale, the new ops' values and gradients against PyTorch and
+finite differences, a gradcheck through a tiny SRResNet (pixel shuffle, PReLU, bicubic skip together), the models' structural promises (DnCNN
 subtracts its noise estimate, the inpainting net keeps the known pixels), and the errors."""
 import numpy
 import pytest
@@ -24,6 +24,23 @@ def test_prelu_matches_torch(seed, ndim, per_channel):
     w = r.standard_normal(c)
     compare(t, F.prelu, t.nn.functional.prelu, [x, w])
     gradchecks(F.prelu, x, w)
+
+
+@given(seed=st.integers(0, 2**31), h=st.integers(1, 6), w=st.integers(1, 6), how=st.sampled_from(["scale", "size"]),
+       align=st.sampled_from([None, True, False]))
+def test_bicubic_interpolate_matches_torch(seed, h, w, how, align):
+    t, r = load_torch(), numpy.random.default_rng(seed)
+    x = r.standard_normal((1, 2, h, w))
+    kw = dict(scale_factor=int(r.integers(1, 4))) if how == "scale" else \
+        dict(size=(int(r.integers(1, 9)), int(r.integers(1, 9))))
+    fs = lambda a: F.interpolate(a, mode="bicubic", align_corners=align, **kw)  # noqa: E731
+    compare(t, fs, lambda a: t.nn.functional.interpolate(a, mode="bicubic", align_corners=align, **kw), [x])
+    gradchecks(fs, x)
+
+
+def test_bicubic_needs_4d_input():
+    with pytest.raises(ValueError, match="bicubic mode needs 4D input"):
+        F.interpolate(sn.randn(1, 2, 5), scale_factor=2, mode="bicubic")
 
 
 def test_prelu_gradient_at_zero_is_the_slope_as_torch(torch, device):
@@ -59,7 +76,7 @@ def test_sr_models_upscale_by_the_scale(scale, device):
 
 
 def test_srresnet_gradcheck_tiny(device):
-    """Finite differences through the whole network (PReLU, pixel shuffle, the global and bilinear skips)."""
+    """Finite differences through the whole network (PReLU, pixel shuffle, the global and bicubic skips)."""
     sn.manual_seed(0)
     m = srresnet(2, blocks=1, width=2, tail_kernel=3).to(device).double()
     x = sn.tensor(numpy.random.default_rng(0).uniform(0, 1, (1, 3, 3, 3)), dtype="float64", device=device,
@@ -72,12 +89,12 @@ def test_srresnet_gradcheck_tiny(device):
 
 
 def test_srresnet_without_image_skip_is_zero_at_zero_tail(device):
-    """The bilinear image skip is the only path from input to output when the tail's weights are zero."""
+    """The bicubic image skip is the only path from input to output when the tail's weights are zero."""
     m = srresnet(3, blocks=1, width=4).to(device)
     for p in m.tail.parameters():
         p.data[...] = 0
     x = sn.rand(1, 3, 4, 4, device=device)
-    want = F.interpolate(x, scale_factor=3, mode="bilinear", align_corners=False)
+    want = F.interpolate(x, scale_factor=3, mode="bicubic", align_corners=False)
     numpy.testing.assert_allclose(to_np(m(x)), to_np(want), atol=1e-6)
     m2 = srresnet(3, blocks=1, width=4, image_skip=False).to(device)
     for p in m2.tail.parameters():

@@ -1,7 +1,8 @@
 """`scratchnet demo`: every app run small, and one HTML page (DIR/index.html) showing every picture it made.
 
 CNN training on the Fashion-MNIST that is found (the bundled sample on a fresh machine), a conditional GAN,
-style transfer and texture synthesis with the random filter bank, and DeepDream with the shipped Fashion-MNIST CNN.
+style transfer and texture synthesis with the random filter bank, DeepDream with the shipped Fashion-MNIST CNN, and a
+small binary (garment / background) U-Net segmentation.
 Sizes are chosen so the whole run takes a few minutes on 2 CPU cores (quick=True: under 2 minutes).
 """
 import html
@@ -17,6 +18,7 @@ SETTINGS = {
     "style": dict(full=dict(size=256, steps=100), quick=dict(size=160, steps=60)),
     "texture": dict(full=dict(size=256, steps=100), quick=dict(size=128, steps=60)),
     "dream": dict(full=dict(size=256, steps=20), quick=dict(size=192, steps=15)),
+    "segment": dict(full=dict(steps=60, test_canvases=200), quick=dict(steps=40, test_canvases=100)),
 }
 
 
@@ -74,8 +76,20 @@ def _dream(out, settings, device, data, progress):
                                            "(96 px): dark vertical legs grow")], {}
 
 
+def _segment(out, settings, device, data, progress):
+    s = settings["segment"]
+    from .segment import train
+    ck = train(out, data, steps=s["steps"], batch_size=16, lr=3e-3, width=8, depth=3, binary=True,
+               eval_every=s["steps"], test_canvases=s["test_canvases"], device=device, progress=progress)
+    iou = ck["evals"][-1]["miou_no_background"]
+    return [("predictions.png", f"A U-Net (width 8) after {s['steps']} steps telling garment pixels from background "
+                                f"on held-out canvases: foreground IoU {iou:.3f}"),
+            ("curves.png", "Segmentation loss and foreground IoU per step")], {
+        "segmentation foreground IoU (binary)": f"{iou:.3f}"}
+
+
 APPS = [("Classifier", "cnn", _cnn), ("GAN", "gan", _gan), ("Style transfer and texture synthesis", "style", _style),
-        ("DeepDream", "dream", _dream)]
+        ("DeepDream", "dream", _dream), ("Segmentation", "segment", _segment)]
 
 
 def demo(out="out/demo", quick=False, device=None, data=None, progress=True):

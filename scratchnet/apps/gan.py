@@ -11,13 +11,15 @@ import os
 import numpy
 
 from .. import backend, cli_args, creation, io, optim
+from ..rng import manual_seed, sharded_rows
 from ..data import FashionMNIST
 from ..models.gan import build_gan
 from ..ops.shape import cat
 from ..tensor import Tensor, no_grad
 from . import parallel, plots
 from . import resume as resume_rules
-from .classify import _rng_state, _set_rng_state
+from .common import eval_mode, rng_state, set_rng_state
+from .gan_metrics import Quality
 from .progress import Progress
 from .readout import FirstNonFinite, read_floats
 from .gan_losses import discriminator_loss, generator_loss, gradient_penalty, mode_seeking
@@ -59,7 +61,7 @@ class GANRun:
 
     def distribute(self):
         """Data-parallel over the launcher's ranks (SyncBatchNorm + DistributedDataParallel; see apps.parallel).
-        Call step() inside backend.sharded_rows(lo, hi, batch) with this rank's rows of the global batch."""
+        Call step() inside sharded_rows(lo, hi, batch) with this rank's rows of the global batch."""
         self.g, self.d = parallel.wrap(self.g), parallel.wrap(self.d)
         return self
 
@@ -74,11 +76,8 @@ class GANRun:
 
     def sample(self, n, labels=None):
         z = self.noise(n)
-        with no_grad():
-            self.g.eval()
-            out = self.g(z, self.labels(labels) if labels is not None else None)
-            self.g.train()
-        return out
+        with no_grad(), eval_mode(self.g):
+            return self.g(z, self.labels(labels) if labels is not None else None)
 
     def step(self, real, y):
         """One D update (n_critic of them for WGAN-GP) and one G update; returns the figures to watch as 0-d
@@ -120,7 +119,7 @@ class GANRun:
         g, d = parallel.unwrap(self.g), parallel.unwrap(self.d)
         return {"config": self.config, "g": g.state_dict(), "d": d.state_dict(),
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "step": step,
-                "history": history, "rng": _rng_state()}
+                "history": history, "rng": rng_state()}
 
     @classmethod
     def from_checkpoint(cls, path, device=None, ck=None):
@@ -138,36 +137,9 @@ class GANRun:
         return run, ck
 
 
-class Quality:
-    """FD and class consistency of a run's samples, in the shipped classifier's features (scratchnet.metrics).
-    Noise comes from a private generator, so measuring never changes the run's own random stream."""
-
-    def __init__(self, test_images, n=1000, device=None):
-        from .. import metrics
-        self.metrics, self.n = metrics, n
-        self.clf = metrics.load_classifier(device=device)
-        self.real = metrics.features(self.clf, test_images)
-
-    def __call__(self, run, step):
-        rng = numpy.random.default_rng(step)
-        labels = numpy.arange(self.n) % run.config["num_classes"] if run.config["conditional"] else None
-        z = creation.tensor(rng.standard_normal((self.n, run.config["z_dim"])).astype(numpy.float32),
-                            device=run.device)
-        with no_grad():
-            run.g.eval()
-            x = run.g(z, run.labels(labels) if labels is not None else None)
-            run.g.train()
-        img = ((numpy.clip(x.numpy()[:, 0], -1, 1) + 1) * 127.5).astype(numpy.uint8)
-        out = {"step": step, "fd": self.metrics.frechet_distance(self.real, self.metrics.features(self.clf, img))}
-        if labels is not None:
-            out["class_consistency"] = self.metrics.class_consistency(self.clf, img, labels)
-        return out
-
-
 def write_pictures(run, out, fixed_z, fixed_labels, classes, tag):
     """Sample grid from the fixed noise; for conditional models a row per class; a latent interpolation strip."""
-    with no_grad():
-        run.g.eval()
+    with no_grad(), eval_mode(run.g):
         grid = run.g(fixed_z, run.labels(fixed_labels) if fixed_labels is not None else None)
         caps = [classes[int(c)][:12] for c in fixed_labels] if fixed_labels is not None else [""] * len(grid)
         plots.image_grid(os.path.join(out, f"samples_{tag}.png"), _to_unit(grid), caps)
@@ -182,7 +154,6 @@ def write_pictures(run, out, fixed_z, fixed_labels, classes, tag):
         z = fixed_z[0:1] * (1 - t) + fixed_z[1:2] * t
         strip = run.g(z, run.labels(numpy.full(10, fixed_labels[0])) if fixed_labels is not None else None)
         plots.image_grid(os.path.join(out, "interpolation.png"), _to_unit(strip), [""] * 10, cols=10)
-        run.g.train()
 
 
 def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_size=64, lr=2e-4, data=None,
@@ -202,7 +173,7 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
         raise ValueError(f"--batch-size {batch_size} does not split evenly over {world} ranks")
     writer = parallel.is_writer()
     progress = progress and writer
-    backend.manual_seed(seed)
+    manual_seed(seed)
     if writer:
         resume_rules.start_folder(out)
     ds = FashionMNIST(root=data, train=True)
@@ -238,7 +209,7 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
         start, quality = int(ck["step"]), list(ck.get("quality", []))
         # keep the every-10-steps log; a stopped run's extra entry for its last step is not part of it
         history = [h for h in ck["history"] if (h["step"] - 1) % log_every == 0]
-        _set_rng_state(ck["rng"])
+        set_rng_state(ck["rng"])
         if writer:   # the pictures of the checkpoint's step, in case a stop came between the two
             write_pictures(run, out, fixed_z, fixed_labels, ds.classes, f"step{start:06d}")
     run.distribute()
@@ -249,7 +220,7 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
         x, y = _batch(images, targets, step, batch_size, seed)
         x, y = x[lo:hi], y[lo:hi]      # this rank's rows (all of them in one process)
         real = creation.tensor(x.astype(numpy.float32)[:, None] / 127.5 - 1, device=run.device)  # [-1, 1]
-        with backend.sharded_rows(lo, hi, batch_size):
+        with sharded_rows(lo, hi, batch_size):
             figures = run.step(real, run.labels(y))
         nonfinite.update(step, figures)   # on the device: no sync
         log_now = step % log_every == 0 or step + 1 == steps
@@ -301,7 +272,7 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
 
 def sample_grid(checkpoint, out_path, n=64, class_name=None, device=None, seed=0):
     """Write a grid of n samples from a GAN checkpoint (of one class, by name or index, for conditional models)."""
-    backend.manual_seed(seed)
+    manual_seed(seed)
     run, ck = GANRun.from_checkpoint(checkpoint, device)
     classes = FashionMNIST.spec.classes
     labels = None

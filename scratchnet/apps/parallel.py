@@ -1,7 +1,7 @@
 """What the apps need to train data-parallel under `mpiexec -n N` (or `--nproc N`), equal to one process.
 
 Every rank walks the same global batches and computes its contiguous share of each; random draws along the batch
-(noise, dropout masks, augmentation) are made for the whole batch and cut (backend.sharded_rows), BatchNorm
+(noise, dropout masks, augmentation) are made for the whole batch and cut (rng.sharded_rows), BatchNorm
 becomes SyncBatchNorm, and gradients are averaged by DistributedDataParallel. With mean-reduced losses the
 ranks then take exactly the steps one process takes at the same global batch (to floating-point rounding).
 Only rank 0 writes files and prints.

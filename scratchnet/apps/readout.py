@@ -71,7 +71,7 @@ class FirstNonFinite:
                                       for v in figures.values() if not (isinstance(v, Tensor) and v in dev)):
             self._host = step
         if dev:
-            xp = backend.xp_of(dev[0].data)
+            xp = backend.get_array_module(dev[0].data)
             with backend.on(dev[0].data):
                 bad = ~xp.isfinite(sum(v.data for v in dev[1:]) + dev[0].data)   # NaN and inf propagate
                 self._flag = xp.where(bad, step, -1) if self._flag is None else \

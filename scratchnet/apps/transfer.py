@@ -13,12 +13,13 @@ import os
 import numpy
 
 from .. import backend, cli_args, nn, optim
+from ..rng import manual_seed
 from ..io import atomic_write, atomic_write_json
 from ..data import DataLoader, FashionMNIST
 from ..models import reference_cnn
-from ..nn import functional as F
 from . import plots
 from .classify import evaluate
+from .common import fit
 
 MODES = ("frozen", "finetune", "scratch")
 
@@ -38,16 +39,9 @@ class _Subset:
 
 
 def _fit(model, subset, epochs, lr, batch_size, seed, device):
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = optim.Adam(params, lr=lr)
-    loader = DataLoader(subset, batch_size, shuffle=True, seed=seed, device=device)
-    model.train()
-    for _ in range(epochs):
-        for x, y in loader:
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    """Adam on the parameters that learn (a frozen layer's are left out), run by the apps' one training loop."""
+    opt = optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    fit(model, opt, DataLoader(subset, batch_size, shuffle=True, seed=seed, device=device), epochs)
     return model
 
 
@@ -63,7 +57,7 @@ def transfer(data=None, shots=(20, 50, 100), pretrain_epochs=2, finetune_epochs=
         raise ValueError(f"transfer: pretrain_classes must be 5 distinct classes of 0..9, got {pretrain_classes}")
     old_train = _Subset(train_ds, numpy.isin(train_ds.targets, old), old)
     new_test = _Subset(test_ds, numpy.isin(test_ds.targets, new), new)
-    backend.manual_seed(seeds[0])
+    manual_seed(seeds[0])
     base = _fit(reference_cnn(5).to(device), old_train, pretrain_epochs, lr, 64, seeds[0], device)
     base_acc = evaluate(base, _Subset(test_ds, numpy.isin(test_ds.targets, old), old), device=device)[0]
     if progress:
@@ -78,7 +72,7 @@ def transfer(data=None, shots=(20, 50, 100), pretrain_epochs=2, finetune_epochs=
                                        for c in new])
             few = _Subset(train_ds, index, new)
             for mode in MODES:
-                backend.manual_seed(seed)
+                manual_seed(seed)
                 model = reference_cnn(5).to(device)
                 if mode != "scratch":
                     model.load_state_dict(base.state_dict())

@@ -109,7 +109,7 @@ class _MPI:
 
     @staticmethod
     def _back(host, like):
-        if backend.xp_of(like) is numpy:
+        if backend.get_array_module(like) is numpy:
             if host is not like:
                 like[...] = host
         else:
@@ -133,7 +133,7 @@ class _MPI:
         buf = self._host(array)
         out = numpy.empty((self.size,) + buf.shape, buf.dtype)
         self.comm.Allgather(buf, out)
-        xp = backend.xp_of(array)
+        xp = backend.get_array_module(array)
         return [o if xp is numpy else backend.to_device(o, backend.device_of(array)) for o in out]
 
     def barrier(self):
@@ -184,7 +184,7 @@ class _NCCL(_MPI):
                      ReduceOp.MAX: nccl.NCCL_MAX, ReduceOp.AVG: nccl.NCCL_SUM}
 
     def _dev(self, array):
-        if backend.xp_of(array) is numpy:
+        if backend.get_array_module(array) is numpy:
             return None        # host arrays (metadata, counts) take the MPI path
         if array.dtype not in self.types:
             raise DistributedError(f"backend 'nccl' cannot move dtype {array.dtype}")

@@ -18,7 +18,7 @@ import numpy
 from .. import backend
 from ..nn.module import Module
 from ..autograd import register_post_backward_hook
-from ..tensor import Tensor
+from ..tensor import Tensor, is_grad_enabled
 from . import all_gather_object, world_size, _world_ref
 from .comm import DistributedError, ReduceOp
 
@@ -105,7 +105,7 @@ class DistributedDataParallel(Module):
             tensors = list(self.module.parameters()) + tensors
         if world_size() > 1 and tensors:
             for bucket in _buckets(tensors, self.bucket_cap_bytes):
-                xp = backend.xp_of(bucket[0].data)
+                xp = backend.get_array_module(bucket[0].data)
                 flat = _pack([t.data for t in bucket], xp, bucket[0].dtype)
                 _world_ref().broadcast(flat, 0)
                 self._unpack(flat, [t.data for t in bucket])
@@ -119,7 +119,6 @@ class DistributedDataParallel(Module):
 
     # ---- step time ----
     def forward(self, *args, **kwargs):
-        from ..tensor import is_grad_enabled
         if self.training and is_grad_enabled():
             self._sync_pending = self.require_backward_grad_sync
             if self.broadcast_buffers:
@@ -156,7 +155,7 @@ class DistributedDataParallel(Module):
         _world_ref().all_reduce(has, ReduceOp.MAX)
         live = [p for p, h in zip(params, has) if h]
         for bucket in _buckets(live, self.bucket_cap_bytes):
-            xp = backend.xp_of(bucket[0].data)
+            xp = backend.get_array_module(bucket[0].data)
             grads = [p.grad.data if p.grad is not None else xp.zeros(p.shape, p.dtype) for p in bucket]
             flat = _pack(grads, xp, bucket[0].dtype)
             if len(grads) == 1:

@@ -103,9 +103,9 @@ def upsampler(width, scale):
 
 class SRResNet(nn.Module):
     """Head conv (9×9) + PReLU, `blocks` residual blocks, a 3×3 conv (+BN) added to the head's features (the
-    global skip), sub-pixel upsampling, and a tail conv to C channels. `image_skip` also adds the bilinear
+    global skip), sub-pixel upsampling, and a tail conv to C channels. `image_skip` also adds the bicubic
     upsampling of the input to the output, so the network learns only the detail interpolation misses: the same
-    function class, but training starts from bilinear quality instead of grey, which matters on a CPU budget."""
+    function class, but training starts from bicubic quality instead of grey, which matters on a CPU budget."""
 
     def __init__(self, scale=4, channels=3, blocks=16, width=64, batch_norm=False, image_skip=True, tail_kernel=9):
         super().__init__()
@@ -120,7 +120,7 @@ class SRResNet(nn.Module):
                                   *([nn.BatchNorm2d(width)] if batch_norm else []))
         self.up = upsampler(width, scale)
         self.tail = nn.Conv2d(width, channels, tail_kernel, padding=tail_kernel // 2)
-        self.skip = nn.Upsample(scale_factor=scale, mode="bilinear", align_corners=False) if image_skip else None
+        self.skip = nn.Upsample(scale_factor=scale, mode="bicubic", align_corners=False) if image_skip else None
 
     def forward(self, x):                        # (N, 3, 16, 16): the low-resolution image
         _check_image("srresnet", x, self.channels)

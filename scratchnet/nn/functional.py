@@ -6,6 +6,7 @@ Errors are raised here, at the public boundary, once, in the user's terms (argum
 import numpy
 
 from .. import backend
+from ..rng import random_uniform
 from ..tensor import Tensor, no_grad
 from ..ops import conv as C, pool as P
 from ..ops.activation import relu, leaky_relu, gelu, softmax, log_softmax  # noqa: F401
@@ -14,6 +15,7 @@ from ..ops.activation_more import (prelu, elu, celu, selu, silu, mish, softsign,
 from ..ops.distance import normalize, cosine_similarity, pairwise_distance  # noqa: F401
 from ..ops.loss_more import kl_div, smooth_l1_loss, huber_loss, triplet_margin_loss, cross_entropy  # noqa: F401
 from ..ops.math import tanh, sigmoid  # noqa: F401
+from ..ops.math import where
 from ..ops.linalg import MatMul, matmul
 from ..ops.norm import norm_train
 from ..ops.shape import reshape, unsqueeze, getitem  # noqa: F401
@@ -162,12 +164,12 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     """
     x, unbatched = _check_4d("max_pool2d", input)
     geom = _pool_args("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
-    fn = P.MaxPool2d(geom)
-    y = _finish(fn(x), unbatched)
     if not return_indices:
-        return y
+        return _finish(P.max_pool(x, geom), unbatched)
+    y, argmax = P.max_pool(x, geom, return_argmax=True)
+    y = _finish(y, unbatched)
     xp = backend.get_array_module(x.data)
-    i, j = fn.argmax // geom.k[1], fn.argmax % geom.k[1]
+    i, j = argmax // geom.k[1], argmax % geom.k[1]
     rows = xp.arange(geom.oh).reshape(-1, 1) * geom.s[0] - geom.p[0] + i * geom.d[0]
     cols = xp.arange(geom.ow) * geom.s[1] - geom.p[1] + j * geom.d[1]
     idx = (rows * x.shape[3] + cols).astype(xp.int64)
@@ -186,7 +188,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     x, unbatched = _check_4d("avg_pool2d", input)
     geom = _pool_args("avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
     div = P._avg_divisor(backend.get_array_module(x.data), geom, x.dtype, count_include_pad, divisor_override)
-    return _finish(P.AvgPool2d(geom, div)(x), unbatched)
+    return _finish(P.avg_pool(x, geom, div), unbatched)
 
 
 def _adaptive_matrix(xp, n_in, n_out, dtype):
@@ -268,11 +270,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if n <= 1:
             raise ShapeError(f"batch_norm: expected more than 1 value per channel when training, got input "
                              f"{input.shape}")
-        y, fn = norm_train(input, _channel(weight, input), _channel(bias, input), axes, eps)
+        y, mean, var = norm_train(input, _channel(weight, input), _channel(bias, input), axes, eps)
         if running_mean is not None:
             with no_grad():
-                m = fn.mean.reshape(-1)
-                v = fn.var.reshape(-1) * (n / (n - 1))
+                m = mean.reshape(-1)
+                v = var.reshape(-1) * (n / (n - 1))
                 running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * m
                 running_var.data[...] = (1 - momentum) * running_var.data + momentum * v
         return y
@@ -314,7 +316,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         w, b = _channel(weight, input), _channel(bias, input)
         y = y if w is None else y * w
         return y if b is None else y + b
-    y, _ = norm_train(input, _channel(weight, input), _channel(bias, input), axes, eps)
+    y, _, _ = norm_train(input, _channel(weight, input), _channel(bias, input), axes, eps)
     if running_mean is not None or running_var is not None:
         x = input.data
         n = int(numpy.prod([x.shape[a] for a in axes]))
@@ -341,7 +343,7 @@ def dropout(input, p=0.5, training=True):
         return input
     if p == 1:
         return input * 0
-    keep = backend.random_uniform(input.shape, input.dtype, input.device) >= p
+    keep = random_uniform(input.shape, input.dtype, input.device) >= p
     return input * Tensor((keep * (1.0 / (1 - p))).astype(input.dtype))
 
 
@@ -365,6 +367,5 @@ def embedding(input, weight, padding_idx=None):
             backend.check_later((idx.min() < 0) | (idx.max() >= n), error)
     y = getitem(weight, input)
     if padding_idx is not None:
-        from ..ops.math import where
         y = where(Tensor((input.data != padding_idx)[..., None]), y, y.detach())  # value kept, gradient not
     return y

@@ -1,5 +1,6 @@
 """Loss modules: thin holders of a loss function's options (the maths is in ops/loss.py)."""
 from . import functional as F
+from ..ops.loss_more import legacy_reduction
 from .module import Module
 
 
@@ -51,7 +52,6 @@ class BCEWithLogitsLoss(_Loss):
 
 class KLDivLoss(_Loss):
     def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
-        from ..ops.loss_more import legacy_reduction
         super().__init__(legacy_reduction(size_average, reduce, reduction), log_target=log_target)
 
     fn = staticmethod(F.kl_div)
@@ -59,7 +59,6 @@ class KLDivLoss(_Loss):
 
 class SmoothL1Loss(_Loss):
     def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
-        from ..ops.loss_more import legacy_reduction
         super().__init__(legacy_reduction(size_average, reduce, reduction), beta=beta)
 
     fn = staticmethod(F.smooth_l1_loss)
@@ -74,7 +73,6 @@ class HuberLoss(_Loss):
 
 class TripletMarginLoss(Module):
     def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None, reduce=None, reduction="mean"):
-        from ..ops.loss_more import legacy_reduction
         super().__init__()
         self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
         self.reduction = legacy_reduction(size_average, reduce, reduction)

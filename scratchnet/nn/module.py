@@ -4,6 +4,7 @@ from collections import OrderedDict
 import numpy
 
 from .. import backend
+from ..ops.methods import _dtype_argument
 from ..tensor import Tensor
 
 
@@ -27,7 +28,7 @@ def _checked_value(key, value, target):
         return None, (f"While copying the parameter named \"{key}\", expected a tensor or array from the checkpoint "
                       f"but received {type(value).__name__}")
     try:
-        host = backend.to_numpy(src) if backend.xp_of(target.data) is numpy else src
+        host = backend.to_numpy(src) if backend.get_array_module(target.data) is numpy else src
         if not hasattr(host, "dtype"):
             host = numpy.asarray(host)
     except Exception as e:  # a ragged list, an object that is not array-like
@@ -38,7 +39,7 @@ def _checked_value(key, value, target):
     if tuple(host.shape) != target.shape:
         return None, (f"size mismatch for {key}: copying a param with shape {tuple(host.shape)} from the "
                       f"checkpoint, the shape in the current model is {target.shape}")
-    if backend.xp_of(target.data) is not numpy:
+    if backend.get_array_module(target.data) is not numpy:
         host = backend.to_device(host, target.device)
     with backend.using(target.device):
         return host.astype(target.dtype, copy=True), None
@@ -190,7 +191,6 @@ class Module:
             dev = backend.device(device)
             self._apply(lambda a: backend.to_device(a, dev))
         if dtype is not None:
-            from ..ops.methods import _dtype_argument
             dt = _dtype_argument(dtype)
             self._apply(lambda a: a.astype(dt) if a.dtype.kind == "f" else a)
         return self

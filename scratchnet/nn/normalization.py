@@ -1,5 +1,6 @@
 """LayerNorm and GroupNorm modules (PyTorch's parameters: weight = 1, bias = 0; the maths is in ops/feature_norm.py)."""
 from .. import creation
+from ..errors import ShapeError
 from . import functional as F
 from .module import Module, Parameter
 
@@ -39,7 +40,6 @@ class GroupNorm(Module):
 
     def forward(self, x):
         if x.ndim < 2 or x.shape[1] != self.num_channels:
-            from ..ops.errors import ShapeError
             raise ShapeError(f"{self!r} got input of shape {tuple(x.shape)}: expected (N, {self.num_channels}, *)")
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 

@@ -9,6 +9,7 @@ import math
 import numpy
 
 from .. import backend
+from ..rng import random_uniform
 from ..tensor import Tensor
 from . import math as M
 from .activation import softmax
@@ -23,7 +24,7 @@ def _dropout(a, p):
         return a
     if p >= 1:
         return a * 0
-    keep = backend.random_uniform(a.shape, a.dtype, a.device) >= p
+    keep = random_uniform(a.shape, a.dtype, a.device) >= p
     return a * Tensor((keep * (1.0 / (1 - p))).astype(a.dtype))
 
 

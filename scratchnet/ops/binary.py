@@ -164,11 +164,10 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 def _truth(name, reduce):
     def op(input, dim=None, keepdim=False):
-        from .reduce import _axes
         x = _tensor(input)
         xp = backend.get_array_module(x.data)
         data = x.data if x.dtype == bool else x.data != 0
-        axes = _axes(dim, x.ndim)
+        axes = R._axes(dim, x.ndim)
         if x.ndim == 0:  # dims 0 and -1 of a 0-d tensor are valid (checked above) and reduce nothing
             axes = ()
         return Tensor(xp.asarray(reduce(data, axis=axes, keepdims=keepdim)))

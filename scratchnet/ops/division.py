@@ -6,7 +6,7 @@ Integer division by zero raises, as in PyTorch (checked on the CPU only: on a GP
 from .. import backend
 from ..autograd import Function
 from ..errors import ShapeError
-from .math import _Binary, _check_broadcast, constant
+from .math import _Binary, _check_broadcast, constant, true_divide
 from .promotion import promote
 
 
@@ -85,6 +85,19 @@ def div_rounded(a, b, rounding_mode):
         raise ShapeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                          f"{rounding_mode!r}")
     return _apply(DivRounded(rounding_mode), "div", a, b)
+
+
+def div(a, b, rounding_mode=None):
+    """div(input, other, rounding_mode=None): a / b, broadcast. True division (rounding_mode=None) of integers
+    gives the default float dtype, as in PyTorch; rounding_mode="floor" or "trunc" rounds the quotient (see
+    ops/division.py, whose gradient is 0).
+
+    Forward:  y = a / b  (floor(a / b) or trunc(a / b) with a rounding_mode)
+    Backward: da = sum_to(gy / b, a.shape), db = sum_to(-gy * a / b**2, b.shape); 0 with a rounding_mode
+    """
+    if rounding_mode is None:
+        return true_divide(a, b)
+    return div_rounded(a, b, rounding_mode)
 
 
 def floor_divide(a, b):

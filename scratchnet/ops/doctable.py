@@ -17,6 +17,7 @@ import inspect
 import re
 
 KEYS = ("Forward", "Backward")
+START, END = "<!-- op-table:start -->", "<!-- op-table:end -->"  # where README.md holds the generated table
 
 # Public callables that are not ops: they need a docstring saying what they do, not a forward/backward formula
 NOT_OPS = {
@@ -24,10 +25,9 @@ NOT_OPS = {
                    "set_num_threads", "get_num_threads", "is_grad_enabled", "save", "load", "gradcheck",
                    "gradgradcheck", "result_type", "promote_types", "use_kernels"},
     "scratchnet.nn.functional": {"check_same_dtype"},
-    "Tensor": {"shape", "ndim", "dtype", "device", "data", "grad", "grad_fn", "is_leaf", "requires_grad",
-               "requires_grad_", "retain_grad", "register_hook", "backward", "numpy", "item", "tolist", "size",
-               "dim", "numel", "element_size", "is_floating_point", "__len__", "__bool__", "__float__", "__int__",
-               "__index__", "__array__", "__array_ufunc__", "__repr__"},
+    "Tensor": {"shape", "ndim", "dtype", "device", "grad_fn", "is_leaf", "requires_grad_", "retain_grad", "backward",
+               "numpy", "item", "tolist", "size", "dim", "numel", "element_size", "is_floating_point", "__len__",
+               "__bool__", "__float__", "__int__", "__index__", "__array__"},
 }
 
 # Dunders of Tensor that are no part of its documented surface (the class docstring speaks for construction)
@@ -39,8 +39,8 @@ _TENSOR_SKIP = {"__init__", "__class__", "__repr__", "__hash__", "__dict__", "__
 def _module_members(module):
     for name in sorted(vars(module)):
         value = getattr(module, name)
-        if name.startswith("_") or inspect.isclass(value) or inspect.ismodule(value) or not callable(value):
-            continue
+        if name.startswith("_") or inspect.isclass(value) or not callable(value):
+            continue  # a module is skipped unless it is callable, as `scratchnet.tensor(data)` is
         yield name, value
 
 
@@ -50,8 +50,9 @@ def _tensor_members():
         if name in _TENSOR_SKIP or (name.startswith("_") and not (name.startswith("__") and name.endswith("__"))):
             continue
         value = inspect.getattr_static(Tensor, name)
-        if name.startswith("__") and getattr(object, name, None) is value:
-            continue  # inherited from object, not Tensor's
+        if (name.startswith("__") and getattr(object, name, None) is value) or \
+                not (callable(value) or isinstance(value, (property, staticmethod, classmethod))):
+            continue  # inherited from object, or a plain attribute (__array_ufunc__ = None opts out of NumPy's)
         yield name, value
 
 
@@ -73,6 +74,8 @@ def docstring(value):
     """The docstring a user's help() shows for a function, method or property."""
     if isinstance(value, (staticmethod, classmethod)):
         value = value.__func__
+    if inspect.ismodule(value):  # a callable module: what calling it does
+        value = type(value).__call__
     if isinstance(value, property):
         return inspect.cleandoc(value.__doc__ or (value.fget.__doc__ if value.fget else "") or "")
     return inspect.cleandoc(getattr(value, "__doc__", None) or "")
@@ -103,7 +106,7 @@ def table():
     for owner, name, value in surface():
         if owner == "Tensor" or not is_op(owner, name):
             continue
-        label = name if owner == "scratchnet" else f"{owner.split('.')[-1]}.{name}"
+        label = {"scratchnet": "", "scratchnet.nn.functional": "F."}.get(owner, owner[len("scratchnet."):] + ".") + name
         if id(value) in seen:
             seen[id(value)][0].append(label)
             continue
@@ -114,3 +117,22 @@ def table():
     lines = ["| op | forward | backward |", "|---|---|---|"]
     lines += [f"| `{'`, `'.join(labels)}` | {cell(fwd)} | {cell(bwd)} |" for labels, fwd, bwd in rows]
     return "\n".join(lines) + "\n"
+
+
+def table_in(text):
+    """The table between the START and END markers of a document's text (None without the markers)."""
+    if START not in text or END not in text:
+        return None
+    return text.split(START, 1)[1].split(END, 1)[0].strip("\n") + "\n"
+
+
+def write_into(path):
+    """Replace the table between the markers in the Markdown file `path` by the current one (atomically)."""
+    from ..io import atomic_write
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if table_in(text) is None:
+        raise ValueError(f"{path}: no {START} ... {END} markers to put the op table between")
+    head, rest = text.split(START, 1)
+    new = head + START + "\n" + table() + END + rest.split(END, 1)[1]
+    atomic_write(path, lambda f: f.write(new.encode("utf-8")))

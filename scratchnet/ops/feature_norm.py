@@ -21,7 +21,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             raise ShapeError(f"layer_norm: {name} of shape {tuple(t.shape)} must have normalized_shape {shape}")
     # γ and β vary over the normalised axes, so they are applied outside the fused op (whose fast backward
     # assumes per-channel constants there)
-    y, _ = norm_train(input, None, None, tuple(range(input.ndim - k, input.ndim)), eps)
+    y, _, _ = norm_train(input, None, None, tuple(range(input.ndim - k, input.ndim)), eps)
     if weight is not None:
         y = y * weight
     if bias is not None:
@@ -45,7 +45,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                              f"{tuple(input.shape)}")
     # the group size from the known dims: -1 is ambiguous for an empty batch
     grouped = reshape(input, n, num_groups, math.prod(input.shape[1:]) // num_groups)
-    y, _ = norm_train(grouped, None, None, (2,), eps)
+    y, _, _ = norm_train(grouped, None, None, (2,), eps)
     y = reshape(y, input.shape)
     per_channel = (c,) + (1,) * (input.ndim - 2)
     if weight is not None:

@@ -10,10 +10,14 @@ import inspect
 import weakref
 
 from .. import backend
+from ..rng import random_normal, random_uniform
 from ..autograd import Function
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, is_grad_enabled
 from . import math as M, division as D, activation as A
+from ..creation import tensor
+from .getitem import getitem_raw, raw_index
+from .shape import broadcast_to, sum_to
 from .cast import astype, clone
 from .promotion import constant, is_scalar
 
@@ -29,7 +33,6 @@ class Overwrite(Function):
         return xp.broadcast_to(xp.asarray(v, dtype=x.dtype), x.shape).copy()
 
     def backward(self, gy):
-        from .shape import sum_to
         return None, (sum_to(gy, self.inputs[1].shape) if self.needs_input_grad[1] else None)
 
 
@@ -47,7 +50,6 @@ class IndexPut(Function):
         return y
 
     def backward(self, gy):
-        from .shape import getitem_raw, sum_to
         gx = gv = None
         if self.needs_input_grad[0]:
             gx = IndexPut(self.index)(gy, constant(0, gy.dtype))
@@ -109,7 +111,7 @@ def _inplace(op, name):
     def method(self, *args, **kwargs):
         return commit(self, op(source(self), *args, **kwargs), f"{name}()")
     method.__name__, method.__qualname__ = name, f"Tensor.{name}"
-    method.__doc__ = (f"x.{name}(...): {op.__name__} written back into x (x itself, returned); autograd records it "
+    method.__doc__ = (f"x.{name}(...): {op.__name__} written back into x (x itself, returned);\nautograd records it "
                       f"as PyTorch does, so the gradient is the out-of-place op's.\n\n"
                       + inspect.cleandoc(op.__doc__ or ""))
     return method
@@ -139,7 +141,6 @@ def _constant_like(self, value):
         return value
     if is_scalar(value):
         return constant(value, self.dtype)
-    from ..creation import tensor
     return tensor(value, dtype=self.dtype, device=self.device)
 
 
@@ -182,7 +183,6 @@ def copy_(self, src):
             raise ValueError
     except ValueError:
         raise ShapeError(f"copy_(): source shape {src.shape} does not broadcast to {self.shape}") from None
-    from .shape import broadcast_to
     src = broadcast_to(astype(src, self.dtype), self.shape)
     return commit(self, clone(src) if src.requires_grad else Tensor(src.data), "copy_()")
 
@@ -194,7 +194,7 @@ def uniform_(self, a=0.0, b=1.0):
     Forward:  x <- u, u_i ~ U(a, b)
     Backward: dx_old = 0 (random fill, no gradient to a or b)
     """
-    r = backend.random_uniform(self.shape, self.dtype, self.device) * (b - a) + a
+    r = random_uniform(self.shape, self.dtype, self.device) * (b - a) + a
     return commit(self, Tensor(r.astype(self.dtype, copy=False)), "uniform_()")
 
 
@@ -205,7 +205,7 @@ def normal_(self, mean=0.0, std=1.0):
     Forward:  x <- z, z_i ~ N(mean, std**2)
     Backward: dx_old = 0 (random fill, no gradient to mean or std)
     """
-    r = backend.random_normal(self.shape, self.dtype, self.device) * std + mean
+    r = random_normal(self.shape, self.dtype, self.device) * std + mean
     return commit(self, Tensor(r.astype(self.dtype, copy=False)), "normal_()")
 
 
@@ -216,7 +216,6 @@ def setitem(self, index, value):
     Forward:  x[index] <- value
     Backward: dx_old = gy with the places at index zeroed, dvalue = sum_to(gy[index], value.shape)
     """
-    from .shape import raw_index
     idx = raw_index(index, self.data)
     v = _constant_like(self, value)
     if is_grad_enabled() and (self.requires_grad or v.requires_grad):
@@ -230,9 +229,9 @@ def setitem(self, index, value):
 def install(Tensor):
     unary = {"neg_": M.neg, "exp_": M.exp, "log_": M.log, "sqrt_": M.sqrt, "abs_": M.abs, "sin_": M.sin,
              "cos_": M.cos, "tanh_": M.tanh, "sigmoid_": M.sigmoid, "relu_": A.relu}
-    binary = {"mul_": M.mul, "div_": M.div, "pow_": M.pow, "clamp_": M.clamp, "clip_": M.clamp,
+    binary = {"mul_": M.mul, "div_": D.div, "pow_": M.pow, "clamp_": M.clamp, "clip_": M.clamp,
               "floor_divide_": D.floor_divide, "remainder_": D.remainder, "fmod_": D.fmod,
-              "__imul__": M.mul, "__itruediv__": M.div, "__ipow__": M.pow, "__ifloordiv__": D.floor_divide,
+              "__imul__": M.mul, "__itruediv__": M.true_divide, "__ipow__": M.pow, "__ifloordiv__": D.floor_divide,
               "__imod__": D.remainder}
     for name, op in {**unary, **binary}.items():
         setattr(Tensor, name, _inplace(op, name))

@@ -135,7 +135,7 @@ def to(self, *args, dtype=None, device=None):
 def install():
     ops = {
         "__add__": M.add, "__radd__": _rev(M.add), "__sub__": M.sub, "__rsub__": _rev(M.sub),
-        "__mul__": M.mul, "__rmul__": _rev(M.mul), "__truediv__": M.div, "__rtruediv__": _rev(M.div),
+        "__mul__": M.mul, "__rmul__": _rev(M.mul), "__truediv__": M.true_divide, "__rtruediv__": _rev(M.true_divide),
         "__pow__": M.pow, "__rpow__": _rev(M.pow), "__matmul__": L.matmul, "__rmatmul__": _rev(L.matmul),
         "__neg__": M.neg, "__pos__": _pos, "__abs__": M.abs,
         "__eq__": M.eq, "__ne__": M.ne, "__lt__": M.lt, "__le__": M.le, "__gt__": M.gt, "__ge__": M.ge,
@@ -147,11 +147,11 @@ def install():
         "__xor__": B.bitwise_xor, "__rxor__": _rev(B.bitwise_xor),
         "__lshift__": B.bitwise_left_shift, "__rlshift__": _rev(B.bitwise_left_shift),
         "__rshift__": B.bitwise_right_shift, "__rrshift__": _rev(B.bitwise_right_shift),
-        "floor_divide": D.floor_divide, "remainder": D.remainder, "fmod": D.fmod,
+        "true_divide": M.true_divide, "floor_divide": D.floor_divide, "remainder": D.remainder, "fmod": D.fmod,
         "bitwise_and": B.bitwise_and, "bitwise_or": B.bitwise_or, "bitwise_xor": B.bitwise_xor,
         "bitwise_not": B.bitwise_not, "bitwise_left_shift": B.bitwise_left_shift,
         "bitwise_right_shift": B.bitwise_right_shift,
-        "add": M.add, "sub": M.sub, "mul": M.mul, "div": M.div, "pow": M.pow, "matmul": L.matmul,
+        "add": M.add, "sub": M.sub, "mul": M.mul, "div": D.div, "pow": M.pow, "matmul": L.matmul,
         "neg": M.neg, "exp": M.exp, "log": M.log, "sqrt": M.sqrt, "abs": M.abs, "sin": M.sin, "cos": M.cos,
         "tanh": M.tanh, "sigmoid": M.sigmoid, "relu": A.relu, "leaky_relu": A.leaky_relu,
         "softmax": A.softmax, "log_softmax": A.log_softmax,

@@ -12,6 +12,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from . import math as M
+from .getitem import IndexAdd
 from .shape import broadcast_to, reshape, _norm_dim
 from ..errors import EmptyReductionError, ShapeError
 
@@ -192,7 +193,6 @@ class MaxDim(Function):
         grids[self.dim] = idx
         if not self.keepdim:
             gy = reshape(gy, idx.shape)
-        from .shape import IndexAdd
         return IndexAdd(tuple(grids), x.shape)(gy)
 
 

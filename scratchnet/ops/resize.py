@@ -5,8 +5,10 @@ Every mode is separable: an output index o along an axis of n_in -> n_out sample
     nearest-exact:  src = floor((o + 0.5) · scale)
     (bi/tri)linear: src = (o + 0.5) · scale − 0.5, clamped at 0, or o · (in − 1)/(out − 1) with align_corners;
                     y[o] = (1 − λ)·x[i] + λ·x[i + 1] with i = floor(src), λ = src − i.
-Nearest modes are a gather along the axis (backward: scatter-add); linear modes multiply the axis by an
-(n_out, n_in) matrix A of tent weights (backward: Aᵀ), so both are differentiable to any order.
+    bicubic:        src as (bi)linear but not clamped; y[o] = Σ_{k=-1..2} w_k(λ)·x[clamp(i + k)], Keys' cubic
+                    convolution with a = −0.75 (PyTorch's choice; Pillow and MATLAB use −0.5).
+Nearest modes are a gather along the axis (backward: scatter-add); linear and cubic modes multiply the axis by an
+(n_out, n_in) matrix A of tent or cubic weights (backward: Aᵀ), so both are differentiable to any order.
 """
 import math
 
@@ -16,10 +18,12 @@ from .. import backend
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .linalg import matmul
-from .shape import getitem, transpose
+from .getitem import getitem
+from .shape import transpose
 
-_LINEAR = {"linear": 3, "bilinear": 4, "trilinear": 5}
+_LINEAR = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
 MODES = ("nearest", "nearest-exact") + tuple(_LINEAR)
+CUBIC_A = -0.75
 
 
 def _per_axis(value, k, name):
@@ -54,16 +58,37 @@ def tent_matrix(n_in, n_out, scale, align_corners):
     return m
 
 
+def cubic_matrix(n_in, n_out, scale, align_corners):
+    """A (n_out, n_in) of bicubic weights: row o holds Keys' w_k(λ) at clamp(i + k), k = −1..2 (repeated indices at
+    the edges add up, as PyTorch's border handling), with i = floor(src(o)), λ = src(o) − i."""
+    o = numpy.arange(n_out, dtype=numpy.float64)
+    src = (o * ((n_in - 1) / (n_out - 1)) if n_out > 1 else numpy.zeros(n_out)) if align_corners else \
+        (o + 0.5) * scale - 0.5
+    i = numpy.floor(src).astype(numpy.int64)
+    t, a = src - i, CUBIC_A
+
+    def near(d):   # |d| <= 1
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d):    # 1 < |d| < 2
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    m = numpy.zeros((n_out, n_in))
+    for k, w in ((-1, far(t + 1)), (0, near(t)), (1, near(1 - t)), (2, far(2 - t))):
+        numpy.add.at(m, (numpy.arange(n_out), numpy.clip(i + k, 0, n_in - 1)), w)
+    return m
+
+
 @backend.follows_device
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
     recompute_scale_factor=None, antialias=False), as PyTorch's F.interpolate: (N, C, *spatial) with 1 to 3 spatial
     dims resized to `size` or by `scale_factor`; modes "nearest", "nearest-exact", "linear", "bilinear",
-    "trilinear". Each axis maps o -> src(o) by PyTorch's coordinate rule (see the module docstring).
+    "bicubic", "trilinear". Each axis maps o -> src(o) by PyTorch's coordinate rule (see the module docstring).
 
-    Forward:  nearest: y[o] = x[floor(src(o))];  linear: y[o] = (1-λ)·x[i] + λ·x[i+1], i = floor(src(o)), per axis
-    Backward: dx = the transposed map: gy scatter-added to x[i] (nearest), or with weights 1-λ and λ (linear)
+    Forward:  nearest: y[o] = x[floor(src(o))];  linear: y[o] = (1-λ)·x[i] + λ·x[i+1], i = floor(src(o)), per axis;
+              bicubic: y[o] = Σ_k w_k(λ)·x[clamp(i+k)], k = -1..2 (Keys, a = -0.75)
+    Backward: dx = the transposed map: gy scatter-added to x[i] (nearest), or with the same weights (linear, cubic)
     """
     k = input.ndim - 2
     if not 1 <= k <= 3:
@@ -97,7 +122,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         if i == o and (s == 1 or (mode in _LINEAR and align_corners)):  # the identity
             continue
         if mode in _LINEAR:
-            a = Tensor(xp.asarray(tent_matrix(i, o, s, bool(align_corners)).T.astype(input.dtype)))
+            weights = cubic_matrix if mode == "bicubic" else tent_matrix
+            a = Tensor(xp.asarray(weights(i, o, s, bool(align_corners)).T.astype(input.dtype)))
             y = transpose(matmul(transpose(y, axis, -1), a), axis, -1)
         else:
             idx = xp.asarray(source_positions(i, o, s, mode, align_corners).astype(numpy.int64))

@@ -8,8 +8,9 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from . import math as M
-from .index import along, gather_raw, scatter_add_raw, written, _scatter_args, _flat0
-from .shape import getitem, reshape
+from .along import along, gather_raw, scatter_add_raw, written, _scatter_args, _flat0
+from .getitem import getitem
+from .shape import reshape
 
 REDUCES = ("sum", "prod", "mean", "amax", "amin")
 

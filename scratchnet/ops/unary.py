@@ -12,6 +12,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from . import math as M
+from ..creation import tensor
 from .cast import astype
 from .special import Erf, Erfinv
 
@@ -24,7 +25,6 @@ def _tensor(x, name="input"):
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (bool, int, float, numpy.number, numpy.ndarray, list, tuple)):
-        from ..creation import tensor
         return tensor(x)
     raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
 

@@ -27,57 +27,57 @@ class Adam(Optimizer):
 
     def step(self, closure=None):
         loss = closure() if closure is not None else None
-        for g in self.param_groups:
-            b1, b2 = g["betas"]
-            params = self._with_grads(g)
+        for group in self.param_groups:
+            b1, b2 = group["betas"]
+            params = self._with_grads(group)
             if _flat.usable(self, params):
-                self._flat_step(g, params)
+                self._flat_step(group, params)
                 continue
             for p in params:
                 xp = backend.get_array_module(p.data)
-                grad = p.grad.data if not g["maximize"] else -p.grad.data
-                if g["weight_decay"]:
+                grad = p.grad.data if not group["maximize"] else -p.grad.data
+                if group["weight_decay"]:
                     if self.decoupled:
-                        p.data *= 1 - g["lr"] * g["weight_decay"]
+                        p.data *= 1 - group["lr"] * group["weight_decay"]
                     else:
-                        grad = grad + g["weight_decay"] * p.data
+                        grad = grad + group["weight_decay"] * p.data
                 st = self.state.setdefault(p, {})
                 if not st:
                     st["step"] = 0
                     st["exp_avg"] = xp.zeros_like(p.data)
                     st["exp_avg_sq"] = xp.zeros_like(p.data)
-                    if g["amsgrad"]:
+                    if group["amsgrad"]:
                         st["max_exp_avg_sq"] = xp.zeros_like(p.data)
                 st["step"] += 1
                 m, v = st["exp_avg"], st["exp_avg_sq"]
                 m += (1 - b1) * (grad - m)
                 v *= b2
                 v += (1 - b2) * grad * grad
-                step_size = g["lr"] / (1 - b1 ** st["step"])
+                step_size = group["lr"] / (1 - b1 ** st["step"])
                 bc2_sqrt = math.sqrt(1 - b2 ** st["step"])
-                if g["amsgrad"]:
+                if group["amsgrad"]:
                     xp.maximum(st["max_exp_avg_sq"], v, out=st["max_exp_avg_sq"])
                     v = st["max_exp_avg_sq"]
-                denom = xp.sqrt(v) / bc2_sqrt + g["eps"]
+                denom = xp.sqrt(v) / bc2_sqrt + group["eps"]
                 p.data -= step_size * (m / denom)
         return loss
 
-    def _flat_step(self, g, params):
+    def _flat_step(self, group, params):
         """The same update on a GPU, for the whole group at once: the state of all parameters lives in one flat
         buffer (each parameter's state a view of it), so a step is ~12 whole-group kernels plus one subtraction
         per parameter instead of ~13 kernels per parameter. The arithmetic is the per-parameter loop's, in the same
         order, so both give the same numbers."""
-        b1, b2 = g["betas"]
-        xp, buf = backend.get_array_module(params[0].data), _flat.buffers(self, g, params)
+        b1, b2 = group["betas"]
+        xp, buf = backend.get_array_module(params[0].data), _flat.buffers(self, group, params)
         grad = xp.concatenate([p.grad.data.reshape(-1) for p in params])
-        if g["maximize"]:
+        if group["maximize"]:
             grad = -grad
-        if g["weight_decay"]:
+        if group["weight_decay"]:
             if self.decoupled:
                 for p in params:
-                    p.data *= 1 - g["lr"] * g["weight_decay"]
+                    p.data *= 1 - group["lr"] * group["weight_decay"]
             else:
-                grad = grad + g["weight_decay"] * xp.concatenate([p.data.reshape(-1) for p in params])
+                grad = grad + group["weight_decay"] * xp.concatenate([p.data.reshape(-1) for p in params])
         for p in params:
             self.state[p]["step"] += 1
         t = self.state[params[0]]["step"]
@@ -85,12 +85,12 @@ class Adam(Optimizer):
         m += (1 - b1) * (grad - m)
         v *= b2
         v += (1 - b2) * grad * grad
-        step_size = g["lr"] / (1 - b1 ** t)
+        step_size = group["lr"] / (1 - b1 ** t)
         bc2_sqrt = math.sqrt(1 - b2 ** t)
-        if g["amsgrad"]:
+        if group["amsgrad"]:
             xp.maximum(buf["max_exp_avg_sq"], v, out=buf["max_exp_avg_sq"])
             v = buf["max_exp_avg_sq"]
-        update = step_size * (m / (xp.sqrt(v) / bc2_sqrt + g["eps"]))
+        update = step_size * (m / (xp.sqrt(v) / bc2_sqrt + group["eps"]))
         for p, (a, b) in zip(params, buf["spans"]):
             p.data -= update[a:b].reshape(p.shape)
 

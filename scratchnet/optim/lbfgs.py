@@ -133,9 +133,9 @@ class LBFGS(Optimizer):
 
     @no_grad()
     def step(self, closure):
-        g = self.param_groups[0]
-        lr, max_iter, max_eval = g["lr"], g["max_iter"], g["max_eval"]
-        tol_grad, tol_change, history = g["tolerance_grad"], g["tolerance_change"], g["history_size"]
+        group = self.param_groups[0]
+        lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
+        tol_grad, tol_change, history = group["tolerance_grad"], group["tolerance_change"], group["history_size"]
         xp = backend.get_array_module(self._params[0].data)
 
         def evaluate():
@@ -179,7 +179,7 @@ class LBFGS(Optimizer):
             gtd = float(grad @ d)
             if gtd > -tol_change:
                 break
-            if g["line_search_fn"] == "strong_wolfe":
+            if group["line_search_fn"] == "strong_wolfe":
                 x0 = self._get()
 
                 def at(step):

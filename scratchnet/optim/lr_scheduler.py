@@ -5,9 +5,9 @@ import math
 class LRScheduler:
     def __init__(self, optimizer, last_epoch=-1):
         self.optimizer = optimizer
-        for g in optimizer.param_groups:
-            g.setdefault("initial_lr", g["lr"])  # a resumed optimizer brings its initial_lr along
-        self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])  # a resumed optimizer brings its initial_lr along
+        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self.step()
 
@@ -16,9 +16,9 @@ class LRScheduler:
 
     def step(self):
         self.last_epoch += 1
-        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
-            g["lr"] = self.lr_at(base, self.last_epoch)
-        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = self.lr_at(base, self.last_epoch)
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     def get_last_lr(self):
         return list(self._last_lr)
@@ -66,9 +66,9 @@ class LambdaLR(LRScheduler):
 
     def step(self):
         self.last_epoch += 1
-        for g, base, f in zip(self.optimizer.param_groups, self.base_lrs, self.lr_lambdas):
-            g["lr"] = base * f(self.last_epoch)
-        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+        for group, base, f in zip(self.optimizer.param_groups, self.base_lrs, self.lr_lambdas):
+            group["lr"] = base * f(self.last_epoch)
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     def state_dict(self):
         return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}

@@ -40,8 +40,8 @@ class Optimizer:
         def counted_step(self, *args, **kw):
             with backend.on(self.param_groups[0]["params"][0].data):
                 result = step(self, *args, **kw)
-            for g in self.param_groups:
-                for p in g["params"]:
+            for group in self.param_groups:
+                for p in group["params"]:
                     if p.grad is not None:
                         p._vc[0] += 1
             return result
@@ -58,8 +58,8 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups = []
         self.state = {}
-        for g in groups:
-            self.add_param_group(g)
+        for group in groups:
+            self.add_param_group(group)
 
     def add_param_group(self, group):
         group = dict(group)
@@ -73,7 +73,7 @@ class Optimizer:
         owner = type(self).__name__
         if len({id(p) for p in group["params"]}) != len(group["params"]):
             warnings.warn(f"{owner}: a parameter group holds the same parameter more than once", stacklevel=3)
-        ids = {id(p) for g in self.param_groups for p in g["params"]}
+        ids = {id(p) for group in self.param_groups for p in group["params"]}
         if any(id(p) in ids for p in group["params"]):
             raise ValueError(f"{owner}: some parameters appear in more than one parameter group")
         for k, v in self.defaults.items():
@@ -88,8 +88,8 @@ class Optimizer:
         return [p for p in group["params"] if p.requires_grad and p.grad is not None]
 
     def zero_grad(self, set_to_none=True):
-        for g in self.param_groups:
-            for p in g["params"]:
+        for group in self.param_groups:
+            for p in group["params"]:
                 if set_to_none or p.grad is None:
                     p.grad = None
                 else:
@@ -100,7 +100,7 @@ class Optimizer:
 
     # ---- saving ----
     def _index(self):
-        return {id(p): i for i, p in enumerate(p for g in self.param_groups for p in g["params"])}
+        return {id(p): i for i, p in enumerate(p for group in self.param_groups for p in group["params"])}
 
     @staticmethod
     @backend.follows_device
@@ -110,11 +110,11 @@ class Optimizer:
     def state_dict(self):
         """{'state': {index: {name: array or number}}, 'param_groups': [{hyper-parameters, 'params': [index]}]}"""
         index = self._index()
-        params = {id(p): p for g in self.param_groups for p in g["params"]}
+        params = {id(p): p for group in self.param_groups for p in group["params"]}
         state = {index[pid]: {k: (self._copy(v) if hasattr(v, "shape") else copy.deepcopy(v)) for k, v in s.items()}
                  for pid, s in ((id(p), s) for p, s in self.state.items()) if pid in params}
-        groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [index[id(p)] for p in g["params"]]}
-                  for g in self.param_groups]
+        groups = [{**{k: v for k, v in group.items() if k != "params"},
+                   "params": [index[id(p)] for p in group["params"]]} for group in self.param_groups]
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):

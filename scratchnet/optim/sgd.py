@@ -17,21 +17,21 @@ class SGD(Optimizer):
 
     def step(self, closure=None):
         loss = closure() if closure is not None else None
-        for g in self.param_groups:
-            for p in self._with_grads(g):
-                grad = p.grad.data if not g["maximize"] else -p.grad.data
-                if g["weight_decay"]:
-                    grad = grad + g["weight_decay"] * p.data
-                if g["momentum"]:
+        for group in self.param_groups:
+            for p in self._with_grads(group):
+                grad = p.grad.data if not group["maximize"] else -p.grad.data
+                if group["weight_decay"]:
+                    grad = grad + group["weight_decay"] * p.data
+                if group["momentum"]:
                     st = self.state.setdefault(p, {})
                     buf = st.get("momentum_buffer")
                     if buf is None:
                         buf = st["momentum_buffer"] = grad.copy()
                     else:
-                        buf *= g["momentum"]
-                        buf += (1 - g["dampening"]) * grad
-                    grad = grad + g["momentum"] * buf if g["nesterov"] else buf
-                p.data -= g["lr"] * grad
+                        buf *= group["momentum"]
+                        buf += (1 - group["dampening"]) * grad
+                    grad = grad + group["momentum"] * buf if group["nesterov"] else buf
+                p.data -= group["lr"] * grad
         return loss
 
 
@@ -49,35 +49,35 @@ class RMSprop(Optimizer):
 
     def step(self, closure=None):
         loss = closure() if closure is not None else None
-        for g in self.param_groups:
-            for p in self._with_grads(g):
+        for group in self.param_groups:
+            for p in self._with_grads(group):
                 xp = backend.get_array_module(p.data)
-                grad = p.grad.data if not g["maximize"] else -p.grad.data
-                if g["weight_decay"]:
-                    grad = grad + g["weight_decay"] * p.data
+                grad = p.grad.data if not group["maximize"] else -p.grad.data
+                if group["weight_decay"]:
+                    grad = grad + group["weight_decay"] * p.data
                 st = self.state.setdefault(p, {})
                 if not st:
                     st["step"] = 0
                     st["square_avg"] = xp.zeros_like(p.data)
-                    if g["momentum"] > 0:
+                    if group["momentum"] > 0:
                         st["momentum_buffer"] = xp.zeros_like(p.data)
-                    if g["centered"]:
+                    if group["centered"]:
                         st["grad_avg"] = xp.zeros_like(p.data)
                 st["step"] += 1
                 sq = st["square_avg"]
-                sq *= g["alpha"]
-                sq += (1 - g["alpha"]) * grad * grad
-                if g["centered"]:
+                sq *= group["alpha"]
+                sq += (1 - group["alpha"]) * grad * grad
+                if group["centered"]:
                     ga = st["grad_avg"]
-                    ga += (1 - g["alpha"]) * (grad - ga)
-                    avg = xp.sqrt(sq - ga * ga) + g["eps"]
+                    ga += (1 - group["alpha"]) * (grad - ga)
+                    avg = xp.sqrt(sq - ga * ga) + group["eps"]
                 else:
-                    avg = xp.sqrt(sq) + g["eps"]
-                if g["momentum"] > 0:
+                    avg = xp.sqrt(sq) + group["eps"]
+                if group["momentum"] > 0:
                     buf = st["momentum_buffer"]
-                    buf *= g["momentum"]
+                    buf *= group["momentum"]
                     buf += grad / avg
-                    p.data -= g["lr"] * buf
+                    p.data -= group["lr"] * buf
                 else:
-                    p.data -= g["lr"] * (grad / avg)
+                    p.data -= group["lr"] * (grad / avg)
         return loss

@@ -1,0 +1,376 @@
+"""Image restoration (what `scratchnet restore train|evaluate|apply` runs): super-resolution, denoising and
+inpainting networks trained on patches of the bundled photos and measured on the held-out ones.
+
+Training: Adam with a cosine learning-rate decay to 0 over the run; the batch of step t is a pure function of
+(seed, t) (epoch e = t // steps_per_epoch reads a permutation seeded by (seed, e) of the pairs), and the random
+state is saved with every checkpoint, so a resumed run repeats the uninterrupted one exactly. A run writes into
+its folder: checkpoint.npz, history.json, curves.png (loss, held-out PSNR), results.md/json (a table per image
+and the mean) and one picture per held-out image (e.g. low-res | bicubic | scratchnet | ground truth with zoomed
+crops, PSNR/SSIM printed on each). `apply` restores any image file with a checkpoint or the shipped weights.
+"""
+import math
+import os
+
+import numpy
+
+from .. import backend, creation, io, optim
+from .. import restoration_metrics as M
+from ..data import restoration as data
+from ..models.restoration import MODELS
+from ..nn import functional as F
+from ..tensor import no_grad
+from . import plots
+from . import resume as resume_rules
+from .common import rng_state, set_rng_state
+from .progress import Progress
+from .readout import read_floats
+from .restore_report import describe, mean_row, picture, write_table
+
+WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "models", "weights")
+# the app's model sizes (the paper sizes are the model functions' defaults): small enough to train on a CPU
+SIZES = {"srresnet": dict(blocks=4, width=32, tail_kernel=3), "dncnn": dict(depth=10, width=32),
+         "unet": dict(width=16, depth=3), "srcnn": {}, "espcn": {}}
+DEFAULTS = {"sr": dict(model="srresnet", loss="l1"), "denoise": dict(model="dncnn", loss="l2"),
+            "inpaint": dict(model="unet", loss="l1")}
+
+
+class RestoreDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last checkpoint on disk is from before it."""
+
+
+def make_config(task, model=None, scale=3, sigma=25.0, loss=None):
+    """The settings that define a network and what it restores (stored in checkpoints and weight files)."""
+    if task not in MODELS:
+        raise ValueError(f"task must be one of {', '.join(MODELS)}, got {task!r}")
+    model = model or DEFAULTS[task]["model"]
+    if model not in MODELS[task]:
+        raise ValueError(f"--model {model!r} is not a {task} model: choose from {', '.join(MODELS[task])}")
+    return dict(task=task, model=model, scale=int(scale) if task == "sr" else None,
+                sigma=float(sigma) if task == "denoise" else None, loss=loss or DEFAULTS[task]["loss"],
+                kwargs=dict(SIZES[model]))
+
+
+def build(config):
+    fn = MODELS[config["task"]][config["model"]]
+    if config["model"] in ("espcn", "srresnet"):
+        return fn(scale=config["scale"], **config["kwargs"])
+    return fn(**config["kwargs"])
+
+
+def upsampled_input(config):
+    """SRCNN restores the bicubic-upsampled image; the other SR models take the low-resolution one."""
+    return config["task"] == "sr" and config["model"] == "srcnn"
+
+
+# ---- degrading a held-out image the same way every time, and running a model on it ----
+
+def degrade(hr, config, index):
+    """(input, target, extra) for a (3, H, W) ground truth: the low-res image (sr; target cropped to a multiple of
+    the scale), the noisy one (denoise) or the masked one with its mask (inpaint). Image `index` seeds the noise
+    and the mask, so every evaluation sees the same ones."""
+    if config["task"] == "sr":
+        hr = data.modcrop(hr, config["scale"])
+        lr = data.bicubic_down(hr, config["scale"])
+        return lr, hr, {"bicubic": data.bicubic_up(lr, config["scale"])}
+    if config["task"] == "denoise":
+        return data.add_noise(hr, config["sigma"], numpy.random.default_rng([2024, index])), hr, {}
+    mask = data.random_mask(hr.shape[1], hr.shape[2], numpy.random.default_rng([2025, index]))[None]
+    return hr * mask, hr, {"mask": mask}
+
+
+def _pad_to(x, k):
+    """Reflect-pad (N, C, H, W) at the bottom/right to multiples of k (the U-Net halves the size k times)."""
+    h, w = x.shape[-2:]
+    ph, pw = -h % k, -w % k
+    if not ph and not pw:
+        return x, (h, w)
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode), (h, w)
+
+
+@no_grad()
+def restore(model, config, image, extra=None, device=None, tile=96):
+    """Run the network on one degraded image (C, H, W) (host array) and return the clipped result (C, H', W').
+    Convolution-only SR and denoising nets run on overlapping tiles (a margin wider than their receptive field
+    on every side is computed and thrown away), so memory stays bounded for any image size."""
+    model.eval()
+    dev = backend.device(device) if device is not None else next(model.parameters()).device
+    x = numpy.asarray(image, dtype=numpy.float32)
+    if upsampled_input(config):
+        x = data.bicubic_up(x, config["scale"])
+    if config["task"] == "inpaint":
+        inp = creation.tensor(numpy.concatenate([x, extra["mask"]])[None], device=dev)
+        inp, (h, w) = _pad_to(inp, 2 ** config["kwargs"]["depth"])
+        return numpy.clip(model(inp).numpy()[0, :, :h, :w], 0, 1)
+    s = config["scale"] if config["task"] == "sr" and not upsampled_input(config) else 1
+    c, h, w = x.shape
+    out, m = numpy.zeros((c, h * s, w * s), numpy.float32), 24
+    for y0 in range(0, h, tile):
+        for x0 in range(0, w, tile):
+            ya, xa = max(0, y0 - m), max(0, x0 - m)
+            yb, xb = min(h, y0 + tile + m), min(w, x0 + tile + m)
+            part = model(creation.tensor(x[None, :, ya:yb, xa:xb], device=dev)).numpy()[0]
+            oy, ox = (y0 - ya) * s, (x0 - xa) * s
+            th, tw = (min(h, y0 + tile) - y0) * s, (min(w, x0 + tile) - x0) * s
+            out[:, y0 * s:y0 * s + th, x0 * s:x0 * s + tw] = part[:, oy:oy + th, ox:ox + tw]
+    return numpy.clip(out, 0, 1)
+
+
+def score(out, hr, config, extra, degraded):
+    """The figures of one restored image (and of the baseline it is compared with), as floats."""
+    def psnr(a, **kw):
+        return float(M.psnr(a, hr, **kw))
+
+    def ssim(a, **kw):
+        return float(M.ssim(a, hr, **kw))
+    if config["task"] == "sr":
+        s = config["scale"]
+        return dict(psnr_y=psnr(out, shave=s, y_channel=True), ssim_y=ssim(out, shave=s, y_channel=True),
+                    psnr_rgb=psnr(out, shave=s), psnr_y_bicubic=psnr(extra["bicubic"], shave=s, y_channel=True),
+                    ssim_y_bicubic=ssim(extra["bicubic"], shave=s, y_channel=True))
+    if config["task"] == "denoise":
+        noisy = numpy.clip(degraded, 0, 1)
+        return dict(psnr=psnr(out), ssim=ssim(out), psnr_noisy=psnr(noisy), ssim_noisy=ssim(noisy))
+    holes = 1 - extra["mask"]
+    # the simplest fill, as a floor: every hole pixel gets the mean colour of the known pixels
+    fill = numpy.where(holes == 1, (hr * extra["mask"]).sum((1, 2), keepdims=True) / max(extra["mask"].sum(), 1), hr)
+    return dict(psnr_holes=psnr(out, mask=holes), psnr_holes_masked=psnr(fill, mask=holes), psnr=psnr(out),
+                ssim=ssim(out))
+
+
+def held_out(config):
+    """The held-out photos degraded as RestorationPairs(patch=None) degrades them (the baselines' benchmark reads
+    the same ones): a list of (name, input, target, extra)."""
+    kw = dict(scale=config["scale"] or 3, sigma=config["sigma"] or 25, patch=None)
+    if config["task"] == "sr":
+        kw["lr_input"] = True
+    ds = data.RestorationPairs(config["task"], "test", **kw)
+    out = []
+    for name, i in zip(data.photo_names("test"), range(len(ds))):
+        x, y = ds[i]
+        if config["task"] == "sr":
+            out.append((name, x, y, {"bicubic": data.bicubic_up(x, config["scale"])}))
+        elif config["task"] == "inpaint":
+            out.append((name, x[:-1], y, {"mask": x[-1:]}))
+        else:
+            out.append((name, x, y, {}))
+    return out
+
+
+def evaluate(model, config, out=None, images=None, names=None, device=None, pictures=True):
+    """Restore each held-out photo (or the given (3, H, W) ground truths, degraded by `degrade`) and measure it; with `out`, write the table
+    and one picture per image. Returns (rows, mean)."""
+    cases = held_out(config) if images is None else \
+        [(name, *degrade(hr, config, i)) for i, (hr, name) in enumerate(zip(images, names))]
+    rows = []
+    for name, degraded, hr, extra in cases:
+        result = restore(model, config, degraded, extra, device)
+        row = dict(image=name, **score(result, hr, config, extra, degraded))
+        rows.append(row)
+        if out and pictures:
+            picture(os.path.join(out, f"{config['task']}_{name}.png"), config, degraded, result, hr, extra, row)
+    mean = write_table(out, rows, config) if out else mean_row(rows, config["task"])
+    return rows, mean
+
+
+# ---- training ----
+
+def batch(pairs, step, batch_size, seed):
+    """The (inputs, targets) of step `step`, stacked host arrays."""
+    per_epoch = len(pairs) // batch_size
+    if per_epoch < 1:
+        raise ValueError(f"{len(pairs)} training pairs cannot fill one batch of --batch-size {batch_size}")
+    epoch, k = divmod(step, per_epoch)
+    order = numpy.random.default_rng([seed, epoch]).permutation(len(pairs))
+    xs, ys = zip(*(pairs[int(i)] for i in order[k * batch_size:(k + 1) * batch_size]))
+    return numpy.stack(xs).astype(numpy.float32), numpy.stack(ys).astype(numpy.float32)
+
+
+def cosine_lr(lr, step, steps):
+    """Cosine decay from lr at step 0 towards 0 at `steps`."""
+    return lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+
+
+def training_pairs(config, patch, pairs, seed):
+    kw = dict(scale=config["scale"] or 3, sigma=config["sigma"] or 25, patch=patch, size=pairs, seed=seed)
+    if config["task"] == "sr":
+        kw["lr_input"] = not upsampled_input(config)
+    return data.RestorationPairs(config["task"], "train", **kw)
+
+
+def train_step(model, opt, config, x, y):
+    out = model(x)
+    loss = F.l1_loss(out, y) if config["loss"] == "l1" else F.mse_loss(out, y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    with no_grad():
+        return loss.detach(), ((out.detach() - y) ** 2).mean()
+
+
+def train(task="sr", model=None, scale=3, sigma=25.0, steps=None, epochs=None, size=48, batch_size=16, lr=None,
+          pairs=4000, seed=0, device=None, out="out/restore", resume=False, force=False, checkpoint_every=None,
+          log_every=20, progress=True, pictures=True):
+    """Train a restoration network and write its report; returns the results' mean row on the held-out photos.
+    steps: optimizer steps (default: `epochs` passes over `pairs` training pairs, or 3000). Checkpoints every
+    `checkpoint_every` steps (default: a tenth of the run) and at the end, each with the held-out PSNR."""
+    config = make_config(task, model, scale, sigma)
+    steps = steps or (math.ceil(epochs * pairs / batch_size) if epochs else 3000)
+    lr = lr or (5e-4 if config["model"] in ("srresnet", "espcn") else 1e-3)
+    checkpoint_every = checkpoint_every or max(1, steps // 10)
+    device = backend.device(device) if device is not None else backend.get_default_device()
+    backend.manual_seed(seed)
+    resume_rules.start_folder(out)
+    net = build(config).to(device)
+    opt = optim.Adam(net.parameters(), lr=lr)
+    ds = training_pairs(config, size, pairs, seed)
+    settings = dict(config=config, steps=steps, size=size, batch_size=batch_size, lr=lr, pairs=len(ds), seed=seed)
+    ck_path, history, evals, start = os.path.join(out, "checkpoint.npz"), [], [], 0
+    if resume and os.path.exists(ck_path):
+        ck = io.load(ck_path)
+        forced = resume_rules.check_settings(ck_path, ck.get("settings"), settings, force)
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        start, history, evals = int(ck["step"]), list(ck["history"]), list(ck["evals"])
+        set_rng_state(ck["rng"])
+        if progress and forced:
+            print(f"resuming with other settings (forced): {forced}")
+    bar = Progress(steps - start, f"{config['model']} {describe(config)}") if progress else None
+    net.train()
+    for step in range(start, steps):
+        xb, yb = batch(ds, step, batch_size, seed)
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(lr, step, steps)
+        loss, mse = train_step(net, opt, config, creation.tensor(xb, device=device), creation.tensor(yb, device=device))
+        if step % log_every == 0 or step + 1 == steps:   # the step's only device->host read
+            f = read_floats({"loss": loss, "mse": mse})
+            if not all(math.isfinite(v) for v in f.values()):
+                raise RestoreDiverged(f"step {step + 1}: loss {f['loss']}: training diverged; the last good "
+                                      f"checkpoint is {ck_path}")
+            history.append(dict(step=step + 1, loss=f["loss"], psnr=-10 * math.log10(max(f["mse"], 1e-12))))
+            if bar:
+                bar.update(step + 1 - start, (step + 1 - start) * batch_size, loss=f["loss"],
+                           psnr=history[-1]["psnr"])
+        if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
+            rows, _ = evaluate(net, config, device=device)
+            key = "psnr_y" if task == "sr" else "psnr_holes" if task == "inpaint" else "psnr"
+            evals.append(dict(step=step + 1, psnr=float(numpy.mean([r[key] for r in rows]))))
+            net.train()
+            io.save(dict(config=config, model=net.state_dict(), optimizer=opt.state_dict(), step=step + 1,
+                         history=history, evals=evals, rng=rng_state(), settings=settings), ck_path)
+            io.fault_point("restore:checkpoint")
+    if bar:
+        bar.close()
+    return report(net, config, out, history, evals, device, pictures)
+
+
+def report(net, config, out, history, evals, device=None, pictures=True):
+    """Everything but the checkpoint, drawn from what the checkpoint holds (so a resumed run writes the same)."""
+    io.atomic_write_json(os.path.join(out, "history.json"), {"config": config, "train": history, "held_out": evals},
+                         indent=1)
+    plots.line_charts(os.path.join(out, "curves.png"), [
+        dict(title=f"training loss ({config['loss'].upper()})", series={"loss": [h["loss"] for h in history]},
+             x=[h["step"] for h in history]),
+        dict(title="PSNR (dB)", x=[e["step"] for e in evals], log=False,
+             series={"held-out photos": [e["psnr"] for e in evals]})], xlabel="training step")
+    return evaluate(net, config, out, device=device, pictures=pictures)[1]
+
+
+# ---- trained networks: checkpoints and the shipped weights ----
+
+def shipped_path(task, scale):
+    return os.path.join(WEIGHTS, f"restore_{task}_x{scale}.safetensors" if task == "sr" else
+                        f"restore_{task}.safetensors")
+
+
+def load_restorer(checkpoint=None, task="sr", scale=None, device=None):
+    """(model in eval mode, config) from a checkpoint or weight file, or the shipped weights for task/scale."""
+    if checkpoint is None:
+        path = shipped_path(task, scale or 3)
+        if not os.path.exists(path):
+            have = sorted(f for f in os.listdir(WEIGHTS) if f.startswith("restore_"))
+            raise ValueError(f"no shipped weights for {task}" + (f" ×{scale or 3}" if task == "sr" else "") +
+                             f" (shipped: {', '.join(have) or 'none'}); pass --checkpoint from `scratchnet "
+                             f"restore train`")
+        checkpoint = path
+    ck = io.load(checkpoint)
+    if not isinstance(ck, dict) or "config" not in ck or "model" not in ck:
+        raise ValueError(f"{checkpoint}: not a scratchnet restoration checkpoint (no config/model)")
+    config = ck["config"]
+    if scale is not None and config["task"] == "sr" and config["scale"] != scale:
+        raise ValueError(f"{checkpoint} upscales ×{config['scale']}, not ×{scale}")
+    model = build(config)
+    model.load_state_dict(ck["model"])
+    return model.to(device or backend.get_default_device()).eval(), config
+
+
+# ---- the command line: `scratchnet restore train|evaluate|apply` ----
+
+def add_arguments(p):
+    from .. import cli_args as A
+    sub = p.add_subparsers(dest="restore_command", metavar="{train,evaluate,apply}", required=True)
+    scale = dict(type=A.int_range(2, 8, what="expected a scale from 2 to 8"), help="upscaling factor (sr)")
+    t = sub.add_parser("train", help="train a restoration network and write its report")
+    t.add_argument("--task", default="sr", choices=list(MODELS))
+    t.add_argument("--model", default=None, help="sr: srresnet (default), espcn, srcnn; denoise: dncnn; "
+                                                 "inpaint: unet")
+    t.add_argument("--scale", default=3, **scale)
+    t.add_argument("--sigma", type=A.float_range(0.0, 255.0, low_open=True), default=25.0,
+                   help="noise level on 0-255 (denoise)")
+    t.add_argument("--steps", type=A.positive_int, default=None, help="optimizer steps (default: from --epochs, "
+                                                                       "else 3000)")
+    t.add_argument("--epochs", type=A.positive_int, default=None, help="passes over the --pairs training pairs")
+    t.add_argument("--pairs", type=A.positive_int, default=4000, help="training pairs (patches) per epoch")
+    t.add_argument("--size", type=A.int_range(12, 512), default=48, help="training patch side (high-res) in pixels")
+    t.add_argument("--batch-size", type=A.positive_int, default=16)
+    t.add_argument("--lr", type=A.learning_rate, default=None, help="Adam's peak learning rate (cosine decay)")
+    t.add_argument("--checkpoint-every", type=A.positive_int, default=None, metavar="N")
+    t.add_argument("--log-every", type=A.positive_int, default=20, metavar="N")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+    t.add_argument("--force", action="store_true", help="with --resume: continue even where settings differ")
+    A.add_common(t, "out/restore")
+    e = sub.add_parser("evaluate", help="measure a checkpoint (or the shipped weights) on held-out photos")
+    e.add_argument("checkpoint", nargs="?", type=A.existing_file, default=None,
+                   help="checkpoint.npz (default: the shipped weights)")
+    e.add_argument("--task", default="sr", choices=list(MODELS), help="for the shipped weights")
+    e.add_argument("--scale", default=None, **scale)
+    e.add_argument("--images", nargs="+", type=A.existing_file, default=None,
+                   help="ground-truth image files instead of the held-out photos")
+    A.add_common(e, "out/restore_eval", seed=False)
+    a = sub.add_parser("apply", help="restore an image file (e.g. upscale a photo x3)")
+    a.add_argument("image", type=A.existing_file)
+    a.add_argument("--checkpoint", type=A.existing_file, default=None,
+                   help="checkpoint.npz (default: the shipped weights)")
+    a.add_argument("--task", default="sr", choices=list(MODELS), help="for the shipped weights")
+    a.add_argument("--scale", default=None, **scale)
+    a.add_argument("--mask", type=A.existing_file, default=None,
+                   help="inpainting: image of the same size, black = missing")
+    a.add_argument("-o", "--out", type=A.out_file, default=None, help="result file (default: NAME_x3.png here)")
+    a.add_argument("--device", type=A.device, default=None, help="cpu, cuda or cuda:N")
+    for q in (t, e, a):
+        q.set_defaults(command_prog=q.prog)
+
+
+def run(args):
+    if args.restore_command == "train":
+        mean = train(args.task, args.model, args.scale, args.sigma, args.steps, args.epochs, args.size,
+                     args.batch_size, args.lr, args.pairs, args.seed, args.device, args.out, args.resume, args.force,
+                     args.checkpoint_every, args.log_every)
+        print(", ".join(f"{k} {v:.4g}" for k, v in mean.items()) + f"; report in {args.out}")
+    elif args.restore_command == "evaluate":
+        model, config = load_restorer(args.checkpoint, args.task, args.scale, args.device)
+        images = names = None
+        if args.images:
+            from .restore_apply import read_image
+            images = [read_image(p)[0] for p in args.images]
+            names = [os.path.splitext(os.path.basename(p))[0] for p in args.images]
+        resume_rules.start_folder(args.out)
+        rows, mean = evaluate(model, config, args.out, images, names, args.device)
+        with open(os.path.join(args.out, "results.md")) as f:
+            print(f.read().strip())
+    else:
+        from .restore_apply import apply
+        path, info = apply(args.image, args.out, args.checkpoint, args.task, args.scale, args.mask, args.device)
+        print(f"{args.image} ({info['size_in'][0]}×{info['size_in'][1]}) -> {path} "
+              f"({info['size_out'][0]}×{info['size_out'][1]}, {describe(info['config'])})")
+    return 0

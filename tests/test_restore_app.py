@@ -1,0 +1,157 @@
+"""`scratchnet restore`: a tiny run of each task writes every file, a run stopped at a checkpoint and resumed ends
+exactly where the uninterrupted one ends, `apply` restores RGB, grey and RGBA files (with a checkpoint and with
+the shipped weights) and refuses bad ones, and command-line mistakes are one line on stderr."""
+import json
+import os
+
+import numpy
+import pytest
+from PIL import Image
+
+import scratchnet as sn
+from scratchnet import cli, io
+from scratchnet.apps import restore
+from scratchnet.apps.resume import SettingsMismatch
+from scratchnet.apps.restore_apply import apply
+
+TINY = dict(steps=4, pairs=32, batch_size=8, size=24, checkpoint_every=2, log_every=1, progress=False)
+
+
+class Killed(BaseException):
+    """Stands for a kill (not an Exception, so nothing in the code under test swallows it)."""
+
+
+@pytest.fixture(scope="module")
+def sr_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sr")
+    mean = restore.train("sr", "espcn", scale=3, out=str(out), **TINY)
+    return out, mean
+
+
+def test_tiny_sr_run_writes_every_file(sr_run):
+    out, mean = sr_run
+    names = set(os.listdir(out))
+    test_names = restore.data.photo_names("test")
+    assert {"checkpoint.npz", "history.json", "curves.png", "results.md", "results.json"} <= names
+    assert {f"sr_{n}.png" for n in test_names} <= names
+    res = json.loads((out / "results.json").read_text())
+    assert [r["image"] for r in res["images"]] == test_names
+    assert res["config"]["scale"] == 3 and res["mean"]["psnr_y"] == pytest.approx(mean["psnr_y"])
+    hist = json.loads((out / "history.json").read_text())
+    assert [h["step"] for h in hist["train"]] == [1, 2, 3, 4]
+    assert [e["step"] for e in hist["held_out"]] == [2, 4]
+    assert "| **mean** |" in (out / "results.md").read_text()
+    with Image.open(out / f"sr_{test_names[0]}.png") as im:
+        assert im.width > 4 * 200     # four panels side by side
+
+
+@pytest.mark.parametrize("task,model", [("denoise", "dncnn"), ("inpaint", "unet")])
+def test_tiny_denoise_and_inpaint_runs_write_their_files(tmp_path, task, model):
+    mean = restore.train(task, model, out=str(tmp_path), **{**TINY, "steps": 2})
+    for n in restore.data.photo_names("test"):
+        assert (tmp_path / f"{task}_{n}.png").exists()
+    assert all(numpy.isfinite(v) for v in mean.values())
+    key = "psnr_holes" if task == "inpaint" else "psnr"
+    assert key in json.loads((tmp_path / "results.json").read_text())["mean"]
+
+
+def test_resumed_run_equals_the_uninterrupted_one(tmp_path, sr_run):
+    ref = sr_run[0]
+    seen = []
+
+    def hook(stage):
+        seen.append(stage)
+        if stage == "restore:checkpoint" and seen.count(stage) == 1:   # stopped right after the step-2 checkpoint
+            raise Killed(stage)
+    previous = io.set_fault_hook(hook)
+    try:
+        with pytest.raises(Killed):
+            restore.train("sr", "espcn", scale=3, out=str(tmp_path), **TINY)
+    finally:
+        io.set_fault_hook(previous)
+    assert sn.load(tmp_path / "checkpoint.npz")["step"] == 2
+    restore.train("sr", "espcn", scale=3, out=str(tmp_path), resume=True, **TINY)
+    a, b = sn.load(ref / "checkpoint.npz"), sn.load(tmp_path / "checkpoint.npz")
+    for k in a["model"]:
+        numpy.testing.assert_array_equal(a["model"][k].numpy(), b["model"][k].numpy())
+    assert a["history"] == b["history"] and a["evals"] == b["evals"]
+    for f in ("results.json", "history.json", "results.md", "sr_chelsea.png"):
+        assert (ref / f).read_bytes() == (tmp_path / f).read_bytes(), f
+    with pytest.raises(SettingsMismatch, match="lr"):
+        restore.train("sr", "espcn", scale=3, out=str(tmp_path), resume=True, lr=1e-2, **TINY)
+
+
+def _image(path, mode, size=(20, 14)):
+    r = numpy.random.default_rng(0)
+    bands = {"L": 1, "RGB": 3, "RGBA": 4}[mode]
+    a = r.integers(0, 256, (size[1], size[0], bands), dtype=numpy.uint8)
+    Image.fromarray(a[..., 0] if bands == 1 else a, mode).save(path)
+    return str(path)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA"])
+def test_apply_with_a_checkpoint_keeps_mode_and_scales_size(sr_run, tmp_path, mode):
+    src = _image(tmp_path / f"in_{mode}.png", mode)
+    out, info = apply(src, str(tmp_path / "out.png"), checkpoint=str(sr_run[0] / "checkpoint.npz"))
+    with Image.open(out) as im:
+        assert im.size == (60, 42) and im.mode == mode
+    assert info["config"]["model"] == "espcn"
+
+
+def test_apply_matches_the_model_on_the_image(sr_run, tmp_path):
+    """The tiled restore gives what one pass of the network over the whole image gives."""
+    model, config = restore.load_restorer(str(sr_run[0] / "checkpoint.npz"))
+    x = numpy.random.default_rng(1).uniform(0, 1, (3, 30, 41)).astype(numpy.float32)
+    whole = numpy.clip(model(sn.tensor(x[None])).numpy()[0], 0, 1)
+    numpy.testing.assert_allclose(restore.restore(model, config, x, tile=16), whole, atol=1e-5)
+
+
+def test_apply_refuses_bad_inputs(sr_run, tmp_path):
+    ck = str(sr_run[0] / "checkpoint.npz")
+    junk = tmp_path / "notes.png"
+    junk.write_text("not an image")
+    with pytest.raises(ValueError, match="cannot read .*notes.png as an image"):
+        apply(str(junk), str(tmp_path / "o.png"), checkpoint=ck)
+    with pytest.raises(ValueError, match=r"2x2 px, smaller than the scale 3|2×2 px, smaller than the scale 3"):
+        apply(_image(tmp_path / "tiny.png", "RGB", (2, 2)), str(tmp_path / "o.png"), checkpoint=ck)
+    deep = tmp_path / "deep.png"
+    Image.fromarray(numpy.zeros((8, 8), numpy.uint16)).save(deep)
+    with pytest.raises(ValueError, match="16-bit or float"):
+        apply(str(deep), str(tmp_path / "o.png"), checkpoint=ck)
+    with pytest.raises(ValueError, match=r"upscales ×3, not ×2"):
+        apply(_image(tmp_path / "a.png", "RGB"), str(tmp_path / "o.png"), checkpoint=ck, scale=2)
+    with pytest.raises(ValueError, match="not a scratchnet restoration checkpoint"):
+        sn.save({"w": sn.zeros(2)}, tmp_path / "other.npz")
+        apply(_image(tmp_path / "b.png", "RGB"), str(tmp_path / "o.png"), checkpoint=str(tmp_path / "other.npz"))
+
+
+def test_model_refuses_wrong_channels(sr_run):
+    model, config = restore.load_restorer(str(sr_run[0] / "checkpoint.npz"))
+    with pytest.raises(ValueError, match=r"channels=3.*\(1, 4, 8, 8\)"):
+        restore.restore(model, config, numpy.zeros((4, 8, 8), numpy.float32))
+
+
+def _cli(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_apply_and_mistakes_are_one_line(sr_run, tmp_path, capsys):
+    src = _image(tmp_path / "photo.png", "RGB")
+    code, out, err = _cli(capsys, "restore", "apply", src, "--checkpoint", sr_run[0] / "checkpoint.npz", "-o",
+                          tmp_path / "big.png")
+    assert code == 0 and "60x42" in out.replace("×", "x") and (tmp_path / "big.png").exists()
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"\x00" * 40)
+    for argv, want in [(("restore", "apply", tmp_path / "missing.png"), "no such file"),
+                       (("restore", "apply", junk, "--checkpoint", sr_run[0] / "checkpoint.npz"), "as an image"),
+                       (("restore", "train", "--task", "colorize"), "invalid choice"),
+                       (("restore", "train", "--scale", "1"), "expected a scale from 2 to 8"),
+                       (("restore", "train", "--task", "denoise", "--model", "espcn", "--out", tmp_path / "x"),
+                        "not a denoise model"),
+                       (("restore",), "required")]:
+        code, out, err = _cli(capsys, *argv)
+        assert code in (1, 2), argv
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and want in lines[0] and "Traceback" not in err, (argv, err)

@@ -1,0 +1,36 @@
+"""Train the super-resolution network whose weights ship with scratchnet (scratchnet/models/weights/
+restore_sr_x3.safetensors, used by `scratchnet restore apply` and the demo gallery when no checkpoint is given).
+
+Recipe (the app's defaults): SRResNet-style, 4 residual blocks (no BN, as EDSR), width 32, 3×3 tail, bicubic image
+skip; L1 loss; Adam, peak learning rate 5e-4 with cosine decay to 0; batch 16 of 48×48 high-resolution patches
+(16×16 low-res) of the 8 training photos (RestorationPairs: Pillow bicubic ×3 down-sampling, random dihedral
+flips), 4000 pairs per epoch, seed 0, `--steps` steps (default 2000). The four held-out photos never train.
+Run: python tools/make_restore_weights.py [--steps 2000] [--scale 3] [--run out/shipped_sr]
+     python tools/make_restore_weights.py --from-checkpoint out/restore/checkpoint.npz   (export a finished run)
+"""
+import argparse
+import os
+
+import numpy
+
+import scratchnet as sn
+from scratchnet.apps import restore
+
+p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+p.add_argument("--steps", type=int, default=2000)
+p.add_argument("--scale", type=int, default=3)
+p.add_argument("--run", default="out/shipped_sr")
+p.add_argument("--from-checkpoint", default=None, help="export this run's network instead of training one")
+args = p.parse_args()
+ck_path = args.from_checkpoint
+if ck_path is None:
+    restore.train("sr", "srresnet", scale=args.scale, steps=args.steps, out=args.run)
+    ck_path = os.path.join(args.run, "checkpoint.npz")
+model, config = restore.load_restorer(ck_path)
+out = restore.shipped_path("sr", config["scale"])
+sn.save({"config": config, "model": model.state_dict()}, out)
+rows, mean = restore.evaluate(restore.load_restorer(out)[0], config, pictures=False)
+n = sum(int(numpy.prod(q.shape)) for q in model.parameters())
+print(f"{n} parameters; held-out ×{config['scale']}: PSNR-Y {mean['psnr_y']:.2f} dB (bicubic "
+      f"{mean['psnr_y_bicubic']:.2f}), SSIM-Y {mean['ssim_y']:.4f} (bicubic {mean['ssim_y_bicubic']:.4f}); "
+      f"weights: {out} ({os.path.getsize(out) / 1024:.0f} KB)")
