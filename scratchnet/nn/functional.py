@@ -77,7 +77,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     (N, C, H, W) or (C, H, W), weight (O, C/groups, kh, kw), bias (O,); padding an int, a pair, "same" (stride 1) or
     "valid". Output (N, O, (H + 2p - d(kh-1) - 1)//s + 1, ...). The math and its kernels: ops/conv.py.
 
-    Forward:  y[n, o, i, j] = b[o] + sum_{c, u, v} W[o, c, u, v] x_pad[n, g(o)·C/groups + c, i·s + u·d, j·s + v·d]
+    Forward:  y[n, o, i, j] = b[o] + sum_{c, u, v} W[o, c, u, v] x_pad[n, r(o)·C/groups + c, i·s + u·d, j·s + v·d]
     Backward: dx = conv_transpose2d(gy, W) (same stride/padding/dilation/groups), dW = the correlation of x with gy,
               db = sum of gy over n, i, j
     """

@@ -12,7 +12,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     trailing dims `normalized_shape`, with γ, β of that shape applied elementwise.
 
     Forward:  y = (x - μ)/sqrt(σ² + eps)·γ + β,  μ, σ² (biased) over the trailing normalized_shape dims
-    Backward: dx = r·(g - mean(g) - x̂·mean(g·x̂)) with g = γ·gy, x̂ the normalised input, r = 1/sqrt(σ² + eps);
+    Backward: dx = r·(u - mean(u) - x̂·mean(u·x̂)) with u = γ·gy, x̂ the normalised input, r = 1/sqrt(σ² + eps);
               dγ = sum over the batch of gy·x̂, dβ = sum over the batch of gy
     """
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(int(s) for s in normalized_shape)
@@ -38,7 +38,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     into num_groups groups, each normalised over its channels and positions; γ, β per channel.
 
     Forward:  y = (x - μ_g)/sqrt(σ_g² + eps)·γ_c + β_c,  μ_g, σ_g² (biased) over group g of each sample
-    Backward: dx = r·(g - mean(g) - x̂·mean(g·x̂)) per group, g = γ_c·gy;  dγ_c = sum gy·x̂, dβ_c = sum gy
+    Backward: dx = r·(u - mean(u) - x̂·mean(u·x̂)) per group, u = γ_c·gy;  dγ_c = sum gy·x̂, dβ_c = sum gy
     """
     if input.ndim < 2:
         raise ShapeError(f"group_norm: expected input of shape (N, C, *), got {tuple(input.shape)}")
