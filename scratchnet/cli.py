@@ -25,6 +25,7 @@ APPS = {
     "gan": ("apps.gan", "train a GAN; `gan sample CHECKPOINT` draws a grid from one"),
     "style": ("apps.stylize", "neural style transfer (or texture synthesis with --texture)"),
     "dream": ("apps.dream", "DeepDream an image"),
+    "segment": ("apps.segment", "label every pixel: a U-Net on Fashion-MNIST canvases (train/evaluate/predict)"),
     "demo": ("apps.gallery", "run every app small and write DIR/index.html"),
     "restore": ("apps.restore", "restore images: super-resolution, denoising, inpainting"),
     "bench": ("bench", "time scratchnet (CPU, each GPU) and PyTorch (CPU, CUDA) on the same workloads"),

@@ -10,7 +10,8 @@ import pytest
 from scratchnet.apps import gallery
 
 TINY = {"cnn": dict(epochs=1, limit=300), "gan": dict(model="mlp", steps=20), "style": dict(size=56, steps=3),
-        "texture": dict(size=48, steps=3), "dream": dict(size=48, steps=2)}
+        "texture": dict(size=48, steps=3), "dream": dict(size=48, steps=2),
+        "segment": dict(steps=2, test_canvases=4)}
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +30,11 @@ def test_index_shows_every_picture(page):
     with open(page, encoding="utf-8") as f:
         text = f.read()
     shown = re.findall(r'<img src="([^"]+)"', text)
-    assert len(shown) == 11
+    assert len(shown) == 13
     for src in shown:
         assert os.path.getsize(os.path.join(out, src)) > 100, src
-    for figure in ("CNN test accuracy", "GAN Fréchet distance", "style loss drop (transfer)", "total time",
-                   "x3 super-resolution, PSNR-Y gain over bicubic"):
+    for figure in ("CNN test accuracy", "GAN Fréchet distance", "style loss drop (transfer)",
+                   "segmentation foreground IoU", "x3 super-resolution, PSNR-Y gain over bicubic", "total time"):
         assert figure in text
     # every picture the style and dream apps wrote for people to look at is on the page
     for sub in ("style", "dream"):
@@ -59,7 +60,7 @@ def test_headless_browser_decodes_every_image(page, tmp_path):
                          timeout=120).stdout
     with open(page, encoding="utf-8") as f:
         n = len(re.findall(r'<img src="', f.read()))
-    assert n >= 11 and f'data-images-loaded="{n}/{n}"' in dom, dom[-500:]
+    assert n >= 13 and f'data-images-loaded="{n}/{n}"' in dom, dom[-500:]
     shot = tmp_path / "shot.png"
     subprocess.run(flags + ["--window-size=1200,3000", f"--screenshot={shot}", url], capture_output=True,
                    timeout=120)

@@ -1,4 +1,7 @@
 """scratchnet.models.unet: shapes for every depth and upsampler, gradients reach every parameter, equals PyTorch, errors."""
+import os
+import sys
+
 import numpy
 import pytest
 
@@ -6,43 +9,8 @@ import scratchnet as sn
 from scratchnet.errors import ShapeError
 from scratchnet.models import UNet, unet
 
-
-def torch_unet(torch, in_channels, num_classes, width, depth, up):
-    """The same network written in PyTorch with the same module names, so state dicts load across."""
-    nn = torch.nn
-
-    def block(cin, cout):
-        return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
-                             nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
-
-    def upsampler(cin, cout):
-        if up == "transpose":
-            return nn.ConvTranspose2d(cin, cout, 2, stride=2)
-        return nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), nn.Conv2d(cin, cout, 1))
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            w = [width * 2 ** i for i in range(depth + 1)]
-            self.down = nn.ModuleList([block(in_channels if i == 0 else w[i - 1], w[i]) for i in range(depth)])
-            self.pool = nn.MaxPool2d(2)
-            self.bottleneck = block(w[depth - 1], w[depth])
-            self.ups = nn.ModuleList([upsampler(w[i + 1], w[i]) for i in reversed(range(depth))])
-            self.up_blocks = nn.ModuleList([block(2 * w[i], w[i]) for i in reversed(range(depth))])
-            self.head = nn.Conv2d(width, num_classes, 1)
-
-        def forward(self, x):
-            skips = []
-            for b in self.down:
-                x = b(x)
-                skips.append(x)
-                x = self.pool(x)
-            x = self.bottleneck(x)
-            for u, b, s in zip(self.ups, self.up_blocks, reversed(skips)):
-                x = b(torch.cat([s, u(x)], 1))
-            return self.head(x)
-
-    return Net()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+from segment_twin import torch_unet  # noqa: E402  (the twin's PyTorch U-Net, same module names)
 
 
 @pytest.mark.parametrize("depth, up, size", [(1, "transpose", (6, 10)), (2, "bilinear", (8, 12)),

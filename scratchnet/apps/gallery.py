@@ -1,8 +1,9 @@
 """`scratchnet demo`: every app run small, and one HTML page (DIR/index.html) showing every picture it made.
 
 CNN training on the Fashion-MNIST that is found (the bundled sample on a fresh machine), a conditional GAN,
-style transfer and texture synthesis with the random filter bank, DeepDream with the shipped Fashion-MNIST CNN, and
-×3 super-resolution with the shipped restoration weights.
+style transfer and texture synthesis with the random filter bank, DeepDream with the shipped Fashion-MNIST CNN, a
+small binary (garment / background) U-Net segmentation, and ×3 super-resolution with the shipped restoration
+weights.
 Sizes are chosen so the whole run takes a few minutes on 2 CPU cores (quick=True: under 2 minutes).
 """
 import html
@@ -18,6 +19,7 @@ SETTINGS = {
     "style": dict(full=dict(size=256, steps=100), quick=dict(size=160, steps=60)),
     "texture": dict(full=dict(size=256, steps=100), quick=dict(size=128, steps=60)),
     "dream": dict(full=dict(size=256, steps=20), quick=dict(size=192, steps=15)),
+    "segment": dict(full=dict(steps=60, test_canvases=200), quick=dict(steps=40, test_canvases=100)),
 }
 
 
@@ -75,6 +77,18 @@ def _dream(out, settings, device, data, progress):
                                            "(96 px): dark vertical legs grow")], {}
 
 
+def _segment(out, settings, device, data, progress):
+    s = settings["segment"]
+    from .segment import train
+    ck = train(out, data, steps=s["steps"], batch_size=16, lr=3e-3, width=8, depth=3, binary=True,
+               eval_every=s["steps"], test_canvases=s["test_canvases"], device=device, progress=progress)
+    iou = ck["evals"][-1]["miou_no_background"]
+    return [("predictions.png", f"A U-Net (width 8) after {s['steps']} steps telling garment pixels from background "
+                                f"on held-out canvases: foreground IoU {iou:.3f}"),
+            ("curves.png", "Segmentation loss and foreground IoU per step")], {
+        "segmentation foreground IoU (binary)": f"{iou:.3f}"}
+
+
 def _restore(out, settings, device, data, progress):
     """The shipped ×3 super-resolution weights on a held-out photo (no training: a second or two)."""
     from ..data.restoration import photos, photo_names
@@ -90,7 +104,7 @@ def _restore(out, settings, device, data, progress):
 
 
 APPS = [("Classifier", "cnn", _cnn), ("GAN", "gan", _gan), ("Style transfer and texture synthesis", "style", _style),
-        ("DeepDream", "dream", _dream), ("Super-resolution", "restore", _restore)]
+        ("DeepDream", "dream", _dream), ("Segmentation", "segment", _segment), ("Super-resolution", "restore", _restore)]
 
 
 def demo(out="out/demo", quick=False, device=None, data=None, progress=True):

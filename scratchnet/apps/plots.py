@@ -123,8 +123,10 @@ def bar_chart(path, title, groups, series, ylabel="", log=None, fmt="{:.3g}"):
 
 
 @_styled
-def confusion_image(path, matrix, classes):
-    """Rows: true class, columns: predicted; each cell coloured by its share of the row, with its count."""
+def confusion_image(path, matrix, classes, what="test images", show="count"):
+    """Rows: true class, columns: predicted; each cell coloured by its share of the row, with its count
+    (show="count") or that share in percent (show="share": pixel counts in the millions do not fit a cell).
+    `what` names the things counted in the title."""
     m = numpy.asarray(matrix)
     share = m / numpy.maximum(m.sum(1, keepdims=True), 1)
     k = len(classes)
@@ -133,12 +135,13 @@ def confusion_image(path, matrix, classes):
     im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     for i in range(k):
         for j in range(k):
-            ax.text(j, i, str(int(m[i, j])), ha="center", va="center", fontsize=8,
+            text = str(int(m[i, j])) if show == "count" else f"{100 * share[i, j]:.0f}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
                     color="white" if share[i, j] > 0.5 else "black")
     ax.set_xticks(range(k), classes, rotation=45, ha="right")
     ax.set_yticks(range(k), classes)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title(f"confusion matrix ({int(m.sum())} test images)")
+    ax.set_title(f"confusion matrix ({int(m.sum())} {what})" + (", % of each row" if show == "share" else ""))
     fig.colorbar(im, ax=ax, label="share of the true class", shrink=0.8)
     return save_figure(fig, path)
