@@ -11,8 +11,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
-.PHONY: setup demo worked-example test test-gpu-sim test-slow fuzz torch fashion-mnist browser bench bench-quick bench-scripts clean mpi \
-	test-mpi test-mpi-gpu-sim bench-scaling op-table
+.PHONY: setup demo worked-example test test-gpu-sim test-reference test-slow fuzz torch fashion-mnist browser bench \
+	bench-quick bench-scripts clean mpi test-mpi test-mpi-gpu-sim bench-scaling op-table
 setup: $(VENV)/.installed
 
 # The main demo: the gallery. Every app run small (CNN training on whatever Fashion-MNIST is found, the bundled
@@ -38,6 +38,13 @@ SIM := PYTHONPATH=$(CURDIR)/tests/cupy_standin$${PYTHONPATH:+:$$PYTHONPATH} HYPO
 test-gpu-sim: setup
 	$(SIM) SCRATCHNET_DEVICE=cuda $(BIN)/python -m pytest -q -p no:cacheprovider
 	$(SIM) SCRATCHNET_DEVICE=cuda:1 $(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The whole suite again on the readable twins of the fast kernels (SCRATCHNET_KERNELS=reference, see
+# scratchnet/kernel_mode.py): conv as Im2Col + matmul, pooling, batch norm and the activations as plain tensor ops.
+# tests/test_reference_kernels.py checks the two modes against each other; this lane checks that everything else
+# holds on the short path too. Tests of a fast route say so (use_kernels("fast")).
+test-reference: setup
+	SCRATCHNET_KERNELS=reference HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-dev} $(BIN)/python -m pytest -q -p no:cacheprovider
 
 # Accuracy on the full dataset (needs `make fashion-mnist`); CI runs these too
 test-slow: setup

@@ -143,7 +143,7 @@ def main():
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
-    from scratchnet import metrics
+    from scratchnet.apps import gan_metrics as metrics
     from scratchnet.data import FashionMNIST
     clf = metrics.load_classifier()
     test = FashionMNIST(root=args.data, train=False)

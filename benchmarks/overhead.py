@@ -3,6 +3,8 @@
 small: a 50-layer MLP of 64x64 matmuls + tanh (Python overhead dominates);
 large: a chain of 4 1024x1024 matmuls + tanh (BLAS dominates).
 Run: python benchmarks/overhead.py [--rounds 5] [--threads 2]
+     python benchmarks/overhead.py --calls   (Python function calls per op on the small case, by function, from
+                                              cProfile: deterministic, unlike times, so comparable across machines)
 """
 import argparse
 import json
@@ -47,12 +49,50 @@ def worker(job):
     return {"step_s": t, "per_op_us": t / (2 * layers) * 1e6}
 
 
+def small_step():
+    """scratchnet's step of the small case: 50 x (64x64 matmul + tanh), forward and backward."""
+    import scratchnet as sn
+    size, layers = CASES["small"]
+    sn.manual_seed(0)
+    ws = [(sn.randn(size, size) / size ** 0.5).requires_grad_() for _ in range(layers)]
+    x = sn.randn(size, size)
+
+    def step():
+        h = x
+        for w in ws:
+            h = (h @ w).tanh()
+        h.sum().backward()
+        for w in ws:
+            w.grad = None
+    return step, 2 * layers
+
+
+def call_profile(steps=10):
+    """(calls per op, [(calls per op, function)]) of the small case, counted by cProfile."""
+    import cProfile
+    import pstats
+    step, ops = small_step()
+    step()  # first-use work (imports, BLAS discovery) is not per-op cost
+    prof = cProfile.Profile()
+    prof.runcall(lambda: [step() for _ in range(steps)])
+    stats = pstats.Stats(prof)
+    rows = sorted(((v[1] / (steps * ops), f"{k[0].split('scratchnet/')[-1]}:{k[1]}({k[2]})")
+                   for k, v in stats.stats.items()), reverse=True)
+    return stats.total_calls / (steps * ops), rows
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--worker")
+    p.add_argument("--calls", action="store_true", help="print Python calls per op (cProfile) and exit")
     args = p.parse_args()
+    if args.calls:
+        total, rows = call_profile()
+        print(f"Python function calls per op (small case, forward + backward): {total:.1f}")
+        print(table(["calls/op", "function"], [[f"{n:.2f}", f] for n, f in rows[:25]]))
+        return
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return

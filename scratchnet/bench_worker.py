@@ -51,7 +51,7 @@ def _scratchnet_case(w, dev):
         return sn.tensor(rng.standard_normal(shape).astype(numpy.float32), device=dev, requires_grad=grad)
     name = w["name"]
     if name == "cnn_step":
-        from scratchnet.apps.classify import train_step
+        from scratchnet.apps.common import train_step
         from scratchnet.models.cnn import build
         net = build("reference").to(dev)
         opt = optim.Adam(net.parameters(), lr=1e-3)

@@ -170,7 +170,8 @@ def ssim_loss(input, target, data_range=1.0, win=11, sigma=1.5, K1=0.01, K2=0.03
     window, valid positions, averaged over channels and positions), computed in the input's dtype.
     reduction: 'mean' (over the batch), 'sum', or 'none' (one value per image, (N,)).
     Backward: what autograd computes from the slices, products and sums of the forward (the window filter is
-    linear, so its adjoint is the same window placed back: ∂/∂x of Σ_k g_k·x[i+k] is g scattered over the window)."""
+    linear, so its adjoint is the same window placed back: ∂/∂x of Σ_k g_k·x[i+k] is g scattered over the
+    window)."""
     fn = "ssim_loss"
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError(f"{fn}: input and target must be Tensors, got {type(input).__name__} and "

@@ -51,11 +51,13 @@ def to_np(t):
     return numpy.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t)
 
 
+@contextlib.contextmanager
 def fft_everywhere():
     """Every stride-1, ungrouped, undilated 2-D convolution takes the FFT route (scratchnet.ops.conv_fft), whatever
-    its size, so that tests compare that route too."""
+    its size, so that tests compare that route too (on the fast kernels, whatever SCRATCHNET_KERNELS says)."""
     from scratchnet.ops import conv
-    return conv.force_route("fft")
+    with scratchnet.use_kernels("fast"), conv.force_route("fft"):
+        yield
 
 
 pytest_plugins = ["mpi_plugin"]   # `mpi` tests run under mpiexec, every rank in step (tests/mpi_plugin.py)

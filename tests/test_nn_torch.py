@@ -8,12 +8,20 @@ import scratchnet.nn.functional as F
 from conftest import fft_everywhere, load_torch, to_np
 
 
+import contextlib
+
 from scratchnet.ops import conv
 
 # the routes of ops/conv.py: per-sample GEMMs everywhere, one wide GEMM per block everywhere, and every stride-1
 # ungrouped conv through the FFT (force_route uses a route wherever it applies)
 LAYOUTS = ["im2col", "im2col_wide", "fft"]
-conv_layout = conv.force_route
+
+
+@contextlib.contextmanager
+def conv_layout(route):
+    """The fast kernels (whatever SCRATCHNET_KERNELS says: these tests are of a route), on `route`."""
+    with sn.use_kernels("fast"), conv.force_route(route):
+        yield
 
 
 def pair(t, s, arrays, fn_s, fn_t, rtol=1e-9, atol=1e-10):

@@ -1,7 +1,7 @@
 """Train the compact CNN whose weights ship with scratchnet (scratchnet/models/weights/fashion_compact.safetensors).
 
-The GAN metric (scratchnet.metrics) compares images in its 128-d pooled features. Recipe: full Fashion-MNIST
-(Debian's dataset-fashion-mnist), batch 64, Adam 1e-3 with cosine decay, random horizontal flips, seed 0.
+The GAN metric (scratchnet.apps.gan_metrics) compares images in its 128-d pooled features. Recipe: full
+Fashion-MNIST (Debian's dataset-fashion-mnist), batch 64, Adam 1e-3 with cosine decay, random horizontal flips, seed 0.
 Run: python tools/train_shipped_classifier.py [--epochs 8] [--data /usr/share/datasets/fashion-mnist]
 """
 import argparse

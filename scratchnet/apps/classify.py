@@ -3,7 +3,6 @@
 A run writes into its folder: checkpoint.npz (atomic, every epoch; resuming gives the same result as a run that
 was never stopped), metrics.json, curves.png, confusion.png and predictions.png.
 """
-import json
 import math
 import os
 import time
@@ -11,36 +10,26 @@ import time
 import numpy
 
 from .. import backend, cli_args, creation, io, optim
-from ..rng import get_rng_state, manual_seed, set_rng_state, sharded_rows
+from ..rng import manual_seed
 from ..data import DataLoader, FashionMNIST, horizontal_flip
 from ..models import MODELS, build
 from ..nn import functional as F
 from ..tensor import no_grad
 from . import parallel, plots
 from . import resume as resume_rules
-from .common import Command
-from .progress import Progress
-from .readout import Readout, read_floats
+from .common import Command, eval_mode, fit, rng_state, set_rng_state
+from .readout import read_floats
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint that does not fit the model or the run."""
 
 
-def _rng_state():
-    """Every generator's state, the GPUs' too (dropout masks are drawn on the model's device)."""
-    return json.dumps(get_rng_state())
-
-
-def _set_rng_state(text):
-    set_rng_state(json.loads(text))
-
-
 def save_checkpoint(path, model_name, model, opt, epoch, history, classes, settings=None, report=None):
     """The run's state after `epoch`; `settings` (compared on --resume) and `report` (the confusion matrix and
     test predictions its pictures are drawn from, so a resumed run can redraw them exactly) when given."""
     state = {"model_name": model_name, "model": model.state_dict(), "optimizer": opt.state_dict(),
-             "epoch": epoch, "history": history, "rng": _rng_state(), "classes": classes}
+             "epoch": epoch, "history": history, "rng": rng_state(), "classes": classes}
     if settings is not None:
         state["settings"] = settings
     if report is not None:
@@ -68,11 +57,10 @@ def evaluate(model, dataset, batch_size=500, device=None, shard=False):
     """(accuracy, mean cross-entropy, confusion matrix, predictions) of `model` on `dataset`.
     shard=True (every rank of an MPI run calls it): each rank scores its contiguous part of the dataset and the
     sums are all-reduced, so every rank returns the figures of the whole dataset."""
-    model.eval()
     k = len(dataset.classes)
     confusion = numpy.zeros((k, k), dtype=numpy.int64)
     losses, preds, lo, hi = [], [], *(parallel.rows(len(dataset)) if shard else (0, len(dataset)))
-    with no_grad():
+    with eval_mode(model):
         for x, y in DataLoader(dataset, batch_size, device=device, sampler=range(lo, hi)):
             logits = model(x)
             losses.append(F.cross_entropy(logits, y, reduction="sum"))   # kept on the device: read once below
@@ -110,25 +98,6 @@ def _write_report(out, history, confusion, test_ds, preds):
     io.atomic_write_json(os.path.join(out, "metrics.json"),
                          {"epochs": len(epochs), "history": history, "final_test_accuracy": history[-1]["test_acc"],
                           "confusion": confusion.tolist(), "classes": list(test_ds.classes)}, indent=1)
-
-
-def train_step(net, opt, x, y, sums=None, scale=None):
-    """One Adam step on a batch already on the device; returns the loss. The batch's loss sum and correct count
-    are added to `sums` (a Readout) on the device, so the step never waits for the host. scale: the loss is the
-    batch's sum times scale (data-parallel ranks), else its mean."""
-    logits = net(x)
-    if scale is None:
-        loss = F.cross_entropy(logits, y)
-        batch_loss = loss.detach() * len(y)
-    else:
-        batch_loss = F.cross_entropy(logits, y, reduction="sum")
-        loss = batch_loss * scale
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-    if sums is not None:
-        sums.add(loss=batch_loss, correct=(logits.detach().argmax(1) == y).sum())
-    return loss
 
 
 def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device=None, seed=0, out="out/cnn",
@@ -181,7 +150,7 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
             for group in opt.param_groups:
                 group["lr"] = lr
         history, start = list(ck["history"]), int(ck["epoch"])
-        _set_rng_state(ck["rng"])
+        set_rng_state(ck["rng"])
         if writer and "report" in ck and history:
             _write_report(out, history, ck["report"]["confusion"], test_ds, ck["report"]["preds"])
         if progress:
@@ -189,50 +158,28 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
     loader = DataLoader(train_ds, batch_size, shuffle=True, seed=seed, device=device,
                         transform=horizontal_flip(0.5) if augment else None, shard=(rank, world) if world > 1 else None)
     base, net = net, parallel.wrap(net)
-    sizes = loader.global_batch_sizes()
     schedule = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, last_epoch=start - 1) if cosine else None
+
+    def end_epoch(epoch, figures):
+        started = time.perf_counter()
+        acc, test_loss, confusion, preds = evaluate(base, test_ds, device=device, shard=True)
+        history.append({"epoch": epoch + 1, "train_loss": figures["train_loss"], "train_acc": figures["train_acc"],
+                        "test_loss": test_loss, "test_acc": acc, "lr": opt.param_groups[0]["lr"],
+                        "seconds": round(figures["seconds"] + time.perf_counter() - started, 2)})
+        if schedule:
+            schedule.step()
+        io.fault_point("epoch_end:evaluated")
+        if writer:   # the checkpoint first; the report is drawn from what it holds (and redrawn on resume)
+            save_checkpoint(ck_path, model, base, opt, epoch + 1, history, list(train_ds.classes), settings,
+                            (confusion, preds))
+            io.fault_point("epoch_end:checkpoint")
+            _write_report(out, history, confusion, test_ds, preds)
+            io.fault_point("epoch_end:report")
+        if progress:
+            print(f"epoch {epoch + 1}: test accuracy {acc:.2%}  (checkpoint, metrics and pictures in {out})")
+
     try:
-        for epoch in range(start, epochs):
-            loader.set_epoch(epoch)
-            net.train()
-            bar_start = time.perf_counter()
-            bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}") if progress else None
-            sums, seen = Readout(log_every), 0
-            for step, (x, y) in enumerate(loader, 1):
-                m = sizes[step - 1]
-                whole = world > 1 and len(y) == m       # a batch smaller than the world: every rank computes it all
-                counted = not whole or rank == 0        # (counted once)
-                with sharded_rows(*parallel.batch_rows(m), m):
-                    # DDP averages over ranks: scaling the rows' sum by world/m makes that the global batch's mean
-                    train_step(net, opt, x, y, sums if counted else None,
-                               scale=(1 if whole else world) / m if world > 1 else None)
-                if counted:
-                    seen += len(y)
-                if bar and sums.due(step, len(loader)):   # the only device->host reads of the epoch
-                    figures = sums.read()
-                    bar.update(step, seen, loss=figures.get("loss", 0.0) / max(seen, 1),
-                               acc=figures.get("correct", 0.0) / max(seen, 1))
-            if bar:
-                bar.close()
-            figures = sums.read()
-            loss_sum, correct = figures.get("loss", 0.0), figures.get("correct", 0.0)
-            if world > 1:
-                loss_sum, correct, seen = parallel.sum_over_ranks([loss_sum, correct, seen]).tolist()
-            acc, test_loss, confusion, preds = evaluate(base, test_ds, device=device, shard=True)
-            history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
-                            "test_loss": test_loss, "test_acc": acc, "lr": opt.param_groups[0]["lr"],
-                            "seconds": round(time.perf_counter() - bar_start, 2)})
-            if schedule:
-                schedule.step()
-            io.fault_point("epoch_end:evaluated")
-            if writer:   # the checkpoint first; the report is drawn from what it holds (and redrawn on resume)
-                save_checkpoint(ck_path, model, base, opt, epoch + 1, history, list(train_ds.classes), settings,
-                                (confusion, preds))
-                io.fault_point("epoch_end:checkpoint")
-                _write_report(out, history, confusion, test_ds, preds)
-                io.fault_point("epoch_end:report")
-            if progress:
-                print(f"epoch {epoch + 1}: test accuracy {acc:.2%}  (checkpoint, metrics and pictures in {out})")
+        fit(net, opt, loader, epochs, start=start, progress=progress, log_every=log_every, on_epoch_end=end_epoch)
     except KeyboardInterrupt:
         # Checkpoints are written atomically at each epoch's end, so the last one on disk is whole
         if writer:
@@ -265,10 +212,10 @@ def predict(checkpoint, images, device=None, top=3):
 
 def add_arguments(p):
     """`scratchnet train`'s options."""
-    p.add_argument("--model", default="reference", choices=list(MODELS))
-    p.add_argument("--epochs", type=cli_args.positive_int, default=3)
-    p.add_argument("--batch-size", type=cli_args.positive_int, default=64)
-    p.add_argument("--lr", type=cli_args.learning_rate, default=1e-3)
+    p.add_argument("--model", default="reference", choices=list(MODELS), help="network (models.cnn)")
+    p.add_argument("--epochs", type=cli_args.positive_int, default=3, help="passes over the training images")
+    p.add_argument("--batch-size", type=cli_args.positive_int, default=64, help="images per step")
+    p.add_argument("--lr", type=cli_args.learning_rate, default=1e-3, help="Adam's learning rate")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     p.add_argument("--force", action="store_true", help="with --resume: continue even where this run's settings "
                                                         "differ from the checkpoint's")
@@ -290,7 +237,7 @@ def run(args):
 
 
 def _evaluate_arguments(p):
-    p.add_argument("checkpoint", type=cli_args.existing_file)
+    p.add_argument("checkpoint", type=cli_args.existing_file, help="a checkpoint.npz written by `scratchnet train`")
     p.add_argument("--data", type=cli_args.existing_dir, default=None, help="folder with the IDX files")
     p.add_argument("--device", type=cli_args.device, default=None)
 
@@ -303,7 +250,7 @@ def _evaluate(args):
 
 def _predict_arguments(p):
     p.add_argument("checkpoint", type=cli_args.existing_file)
-    p.add_argument("images", nargs="+", type=cli_args.existing_file)
+    p.add_argument("images", nargs="+", type=cli_args.existing_file, help="image files (any format Pillow reads)")
     p.add_argument("--device", type=cli_args.device, default=None)
 
 

@@ -10,24 +10,26 @@ into the next, so large structures form at coarse scales and fine ones on top.
 import os
 import time
 
-from .. import backend, cli_args, creation, metrics
+from .. import backend, cli_args, creation
 from ..rng import generator, manual_seed
 from ..autograd import grad
 from ..data.datasets import FASHION
+from ..models.cnn import shipped_classifier
 from ..nn import functional as F
 from .progress import Progress
 from .readout import read_rows
 from .images import load_image, save_image, strip
 
-# the shipped Fashion-MNIST CNN (metrics.load_classifier): names for the outputs of its stages
-FASHION_LAYERS = {"block1": 2, "block2": 6, "block3": 10, "logits": 13}
+# the shipped Fashion-MNIST CNN's taps a dream can climb (models.cnn.compact_cnn); logits are read per position
+FASHION_LAYERS = ("block1", "block2", "block3", "logits")
 
 
 class DreamNet:
-    """A network read at named layers; a gray network sees the luminance Y = 0.299 R + 0.587 G + 0.114 B."""
+    """A network read at named layers; a gray network sees the luminance Y = 0.299 R + 0.587 G + 0.114 B.
+    run(x, layer) returns the layer's activation."""
 
     def __init__(self, name, run, layers, gray):
-        self.name, self.run, self.layers, self.gray = name, run, layers, gray
+        self.name, self.run, self.layers, self.gray = name, run, list(layers), gray
 
     def __call__(self, x, layer):
         if layer not in self.layers:
@@ -38,30 +40,33 @@ class DreamNet:
         return self.run(x, layer)
 
 
+def _tapped(name, model, gray, layers=None):
+    """A DreamNet reading a model's named taps (models.taps)."""
+    return DreamNet(name, lambda x, layer: model.taps(x, (layer,))[layer], layers or model.tap_names, gray)
+
+
 def dream_net(name="fashion", weights=None, device=None):
     """fashion: the shipped compact Fashion-MNIST CNN (default); bank: the random filter bank; vgg19: VGG19 with
     torchvision-layout weights from `weights` (random if None)."""
     if name == "fashion":
-        model = metrics.load_classifier(device=device)
+        model = shipped_classifier(device=device)
         model.requires_grad_(False)
+        head = model.tap_layer("logits")
 
         def run(x, layer):
-            stop = FASHION_LAYERS[layer]
-            if layer == "logits":          # per-position logits: the classifier as a 1×1 conv over block3
-                feats = model[:11](x)
-                w = model[13].weight.reshape(*model[13].weight.shape, 1, 1)
-                return F.conv2d(feats, w, model[13].bias)
-            return model[:stop + 1](x)
-        return DreamNet(name, run, list(FASHION_LAYERS), gray=True)
+            if layer == "logits":   # per-position logits: the classifier's Linear as a 1×1 conv over block3
+                w = head.weight.reshape(*head.weight.shape, 1, 1)
+                return F.conv2d(model.taps(x, ("block3",))["block3"], w, head.bias)
+            return model.taps(x, (layer,))[layer]
+        return DreamNet(name, run, FASHION_LAYERS, gray=True)
     if name == "bank":
         from ..models.bank import FilterBank
-        bank = FilterBank().to(device)
-        return DreamNet(name, lambda x, layer: bank(x)[layer], bank.layer_names, gray=False)
+        return _tapped(name, FilterBank().to(device), gray=False)
     if name == "vgg19":
         from ..models.vgg import vgg19
         model = vgg19(weights=weights).to(device).eval()
         model.requires_grad_(False)
-        return DreamNet(name, lambda x, layer: model(x, layers=(layer,))[layer], model.layer_names, gray=False)
+        return _tapped(name, model, gray=False)
     raise ValueError(f"unknown dream network {name!r}: choose fashion, bank or vgg19")
 
 

@@ -18,7 +18,8 @@ from ..ops.shape import cat
 from ..tensor import Tensor, no_grad
 from . import parallel, plots
 from . import resume as resume_rules
-from .classify import _rng_state, _set_rng_state
+from .common import eval_mode, rng_state, set_rng_state
+from .gan_metrics import Quality
 from .progress import Progress
 from .readout import FirstNonFinite, read_floats
 from .gan_losses import discriminator_loss, generator_loss, gradient_penalty, mode_seeking
@@ -75,11 +76,8 @@ class GANRun:
 
     def sample(self, n, labels=None):
         z = self.noise(n)
-        with no_grad():
-            self.g.eval()
-            out = self.g(z, self.labels(labels) if labels is not None else None)
-            self.g.train()
-        return out
+        with no_grad(), eval_mode(self.g):
+            return self.g(z, self.labels(labels) if labels is not None else None)
 
     def step(self, real, y):
         """One D update (n_critic of them for WGAN-GP) and one G update; returns the figures to watch as 0-d
@@ -121,7 +119,7 @@ class GANRun:
         g, d = parallel.unwrap(self.g), parallel.unwrap(self.d)
         return {"config": self.config, "g": g.state_dict(), "d": d.state_dict(),
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "step": step,
-                "history": history, "rng": _rng_state()}
+                "history": history, "rng": rng_state()}
 
     @classmethod
     def from_checkpoint(cls, path, device=None, ck=None):
@@ -139,36 +137,9 @@ class GANRun:
         return run, ck
 
 
-class Quality:
-    """FD and class consistency of a run's samples, in the shipped classifier's features (scratchnet.metrics).
-    Noise comes from a private generator, so measuring never changes the run's own random stream."""
-
-    def __init__(self, test_images, n=1000, device=None):
-        from .. import metrics
-        self.metrics, self.n = metrics, n
-        self.clf = metrics.load_classifier(device=device)
-        self.real = metrics.features(self.clf, test_images)
-
-    def __call__(self, run, step):
-        rng = numpy.random.default_rng(step)
-        labels = numpy.arange(self.n) % run.config["num_classes"] if run.config["conditional"] else None
-        z = creation.tensor(rng.standard_normal((self.n, run.config["z_dim"])).astype(numpy.float32),
-                            device=run.device)
-        with no_grad():
-            run.g.eval()
-            x = run.g(z, run.labels(labels) if labels is not None else None)
-            run.g.train()
-        img = ((numpy.clip(x.numpy()[:, 0], -1, 1) + 1) * 127.5).astype(numpy.uint8)
-        out = {"step": step, "fd": self.metrics.frechet_distance(self.real, self.metrics.features(self.clf, img))}
-        if labels is not None:
-            out["class_consistency"] = self.metrics.class_consistency(self.clf, img, labels)
-        return out
-
-
 def write_pictures(run, out, fixed_z, fixed_labels, classes, tag):
     """Sample grid from the fixed noise; for conditional models a row per class; a latent interpolation strip."""
-    with no_grad():
-        run.g.eval()
+    with no_grad(), eval_mode(run.g):
         grid = run.g(fixed_z, run.labels(fixed_labels) if fixed_labels is not None else None)
         caps = [classes[int(c)][:12] for c in fixed_labels] if fixed_labels is not None else [""] * len(grid)
         plots.image_grid(os.path.join(out, f"samples_{tag}.png"), _to_unit(grid), caps)
@@ -183,7 +154,6 @@ def write_pictures(run, out, fixed_z, fixed_labels, classes, tag):
         z = fixed_z[0:1] * (1 - t) + fixed_z[1:2] * t
         strip = run.g(z, run.labels(numpy.full(10, fixed_labels[0])) if fixed_labels is not None else None)
         plots.image_grid(os.path.join(out, "interpolation.png"), _to_unit(strip), [""] * 10, cols=10)
-        run.g.train()
 
 
 def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_size=64, lr=2e-4, data=None,
@@ -239,7 +209,7 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
         start, quality = int(ck["step"]), list(ck.get("quality", []))
         # keep the every-10-steps log; a stopped run's extra entry for its last step is not part of it
         history = [h for h in ck["history"] if (h["step"] - 1) % log_every == 0]
-        _set_rng_state(ck["rng"])
+        set_rng_state(ck["rng"])
         if writer:   # the pictures of the checkpoint's step, in case a stop came between the two
             write_pictures(run, out, fixed_z, fixed_labels, ds.classes, f"step{start:06d}")
     run.distribute()
@@ -320,17 +290,18 @@ def sample_grid(checkpoint, out_path, n=64, class_name=None, device=None, seed=0
 # ---- the command line: `scratchnet gan` (train) and `scratchnet gan sample CHECKPOINT` ----
 
 def add_arguments(p):
-    p.add_argument("--model", default="dcgan", choices=["dcgan", "mlp"])
-    p.add_argument("--conditional", action="store_true")
-    p.add_argument("--loss", default="bce", choices=["bce", "lsgan", "wgan-gp"])
-    p.add_argument("--steps", type=cli_args.positive_int, default=2000)
-    p.add_argument("--batch-size", type=cli_args.int_range(2, 4096), default=64)
-    p.add_argument("--lr", type=cli_args.learning_rate, default=2e-4)
-    p.add_argument("--resume", action="store_true")
+    p.add_argument("--model", default="dcgan", choices=["dcgan", "mlp"], help="network pair (models.gan)")
+    p.add_argument("--conditional", action="store_true", help="generate a requested class")
+    p.add_argument("--loss", default="bce", choices=["bce", "lsgan", "wgan-gp"], help="objective (apps.gan_losses)")
+    p.add_argument("--steps", type=cli_args.positive_int, default=2000, help="generator updates")
+    p.add_argument("--batch-size", type=cli_args.int_range(2, 4096), default=64, help="real images per step")
+    p.add_argument("--lr", type=cli_args.learning_rate, default=2e-4, help="Adam's learning rate, both networks")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     p.add_argument("--force", action="store_true", help="with --resume: continue even where this run's settings "
                                                         "differ from the checkpoint's")
-    p.add_argument("--sample-every", type=cli_args.positive_int, default=500)
-    p.add_argument("--limit", type=cli_args.positive_int, default=None)
+    p.add_argument("--sample-every", type=cli_args.positive_int, default=500,
+                   help="steps between checkpoints, sample grids and quality measurements")
+    p.add_argument("--limit", type=cli_args.positive_int, default=None, help="use only the first N training images")
     p.add_argument("--mode-seeking", type=cli_args.weight, default=None,
                    help="weight of the mode-seeking term (default 0.1 for conditional models, 0 otherwise)")
     p.add_argument("--quality-samples", type=cli_args.int_range(0, 100000), default=1000,
@@ -343,7 +314,7 @@ def add_arguments(p):
     s = sub.add_parser("sample", help="a grid of samples from a GAN checkpoint",
                        description="a grid of samples from a GAN checkpoint")
     s.set_defaults(command_prog=s.prog)
-    s.add_argument("checkpoint", type=cli_args.existing_file)
+    s.add_argument("checkpoint", type=cli_args.existing_file, help="a checkpoint.npz written by `scratchnet gan`")
     s.add_argument("--class", dest="class_name", type=cli_args.class_name, default=None,
                    help="class name or index (conditional models)")
     s.add_argument("-n", type=cli_args.int_range(1, 1024), default=64, help="number of samples")

@@ -21,7 +21,7 @@ from ..nn import functional as F
 from ..tensor import no_grad
 from . import plots
 from . import resume as resume_rules
-from .classify import _rng_state, _set_rng_state
+from .common import rng_state, set_rng_state
 from .progress import Progress
 from .readout import read_floats
 from .restore_report import describe, mean_row, picture, write_table
@@ -232,7 +232,7 @@ def train(task="sr", model=None, scale=3, sigma=25.0, steps=None, epochs=None, s
         net.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         start, history, evals = int(ck["step"]), list(ck["history"]), list(ck["evals"])
-        _set_rng_state(ck["rng"])
+        set_rng_state(ck["rng"])
         if progress and forced:
             print(f"resuming with other settings (forced): {forced}")
     bar = Progress(steps - start, f"{config['model']} {describe(config)}") if progress else None
@@ -257,7 +257,7 @@ def train(task="sr", model=None, scale=3, sigma=25.0, steps=None, epochs=None, s
             evals.append(dict(step=step + 1, psnr=float(numpy.mean([r[key] for r in rows]))))
             net.train()
             io.save(dict(config=config, model=net.state_dict(), optimizer=opt.state_dict(), step=step + 1,
-                         history=history, evals=evals, rng=_rng_state(), settings=settings), ck_path)
+                         history=history, evals=evals, rng=rng_state(), settings=settings), ck_path)
             io.fault_point("restore:checkpoint")
     if bar:
         bar.close()

@@ -25,7 +25,7 @@ VGG_STYLE = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
 class FeatureNet:
-    """A network plus the layers style transfer reads: style layers (Grams) and one content layer."""
+    """A network plus the taps style transfer reads (models.taps): style layers (Grams) and one content layer."""
 
     def __init__(self, name, module, style_layers, content_layer, gram_options, min_size=16):
         self.name, self.module, self.style_layers, self.content_layer = name, module, style_layers, content_layer
@@ -35,9 +35,7 @@ class FeatureNet:
         if min(x.shape[2:]) < self.min_size:
             raise ValueError(f"{self.name}: image {x.shape[2]}x{x.shape[3]} is smaller than the {self.min_size} px "
                              f"this network needs; use a larger --size")
-        if self.name == "bank":
-            return self.module(x)
-        return self.module(x, layers=tuple(dict.fromkeys(self.style_layers + (self.content_layer,))))
+        return self.module.taps(x, tuple(dict.fromkeys(self.style_layers + (self.content_layer,))))
 
     def grams(self, feats):
         return [gram_matrix(feats[n], **self.gram_options) for n in self.style_layers]

@@ -17,9 +17,9 @@ from ..rng import manual_seed
 from ..io import atomic_write, atomic_write_json
 from ..data import DataLoader, FashionMNIST
 from ..models import reference_cnn
-from ..nn import functional as F
 from . import plots
 from .classify import evaluate
+from .common import fit
 
 MODES = ("frozen", "finetune", "scratch")
 
@@ -39,16 +39,9 @@ class _Subset:
 
 
 def _fit(model, subset, epochs, lr, batch_size, seed, device):
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = optim.Adam(params, lr=lr)
-    loader = DataLoader(subset, batch_size, shuffle=True, seed=seed, device=device)
-    model.train()
-    for _ in range(epochs):
-        for x, y in loader:
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    """Adam on the parameters that learn (a frozen layer's are left out), run by the apps' one training loop."""
+    opt = optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    fit(model, opt, DataLoader(subset, batch_size, shuffle=True, seed=seed, device=device), epochs)
     return model
 
 
@@ -113,11 +106,13 @@ def transfer(data=None, shots=(20, 50, 100), pretrain_epochs=2, finetune_epochs=
 # ---- the command line: `scratchnet transfer` ----
 
 def add_arguments(p):
-    p.add_argument("--shots", type=cli_args.int_range(1, 6000), nargs="+", default=[20, 50, 100])
-    p.add_argument("--pretrain-epochs", type=cli_args.positive_int, default=2)
-    p.add_argument("--finetune-epochs", type=cli_args.positive_int, default=30)
-    p.add_argument("--seeds", type=cli_args.count, nargs="+", default=[0, 1, 2])
-    p.add_argument("--pretrain-classes", type=cli_args.int_range(0, 9), nargs=5, default=[0, 1, 2, 3, 4])
+    p.add_argument("--shots", type=cli_args.int_range(1, 6000), nargs="+", default=[20, 50, 100],
+                   help="labelled images per new class, one experiment each")
+    p.add_argument("--pretrain-epochs", type=cli_args.positive_int, default=2, help="epochs on the old classes")
+    p.add_argument("--finetune-epochs", type=cli_args.positive_int, default=30, help="epochs on the few new images")
+    p.add_argument("--seeds", type=cli_args.count, nargs="+", default=[0, 1, 2], help="runs averaged per table cell")
+    p.add_argument("--pretrain-classes", type=cli_args.int_range(0, 9), nargs=5, default=[0, 1, 2, 3, 4],
+                   help="the 5 classes learned first; the other 5 are the new task")
     cli_args.add_common(p, "out/transfer", data=True, seed=False)
 
 

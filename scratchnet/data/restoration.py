@@ -213,10 +213,10 @@ class RestorationPairs:
     patch=None: whole photos instead of patches (the evaluation set): item i is photo i % n (modcropped for 'sr'),
     with its own noise or mask; images differ in size, so batch them one at a time. size: number of items (default:
     with patches, the non-overlapping P×P tiles the split's photos hold; with patch=None, the number of photos).
-    augment: default True for train photo patches, False otherwise. fashion=True: the Fashion-MNIST garments of the split
-    (1×28×28, found as scratchnet.data.FashionMNIST finds them; root and download are passed on) instead of the
-    photos; item i is garment i % n (default size: all of them) cut to min(patch, 28) (then to a multiple of scale), the
-    low-resolution input made from that cut.
+    augment: default True for train photo patches, False otherwise.
+    fashion=True: the Fashion-MNIST garments of the split (1×28×28, found as scratchnet.data.FashionMNIST finds
+    them; root and download are passed on) instead of the photos; item i is garment i % n (default size: all of
+    them) cut to min(patch, 28), then to a multiple of scale, the low-resolution input made from that cut.
     """
 
     def __init__(self, task, split="train", scale=3, sigma=25, patch=48, size=None, seed=0, fashion=False,
@@ -288,7 +288,8 @@ class RestorationPairs:
         """(top, left) of a side×side patch of image j on the scale grid (for 'sr'), drawn from rng."""
         h, w = (self.garments.images.shape[1:] if self.fashion else self.images[j].shape[1:])
         step = self.scale if self.task == "sr" else 1
-        return (step * int(rng.integers(0, (h - side) // step + 1)), step * int(rng.integers(0, (w - side) // step + 1)))
+        return (step * int(rng.integers(0, (h - side) // step + 1)),
+                step * int(rng.integers(0, (w - side) // step + 1)))
 
     def _draw(self, i):
         """The item's generator, image index, top-left corner and dihedral k, drawn in the documented order."""

@@ -12,7 +12,8 @@ import numpy
 
 from .. import creation, nn
 from ..nn import functional as F
-from ..ops.shape import pad
+from ..ops.pad import pad
+from .taps import check_taps
 
 
 def binomial_blur(x):
@@ -57,6 +58,14 @@ class FilterBank(nn.Module):
     @property
     def layer_names(self):
         return [f"L{level}_k{k}" for level in range(self.levels) for k in self.kernel_sizes]
+
+    tap_names = layer_names   # the named-taps API every feature model shares (see models.taps)
+
+    def taps(self, x, names):
+        """{name: feature map} for the named maps (all of them are computed: every level needs the pyramid)."""
+        check_taps(self, names)
+        out = self.forward(x)
+        return {n: out[n] for n in names}
 
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != getattr(self, f"w{self.kernel_sizes[0]}").shape[1]:

@@ -7,6 +7,7 @@ torchvision state dict converted to .safetensors or .npz (tools/convert_torch_we
 itself. No weights ship with scratchnet: without a file the network is randomly initialised (PyTorch's init).
 """
 from .. import creation, io, nn
+from .taps import check_taps
 
 CONFIGS = {
     "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
@@ -42,6 +43,13 @@ class VGG(nn.Module):
     @property
     def layer_names(self):
         return list(self.layer_index)
+
+    tap_names = layer_names   # the named-taps API every feature model shares (see models.taps)
+
+    def taps(self, x, names):
+        """{name: activation} for the named layers; the same as forward(x, layers=names)."""
+        check_taps(self, names)
+        return self.forward(x, layers=tuple(names))
 
     def forward(self, x, layers=("relu5_1",)):
         unknown = [n for n in layers if n not in self.layer_index]

@@ -190,13 +190,15 @@ def _pool_args(fn, dims, x, kernel_size, stride, padding, dilation):
 
 
 @backend.follows_device  # the index arithmetic below runs on raw arrays: on x's device, not the current one
-def _max_pool_2d_stage(x, k, s, p, d, ceil_mode):
-    """2-D max pool over the last two dims of a 4-D x; returns y and the flat indices h·W + w (as max_pool2d)."""
+def _max_pool_2d_stage(x, k, s, p, d, ceil_mode, indices=True):
+    """2-D max pool over the last two dims of a 4-D x; returns y and (with `indices`) each maximum's row, column and
+    flat index h·W + w (as max_pool2d)."""
     geom = P.PoolGeom(x.shape, k, s, p, d, ceil_mode)
-    fn = P.MaxPool2d(geom)
-    y = fn(x)
+    if not indices:
+        return P.max_pool(x, geom), None, None, None
+    y, argmax = P.max_pool(x, geom, return_argmax=True)
     xp = backend.get_array_module(x.data)
-    i, j = fn.argmax // geom.k[1], fn.argmax % geom.k[1]
+    i, j = argmax // geom.k[1], argmax % geom.k[1]
     rows = xp.arange(geom.oh).reshape(-1, 1) * geom.s[0] - geom.p[0] + i * geom.d[0]
     cols = xp.arange(geom.ow) * geom.s[1] - geom.p[1] + j * geom.d[1]
     return y, rows, cols, (rows * x.shape[3] + cols).astype(xp.int64)
@@ -213,7 +215,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     x, unbatched = _batched("max_pool1d", input, 1)
     k, s, p, d = _pool_args("max_pool1d", 1, x, kernel_size, stride, padding, dilation)
     y, _, _, idx = _max_pool_2d_stage(reshape(x, x.shape[:2] + (1, x.shape[2])), (1,) + k, (1,) + s, (0,) + p,
-                                      (1,) + d, ceil_mode)
+                                      (1,) + d, ceil_mode, return_indices)
     y = _unbatch(reshape(y, y.shape[:2] + y.shape[3:]), unbatched)
     if not return_indices:
         return y
@@ -232,10 +234,11 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     x, unbatched = _batched("max_pool3d", input, 3)
     k, s, p, d = _pool_args("max_pool3d", 3, x, kernel_size, stride, padding, dilation)
     n, c, D, H, W = x.shape
-    y1, _, _, idx1 = _max_pool_2d_stage(reshape(x, (n, c * D, H, W)), k[1:], s[1:], p[1:], d[1:], ceil_mode)
+    y1, _, _, idx1 = _max_pool_2d_stage(reshape(x, (n, c * D, H, W)), k[1:], s[1:], p[1:], d[1:], ceil_mode,
+                                        return_indices)
     oh, ow = y1.shape[2:]
     y2, rows, _, _ = _max_pool_2d_stage(reshape(y1, (n, c, D, oh * ow)), (k[0], 1), (s[0], 1), (p[0], 0),
-                                        (d[0], 1), ceil_mode)
+                                        (d[0], 1), ceil_mode, return_indices)
     od = y2.shape[2]
     y = _unbatch(reshape(y2, (n, c, od, oh, ow)), unbatched)
     if not return_indices:
@@ -250,7 +253,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 def _avg_2d_stage(x, k, s, p, ceil_mode, count_include_pad, divisor_override):
     geom = P.PoolGeom(x.shape, k, s, p, (1, 1), ceil_mode)
     div = P._avg_divisor(backend.get_array_module(x.data), geom, x.dtype, count_include_pad, divisor_override)
-    return P.AvgPool2d(geom, div)(x)
+    return P.avg_pool(x, geom, div)
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):

@@ -1,52 +1,32 @@
 """Activations and (log-)softmax, each with a hand-written backward that is itself made of differentiable ops."""
 import math
 
-from .. import backend
+from .. import backend, kernel_mode
 from ..autograd import Function
+from . import parallel
+from .math import where
 from .shape import _norm_dim
 from .special import Erf, erf_kernel
 from ..errors import ShapeError
 
 
-def _n_rows(x):
-    """Rows to split elementwise work over: N·C for (N, C, ...) arrays, so even one image feeds every thread.
-
-    At least one row: an empty batch (N = 0) then reshapes to (1, 0) rather than to the ambiguous (0, -1)."""
-    return max(x.shape[0] * x.shape[1] if x.ndim >= 3 else (x.shape[0] if x.ndim else 1), 1)
-
-
-def _empty_c(xp, like):
-    """A C-contiguous buffer shaped like `like`: empty_like would copy a transposed input's layout, and reshaping
-    such a buffer to rows makes a copy, so the results written into it would be lost."""
-    return xp.empty(like.shape, dtype=like.dtype)
-
-
-def _rowwise(xp, out, body, n_rows):
-    """body(r0, r1) over the leading axis, split over threads on the CPU when the array is large."""
-    if xp is backend.numpy and out.size >= 2**18 and n_rows > 1:
-        backend.parallel_for(n_rows, body)
-    else:
-        body(0, n_rows)
-
-
-class ReLU(Function):
-    """y = max(x, 0);  dx = gy · [y > 0] (0 at x = 0, as PyTorch)"""
+class ReLUFn(Function):
+    """y = max(x, 0);  dx = gy · [y > 0] (0 at x = 0, as PyTorch).  Readable twin: relu_reference."""
 
     keeps_inputs = False
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        y = _empty_c(xp, x)
-        rows = x.reshape(_n_rows(x), -1)
-        _rowwise(xp, y, lambda a, b: xp.maximum(rows[a:b], 0, out=y.reshape(rows.shape)[a:b]), rows.shape[0])
+        y = parallel.elementwise(lambda x, y: xp.maximum(x, 0, out=y), (x,), (x.dtype,))
         self.save_for_backward(y)
         return y
 
     def backward(self, gy):
-        return ReLUMask(self._saved[0])(gy)
+        (y,) = self.saved_tensors
+        return ReLUMaskFn(y.data)(gy)
 
 
-class ReLUMask(Function):
+class ReLUMaskFn(Function):
     """z = g · [y > 0] for a fixed y (relu's backward, fused: no float mask is made);  dg = gz · [y > 0]"""
 
     keeps_inputs = False
@@ -56,20 +36,15 @@ class ReLUMask(Function):
 
     def forward(self, g):
         xp = backend.get_array_module(g)
-        z = _empty_c(xp, g)
-        n = _n_rows(g)
-        g2, y2, z2 = g.reshape(n, -1), self.y.reshape(n, -1), z.reshape(n, -1)
-        _rowwise(xp, z, lambda a, b: xp.multiply(g2[a:b], y2[a:b] > 0, out=z2[a:b]), n)
-        return z
+        return parallel.elementwise(lambda g, y, z: xp.multiply(g, y > 0, out=z), (g, self.y), (g.dtype,))
 
     def backward(self, gz):
-        return ReLUMask(self.y)(gz)
+        return ReLUMaskFn(self.y)(gz)
 
 
-class LeakyReLU(Function):
-    """y = x if x > 0 else slope·x;  dx = gy · (1 if x > 0 else slope)  (slope at x = 0, as PyTorch)
-
-    Only the 1-byte mask [x > 0] is kept for backward, not x."""
+class LeakyReLUFn(Function):
+    """y = x if x > 0 else slope·x;  dx = gy · (1 if x > 0 else slope)  (slope at x = 0, as PyTorch).
+    Only the 1-byte mask [x > 0] is kept for backward, not x.  Readable twin: leaky_relu_reference."""
 
     keeps_inputs = False
 
@@ -78,29 +53,26 @@ class LeakyReLU(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        n = _n_rows(x)
-        x2, y = x.reshape(n, -1), _empty_c(xp, x)
-        y2, mask = y.reshape(n, -1), xp.empty(x.shape, dtype=bool)
-        m2 = mask.reshape(n, -1)
 
-        def body(a, b):
-            xp.greater(x2[a:b], 0, out=m2[a:b])
-            xp.multiply(x2[a:b], self.slope, out=y2[a:b])
+        def body(x, y, mask):
+            xp.greater(x, 0, out=mask)
+            xp.multiply(x, self.slope, out=y)
             # max(x, slope·x) is leaky relu for 0 <= slope <= 1 in two plain passes, with no masked copy
             # (which mispredicts on random signs: benchmarks/README.md, "Kernel tuning notes")
             if 0 <= self.slope <= 1:
-                xp.maximum(x2[a:b], y2[a:b], out=y2[a:b])
+                xp.maximum(x, y, out=y)
             else:
-                y2[a:b] = xp.where(m2[a:b], x2[a:b], y2[a:b])
-        _rowwise(xp, y, body, n)
-        self.mask = mask
+                y[...] = xp.where(mask, x, y)
+        y, mask = parallel.elementwise(body, (x,), (x.dtype, bool))
+        self.save_for_backward(mask)
         return y
 
     def backward(self, gy):
-        return LeakyReLUMask(self.mask, self.slope)(gy)
+        (mask,) = self.saved_tensors
+        return LeakyReLUMaskFn(mask.data, self.slope)(gy)
 
 
-class LeakyReLUMask(Function):
+class LeakyReLUMaskFn(Function):
     """z = g · (1 where mask else slope) for a fixed mask (leaky relu's backward, fused);  dg = gz · (same)"""
 
     keeps_inputs = False
@@ -110,24 +82,30 @@ class LeakyReLUMask(Function):
 
     def forward(self, g):
         xp = backend.get_array_module(g)
-        n = _n_rows(g)
-        z = _empty_c(xp, g)
-        g2, z2, m2 = g.reshape(n, -1), z.reshape(n, -1), self.mask.reshape(n, -1)
 
-        def body(a, b):
+        def body(g, mask, z):
             if 0 <= self.slope <= 1:   # the factor max([mask], slope) is exactly 1 or slope, without a masked copy
-                xp.maximum(m2[a:b], z.dtype.type(self.slope), out=z2[a:b])
-                xp.multiply(z2[a:b], g2[a:b], out=z2[a:b])
+                xp.maximum(mask, z.dtype.type(self.slope), out=z)
+                xp.multiply(z, g, out=z)
             else:
-                z2[a:b] = xp.where(m2[a:b], g2[a:b], g2[a:b] * self.slope)
-        _rowwise(xp, z, body, n)
-        return z
+                z[...] = xp.where(mask, g, g * self.slope)
+        return parallel.elementwise(body, (g, self.mask), (g.dtype,))
 
     def backward(self, gz):
-        return LeakyReLUMask(self.mask, self.slope)(gz)
+        return LeakyReLUMaskFn(self.mask, self.slope)(gz)
 
 
-class Softplus(Function):
+def relu_reference(x):
+    """The readable twin of ReLUFn: y = 0 where x <= 0, else x (NaN stays NaN); autograd derives dx = gy · [x > 0]."""
+    return where(x <= 0, 0.0, x)
+
+
+def leaky_relu_reference(x, negative_slope=0.01):
+    """The readable twin of LeakyReLUFn: y = x where x > 0, else slope·x (dx = gy · (1 or slope))."""
+    return where(x > 0, x, x * negative_slope)
+
+
+class SoftplusFn(Function):
     """y = log(1 + e^x), computed as log1p(e^−|x|) + max(x, 0) so it never overflows;  dx = gy · σ(x)"""
 
     def forward(self, x):
@@ -138,7 +116,7 @@ class Softplus(Function):
         return gy * self.inputs[0].sigmoid()
 
 
-class Softmax(Function):
+class SoftmaxFn(Function):
     """y_i = exp(x_i - m) / sum_j exp(x_j - m) along `dim` (m = max, for stability);  dx = y * (gy - sum(gy * y))"""
 
     keeps_inputs = False
@@ -162,7 +140,7 @@ class Softmax(Function):
         return y * (gy - (gy * y).sum(self.dim, keepdim=True))
 
 
-class LogSoftmax(Function):
+class LogSoftmaxFn(Function):
     """y = x - m - log(sum exp(x - m)) along `dim`;  dx = gy - exp(y) * sum(gy)"""
 
     keeps_inputs = False
@@ -186,7 +164,7 @@ class LogSoftmax(Function):
         return gy - y.exp() * gy.sum(self.dim, keepdim=True)
 
 
-class GELU(Function):
+class GELUFn(Function):
     """y = x * Φ(x) (exact, with erf) or the tanh approximation;  dx = gy * (Φ(x) + x * φ(x))"""
 
     def __init__(self, approximate):
@@ -213,21 +191,43 @@ class GELU(Function):
 
 
 def relu(x):
-    return ReLU()(x)
+    """relu(input): the rectified linear unit (ReLUFn; relu_reference in reference mode).
+
+    Forward:  y = max(x, 0)
+    Backward: dx = gy · [x > 0]  (0 at x = 0, as PyTorch)
+    """
+    return relu_reference(x) if kernel_mode.reference() else ReLUFn()(x)
 
 
 def leaky_relu(x, negative_slope=0.01):
-    return LeakyReLU(negative_slope)(x)
+    """leaky_relu(input, negative_slope=0.01): relu with a small slope for negative inputs (LeakyReLUFn;
+    its twin in reference mode).
+
+    Forward:  y = x if x > 0 else negative_slope·x
+    Backward: dx = gy · (1 if x > 0 else negative_slope)  (the slope at x = 0, as PyTorch)
+    """
+    return leaky_relu_reference(x, negative_slope) if kernel_mode.reference() else LeakyReLUFn(negative_slope)(x)
 
 
 def gelu(x, approximate="none"):
+    """gelu(input, approximate="none"): the Gaussian error linear unit, exact (with erf) or with PyTorch's tanh
+    approximation (approximate="tanh").
+
+    Forward:  y = x·Φ(x),  Φ the standard normal CDF (tanh: Φ(x) ≈ (1 + tanh(√(2/π)(x + 0.044715x³))) / 2)
+    Backward: dx = gy·(Φ(x) + x·φ(x)),  φ the standard normal density (tanh: the derivative of the approximation)
+    """
     if approximate not in ("none", "tanh"):
         raise ShapeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GELU(approximate)(x)
+    return GELUFn(approximate)(x)
 
 
 def softplus(x):
-    return Softplus()(x)
+    """softplus(input): log(1 + eˣ), computed as log1p(e^-|x|) + max(x, 0) so it never overflows.
+
+    Forward:  y = log(1 + eˣ)
+    Backward: dx = gy·σ(x)
+    """
+    return SoftplusFn()(x)
 
 
 def _on_0d(fn, x, dim):
@@ -240,10 +240,20 @@ def _on_0d(fn, x, dim):
 
 
 def softmax(x, dim=-1):
-    """y_i = e^{x_i} / Σ_j e^{x_j} along dim;  dx = y·(gy − Σ gy·y)"""
-    return _on_0d(Softmax, x, dim)
+    """softmax(input, dim=-1): exponentials normalised to sum to 1 along dim, the max subtracted first so
+    nothing overflows (a 0-d tensor is one element along dim 0 or -1, as PyTorch).
+
+    Forward:  y_i = e^(x_i - m) / sum_j e^(x_j - m) along dim,  m = max_j x_j
+    Backward: dx = y·(gy - sum(gy·y, dim))
+    """
+    return _on_0d(SoftmaxFn, x, dim)
 
 
 def log_softmax(x, dim=-1):
-    """y_i = x_i − log Σ_j e^{x_j} along dim;  dx = gy − softmax(x)·Σ gy"""
-    return _on_0d(LogSoftmax, x, dim)
+    """log_softmax(input, dim=-1): log of softmax along dim, computed without forming it (stable for
+    large |x|).
+
+    Forward:  y_i = x_i - m - log sum_j e^(x_j - m) along dim,  m = max_j x_j
+    Backward: dx = gy - softmax(x)·sum(gy, dim)
+    """
+    return _on_0d(LogSoftmaxFn, x, dim)

@@ -165,11 +165,12 @@ class HardtanhFn(Function):
         self.lo, self.hi = lo, hi
 
     def forward(self, x):
-        self.mask = (x > self.lo) & (x < self.hi)
+        self.save_for_backward((x > self.lo) & (x < self.hi))
         return backend.get_array_module(x).clip(x, self.lo, self.hi)
 
     def backward(self, gy):
-        return gy * Tensor(self.mask.astype(gy.dtype))
+        (mask,) = self.saved_tensors
+        return gy * Tensor(mask.data.astype(gy.dtype))
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
@@ -199,11 +200,12 @@ class HardsigmoidFn(Function):
     keeps_inputs = False
 
     def forward(self, x):
-        self.mask = (x > -3) & (x < 3)
+        self.save_for_backward((x > -3) & (x < 3))
         return (backend.get_array_module(x).clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
 
     def backward(self, gy):
-        return gy * Tensor((self.mask / 6).astype(gy.dtype))
+        (mask,) = self.saved_tensors
+        return gy * Tensor((mask.data / 6).astype(gy.dtype))
 
 
 def hardsigmoid(input, inplace=False):

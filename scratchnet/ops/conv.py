@@ -1,6 +1,7 @@
 """Convolution: its three linear maps as Functions, and the one place that picks a kernel for them.
 
-With x_pad the input zero-padded by p, stride s, dilation d and groups g (channel c in output channel o's group):
+With x_pad the input zero-padded by p, stride s, dilation d and G groups (channel c in output channel o's group),
+and g an upstream gradient:
 
     y  = conv(x, W)      y[n,o,p]  = b[o] + Σ_(c,i) x_pad[n, c, p·s + i·d] · W[o,c,i]
     z  = convT(g, W)     the adjoint of conv in x:  <conv(x, W), g> = <x, convT(g, W)>
@@ -33,51 +34,86 @@ ConvCfg = namedtuple("ConvCfg", "stride padding dilation groups")   # tuples of 
 NdCfg = ConvCfg
 
 
-def out_size(size, k, s, p, d):
-    """PyTorch's floor rule: (size + 2p - d(k-1) - 1) // s + 1."""
-    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+class ConvFn(Function):
+    """Convolution, the Function of F.conv1d/2d/3d and nn.Conv*d (the bias is optional).
+
+    Forward:  y[n,o,p] = b[o] + Σ_(c,i) x_pad[n, c, p·s + i·d] · W[o,c,i]
+    Backward: dx = convT(gy, W),  dW = gradW(x, gy),  db = Σ_(n,p) gy
+    """
+
+    def __init__(self, cfg, out=None):
+        self.cfg, self.out = cfg, out
+
+    def forward(self, x, w, b=None):
+        geom = ConvGeometry(x.shape, w.shape, self.cfg, self.out)
+        return choose_route(geom, backend.get_array_module(x)).forward(x, w, geom, b)
+
+    def backward(self, gy):
+        x, w = self.inputs[:2]
+        needs = self.needs_input_grad
+        grads = (ConvTransposeFn(self.cfg, x.shape)(gy, w) if needs[0] else None,
+                 ConvWeightGradFn(self.cfg, w.shape)(x, gy) if needs[1] else None)
+        if len(needs) == 3:  # summing each sample's contiguous rows first is much faster than a strided reduce
+            grads += (gy.reshape(gy.shape[0], gy.shape[1], -1).sum(2).sum(0) if needs[2] else None,)
+        return grads
 
 
-class ConvGeometry:
-    """The sizes of one convolution: batch n, channels c → o in `groups` groups (cg = c/groups, og = o/groups),
-    kernel k, input size `size`, output size `out` (per spatial dim), stride, padding, dilation.
+class ConvTransposeFn(Function):
+    """Transposed convolution, the adjoint of conv in its input (x_shape: that input's shape); the Function of
+    F.conv_transpose1d/2d/3d and nn.ConvTranspose*d.
 
-    `out` may be given smaller than the floor rule (the conv that is the adjoint of a transposed conv with
-    output_padding leaves the extra rows out)."""
+    Forward:  z = convT(g, W), <conv(x, W), g> = <x, convT(g, W)>;  z[n,c,p·s + i·d] += Σ_o W[o,c,i]·g[n,o,p]
+    Backward: dg = conv(gz, W),  dW = gradW(gz, g)
+    """
 
-    def __init__(self, x_shape, w_shape, cfg, out=None):
-        self.n, self.c, *size = x_shape
-        self.o, self.cg, *k = w_shape
-        self.size, self.k = tuple(size), tuple(k)
-        self.stride, self.padding, self.dilation, self.groups = (tuple(cfg.stride), tuple(cfg.padding),
-                                                                 tuple(cfg.dilation), cfg.groups)
-        self.og = self.o // self.groups
-        self.out = tuple(out) if out is not None else tuple(
-            out_size(*a) for a in zip(self.size, self.k, self.stride, self.padding, self.dilation))
+    def __init__(self, cfg, x_shape):
+        self.cfg, self.x_shape = cfg, tuple(x_shape)
 
-    ndim = property(lambda self: len(self.k))
-    x_shape = property(lambda self: (self.n, self.c) + self.size)
-    w_shape = property(lambda self: (self.o, self.cg) + self.k)
-    y_shape = property(lambda self: (self.n, self.o) + self.out)
+    def forward(self, g, w):
+        geom = ConvGeometry(self.x_shape, w.shape, self.cfg, g.shape[2:])
+        return choose_route(geom, backend.get_array_module(g)).backward_data(g, w, geom)
 
-    def column_bytes(self, itemsize):
-        """Bytes of one sample's im2col columns for one group: Cg·Πk × ΠO values."""
-        return self.cg * math.prod(self.k) * math.prod(self.out) * itemsize
+    def backward(self, gz):
+        g, w = self.inputs
+        ng, nw = self.needs_input_grad
+        return (ConvFn(self.cfg, g.shape[2:])(gz, w) if ng else None,
+                ConvWeightGradFn(self.cfg, w.shape)(gz, g) if nw else None)
 
-    def adjoint_as_conv(self):
-        """For a stride-1, ungrouped, "same"-or-wider padded 2-D conv, the geometry of the full correlation that
-        equals its adjoint in x (padding k−1−p, see conv_kernels.backward_data); None otherwise."""
-        if self.ndim != 2 or self.stride != (1, 1) or self.dilation != (1, 1) or self.groups != 1:
-            return None
-        if not all(k - 1 >= p >= (k - 1) / 2 and o == s + 2 * p - k + 1
-                   for k, p, s, o in zip(self.k, self.padding, self.size, self.out)):
-            return None
-        full = ConvCfg((1, 1), tuple(k - 1 - p for k, p in zip(self.k, self.padding)), (1, 1), 1)
-        return ConvGeometry(self.y_shape, (self.c, self.o) + self.k, full)
 
-    def __repr__(self):
-        return (f"ConvGeometry(x={self.x_shape}, w={self.w_shape}, out={self.out}, stride={self.stride}, "
-                f"padding={self.padding}, dilation={self.dilation}, groups={self.groups})")
+class ConvWeightGradFn(Function):
+    """Conv's gradient in W, a Function so that it is differentiable again.
+
+    Forward:  v[o,c,i] = gradW(x, g) = Σ_(n,p) g[n,o,p] · x_pad[n, c, p·s + i·d]
+    Backward: dx = convT(g, gv),  dg = conv(x, gv)
+    """
+
+    def __init__(self, cfg, w_shape):
+        self.cfg, self.w_shape = cfg, tuple(w_shape)
+
+    def forward(self, x, g):
+        geom = ConvGeometry(x.shape, self.w_shape, self.cfg, g.shape[2:])
+        return choose_route(geom, backend.get_array_module(x)).backward_filter(x, g, geom)
+
+    def backward(self, gv):
+        x, g = self.inputs
+        nx, ng = self.needs_input_grad
+        return (ConvTransposeFn(self.cfg, x.shape)(g, gv) if nx else None,
+                ConvFn(self.cfg, g.shape[2:])(x, gv) if ng else None)
+
+
+def conv(x, w, b, cfg):
+    """y = conv(x, W) + b on Tensors (b may be None): ConvFn, or its readable twin in reference mode."""
+    if kernel_mode.reference():
+        return conv_reference.conv(x, w, b, cfg)
+    return ConvFn(cfg)(x, w) if b is None else ConvFn(cfg)(x, w, b)
+
+
+def conv_transpose(g, w, cfg, x_shape):
+    """z = convT(g, W) on Tensors, x_shape the shape of the conv input it is the adjoint for: ConvTransposeFn, or
+    its readable twin in reference mode."""
+    if kernel_mode.reference():
+        return conv_reference.conv_transpose(g, w, cfg, x_shape)
+    return ConvTransposeFn(cfg, x_shape)(g, w)
 
 
 # A route: the three kernels (raw arrays) of one way to compute conv, convT and gradW.
@@ -131,75 +167,48 @@ def force_route(name):
         _forced = old
 
 
-class ConvFn(Function):
-    """y = conv(x, W) + b: the Function of F.conv1d/2d/3d and nn.Conv*d (see the module docstring)
-    y[n,o,p] = b[o] + Σ_(c,i) x_pad[n, c, p·s + i·d] · W[o,c,i]
-    dx = convT(gy, W);  dW = gradW(x, gy);  db = Σ_(n,p) gy   (the bias is optional)"""
-
-    def __init__(self, cfg, out=None):
-        self.cfg, self.out = cfg, out
-
-    def forward(self, x, w, b=None):
-        geom = ConvGeometry(x.shape, w.shape, self.cfg, self.out)
-        return choose_route(geom, backend.get_array_module(x)).forward(x, w, geom, b)
-
-    def backward(self, gy):
-        x, w = self.inputs[:2]
-        needs = self.needs_input_grad
-        grads = (ConvTransposeFn(self.cfg, x.shape)(gy, w) if needs[0] else None,
-                 ConvWeightGradFn(self.cfg, w.shape)(x, gy) if needs[1] else None)
-        if len(needs) == 3:  # summing each sample's contiguous rows first is much faster than a strided reduce
-            grads += (gy.reshape(gy.shape[0], gy.shape[1], -1).sum(2).sum(0) if needs[2] else None,)
-        return grads
+def out_size(size, k, s, p, d):
+    """PyTorch's floor rule: (size + 2p - d(k-1) - 1) // s + 1."""
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
 
-class ConvTransposeFn(Function):
-    """z = convT(g, W), the adjoint of conv in its input (x_shape says which input size): the Function of
-    F.conv_transpose1d/2d/3d and nn.ConvTranspose*d
-    dg = conv(gz, W);  dW = gradW(gz, g)"""
+class ConvGeometry:
+    """The sizes of one convolution: batch n, channels c → o in `groups` groups (cg = c/groups, og = o/groups),
+    kernel k, input size `size`, output size `out` (per spatial dim), stride, padding, dilation.
 
-    def __init__(self, cfg, x_shape):
-        self.cfg, self.x_shape = cfg, tuple(x_shape)
+    `out` may be given smaller than the floor rule (the conv that is the adjoint of a transposed conv with
+    output_padding leaves the extra rows out)."""
 
-    def forward(self, g, w):
-        geom = ConvGeometry(self.x_shape, w.shape, self.cfg, g.shape[2:])
-        return choose_route(geom, backend.get_array_module(g)).backward_data(g, w, geom)
+    def __init__(self, x_shape, w_shape, cfg, out=None):
+        self.n, self.c, *size = x_shape
+        self.o, self.cg, *k = w_shape
+        self.size, self.k = tuple(size), tuple(k)
+        self.stride, self.padding, self.dilation, self.groups = (tuple(cfg.stride), tuple(cfg.padding),
+                                                                 tuple(cfg.dilation), cfg.groups)
+        self.og = self.o // self.groups
+        self.out = tuple(out) if out is not None else tuple(
+            out_size(*a) for a in zip(self.size, self.k, self.stride, self.padding, self.dilation))
 
-    def backward(self, gz):
-        g, w = self.inputs
-        ng, nw = self.needs_input_grad
-        return (ConvFn(self.cfg, g.shape[2:])(gz, w) if ng else None,
-                ConvWeightGradFn(self.cfg, w.shape)(gz, g) if nw else None)
+    ndim = property(lambda self: len(self.k))
+    x_shape = property(lambda self: (self.n, self.c) + self.size)
+    w_shape = property(lambda self: (self.o, self.cg) + self.k)
+    y_shape = property(lambda self: (self.n, self.o) + self.out)
 
+    def column_bytes(self, itemsize):
+        """Bytes of one sample's im2col columns for one group: Cg·Πk × ΠO values."""
+        return self.cg * math.prod(self.k) * math.prod(self.out) * itemsize
 
-class ConvWeightGradFn(Function):
-    """v = gradW(x, g)[o,c,i] = Σ_(n,p) g[n,o,p] · x_pad[n, c, p·s + i·d]   (conv's gradient in W)
-    dx = convT(g, gv);  dg = conv(x, gv)"""
+    def adjoint_as_conv(self):
+        """For a stride-1, ungrouped, "same"-or-wider padded 2-D conv, the geometry of the full correlation that
+        equals its adjoint in x (padding k−1−p, see conv_kernels.backward_data); None otherwise."""
+        if self.ndim != 2 or self.stride != (1, 1) or self.dilation != (1, 1) or self.groups != 1:
+            return None
+        if not all(k - 1 >= p >= (k - 1) / 2 and o == s + 2 * p - k + 1
+                   for k, p, s, o in zip(self.k, self.padding, self.size, self.out)):
+            return None
+        full = ConvCfg((1, 1), tuple(k - 1 - p for k, p in zip(self.k, self.padding)), (1, 1), 1)
+        return ConvGeometry(self.y_shape, (self.c, self.o) + self.k, full)
 
-    def __init__(self, cfg, w_shape):
-        self.cfg, self.w_shape = cfg, tuple(w_shape)
-
-    def forward(self, x, g):
-        geom = ConvGeometry(x.shape, self.w_shape, self.cfg, g.shape[2:])
-        return choose_route(geom, backend.get_array_module(x)).backward_filter(x, g, geom)
-
-    def backward(self, gv):
-        x, g = self.inputs
-        nx, ng = self.needs_input_grad
-        return (ConvTransposeFn(self.cfg, x.shape)(g, gv) if nx else None,
-                ConvFn(self.cfg, g.shape[2:])(x, gv) if ng else None)
-
-
-def conv(x, w, b, cfg):
-    """y = conv(x, W) + b on Tensors (b may be None): ConvFn, or its readable twin in reference mode."""
-    if kernel_mode.reference():
-        return conv_reference.conv(x, w, b, cfg)
-    return ConvFn(cfg)(x, w) if b is None else ConvFn(cfg)(x, w, b)
-
-
-def conv_transpose(g, w, cfg, x_shape):
-    """z = convT(g, W) on Tensors, x_shape the shape of the conv input it is the adjoint for: ConvTransposeFn, or
-    its readable twin in reference mode."""
-    if kernel_mode.reference():
-        return conv_reference.conv_transpose(g, w, cfg, x_shape)
-    return ConvTransposeFn(cfg, x_shape)(g, w)
+    def __repr__(self):
+        return (f"ConvGeometry(x={self.x_shape}, w={self.w_shape}, out={self.out}, stride={self.stride}, "
+                f"padding={self.padding}, dilation={self.dilation}, groups={self.groups})")

@@ -1,17 +1,28 @@
-"""Normalisation: batch norm / instance norm in training mode, one fused op with a hand-derived backward.
+"""Normalisation in training mode (batch, instance, layer and group norm): one fused op with a hand-derived backward.
 
-With x̂ = (x − μ)·r, r = 1/sqrt(σ² + eps) (μ, σ² over `axes`, biased variance) and y = γ·x̂ + β:
-    dγ = Σ gy·x̂,   dβ = Σ gy,   dx = r · (g − mean(g) − x̂ · mean(g·x̂))   with g = γ·gy
+With μ, σ² the mean and biased variance of x over `axes`, r = 1/sqrt(σ² + eps), x̂ = (x − μ)·r and y = γ·x̂ + β
+(γ, β constant over `axes`: per channel, or scalars):
+
+    dγ = Σ gy·x̂,   dβ = Σ gy,   dx = γ·r·(gy − mean(gy) − x̂·mean(gy·x̂))       (sums and means over `axes`)
+
+The backward is written once, in differentiable ops (so create_graph gives second derivatives; x̂ and r are then
+recomputed from x as ops so that their dependence on x is recorded). Readable twin: norm_train_reference, the
+forward alone in tensor ops with autograd deriving the rest.
 """
-from .. import backend
+import math
+from collections import namedtuple
+
+from .. import backend, kernel_mode
 from ..autograd import Function
 from ..tensor import Tensor, is_grad_enabled
-from .shape import SumTo
+from .shape import broadcast_to
+
+BatchStats = namedtuple("BatchStats", "mean var centred")   # μ, σ² (keepdims) and x − μ, raw arrays
 
 
 def _mean(xp, a, axes):
     """Mean over `axes`, keepdims. For batch-norm axes (0, 2, 3, ...) each sample's rows are summed first: a
-    reduction along contiguous memory, several times faster than NumPy's strided multi-axis reduce."""
+    reduction along contiguous memory, much faster than NumPy's strided multi-axis reduce."""
     if axes and axes[0] == 0 and axes[1:] == tuple(range(2, a.ndim)) and a.ndim > 2:
         n, c = a.shape[:2]
         s = a.reshape(n, c, -1).sum(axis=2).sum(axis=0)
@@ -19,68 +30,94 @@ def _mean(xp, a, axes):
     return a.mean(axis=axes, keepdims=True)
 
 
-class NormTrain(Function):
-    """y = γ·(x − mean)/sqrt(var + eps) + β with statistics over `axes`; see the module docstring for the backward"""
+def batch_stats(x, axes):
+    """μ and the biased σ² of the array x over `axes` (keepdims), and x − μ."""
+    xp = backend.get_array_module(x)
+    mean = _mean(xp, x, axes)
+    centred = x - mean
+    return BatchStats(mean, _mean(xp, centred * centred, axes), centred)
 
-    def __init__(self, axes, eps):
-        self.axes, self.eps = axes, eps
+
+class MeanOverFn(Function):
+    """y = mean of x over `axes` (keepdims; the batch-norm axes summed row by row);  dx = gy / count, broadcast"""
+
+    keeps_inputs = False
+
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, x):
+        return _mean(backend.get_array_module(x), x, self.axes)
+
+    def backward(self, gy):
+        shape = self.inputs[0].shape
+        return broadcast_to(gy * (1.0 / max(1, math.prod(shape[a] for a in self.axes))), shape)
+
+
+class NormTrainFn(Function):
+    """y = γ·(x − μ)·r + β, r = 1/sqrt(σ² + eps), with μ, σ² (and x − μ) the batch statistics `stats` of x over
+    `axes` (batch_stats, computed once by norm_train)
+    dx = γ·r·(gy − mean(gy) − x̂·mean(gy·x̂));  dγ = Σ gy·x̂;  dβ = Σ gy   (see the module docstring)"""
+
+    def __init__(self, axes, eps, stats):
+        self.axes, self.eps, self.stats = axes, eps, stats
 
     def forward(self, x, gamma, beta):
         xp = backend.get_array_module(x)
-        self.mean = _mean(xp, x, self.axes)
-        xc = x - self.mean
-        self.var = _mean(xp, xc * xc, self.axes)
-        r = (1.0 / xp.sqrt(self.var + self.eps)).astype(x.dtype, copy=False)
-        xhat = xc
+        r = (1.0 / xp.sqrt(self.stats.var + self.eps)).astype(x.dtype, copy=False)
+        xhat = self.stats.centred      # made for this call alone: normalised in place
         xhat *= r
+        self.stats = None              # the statistics belong to the caller now; backward needs only x̂ and r
         self.save_for_backward(xhat, r)
         return xhat * gamma + beta
 
-    def _stats(self):
+    def _mean(self, t):
+        return MeanOverFn(self.axes)(t)
+
+    def _xhat_r(self):
         """x̂ and r: constants for a plain backward; recomputed from x as ops when the graph is being recorded
         (create_graph), so the second derivative sees how they depend on x."""
         if not is_grad_enabled():
             return self.saved_tensors
         x = self.inputs[0]
-        xc = x - x.mean(self.axes, keepdim=True)
-        r = ((xc * xc).mean(self.axes, keepdim=True) + self.eps) ** -0.5
+        xc = x - self._mean(x)
+        r = (self._mean(xc * xc) + self.eps) ** -0.5
         return xc * r, r
 
     def backward(self, gy):
         x, gamma, beta = self.inputs
-        if not is_grad_enabled():
-            return self._backward_arrays(gy.data, gamma.data, beta.data)
-        xhat, r = self._stats()
         nx, ng, nb = self.needs_input_grad
-        gg = (gy * xhat).sum_to(gamma.shape) if ng else None
-        gb = gy.sum_to(beta.shape) if nb else None
-        gx = None
-        if nx:
-            g = gy * gamma
-            gx = r * (g - g.mean(self.axes, keepdim=True) - xhat * (g * xhat).mean(self.axes, keepdim=True))
-        return gx, gg, gb
+        xhat, r = self._xhat_r()
+        m_gy, m_gyx = self._mean(gy), self._mean(gy * xhat)
+        count = gy.data.size // max(m_gy.data.size, 1)  # an empty batch has no statistics: its sums are 0
+        return ((gy - m_gy - xhat * m_gyx) * (gamma * r) if nx else None,
+                (m_gyx * count).sum_to(gamma.shape) if ng else None,
+                (m_gy * count).sum_to(beta.shape) if nb else None)
 
 
-    def _backward_arrays(self, gy, gamma, beta):
-        """The same formulas on raw arrays with the fast reductions (a plain backward records nothing). γ is
-        constant over the reduced axes, so mean(γ·gy) = γ·mean(gy)."""
-        xp = backend.get_array_module(gy)
-        xhat, r = self._saved
-        nx, ng, nb = self.needs_input_grad
-        m_gy, m_gyx = _mean(xp, gy, self.axes), _mean(xp, gy * xhat, self.axes)
-        count = gy.size // max(m_gy.size, 1)  # an empty batch has no statistics: its sums are 0, not 0 / 0
-        gx = Tensor((gy - m_gy - xhat * m_gyx) * (gamma * r)) if nx else None
-        gg = Tensor(SumTo(gamma.shape).forward(m_gyx * count)) if ng else None
-        gb = Tensor(SumTo(beta.shape).forward(m_gy * count)) if nb else None
-        return gx, gg, gb
+def norm_train_reference(x, gamma, beta, axes, eps):
+    """The readable twin of NormTrainFn: the forward in tensor ops, autograd derives the backward."""
+    mean = x.mean(axes, keepdim=True)
+    var = ((x - mean) * (x - mean)).mean(axes, keepdim=True)
+    return (x - mean) / (var + eps).sqrt() * gamma + beta, mean.data, var.data
 
 
 @backend.follows_device  # the default γ, β are made here, outside a Function: on x's device
 def norm_train(x, gamma, beta, axes, eps):
-    """Normalise over `axes` (training statistics); gamma/beta broadcast against x (pass ones/zeros if absent)."""
+    """norm_train(x, gamma, beta, axes, eps): x normalised over `axes` with the batch's own statistics, the
+    training-mode core of batch, instance, layer and group norm; gamma/beta broadcast against x (None: 1 and 0).
+    Returns y and the statistics μ, σ² (biased, keepdims) as raw arrays, for the running averages.
+
+    Forward:  y = γ·(x - μ)·r + β,  r = 1/sqrt(σ² + eps),  μ, σ² over axes
+    Backward: dx = γ·r·(gy - mean(gy) - x̂·mean(gy·x̂)) over axes, x̂ = (x - μ)·r;  dγ = sum gy·x̂, dβ = sum gy
+              (each summed to γ's and β's shapes)
+    """
     if gamma is None:
         gamma = Tensor(backend.get_array_module(x.data).ones((), dtype=x.dtype))
     if beta is None:
         beta = Tensor(backend.get_array_module(x.data).zeros((), dtype=x.dtype))
-    fn = NormTrain(tuple(axes), eps)
-    return fn(x, gamma, beta), fn
+    axes = tuple(axes)
+    if kernel_mode.reference():
+        return norm_train_reference(x, gamma, beta, axes, eps)
+    stats = batch_stats(x.data, axes)
+    return NormTrainFn(axes, eps, stats)(x, gamma, beta), stats.mean, stats.var

@@ -4,12 +4,20 @@ Each offset selects one strided slice of the padded input, x_pad[:, :, i·d : ..
 so pooling is kh·kw whole-batch vectorised passes with no im2col copy. Max pooling pads with -inf and records the
 winning offset per output (the first maximum, as PyTorch); its backward sends gy back to that offset.
 Both backward passes are again linear ops of this file, so pooling is differentiable twice.
+
+`max_pool` and `avg_pool` are the entry points (F.max_pool*d, F.avg_pool*d). Their readable twins, used in
+reference mode (scratchnet.use_kernels), are max_pool_reference and avg_pool_reference at the end of this file: the
+windows as columns (the Im2Col of ops/conv_reference.py), then a max or a mean along each column.
 """
 import numpy
 
-from .. import backend
+from .. import backend, kernel_mode
 from ..autograd import Function
+from ..tensor import Tensor
 from .conv import out_size
+from .conv_reference import Im2Col, zero_pad
+from .reduce import max as max_along
+from .shape import reshape
 from .conv_kernels import CACHE_BLOCK_BYTES
 
 
@@ -83,7 +91,38 @@ class PoolGeom:
         return g[:, :, ph:ph + h, pw:pw + w] if g.shape[2:] != (h, w) else g
 
 
-class MaxPool2d(Function):
+def max_pool_kernel(x, geom):
+    """The window maxima of x (raw array) and the offset i·kw + j of each window's first maximum."""
+    xp = backend.get_array_module(x)
+    if xp is not numpy and geom.tiles():
+        # GPU: a handful of whole-batch kernels instead of ~3 per window offset (argmax keeps the first maximum)
+        win = geom.tiled(x)
+        argmax = win.argmax(axis=-1)
+        return xp.take_along_axis(win, argmax[..., None], axis=-1)[..., 0], argmax
+    best = xp.empty(x.shape[:2] + (geom.oh, geom.ow), dtype=x.dtype)
+    idx = xp.zeros(best.shape, dtype=xp.uint8 if geom.k[0] * geom.k[1] < 256 else xp.int32)
+
+    def body(b0, b1):
+        for n0, n1 in blocks(xp, b0, b1, x[0].nbytes):
+            x_pad = geom.padded(xp, x[n0:n1], -xp.inf)
+            views = [x_pad[sl] for _, sl in geom.offsets()]
+            top = best[n0:n1]
+            top[...] = views[0]
+            for v in views[1:]:
+                xp.maximum(top, v, out=top)
+            # The first offset holding the max = how many offsets in a row did not hold it: bool arithmetic,
+            # no masked copies (benchmarks/README.md, "Kernel tuning notes"). A NaN is the max (it propagates
+            # through maximum) and holds it, as in PyTorch: v != top alone would skip it.
+            missed, count = None, idx[n0:n1]
+            for v in views[:-1]:
+                miss = (v != top) & (v == v)
+                missed = miss if missed is None else missed & miss
+                count += missed
+    backend.over_batch(xp, x.shape[0], body)
+    return best, idx
+
+
+class MaxPool2dFn(Function):
     """y[n,c,p,q] = max_(i,j) x_pad[n, c, p·s + i·d, q·s + j·d]  (x padded with -inf)
     dx = gy routed to the argmax of each window (scatter);  argmax ties go to the first offset, as PyTorch; a window
     holding a NaN gives NaN and routes to its first NaN (PyTorch: its last; both route to a NaN)"""
@@ -94,38 +133,13 @@ class MaxPool2d(Function):
         self.geom = geom
 
     def forward(self, x):
-        xp = backend.get_array_module(x)
-        geom = self.geom
-        if xp is not numpy and geom.tiles():
-            # GPU: a handful of whole-batch kernels instead of ~3 per window offset (argmax keeps the first maximum)
-            win = geom.tiled(x)
-            self.argmax = win.argmax(axis=-1)
-            return xp.take_along_axis(win, self.argmax[..., None], axis=-1)[..., 0]
-        best = xp.empty(x.shape[:2] + (geom.oh, geom.ow), dtype=x.dtype)
-        idx = xp.zeros(best.shape, dtype=xp.uint8 if geom.k[0] * geom.k[1] < 256 else xp.int32)
-
-        def body(b0, b1):
-            for c0, c1 in blocks(xp, b0, b1, x[0].nbytes):
-                x_pad = geom.padded(xp, x[c0:c1], -xp.inf)
-                views = [x_pad[sl] for _, sl in geom.offsets()]
-                top = best[c0:c1]
-                top[...] = views[0]
-                for v in views[1:]:
-                    xp.maximum(top, v, out=top)
-                # The first offset holding the max = how many offsets in a row did not hold it: bool arithmetic,
-                # no masked copies (benchmarks/README.md, "Kernel tuning notes"). A NaN is the max (it propagates
-                # through maximum) and holds it, as in PyTorch: v != top alone would skip it.
-                missed, count = None, idx[c0:c1]
-                for v in views[:-1]:
-                    miss = (v != top) & (v == v)
-                    missed = miss if missed is None else missed & miss
-                    count += missed
-        backend.over_batch(xp, x.shape[0], body)
-        self.argmax = idx
-        return best
+        y, argmax = max_pool_kernel(x, self.geom)   # readable twin: max_pool_reference
+        self.save_for_backward(argmax)
+        return y
 
     def backward(self, gy):
-        return MaxPoolScatter(self.geom, self.argmax)(gy)
+        (argmax,) = self.saved_tensors
+        return MaxPoolScatter(self.geom, argmax.data)(gy)
 
 
 class MaxPoolScatter(Function):
@@ -154,13 +168,13 @@ class MaxPoolScatter(Function):
                 return gx
 
             def body(b0, b1):
-                for c0, c1 in blocks(xp, b0, b1, gx[0].nbytes):
-                    part = gx[c0:c1]
+                for n0, n1 in blocks(xp, b0, b1, gx[0].nbytes):
+                    part = gx[n0:n1]
                     if (h, w) != geom.x_shape[2:]:
                         part[:, :, h:] = 0
                         part[:, :, :, w:] = 0
                     for off, sl in geom.offsets():
-                        xp.multiply(g[c0:c1], self.argmax[c0:c1] == off, out=part[sl])
+                        xp.multiply(g[n0:n1], self.argmax[n0:n1] == off, out=part[sl])
             backend.over_batch(xp, g.shape[0], body)
             return gx
         gx = geom.empty_padded(xp, g.shape[:2], g.dtype)
@@ -208,7 +222,7 @@ def _avg_divisor(xp, geom, dtype, count_include_pad, divisor_override):
     return sum(mask[sl] for _, sl in geom.offsets())  # (1, 1, OH, OW)
 
 
-class AvgPool2d(Function):
+class AvgPool2dFn(Function):
     """y[n,c,p,q] = (1/D) Σ_(i,j) x_pad[n, c, p·s + i·d, q·s + j·d]   (D = kh·kw, or the count of real inputs)
     dx_pad[window] += gy / D  (the transposed op below)"""
 
@@ -227,10 +241,10 @@ class AvgPool2d(Function):
         return y.astype(x.dtype, copy=False)
 
     def backward(self, gy):
-        return AvgPool2dT(self.geom, self.divisor)(gy)
+        return AvgPool2dTFn(self.geom, self.divisor)(gy)
 
 
-class AvgPool2dT(Function):
+class AvgPool2dTFn(Function):
     """The adjoint of average pooling: each window gets g / D added back;  its backward is AvgPool2d"""
 
     keeps_inputs = False
@@ -247,4 +261,40 @@ class AvgPool2dT(Function):
         return self.geom.crop(gx)
 
     def backward(self, gz):
-        return AvgPool2d(self.geom, self.divisor)(gz)
+        return AvgPool2dFn(self.geom, self.divisor)(gz)
+
+
+def max_pool(x, geom, return_argmax=False):
+    """y = the maximum of each window (Tensor): MaxPool2dFn, or max_pool_reference in reference mode. With
+    return_argmax, also each window's argmax offset i·kw + j (a raw array, for the indices F.max_pool2d returns)."""
+    if kernel_mode.reference():
+        y, argmax = max_pool_reference(x, geom)
+        return (y, argmax) if return_argmax else y
+    y = MaxPool2dFn(geom)(x)
+    return (y, max_pool_kernel(x.data, geom)[1]) if return_argmax else y
+
+
+def avg_pool(x, geom, divisor):
+    """y = the sum of each window / divisor (a number, or an (1, 1, OH, OW) array): AvgPool2dFn, or
+    avg_pool_reference in reference mode."""
+    return avg_pool_reference(x, geom, divisor) if kernel_mode.reference() else AvgPool2dFn(geom, divisor)(x)
+
+
+def _window_columns(x, geom, fill):
+    """The readable twins' windows: (N, C, kh·kw, OH·OW), column (p, q) holding window (p, q) of x padded with
+    `fill` (and the extra bottom/right rows ceil_mode may reach)."""
+    return Im2Col(geom.k, geom.s, geom.d, (geom.oh, geom.ow))(zero_pad(x, geom.p, geom.extra, value=fill))
+
+
+def max_pool_reference(x, geom):
+    """The readable twin of MaxPool2dFn: the max along each window's column, and where it is (the first maximum);
+    autograd routes dx through the max's index and Im2Col's adjoint."""
+    y, argmax = max_along(_window_columns(x, geom, -numpy.inf), dim=2)
+    shape = x.shape[:2] + (geom.oh, geom.ow)
+    return reshape(y, shape), argmax.data.reshape(shape)
+
+
+def avg_pool_reference(x, geom, divisor):
+    """The readable twin of AvgPool2dFn: the sum along each window's column over the divisor."""
+    y = reshape(_window_columns(x, geom, 0.0).sum(2), x.shape[:2] + (geom.oh, geom.ow))
+    return y / (Tensor(divisor) if hasattr(divisor, "shape") else divisor)

@@ -26,7 +26,7 @@ def count(step, warmup=2):
 
 def cnn_step(batch=64):
     """The classifier app's step: forward, cross-entropy, backward, Adam (apps.classify.train)."""
-    from scratchnet.apps.classify import train_step
+    from scratchnet.apps.common import train_step
     from scratchnet.apps.readout import Readout
     from scratchnet.models.cnn import build
     sn.manual_seed(0)
