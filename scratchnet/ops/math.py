@@ -33,7 +33,7 @@ class _Binary(Function):
 def _binary(cls, name, to_float=False):
     def op(a, b):
         a, b = promote(a, b, to_float=to_float)
-        if a.shape != b.shape:
+        if a.data.shape != b.data.shape and a.data.shape and b.data.shape:  # a 0-d operand goes with any shape
             _check_broadcast(name, a, b)
         return cls()(a, b)
     op.__name__ = name
