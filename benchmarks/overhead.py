@@ -16,25 +16,24 @@ from _harness import alternate, have, have_gpu, table, time_fn
 CASES = {"small": (64, 50), "large": (1024, 4)}
 
 
-def worker(job):
-    size, layers = CASES[job["case"]]
-    if job["fw"] == "torch":
+def mlp_step(case, fw="scratchnet"):
+    """(step, ops): one forward + backward of `case`'s chain of matmul + tanh in framework fw, and its op count."""
+    size, layers = CASES[case]
+    sync = lambda: None  # noqa: E731
+    if fw == "torch":
         import torch
         torch.manual_seed(0)
         ws = [(torch.randn(size, size) / size ** 0.5).requires_grad_() for _ in range(layers)]
         x = torch.randn(size, size)
-        sync = lambda: None  # noqa: E731
     else:
         import scratchnet as sn
         sn.manual_seed(0)
-        dev = "cuda" if job["fw"] == "scratchnet-cuda" else "cpu"
+        dev = "cuda" if fw == "scratchnet-cuda" else "cpu"
         ws = [(sn.randn(size, size, device=dev) / size ** 0.5).requires_grad_() for _ in range(layers)]
         x = sn.randn(size, size, device=dev)
         if dev == "cuda":
             import cupy
             sync = cupy.cuda.Device().synchronize
-        else:
-            sync = lambda: None  # noqa: E731
 
     def step():
         h = x
@@ -44,34 +43,20 @@ def worker(job):
         for w in ws:
             w.grad = None
         sync()
-
-    t = time_fn(step, repeat=20 if job["case"] == "small" else 8)
-    return {"step_s": t, "per_op_us": t / (2 * layers) * 1e6}
-
-
-def small_step():
-    """scratchnet's step of the small case: 50 x (64x64 matmul + tanh), forward and backward."""
-    import scratchnet as sn
-    size, layers = CASES["small"]
-    sn.manual_seed(0)
-    ws = [(sn.randn(size, size) / size ** 0.5).requires_grad_() for _ in range(layers)]
-    x = sn.randn(size, size)
-
-    def step():
-        h = x
-        for w in ws:
-            h = (h @ w).tanh()
-        h.sum().backward()
-        for w in ws:
-            w.grad = None
     return step, 2 * layers
 
 
+def worker(job):
+    step, ops = mlp_step(job["case"], job["fw"])
+    t = time_fn(step, repeat=20 if job["case"] == "small" else 8)
+    return {"step_s": t, "per_op_us": t / ops * 1e6}
+
+
 def call_profile(steps=10):
-    """(calls per op, [(calls per op, function)]) of the small case, counted by cProfile."""
+    """(calls per op, [(calls per op, function)]) of scratchnet on the small case, counted by cProfile."""
     import cProfile
     import pstats
-    step, ops = small_step()
+    step, ops = mlp_step("small")
     step()  # first-use work (imports, BLAS discovery) is not per-op cost
     prof = cProfile.Profile()
     prof.runcall(lambda: [step() for _ in range(steps)])
