@@ -20,7 +20,8 @@ from ..models.unet import unet
 from ..nn import functional as F
 from ..tensor import no_grad
 from . import resume as resume_rules
-from .classify import CheckpointError, _rng_state, _set_rng_state
+from .classify import CheckpointError
+from .common import rng_state, set_rng_state
 from .progress import Progress
 from .readout import Readout
 from .segment_report import mask_panels, write_report
@@ -161,7 +162,7 @@ def train(out="out/segment", data=None, epochs=None, steps=None, batch_size=32, 
             raise CheckpointError(f"{ck_path}: its state does not fit this run's model: {e}") from None
         history, evals, start = list(ck["history"]), list(ck["evals"]), int(ck["step"])
         seconds = float(evals[-1]["seconds"]) if evals else 0.0
-        _set_rng_state(ck["rng"])
+        set_rng_state(ck["rng"])
         write_report(out, ck, test_ds)   # in case a stop came between the checkpoint and its report
         if progress:
             print(f"resumed from {ck_path} at step {start}" + (f" (forced: {forced})" if forced else ""))
@@ -201,7 +202,7 @@ def train(out="out/segment", data=None, epochs=None, steps=None, batch_size=32, 
                               "seconds": round(seconds + time.perf_counter() - t0, 2)})
                 ck = {"settings": settings, "classes": classes, "model": model.state_dict(),
                       "optimizer": opt.state_dict(), "step": s, "history": history, "evals": evals,
-                      "rng": _rng_state(), "class_weights": weight,
+                      "rng": rng_state(), "class_weights": weight,
                       "report": {"confusion": confusion, "preds": preds, "picked": numpy.arange(len(preds))}}
                 io.save(ck, ck_path)
                 io.fault_point("segment:checkpoint")
