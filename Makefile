@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 .PHONY: setup demo worked-example test test-gpu-sim test-reference test-slow fuzz torch fashion-mnist browser bench \
-	bench-quick bench-scripts clean mpi test-mpi test-mpi-gpu-sim bench-scaling op-table
+	bench-quick bench-scripts clean mpi test-mpi test-mpi-gpu-sim bench-scaling op-table restore-baselines
 setup: $(VENV)/.installed
 
 # The main demo: the gallery. Every app run small (CNN training on whatever Fashion-MNIST is found, the bundled
@@ -95,6 +95,11 @@ bench: setup
 
 bench-quick: setup
 	$(BIN)/scratchnet bench --quick --out out/bench
+
+# Classical restoration baselines (bicubic SR, TV / non-local means denoising, biharmonic inpainting) on the held-out
+# photos and garments -> docs/restore_baselines.json (scores, not timings: ~3 minutes on 2 cores)
+restore-baselines: setup
+	$(BIN)/python benchmarks/restore_baselines.py
 
 # The older per-topic benchmark scripts (framework overhead, CNN step and layers with memory, style step)
 bench-scripts: setup

@@ -74,6 +74,33 @@ def table(headers, rows):
 
 
 
+def sgemm_peak(threads, n=2048, repeat=5):
+    """The machine's limit the tables measure against: GFLOP/s of the best of `repeat` float32 n x n NumPy matmuls
+    on `threads` BLAS threads, in a process of its own (as every workload here runs)."""
+    return run_worker(os.path.abspath(__file__), {"probe": "sgemm", "n": n, "repeat": repeat}, threads)["gflops"]
+
+
+def _sgemm_probe(n, repeat):
+    import numpy
+    a, b = (numpy.random.default_rng(i).standard_normal((n, n), dtype=numpy.float32) for i in range(2))
+    a @ b  # warm-up: BLAS threads started, pages touched
+    best = min(time_fn(lambda: a @ b, warmup=0, repeat=1) for _ in range(repeat))
+    return {"gflops": 2 * n ** 3 / best / 1e9}
+
+
+def efficiency(flops, ms, peak):
+    """'12.3 (45%)': achieved GFLOP/s from counted FLOPs, and its share of the sgemm peak; '-' without FLOPs."""
+    if not flops or not ms:
+        return "-"
+    gf = flops / (ms * 1e6)
+    return f"{gf:.1f} ({100 * gf / peak:.0f}%)" if peak else f"{gf:.1f}"
+
+
 def bar_chart(path, title, groups, series, ylabel=""):
     from scratchnet.apps.plots import bar_chart as draw
     return draw(path, title, groups, series, ylabel=ylabel)
+
+
+if __name__ == "__main__":  # the sgemm probe's process (sgemm_peak)
+    job = json.loads(sys.argv[sys.argv.index("--worker") + 1])
+    print(json.dumps(_sgemm_probe(job["n"], job["repeat"])))

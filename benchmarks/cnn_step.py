@@ -6,6 +6,8 @@ Peak memory: the rise of the resident set during one step after warm-up (high-wa
 /proc/self/clear_refs). For these runs both frameworks get the same malloc with a fixed 128 KiB mmap threshold, so
 every large buffer is mapped when allocated and unmapped when freed and the resident set follows live memory
 (scratchnet's malloc tuning, which keeps freed pages, and glibc's adaptive threshold would both hide the rise).
+GFLOP/s columns: counted FLOPs (scratchnet/bench.py's flops(): 2 per multiply-add, backward 2x the forward) over
+the median time, and their share of the machine's measured sgemm peak on as many threads (the distance to the limit).
 Run: python benchmarks/cnn_step.py [--rounds 5] [--batches 64 256] [--threads 1 2] [--no-layers]
 """
 import argparse
@@ -16,7 +18,7 @@ import sys
 
 import numpy
 
-from _harness import alternate, bar_chart, have, have_gpu, table, time_fn
+from _harness import alternate, bar_chart, efficiency, have, have_gpu, sgemm_peak, table, time_fn
 
 MEMORY_ENV = {"SCRATCHNET_MALLOC_TUNE": "0", "MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "0"}
 
@@ -124,7 +126,10 @@ def main():
         job = json.loads(args.worker)
         print(json.dumps(layer_worker(job) if "layer" in job else step_worker(job)))
         return
+    from scratchnet.bench import flops
     fws = ["scratchnet"] + (["torch"] if have("torch") else []) + (["scratchnet-cuda"] if have_gpu() else [])
+    cpu_fws = [fw for fw in fws if fw != "scratchnet-cuda"]
+    peaks = {t: sgemm_peak(t) for t in sorted(set(args.threads))}
     rows, plot = [], {fw: [] for fw in fws}
     for threads in args.threads:
         jobs = [{"fw": fw, "batch": b} for b in args.batches for fw in fws]
@@ -143,7 +148,8 @@ def main():
                 row += [f"{med['scratchnet'] / med['torch']:.2f}x",
                         f"{mem['scratchnet']:.0f}/{mem['torch']:.0f} MB "
                         f"({mem['scratchnet'] / max(mem['torch'], 1e-9):.2f}x)"]
-            rows.append(row)
+            f = flops({"name": "cnn_step", "batch": b})
+            rows.append(row + [efficiency(f, med[fw], peaks[threads]) for fw in cpu_fws])
     if not args.no_layers:
         threads = max(args.threads)
         jobs = [{"fw": fw, "layer": name} for name in LAYERS for fw in fws]
@@ -154,11 +160,14 @@ def main():
             row = [f"{name} fwd+bwd", threads] + [f"{med[fw]:.2f}" for fw in fws]
             if "torch" in fws:
                 row += [f"{med['scratchnet'] / med['torch']:.2f}x", ""]
-            rows.append(row)
+            f = flops(dict(LAYERS[name], name=LAYERS[name]["op"]))
+            rows.append(row + [efficiency(f, med[fw], peaks[threads]) for fw in cpu_fws])
     headers = ["case", "threads"] + [f"{fw} ms" for fw in fws]
     if "torch" in fws:
         headers += ["scratchnet/torch", "peak memory sn/torch"]
-    print(f"median of {args.rounds} alternated processes per framework")
+    headers += [f"{fw} GFLOP/s (% peak)" for fw in cpu_fws]
+    print(f"median of {args.rounds} alternated processes per framework; sgemm peak "
+          + ", ".join(f"{peaks[t]:.0f} GFLOP/s on {t} thread{'s' if t > 1 else ''}" for t in peaks))
     print(table(headers, rows))
     if args.plot:
         groups = [f"batch {b}, {t} thread{'s' if t > 1 else ''}" for t in args.threads for b in args.batches]

@@ -15,7 +15,7 @@ import time
 
 import numpy
 
-from _harness import have, run_worker, table
+from _harness import efficiency, have, run_worker, sgemm_peak, table
 
 Z, EMBED, CLASSES = 100, 50, 10
 
@@ -167,8 +167,14 @@ def main():
         rows.append([fw, "mean", args.steps, f"{ms:.0f}", f"{fd:.2f}", f"{cc:.1%}", f"{div:.3f}"])
     print(f"within-class diversity: mean pixel std across one class's samples (real test images: "
           f"{_diversity(test.images, test.targets):.3f}; 0 = every sample of a class identical)")
-    print(table(["framework", "seed", "steps", "ms/step", "Fréchet distance", "class consistency", "diversity"],
-                rows))
+    from scratchnet.bench import flops
+    peak, f = sgemm_peak(args.threads), flops({"name": "dcgan_step", "batch": 64})
+    for row in rows:   # achieved GFLOP/s of a step (counted FLOPs, scratchnet/bench.py) and its share of the peak
+        row.append(efficiency(f, float(row[3]), peak))
+    print(f"GFLOP/s: counted FLOPs of one D+G step at batch 64 over the step time, against the measured sgemm peak "
+          f"({peak:.0f} GFLOP/s on {args.threads} thread(s))")
+    print(table(["framework", "seed", "steps", "ms/step", "Fréchet distance", "class consistency", "diversity",
+                 "GFLOP/s (% peak)"], rows))
     if "torch" in results and "scratchnet" in results:
         ms = [statistics.mean(v[0] for v in results[fw]) for fw in fws]
         fd = [statistics.mean(v[1] for v in results[fw]) for fw in fws]

@@ -5,6 +5,8 @@ trained networks are then scored by the same scratchnet code (restore.evaluate: 
 the held-out photos), so any difference comes from the training arithmetic alone.
 Run: python benchmarks/restore_twin.py [--steps 2000] [--scale 3] [--threads 2] [--json docs/restore_twin.json]
      python benchmarks/restore_twin.py --steps 20 --json /tmp/twin.json      (a smoke run)
+     --scratchnet-run DIR takes scratchnet's side from a finished `scratchnet restore train --steps N --out DIR` of
+     the same recipe (its weights are what the worker would compute, step for step) and reports no step time for it.
 """
 import argparse
 import json
@@ -103,12 +105,29 @@ def worker(job):
     return {"ms_per_step": statistics.median(times[min(5, steps - 1):]) * 1e3, "final_loss": losses[-1]}
 
 
+def _reuse(run, config, steps):
+    """scratchnet's trained network from a `scratchnet restore train` run, refused unless its settings are this
+    benchmark's recipe at `steps` steps."""
+    import scratchnet as sn
+    from scratchnet.apps import restore
+    ck = sn.load(os.path.join(run, "checkpoint.npz"))
+    want = dict(config=config, steps=steps, size=RECIPE["size"], batch_size=RECIPE["batch_size"], lr=RECIPE["lr"],
+                pairs=RECIPE["pairs"], seed=RECIPE["seed"])
+    if ck.get("settings") != want or int(ck["step"]) != steps:
+        raise SystemExit(f"{run}: its settings {ck.get('settings')} (step {ck['step']}) are not the recipe {want}")
+    net = restore.build(config)
+    net.load_state_dict(ck["model"])
+    return net, {"ms_per_step": None, "final_loss": ck["history"][-1]["loss"]}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--scale", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=None, help="also write the results here (e.g. docs/restore_twin.json)")
+    p.add_argument("--scratchnet-run", default=None, metavar="DIR",
+                   help="reuse this `scratchnet restore train` run (same recipe and steps) for scratchnet's side")
     p.add_argument("--worker")
     args = p.parse_args()
     if args.worker:
@@ -121,13 +140,16 @@ def main():
     tmp, results, rows = tempfile.mkdtemp(), {}, []
     for fw in fws:
         out = os.path.join(tmp, f"{fw}.npz")
-        r = run_worker(__file__, {"fw": fw, "steps": args.steps, "scale": args.scale, "out": out}, args.threads)
-        net = restore.build(config)
-        with numpy.load(out) as z:
-            net.load_state_dict({k: sn.tensor(z[k]) for k in z.files})
+        if fw == "scratchnet" and args.scratchnet_run:
+            net, r = _reuse(args.scratchnet_run, config, args.steps)
+        else:
+            r = run_worker(__file__, {"fw": fw, "steps": args.steps, "scale": args.scale, "out": out}, args.threads)
+            net = restore.build(config)
+            with numpy.load(out) as z:
+                net.load_state_dict({k: sn.tensor(z[k]) for k in z.files})
         _, mean = restore.evaluate(net, config, pictures=False)
         results[fw] = dict(r, **mean)
-        rows.append([fw, args.steps, f"{r['ms_per_step']:.0f}", f"{r['final_loss']:.4f}", f"{mean['psnr_y']:.3f}",
+        rows.append([fw, args.steps, "-" if r["ms_per_step"] is None else f"{r['ms_per_step']:.0f}", f"{r['final_loss']:.4f}", f"{mean['psnr_y']:.3f}",
                      f"{mean['ssim_y']:.4f}", f"{mean['psnr_y_bicubic']:.3f}", f"{mean['ssim_y_bicubic']:.4f}"])
     print(f"×{args.scale} SR on the held-out photos, {RECIPE['model']} {config['kwargs']}, recipe {RECIPE}, "
           f"{args.threads} threads")
@@ -136,9 +158,11 @@ def main():
     summary = {"config": config, "recipe": RECIPE, "steps": args.steps, "threads": args.threads, "results": results}
     if len(results) == 2:
         d = results["scratchnet"]["psnr_y"] - results["torch"]["psnr_y"]
-        ratio = results["scratchnet"]["ms_per_step"] / results["torch"]["ms_per_step"]
+        ms = results["scratchnet"]["ms_per_step"]
+        ratio = None if ms is None else ms / results["torch"]["ms_per_step"]
         summary.update(psnr_y_difference=d, step_time_ratio=ratio)
-        print(f"scratchnet - torch: PSNR-Y {d:+.3f} dB; step time scratchnet/torch {ratio:.2f}x")
+        print(f"scratchnet - torch: PSNR-Y {d:+.3f} dB" +
+              ("" if ratio is None else f"; step time scratchnet/torch {ratio:.2f}x"))
     if args.json:
         sn.io.atomic_write_json(args.json, summary, indent=1)
 

@@ -15,7 +15,7 @@ import sys
 
 import numpy
 
-from _harness import alternate, have, have_gpu, table, time_fn
+from _harness import alternate, efficiency, have, have_gpu, sgemm_peak, table, time_fn
 
 
 def _scratchnet_eval(net_name, size, device):
@@ -143,6 +143,8 @@ def main():
     res = alternate(__file__, jobs, a.rounds, a.threads)
     med = {(j["fw"], j["net"], j["size"]): statistics.median(r["seconds"] for r in res[json.dumps(j, sort_keys=True)])
            for j in jobs}
+    from scratchnet.bench import flops
+    peak = sgemm_peak(a.threads)
     rows = []
     for n in a.nets:
         for s in a.sizes:
@@ -151,10 +153,13 @@ def main():
                    f"{sn_t / th_t:.2f}x" if th_t else "-"]
             if "cupy" in fws:
                 row += [f"{med[('cupy', n, s)] * 1000:.1f}"]
-            rows.append(row)
-    heads = ["net", "px", "scratchnet ms", "torch ms", "ratio"] + (["cupy ms"] if "cupy" in fws else [])
+            f = flops({"name": "vgg19_style" if n == "vgg19" else f"{n}_style", "size": s})
+            rows.append(row + [efficiency(f, sn_t * 1e3, peak), efficiency(f, th_t * 1e3, peak) if th_t else "-"])
+    heads = ["net", "px", "scratchnet ms", "torch ms", "ratio"] + (["cupy ms"] if "cupy" in fws else []) + \
+        ["scratchnet GFLOP/s (% peak)", "torch GFLOP/s (% peak)"]
     print(f"one style evaluation (forward + gradient to the image), {a.threads} thread(s), median of {a.rounds} "
-          f"rounds")
+          f"rounds; GFLOP/s from counted FLOPs (scratchnet/bench.py's flops()) against the measured sgemm peak, "
+          f"{peak:.0f} GFLOP/s")
     print(table(heads, rows))
 
 

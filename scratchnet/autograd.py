@@ -97,56 +97,71 @@ class Function:
     _out = None
 
     def __call__(self, *inputs):
-        inputs = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
+        # the per-op path of every op: kept to plain loops and identity tests (`type(a) is ndarray`), which cost
+        # no function call, so that small tensors pay little beyond the forward itself
+        for x in inputs:
+            if type(x) is not Tensor and not isinstance(x, Tensor):
+                inputs = tuple([x if isinstance(x, Tensor) else Tensor(x) for x in inputs])
+                break
         arrays = [x.data for x in inputs]
-        if len(arrays) > 1:
-            kinds = {type(a) for a in arrays}
-            if kinds != {numpy.ndarray}:
-                _check_devices(self, arrays)
-        dev_array = next((a for a in arrays if type(a) is not numpy.ndarray and not isinstance(a, numpy.generic)),
-                         None)
-        if dev_array is None:
+        device_array = None  # the first array not on the host (a NumPy scalar, a promoted number, goes anywhere)
+        for a in arrays:
+            if type(a) is not numpy.ndarray and not isinstance(a, numpy.generic):
+                device_array = a
+                break
+        if device_array is None:
             y = self.forward(*arrays)
         else:
-            with backend.on(dev_array):  # CuPy allocates and launches on the current device: make it the inputs'
+            if len(arrays) > 1:
+                _check_devices(self, arrays)
+            with backend.on(device_array):  # CuPy allocates and launches on the current device: make it the inputs'
                 y = self.forward(*arrays)
-        if isinstance(y, numpy.generic) and not all(isinstance(a, numpy.generic) for a in arrays):
+        if type(y) is not numpy.ndarray and isinstance(y, numpy.generic) and \
+                not all([isinstance(a, numpy.generic) for a in arrays]):
             # NumPy turns 0-d results into scalars: keep every Tensor an ndarray (but an op on promoted Python numbers
             # alone stays a NumPy scalar, which goes with arrays on any device)
             scalar, y = y, numpy.asarray(y)
-            self._saved = tuple(y if a is scalar else a for a in self._saved)
+            self._saved = tuple([y if a is scalar else a for a in self._saved])
         if _Mode.grad_enabled:
-            needs = tuple(x.requires_grad for x in inputs)
+            needs = tuple([x.requires_grad for x in inputs])
             if True in needs:
-                out = Tensor(y, True)
-                out._ctx = self
-                if self.is_view:
-                    self._view_of(inputs[0], out, y)
-                if self.multilinear:
-                    self._versions = tuple(x._vc[0] if True in needs[:i] + needs[i + 1:] else None
-                                           for i, x in enumerate(inputs))
-                elif self.keeps_inputs or self.is_view:
-                    self._versions = tuple([x._vc[0] for x in inputs])
-                self.generation = max(x._gen for x in inputs)
-                out._gen = self.generation + 1
-                if not self.keeps_inputs:
-                    inputs = tuple(x if x._ctx is None else edge(x) for x in inputs)
-                for i, a in enumerate(self._saved):
-                    if a is y:
-                        self._out_saved = i
-                        self._out_vc, self._out_ver = out._vc, out._vc[0]
-                        if self._versions is None:
-                            self._versions = ()
-                self.inputs = inputs
-                self.needs_input_grad = needs
-                self._out = weakref.ref(out)
-                return out
+                return self._link(inputs, needs, y)
         self._saved = None
         out = Tensor(y)
-        if isinstance(y, numpy.generic):  # made from promoted Python numbers alone: stays a scalar (see above)
+        if type(y) is not numpy.ndarray:  # made from promoted Python numbers alone: stays a scalar (see above)
             out.data = y
         if self.is_view:
             self._view_of(inputs[0], out, y)
+        return out
+
+    def _link(self, inputs, needs, y):
+        """Make the output a node of the graph: this Function is its creator, holding its inputs (or data-less edges
+        to them), what they need, and the versions of what backward will read."""
+        out = Tensor(y, True)
+        out._ctx = self
+        if self.is_view:
+            self._view_of(inputs[0], out, y)
+        if self.multilinear:
+            self._versions = tuple([x._vc[0] if True in needs[:i] + needs[i + 1:] else None
+                                    for i, x in enumerate(inputs)])
+        elif self.keeps_inputs or self.is_view:
+            self._versions = tuple([x._vc[0] for x in inputs])
+        generation = 0  # one more than the newest Function that made an input: the walk's order
+        for x in inputs:
+            if x._gen > generation:
+                generation = x._gen
+        self.generation, out._gen = generation, generation + 1
+        if not self.keeps_inputs:
+            inputs = tuple([x if x._ctx is None else edge(x) for x in inputs])
+        for i, a in enumerate(self._saved):
+            if a is y:
+                self._out_saved = i
+                self._out_vc, self._out_ver = out._vc, out._vc[0]
+                if self._versions is None:
+                    self._versions = ()
+        self.inputs = inputs
+        self.needs_input_grad = needs
+        self._out = weakref.ref(out)
         return out
 
     def _view_of(self, x, out, y):

@@ -109,6 +109,8 @@ def set_default_device(spec):
 def get_array_module(*arrays):
     """numpy, or cupy if any argument is a CuPy array (Chainer's `xp`). Tensors are looked through."""
     for a in arrays:
+        if type(a) is numpy.ndarray:  # the common case, settled without a call
+            continue
         a = getattr(a, "data", a) if not isinstance(a, numpy.ndarray) else a
         if _is_cupy_array(a):
             return cupy()

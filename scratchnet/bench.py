@@ -61,6 +61,10 @@ def flops(w):
                 grams += v * v * s * s
             cin, first = v, False
         return 2 * 2 * (macs + grams)   # forward and the gradient to the image
+    if name == "bank_style":   # the random filter bank (models/bank.py): 4 kernel sizes of 3->64 at 4 levels
+        macs = sum(_conv_macs(3, 64, k, w["size"] >> lv, w["size"] >> lv) + 64 * 64 * (w["size"] >> lv) ** 2
+                   for lv in range(4) for k in (3, 5, 7, 9))   # every map is a style layer: its Gram too
+        return 2 * 2 * macs   # forward and the gradient to the image
     if name == "matmul":
         return 2 * w["n"] ** 3
     if name in ("conv2d", "conv_transpose2d"):

@@ -26,6 +26,16 @@ class Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(f"{message} (see {self.prog} --help)", self.prog)
 
+    def add_argument(self, *args, **kwargs):
+        """As argparse's, and --help shows each option's default (unless its help already says it)."""
+        default, text = kwargs.get("default"), kwargs.get("help")
+        shows = default is not None and default is not False and default != argparse.SUPPRESS
+        if shows and text != argparse.SUPPRESS and "default" not in (text or ""):
+            shown = (" ".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default))
+            shown = shown.replace("%", "%%")   # argparse %-formats help
+            kwargs["help"] = f"{text} (default: {shown})" if text else f"default: {shown}"
+        return super().add_argument(*args, **kwargs)
+
 
 def _number(kind, text, name):
     try:
@@ -135,20 +145,19 @@ def _writable_parent(path):
         raise argparse.ArgumentTypeError(f"cannot write to {probe} (permission denied)")
 
 
-@_typed("folder")
-def existing_dir(path):
-    if not os.path.isdir(path):
-        raise argparse.ArgumentTypeError(f"{path} is not a folder" if os.path.exists(path)
-                                         else f"no such folder {path}")
-    return path
+def _existing(kind, is_kind):
+    """A type for a path that must exist and be a `kind` (file or folder)."""
+    @_typed(kind)
+    def parse(path):
+        if not is_kind(path):
+            raise argparse.ArgumentTypeError(f"{path} is not a {kind}" if os.path.exists(path)
+                                             else f"no such {kind} {path}")
+        return path
+    return parse
 
 
-@_typed("file")
-def existing_file(path):
-    if not os.path.isfile(path):
-        raise argparse.ArgumentTypeError(f"{path} is a folder, expected a file" if os.path.isdir(path)
-                                         else f"no such file {path}")
-    return path
+existing_dir = _existing("folder", os.path.isdir)
+existing_file = _existing("file", os.path.isfile)
 
 
 @_typed("image")
@@ -197,7 +206,7 @@ def add_common(p, out=None, data=False, seed=True):
     p.add_argument("--device", type=device, default=None, help="cpu, cuda or cuda:N (default: $SCRATCHNET_DEVICE "
                                                                 "or cpu)")
     if seed:
-        p.add_argument("--seed", type=count, default=0)
+        p.add_argument("--seed", type=count, default=0, help="seed of every random draw (weights, batches, noise)")
     if out:
         p.add_argument("-o", "--out", type=out_dir, default=out, help=f"output folder (default: {out})")
     if data:

@@ -68,7 +68,8 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __init__(self, data, requires_grad=False):
-        if isinstance(data, numpy.generic):  # NumPy returns 0-d results as scalars; keep every Tensor an ndarray
+        # NumPy returns 0-d results as scalars: keep every Tensor an ndarray (the `type` test costs no call)
+        if type(data) is not numpy.ndarray and isinstance(data, numpy.generic):
             data = numpy.asarray(data)
         self.data = data
         self.grad = None

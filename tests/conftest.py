@@ -30,6 +30,18 @@ def device():
     return scratchnet.get_default_device()
 
 
+@pytest.fixture
+def transfer_counter(device):
+    """cupy.standin.counting (counts device->host reads and host uploads) on the CuPy stand-in's cuda lane; the
+    test is skipped elsewhere (the CPU has no transfers, real CuPy no counters)."""
+    if device.type != "cuda":
+        pytest.skip("counts CuPy stand-in transfers: runs under make test-gpu-sim")
+    import cupy
+    if not hasattr(cupy, "standin"):
+        pytest.skip("real CuPy has no transfer counters")
+    return cupy.standin.counting
+
+
 def load_torch():
     """PyTorch, the reference. Missing is a skip for a user, but a failure in CI (SCRATCHNET_REQUIRE_TORCH=1)."""
     try:

@@ -183,6 +183,18 @@ def test_every_table_entry_is_an_app_with_informative_help(name, capsys):
     assert exit_.value.code == 0 and out.startswith(f"usage: scratchnet {name}") and cli.APPS[name][1] in out
 
 
+def test_help_shows_each_options_default(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["transfer", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for shown in ("(default: 20 50 100)", "(default: 2)", "(default: out/transfer)", "(default: 0 1 2 3 4)"):
+        assert shown in out, shown
+    with pytest.raises(SystemExit):
+        cli.main(["gan", "sample", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(default: 64)" in out and "(default: samples.png)" in out
+
+
 def test_top_level_help_lists_every_command(capsys):
     assert cli.main([]) == 0
     out = capsys.readouterr().out

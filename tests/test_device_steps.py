@@ -33,7 +33,7 @@ def counts():
     return json.loads(_run([]).strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("step", ["cnn", "gan", "style", "dream"])
+@pytest.mark.parametrize("step", ["cnn", "gan", "style", "dream", "segment"])
 def test_step_makes_no_host_round_trip(counts, step):
     c = counts[step]
     assert "error" not in c, c

@@ -61,6 +61,10 @@ def test_modcrop_and_sizes():
         bicubic_down(img, 3)
     with pytest.raises(ValueError, match="scale must be a positive int, got 1.5"):
         bicubic_up(img, 1.5)
+    hwc = photos("test")[0]
+    for fn in (modcrop, bicubic_down, bicubic_up):
+        with pytest.raises(ValueError, match=rf"{fn.__name__}: .* shape \(213, 320, 3\) looks like \(H, W, C\)"):
+            fn(hwc, 2)
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])

@@ -212,10 +212,10 @@ def predict(checkpoint, images, device=None, top=3):
 
 def add_arguments(p):
     """`scratchnet train`'s options."""
-    p.add_argument("--model", default="reference", choices=list(MODELS))
-    p.add_argument("--epochs", type=cli_args.positive_int, default=3)
-    p.add_argument("--batch-size", type=cli_args.positive_int, default=64)
-    p.add_argument("--lr", type=cli_args.learning_rate, default=1e-3)
+    p.add_argument("--model", default="reference", choices=list(MODELS), help="network (models.cnn)")
+    p.add_argument("--epochs", type=cli_args.positive_int, default=3, help="passes over the training images")
+    p.add_argument("--batch-size", type=cli_args.positive_int, default=64, help="images per step")
+    p.add_argument("--lr", type=cli_args.learning_rate, default=1e-3, help="Adam's learning rate")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     p.add_argument("--force", action="store_true", help="with --resume: continue even where this run's settings "
                                                         "differ from the checkpoint's")
@@ -237,7 +237,7 @@ def run(args):
 
 
 def _evaluate_arguments(p):
-    p.add_argument("checkpoint", type=cli_args.existing_file)
+    p.add_argument("checkpoint", type=cli_args.existing_file, help="a checkpoint.npz written by `scratchnet train`")
     p.add_argument("--data", type=cli_args.existing_dir, default=None, help="folder with the IDX files")
     p.add_argument("--device", type=cli_args.device, default=None)
 
@@ -250,7 +250,7 @@ def _evaluate(args):
 
 def _predict_arguments(p):
     p.add_argument("checkpoint", type=cli_args.existing_file)
-    p.add_argument("images", nargs="+", type=cli_args.existing_file)
+    p.add_argument("images", nargs="+", type=cli_args.existing_file, help="image files (any format Pillow reads)")
     p.add_argument("--device", type=cli_args.device, default=None)
 
 

@@ -290,17 +290,18 @@ def sample_grid(checkpoint, out_path, n=64, class_name=None, device=None, seed=0
 # ---- the command line: `scratchnet gan` (train) and `scratchnet gan sample CHECKPOINT` ----
 
 def add_arguments(p):
-    p.add_argument("--model", default="dcgan", choices=["dcgan", "mlp"])
-    p.add_argument("--conditional", action="store_true")
-    p.add_argument("--loss", default="bce", choices=["bce", "lsgan", "wgan-gp"])
-    p.add_argument("--steps", type=cli_args.positive_int, default=2000)
-    p.add_argument("--batch-size", type=cli_args.int_range(2, 4096), default=64)
-    p.add_argument("--lr", type=cli_args.learning_rate, default=2e-4)
-    p.add_argument("--resume", action="store_true")
+    p.add_argument("--model", default="dcgan", choices=["dcgan", "mlp"], help="network pair (models.gan)")
+    p.add_argument("--conditional", action="store_true", help="generate a requested class")
+    p.add_argument("--loss", default="bce", choices=["bce", "lsgan", "wgan-gp"], help="objective (apps.gan_losses)")
+    p.add_argument("--steps", type=cli_args.positive_int, default=2000, help="generator updates")
+    p.add_argument("--batch-size", type=cli_args.int_range(2, 4096), default=64, help="real images per step")
+    p.add_argument("--lr", type=cli_args.learning_rate, default=2e-4, help="Adam's learning rate, both networks")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     p.add_argument("--force", action="store_true", help="with --resume: continue even where this run's settings "
                                                         "differ from the checkpoint's")
-    p.add_argument("--sample-every", type=cli_args.positive_int, default=500)
-    p.add_argument("--limit", type=cli_args.positive_int, default=None)
+    p.add_argument("--sample-every", type=cli_args.positive_int, default=500,
+                   help="steps between checkpoints, sample grids and quality measurements")
+    p.add_argument("--limit", type=cli_args.positive_int, default=None, help="use only the first N training images")
     p.add_argument("--mode-seeking", type=cli_args.weight, default=None,
                    help="weight of the mode-seeking term (default 0.1 for conditional models, 0 otherwise)")
     p.add_argument("--quality-samples", type=cli_args.int_range(0, 100000), default=1000,
@@ -313,7 +314,7 @@ def add_arguments(p):
     s = sub.add_parser("sample", help="a grid of samples from a GAN checkpoint",
                        description="a grid of samples from a GAN checkpoint")
     s.set_defaults(command_prog=s.prog)
-    s.add_argument("checkpoint", type=cli_args.existing_file)
+    s.add_argument("checkpoint", type=cli_args.existing_file, help="a checkpoint.npz written by `scratchnet gan`")
     s.add_argument("--class", dest="class_name", type=cli_args.class_name, default=None,
                    help="class name or index (conditional models)")
     s.add_argument("-n", type=cli_args.int_range(1, 1024), default=64, help="number of samples")

@@ -75,6 +75,19 @@ def segmentation_loss(logits, target, weight, dice_weight):
     return loss
 
 
+def train_step(model, opt, x, y, weight, dice_weight, sums, confusion):
+    """One AdamW step on a batch already on the device. The loss is added to `sums` (a Readout) and the batch's
+    predictions to `confusion` on the device: the step never waits for the host."""
+    logits = model(x)
+    loss = segmentation_loss(logits, y, weight, dice_weight)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    sums.add(loss=loss.detach())
+    confusion.update(logits.detach(), y)
+    return loss
+
+
 def lr_at(settings, step):
     """The learning rate of step `step` (0-based): cosine from lr to 0 over the run's steps, or constant."""
     if settings["schedule"] == "constant":
@@ -177,14 +190,8 @@ def train(out="out/segment", data=None, epochs=None, steps=None, batch_size=32, 
             for group in opt.param_groups:
                 group["lr"] = lr_at(settings, step)
             x, y = batch_arrays(train_ds, batch_indices(len(train_ds), step, batch_size, seed))
-            x, y = creation.tensor(x, device=device), creation.tensor(y, device=device)
-            logits = model(x)
-            loss = segmentation_loss(logits, y, weight_t, dice_weight)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sums.add(loss=loss.detach())             # kept on the device: read at the log points only
-            cm.update(logits.detach(), y)
+            train_step(model, opt, creation.tensor(x, device=device), creation.tensor(y, device=device), weight_t,
+                       dice_weight, sums, cm)
             window += 1
             s = step + 1
             if s % log_every == 0 or s % eval_every == 0 or s == total:

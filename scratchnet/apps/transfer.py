@@ -106,11 +106,13 @@ def transfer(data=None, shots=(20, 50, 100), pretrain_epochs=2, finetune_epochs=
 # ---- the command line: `scratchnet transfer` ----
 
 def add_arguments(p):
-    p.add_argument("--shots", type=cli_args.int_range(1, 6000), nargs="+", default=[20, 50, 100])
-    p.add_argument("--pretrain-epochs", type=cli_args.positive_int, default=2)
-    p.add_argument("--finetune-epochs", type=cli_args.positive_int, default=30)
-    p.add_argument("--seeds", type=cli_args.count, nargs="+", default=[0, 1, 2])
-    p.add_argument("--pretrain-classes", type=cli_args.int_range(0, 9), nargs=5, default=[0, 1, 2, 3, 4])
+    p.add_argument("--shots", type=cli_args.int_range(1, 6000), nargs="+", default=[20, 50, 100],
+                   help="labelled images per new class, one experiment each")
+    p.add_argument("--pretrain-epochs", type=cli_args.positive_int, default=2, help="epochs on the old classes")
+    p.add_argument("--finetune-epochs", type=cli_args.positive_int, default=30, help="epochs on the few new images")
+    p.add_argument("--seeds", type=cli_args.count, nargs="+", default=[0, 1, 2], help="runs averaged per table cell")
+    p.add_argument("--pretrain-classes", type=cli_args.int_range(0, 9), nargs=5, default=[0, 1, 2, 3, 4],
+                   help="the 5 classes learned first; the other 5 are the new task")
     cli_args.add_common(p, "out/transfer", data=True, seed=False)
 
 

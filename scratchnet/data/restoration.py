@@ -67,6 +67,10 @@ def _plane_shape(fn, img):
     shape = tuple(img.shape)
     if len(shape) < 2:
         raise ValueError(f"{fn}: img must be an image (H, W), (C, H, W) or (N, C, H, W), got shape {shape}")
+    if len(shape) == 3 and shape[-1] in (1, 3) and shape[0] not in (1, 3):
+        # photos() and read_photo() give (H, W, 3): resampling that as (C, H, W) would be silently wrong
+        raise ValueError(f"{fn}: images are channels-first (C, H, W); shape {shape} looks like (H, W, C): pass "
+                         f"img.transpose(2, 0, 1)")
     return shape
 
 
@@ -91,7 +95,8 @@ def _resize(img, size_of, quantize):
     h, w = host.shape[-2:]
     oh, ow = size_of(h, w)
     planes = host.reshape(-1, h, w).astype(numpy.float32, copy=False)
-    out = numpy.stack([numpy.asarray(Image.fromarray(p, mode="F").resize((ow, oh), Image.BICUBIC))
+    # a 2-D float32 array is a Pillow image of mode 'F' (32-bit float), which Pillow resamples in float
+    out = numpy.stack([numpy.asarray(Image.fromarray(p).resize((ow, oh), Image.BICUBIC))
                        for p in planes]) if len(planes) else numpy.zeros((0, oh, ow), numpy.float32)
     out = numpy.clip(out, 0.0, 1.0).reshape(host.shape[:-2] + (oh, ow))
     if quantize:

@@ -12,7 +12,7 @@ import numpy
 
 from .. import creation, nn
 from ..nn import functional as F
-from ..ops.shape import pad
+from ..ops.pad import pad
 from .taps import check_taps
 
 

@@ -6,7 +6,7 @@ Errors are raised here, at the public boundary, once, in the user's terms (argum
 import numpy
 
 from .. import backend
-from ..rng import random_uniform
+from ..rng import random_uniform as _random_uniform
 from ..tensor import Tensor, no_grad
 from ..ops import conv as C, pool as P
 from ..ops.activation import relu, leaky_relu, gelu, softmax, log_softmax  # noqa: F401
@@ -17,7 +17,7 @@ from ..ops.loss_more import kl_div, smooth_l1_loss, huber_loss, triplet_margin_l
 from ..ops.math import tanh, sigmoid  # noqa: F401
 from ..ops.math import where
 from ..ops.linalg import MatMul, matmul
-from ..ops.norm import norm_train
+from ..ops.norm import norm_train as _norm_train
 from ..ops.shape import reshape, unsqueeze, getitem  # noqa: F401
 from ..ops.pad import pad  # noqa: F401
 from ..ops.feature_norm import layer_norm, group_norm  # noqa: F401
@@ -29,7 +29,7 @@ from .conv_functional import (conv1d, conv3d, conv_transpose1d, conv_transpose3d
 from ..ops.loss import (nll_loss, mse_loss, l1_loss, binary_cross_entropy,  # noqa: F401
                         binary_cross_entropy_with_logits)
 from ..errors import ShapeError
-from ..ops.promotion import check_same_dtype
+from ..ops.promotion import check_same_dtype as _check_same_dtype
 from ..ops.resize import interpolate  # noqa: F401
 
 
@@ -77,12 +77,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     (N, C, H, W) or (C, H, W), weight (O, C/groups, kh, kw), bias (O,); padding an int, a pair, "same" (stride 1) or
     "valid". Output (N, O, (H + 2p - d(kh-1) - 1)//s + 1, ...). The math and its kernels: ops/conv.py.
 
-    Forward:  y[n, o, i, j] = b[o] + sum_{c, u, v} W[o, c, u, v] x_pad[n, g(o)·C/groups + c, i·s + u·d, j·s + v·d]
+    Forward:  y[n, o, i, j] = b[o] + sum_{c, u, v} W[o, c, u, v] x_pad[n, r(o)·C/groups + c, i·s + u·d, j·s + v·d]
     Backward: dx = conv_transpose2d(gy, W) (same stride/padding/dilation/groups), dW = the correlation of x with gy,
               db = sum of gy over n, i, j
     """
     x, unbatched = _check_4d("conv2d", input)
-    check_same_dtype("conv2d", input=input, weight=weight, bias=bias)
+    _check_same_dtype("conv2d", input=input, weight=weight, bias=bias)
     if weight.ndim != 4:
         raise ShapeError(f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kh, kw), got {weight.shape}")
     if x.shape[1] != weight.shape[1] * groups or weight.shape[0] % groups:
@@ -121,7 +121,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
               db = sum of gy over n and the spatial axes
     """
     x, unbatched = _check_4d("conv_transpose2d", input)
-    check_same_dtype("conv_transpose2d", input=input, weight=weight, bias=bias)
+    _check_same_dtype("conv_transpose2d", input=input, weight=weight, bias=bias)
     if weight.ndim != 4 or x.shape[1] != weight.shape[0] or weight.shape[0] % groups:
         raise ShapeError(f"conv_transpose2d: input has {x.shape[1]} channels (input shape {x.shape}) but weight "
                          f"{weight.shape} expects {weight.shape[0]} (weight is (in, out/groups, kh, kw))")
@@ -227,7 +227,7 @@ def linear(input, weight, bias=None):
     if input.shape[-1:] != weight.shape[-1:] or weight.ndim != 2:
         raise ShapeError(f"linear: input has {input.shape[-1] if input.ndim else 0} features (input shape "
                          f"{input.shape}) but weight of shape {weight.shape} expects {weight.shape[-1]}")
-    check_same_dtype("linear", input=input, weight=weight, bias=bias)
+    _check_same_dtype("linear", input=input, weight=weight, bias=bias)
     x = input if input.ndim > 1 else reshape(input, 1, -1)
     y = MatMul(False, True)(x, weight)
     if bias is not None:
@@ -270,7 +270,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if n <= 1:
             raise ShapeError(f"batch_norm: expected more than 1 value per channel when training, got input "
                              f"{input.shape}")
-        y, mean, var = norm_train(input, _channel(weight, input), _channel(bias, input), axes, eps)
+        y, mean, var = _norm_train(input, _channel(weight, input), _channel(bias, input), axes, eps)
         if running_mean is not None:
             with no_grad():
                 m = mean.reshape(-1)
@@ -316,7 +316,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         w, b = _channel(weight, input), _channel(bias, input)
         y = y if w is None else y * w
         return y if b is None else y + b
-    y, _, _ = norm_train(input, _channel(weight, input), _channel(bias, input), axes, eps)
+    y, _, _ = _norm_train(input, _channel(weight, input), _channel(bias, input), axes, eps)
     if running_mean is not None or running_var is not None:
         x = input.data
         n = int(numpy.prod([x.shape[a] for a in axes]))
@@ -343,7 +343,7 @@ def dropout(input, p=0.5, training=True):
         return input
     if p == 1:
         return input * 0
-    keep = random_uniform(input.shape, input.dtype, input.device) >= p
+    keep = _random_uniform(input.shape, input.dtype, input.device) >= p
     return input * Tensor((keep * (1.0 / (1 - p))).astype(input.dtype))
 
 

@@ -105,7 +105,7 @@ def leaky_relu_reference(x, negative_slope=0.01):
     return where(x > 0, x, x * negative_slope)
 
 
-class Softplus(Function):
+class SoftplusFn(Function):
     """y = log(1 + e^x), computed as log1p(e^−|x|) + max(x, 0) so it never overflows;  dx = gy · σ(x)"""
 
     def forward(self, x):
@@ -116,7 +116,7 @@ class Softplus(Function):
         return gy * self.inputs[0].sigmoid()
 
 
-class Softmax(Function):
+class SoftmaxFn(Function):
     """y_i = exp(x_i - m) / sum_j exp(x_j - m) along `dim` (m = max, for stability);  dx = y * (gy - sum(gy * y))"""
 
     keeps_inputs = False
@@ -140,7 +140,7 @@ class Softmax(Function):
         return y * (gy - (gy * y).sum(self.dim, keepdim=True))
 
 
-class LogSoftmax(Function):
+class LogSoftmaxFn(Function):
     """y = x - m - log(sum exp(x - m)) along `dim`;  dx = gy - exp(y) * sum(gy)"""
 
     keeps_inputs = False
@@ -164,7 +164,7 @@ class LogSoftmax(Function):
         return gy - y.exp() * gy.sum(self.dim, keepdim=True)
 
 
-class GELU(Function):
+class GELUFn(Function):
     """y = x * Φ(x) (exact, with erf) or the tanh approximation;  dx = gy * (Φ(x) + x * φ(x))"""
 
     def __init__(self, approximate):
@@ -191,23 +191,43 @@ class GELU(Function):
 
 
 def relu(x):
-    """y = max(x, 0);  dx = gy · [x > 0]   (ReLUFn; relu_reference in reference mode)"""
+    """relu(input): the rectified linear unit (ReLUFn; relu_reference in reference mode).
+
+    Forward:  y = max(x, 0)
+    Backward: dx = gy · [x > 0]  (0 at x = 0, as PyTorch)
+    """
     return relu_reference(x) if kernel_mode.reference() else ReLUFn()(x)
 
 
 def leaky_relu(x, negative_slope=0.01):
-    """y = x if x > 0 else slope·x;  dx = gy · (1 if x > 0 else slope)   (LeakyReLUFn; its twin in reference mode)"""
+    """leaky_relu(input, negative_slope=0.01): relu with a small slope for negative inputs (LeakyReLUFn;
+    its twin in reference mode).
+
+    Forward:  y = x if x > 0 else negative_slope·x
+    Backward: dx = gy · (1 if x > 0 else negative_slope)  (the slope at x = 0, as PyTorch)
+    """
     return leaky_relu_reference(x, negative_slope) if kernel_mode.reference() else LeakyReLUFn(negative_slope)(x)
 
 
 def gelu(x, approximate="none"):
+    """gelu(input, approximate="none"): the Gaussian error linear unit, exact (with erf) or with PyTorch's tanh
+    approximation (approximate="tanh").
+
+    Forward:  y = x·Φ(x),  Φ the standard normal CDF (tanh: Φ(x) ≈ (1 + tanh(√(2/π)(x + 0.044715x³))) / 2)
+    Backward: dx = gy·(Φ(x) + x·φ(x)),  φ the standard normal density (tanh: the derivative of the approximation)
+    """
     if approximate not in ("none", "tanh"):
         raise ShapeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GELU(approximate)(x)
+    return GELUFn(approximate)(x)
 
 
 def softplus(x):
-    return Softplus()(x)
+    """softplus(input): log(1 + eˣ), computed as log1p(e^-|x|) + max(x, 0) so it never overflows.
+
+    Forward:  y = log(1 + eˣ)
+    Backward: dx = gy·σ(x)
+    """
+    return SoftplusFn()(x)
 
 
 def _on_0d(fn, x, dim):
@@ -220,10 +240,20 @@ def _on_0d(fn, x, dim):
 
 
 def softmax(x, dim=-1):
-    """y_i = e^{x_i} / Σ_j e^{x_j} along dim;  dx = y·(gy − Σ gy·y)"""
-    return _on_0d(Softmax, x, dim)
+    """softmax(input, dim=-1): exponentials normalised to sum to 1 along dim, the max subtracted first so
+    nothing overflows (a 0-d tensor is one element along dim 0 or -1, as PyTorch).
+
+    Forward:  y_i = e^(x_i - m) / sum_j e^(x_j - m) along dim,  m = max_j x_j
+    Backward: dx = y·(gy - sum(gy·y, dim))
+    """
+    return _on_0d(SoftmaxFn, x, dim)
 
 
 def log_softmax(x, dim=-1):
-    """y_i = x_i − log Σ_j e^{x_j} along dim;  dx = gy − softmax(x)·Σ gy"""
-    return _on_0d(LogSoftmax, x, dim)
+    """log_softmax(input, dim=-1): log of softmax along dim, computed without forming it (stable for
+    large |x|).
+
+    Forward:  y_i = x_i - m - log sum_j e^(x_j - m) along dim,  m = max_j x_j
+    Backward: dx = gy - softmax(x)·sum(gy, dim)
+    """
+    return _on_0d(LogSoftmaxFn, x, dim)

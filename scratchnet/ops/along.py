@@ -7,7 +7,8 @@ import numpy
 from .. import backend
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
-from .shape import GetItem, IndexAdd, reshape, _norm_dim
+from .getitem import GetItem, IndexAdd
+from .shape import reshape, _norm_dim
 from .unary import _tensor
 
 

@@ -1,6 +1,7 @@
 """Convolution: its three linear maps as Functions, and the one place that picks a kernel for them.
 
-With x_pad the input zero-padded by p, stride s, dilation d and groups g (channel c in output channel o's group):
+With x_pad the input zero-padded by p, stride s, dilation d and G groups (channel c in output channel o's group),
+and g an upstream gradient:
 
     y  = conv(x, W)      y[n,o,p]  = b[o] + Σ_(c,i) x_pad[n, c, p·s + i·d] · W[o,c,i]
     z  = convT(g, W)     the adjoint of conv in x:  <conv(x, W), g> = <x, convT(g, W)>

@@ -103,13 +103,13 @@ def _to_batch_last(g):
 
 
 def _weight_blocks(w, geom):
-    """W_g as (O/g, Cg·kh·kw) matrices, one per group."""
+    """W_k as (O/G, Cg·kh·kw) matrices, one per group k of the G groups."""
     og = geom.og
     return [w[k * og:(k + 1) * og].reshape(og, -1) for k in range(geom.groups)]
 
 
 def forward(x, w, geom, bias=None, layout="nchw"):
-    """y = conv(x, W) + b, one GEMM per group: y_n,g = W_g (O/g, K) @ col_n,g (K, OH·OW); the bias is added to each
+    """y = conv(x, W) + b, one GEMM per group k: y_n,k = W_k (O/G, K) @ col_n,k (K, OH·OW); the bias is added to each
     block while it is still in cache."""
     xp = backend.get_array_module(x)
     if layout == "rows":
@@ -119,21 +119,21 @@ def forward(x, w, geom, bias=None, layout="nchw"):
     w2, wide = _weight_blocks(w, geom), layout == "wide"
 
     def body(b0, b1):
-        for c0, c1 in _batch_chunks(xp, b1 - b0, geom.column_bytes(x.itemsize), wide):
-            c0, c1 = b0 + c0, b0 + c1
-            x_pad = (_batch_last if wide else _pad)(xp, x[c0:c1], *geom.padding)
+        for n0, n1 in _batch_chunks(xp, b1 - b0, geom.column_bytes(x.itemsize), wide):
+            n0, n1 = b0 + n0, b0 + n1
+            x_pad = (_batch_last if wide else _pad)(xp, x[n0:n1], *geom.padding)
             for k in range(geom.groups):
                 if wide:
                     col = _columns_wide(xp, x_pad, geom, k * cg, (k + 1) * cg)
-                    y[c0:c1, k * og:(k + 1) * og] = (w2[k] @ col).reshape(og, -1, c1 - c0).transpose(2, 0, 1)
+                    y[n0:n1, k * og:(k + 1) * og] = (w2[k] @ col).reshape(og, -1, n1 - n0).transpose(2, 0, 1)
                     continue
                 col = _columns(xp, x_pad, geom, k * cg, (k + 1) * cg)
                 if geom.groups == 1:
-                    xp.matmul(w2[k], col, out=y[c0:c1])
+                    xp.matmul(w2[k], col, out=y[n0:n1])
                 else:
-                    y[c0:c1, k * og:(k + 1) * og] = xp.matmul(w2[k], col)
+                    y[n0:n1, k * og:(k + 1) * og] = xp.matmul(w2[k], col)
             if bias is not None:
-                y[c0:c1] += bias[:, None]
+                y[n0:n1] += bias[:, None]
     backend.over_batch(xp, n, body)
     return y.reshape(geom.y_shape)
 
@@ -181,19 +181,19 @@ def backward_data(gy, w, geom, layout="nchw"):
     wide = layout == "wide"
 
     def body(b0, b1):
-        for c0, c1 in _batch_chunks(xp, b1 - b0, geom.column_bytes(gy.itemsize), wide):
-            c0, c1 = b0 + c0, b0 + c1
+        for n0, n1 in _batch_chunks(xp, b1 - b0, geom.column_bytes(gy.itemsize), wide):
+            n0, n1 = b0 + n0, b0 + n1
             # the wide layout adds back into a batch-last block (C, Hp, Wp, n), moved to NCHW at the end
-            block = xp.zeros((c,) + gx.shape[2:] + (c1 - c0,), dtype=gy.dtype) if wide else gx[c0:c1]
+            block = xp.zeros((c,) + gx.shape[2:] + (n1 - n0,), dtype=gy.dtype) if wide else gx[n0:n1]
             if not wide:
                 block[...] = 0
             for k in range(geom.groups):
-                g_k = gy[c0:c1, k * og:(k + 1) * og]
+                g_k = gy[n0:n1, k * og:(k + 1) * og]
                 if wide:  # one GEMM over the block: (K, O) @ (O, OH·OW·n)
-                    col = (w2t[k] @ _to_batch_last(g_k)).reshape(cg, kh, kw, oh, ow, c1 - c0)
+                    col = (w2t[k] @ _to_batch_last(g_k)).reshape(cg, kh, kw, oh, ow, n1 - n0)
                     target = block[k * cg:(k + 1) * cg]
                 else:
-                    col = xp.matmul(w2t[k], g_k.reshape(c1 - c0, og, oh * ow)).reshape(c1 - c0, cg, kh, kw, oh, ow)
+                    col = xp.matmul(w2t[k], g_k.reshape(n1 - n0, og, oh * ow)).reshape(n1 - n0, cg, kh, kw, oh, ow)
                     target = block[:, k * cg:(k + 1) * cg]
                 for i in range(kh):
                     for j in range(kw):
@@ -207,24 +207,24 @@ def backward_data(gy, w, geom, layout="nchw"):
                             view = target[:, :, rows, cols]
                             xp.add(view, col[:, :, i, j], out=view)
             if wide:
-                gx[c0:c1] = block.transpose(3, 0, 1, 2)
+                gx[n0:n1] = block.transpose(3, 0, 1, 2)
     backend.over_batch(xp, n, body)
     return gx[:, :, ph:ph + h, pw:pw + w_in] if ph or pw else gx
 
 
 def backward_filter(x, gy, geom, layout="nchw"):
-    """dW = gradW(x, gy):  dW_g = Σ_n gy_n,g (O/g, OH·OW) @ col_n,gᵀ  (each thread sums its slice of the batch)."""
+    """dW = gradW(x, gy):  dW_k = Σ_n gy_n,k (O/G, OH·OW) @ col_n,kᵀ  (each thread sums its slice of the batch)."""
     xp = backend.get_array_module(x)
     cg, og, wide = geom.cg, geom.og, layout == "wide"
     partial = {}
 
     def body(b0, b1):
         acc = [None] * geom.groups   # per group: the first chunk's product is the sum (no zero fill, no copy)
-        for c0, c1 in _batch_chunks(xp, b1 - b0, geom.column_bytes(x.itemsize), wide):
-            c0, c1 = b0 + c0, b0 + c1
-            x_pad = (_batch_last if wide else _pad)(xp, x[c0:c1], *geom.padding)
+        for n0, n1 in _batch_chunks(xp, b1 - b0, geom.column_bytes(x.itemsize), wide):
+            n0, n1 = b0 + n0, b0 + n1
+            x_pad = (_batch_last if wide else _pad)(xp, x[n0:n1], *geom.padding)
             for k in range(geom.groups):
-                g_k = gy[c0:c1, k * og:(k + 1) * og].reshape(c1 - c0, og, -1)
+                g_k = gy[n0:n1, k * og:(k + 1) * og].reshape(n1 - n0, og, -1)
                 if wide:
                     part = _to_batch_last(g_k) @ _columns_wide(xp, x_pad, geom, k * cg, (k + 1) * cg).T
                 else:

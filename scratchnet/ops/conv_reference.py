@@ -5,7 +5,7 @@
 tests/test_reference_kernels.py checks them against the fast routes of ops/conv.py. With x_pad the padded input,
 
     cols[n, c, i, p] = x_pad[n, c, p·s + i·d]                 (Im2Col: one column of Πk values per output place p)
-    y[n, g, :, p]    = W_g (O/g × Cg·Πk) @ cols[n, g, :, p]   (one matmul per group) + b
+    y[n, r, :, p]    = W_r (O/G × Cg·Πk) @ cols[n, r, :, p]   (one matmul per group r of the G groups) + b
 
 Im2Col is linear, and its adjoint adds every column entry back where it was read from (Col2Im); the adjoint of
 Col2Im is Im2Col again, so the twin is differentiable to any order, like the fast Functions.
@@ -16,7 +16,9 @@ import math
 from .. import backend
 from ..autograd import Function
 from .linalg import matmul
-from .shape import getitem, pad, reshape, transpose
+from .getitem import getitem
+from .pad import pad
+from .shape import reshape, transpose
 
 
 def _offsets(k):
@@ -86,22 +88,23 @@ def _out(size, k, cfg):
 
 
 def conv(x, w, b, cfg):
-    """y = W_g @ Im2Col(x_pad) per group, + b. x (N, C, *S), w (O, C/g, *k), b (O,) or None."""
-    n, o, g, k = x.shape[0], w.shape[0], cfg.groups, w.shape[2:]
+    """y = W_r @ Im2Col(x_pad) per group r, + b. x (N, C, *S), w (O, C/G, *k), b (O,) or None."""
+    n, o, groups, k = x.shape[0], w.shape[0], cfg.groups, w.shape[2:]
     out = _out(x.shape[2:], k, cfg)
     cols = Im2Col(k, cfg.stride, cfg.dilation, out)(zero_pad(x, cfg.padding))               # (N, C, Πk, ΠO)
-    cols = reshape(cols, (n, g, cols.shape[1] // g * cols.shape[2], cols.shape[3]))          # (N, g, Cg·Πk, ΠO)
-    y = matmul(reshape(w, (g, o // g, -1)), cols)                                            # (N, g, O/g, ΠO)
+    cols = reshape(cols, (n, groups, cols.shape[1] // groups * cols.shape[2], cols.shape[3]))  # (N, G, Cg·Πk, ΠO)
+    y = matmul(reshape(w, (groups, o // groups, -1)), cols)                                  # (N, G, O/G, ΠO)
     y = reshape(y, (n, o) + out)
     return y if b is None else y + reshape(b, (1, o) + (1,) * len(k))
 
 
 def conv_transpose(g, w, cfg, x_shape):
-    """z = convT(g, W), the adjoint of conv(·, W) for inputs of shape x_shape: Col2Im(W_gᵀ @ g_g), cropped."""
+    """z = convT(g, W), the adjoint of conv(·, W) for inputs of shape x_shape: Col2Im(W_rᵀ @ g_r) per group r,
+    cropped."""
     n, o, groups, k = g.shape[0], w.shape[0], cfg.groups, w.shape[2:]
     out, size = g.shape[2:], x_shape[2:]
-    gg = reshape(g, (n, groups, o // groups, math.prod(out)))                                # (N, g, O/g, ΠO)
-    cols = matmul(transpose(reshape(w, (groups, o // groups, -1)), 1, 2), gg)                # (N, g, Cg·Πk, ΠO)
+    gg = reshape(g, (n, groups, o // groups, math.prod(out)))                                # (N, G, O/G, ΠO)
+    cols = matmul(transpose(reshape(w, (groups, o // groups, -1)), 1, 2), gg)                # (N, G, Cg·Πk, ΠO)
     cols = reshape(cols, (n, x_shape[1], math.prod(k), math.prod(out)))
     padded = tuple(s + 2 * p for s, p in zip(size, cfg.padding))
     z = Col2Im(k, cfg.stride, cfg.dilation, out, padded)(cols)

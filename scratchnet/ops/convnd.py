@@ -46,7 +46,7 @@ def _blocks(geom, itemsize):
 
 
 def forward(x, w, geom, bias=None):
-    """y = conv(x, W) + b: (N, C, *S) * (O, C/g, *k) -> (N, O, *out), one batched GEMM per group and batch chunk."""
+    """y = conv(x, W) + b: (N, C, *S) * (O, C/G, *k) -> (N, O, *out), one batched GEMM per group and batch chunk."""
     xp = backend.get_array_module(x)
     cg, og, L = geom.cg, geom.og, math.prod(geom.out)
     y = xp.empty((geom.n, geom.o, L), dtype=x.dtype)
@@ -81,7 +81,7 @@ def backward_data(gy, w, geom):
 
 
 def backward_filter(x, gy, geom):
-    """dW = gradW(x, gy):  dW_g = Σ_n gy_n,g (O/g, ΠO) @ col_n,gᵀ."""
+    """dW = gradW(x, gy):  dW_r = Σ_n gy_n,r (O/G, ΠO) @ col_n,rᵀ for each group r of the G."""
     xp = backend.get_array_module(x)
     cg, og, L = geom.cg, geom.og, math.prod(geom.out)
     gw = xp.zeros((geom.o, cg * math.prod(geom.k)), dtype=x.dtype)

@@ -8,7 +8,8 @@ from .. import backend
 from ..errors import ShapeError
 from ..tensor import Tensor
 from . import math as M
-from .shape import GetItem, IndexAdd, permute, reshape, _norm_dim
+from .getitem import GetItem, IndexAdd
+from .shape import permute, reshape, _norm_dim
 from .unary import _tensor
 
 __all__ = ["tril", "triu", "diagonal", "diag", "diag_embed", "trace"]

@@ -24,7 +24,6 @@ NOT_OPS = {
     "scratchnet": {"device", "get_default_device", "set_default_device", "manual_seed", "get_array_module",
                    "set_num_threads", "get_num_threads", "is_grad_enabled", "save", "load", "gradcheck",
                    "gradgradcheck", "result_type", "promote_types", "use_kernels"},
-    "scratchnet.nn.functional": {"check_same_dtype"},
     "Tensor": {"shape", "ndim", "dtype", "device", "grad_fn", "is_leaf", "requires_grad_", "retain_grad", "backward",
                "numpy", "item", "tolist", "size", "dim", "numel", "element_size", "is_floating_point", "__len__",
                "__bool__", "__float__", "__int__", "__index__", "__array__"},

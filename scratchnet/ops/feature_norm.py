@@ -8,9 +8,13 @@ from .shape import reshape
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """y = (x − μ)/sqrt(σ² + eps)·γ + β with μ, σ² (biased) over the trailing dims `normalized_shape`, and γ, β of
-    that shape (elementwise).  With x̂ the normalised input and g = γ·gy:
-    dx = r·(g − mean(g) − x̂·mean(g·x̂)),  dγ = Σ_batch gy·x̂,  dβ = Σ_batch gy   (r = 1/sqrt(σ² + eps))"""
+    """layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5): each sample normalised over its
+    trailing dims `normalized_shape`, with γ, β of that shape applied elementwise.
+
+    Forward:  y = (x - μ)/sqrt(σ² + eps)·γ + β,  μ, σ² (biased) over the trailing normalized_shape dims
+    Backward: dx = r·(u - mean(u) - x̂·mean(u·x̂)) with u = γ·gy, x̂ the normalised input, r = 1/sqrt(σ² + eps);
+              dγ = sum over the batch of gy·x̂, dβ = sum over the batch of gy
+    """
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(int(s) for s in normalized_shape)
     k = len(shape)
     if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
@@ -30,9 +34,12 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
-    """y = (x − μ_g)/sqrt(σ_g² + eps)·γ_c + β_c: the C channels of each sample split into num_groups groups, μ_g and
-    σ_g² (biased) over each group's channels and positions; γ, β per channel. The backward is layer_norm's over
-    the group, then the per-channel affine map's (dγ_c = Σ gy·x̂, dβ_c = Σ gy)."""
+    """group_norm(input, num_groups, weight=None, bias=None, eps=1e-5): the C channels of each sample split
+    into num_groups groups, each normalised over its channels and positions; γ, β per channel.
+
+    Forward:  y = (x - μ_g)/sqrt(σ_g² + eps)·γ_c + β_c,  μ_g, σ_g² (biased) over group g of each sample
+    Backward: dx = r·(u - mean(u) - x̂·mean(u·x̂)) per group, u = γ_c·gy;  dγ_c = sum gy·x̂, dβ_c = sum gy
+    """
     if input.ndim < 2:
         raise ShapeError(f"group_norm: expected input of shape (N, C, *), got {tuple(input.shape)}")
     n, c = input.shape[:2]

@@ -2,7 +2,7 @@
 index_select, masked_fill, masked_select, nonzero (and argwhere).
 
 gather(x, dim, index) reads x at `index` along `dim`; its backward is a scatter-add of the gradient to the same
-places, and that scatter-add's backward is the gather again (shape.GetItem / shape.IndexAdd), so both are
+places, and that scatter-add's backward is the gather again (getitem.GetItem / getitem.IndexAdd), so both are
 differentiable to any order. Index bounds are checked on the CPU; on the GPU that would cost a device sync (PyTorch
 raises a device-side assert there instead).
 """
@@ -17,7 +17,9 @@ from .cast import astype
 from .along import along, gather_raw, scatter_add_raw, written, _index, _check_bounds, _check_gather, _flat0, \
     _scatter_args
 from .scatter_reduce import scatter_reduce
-from .shape import broadcast_to, getitem, pad, reshape, _norm_dim
+from .getitem import getitem
+from .pad import pad
+from .shape import broadcast_to, reshape, _norm_dim
 from .unary import _tensor
 
 __all__ = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "masked_fill", "masked_select",

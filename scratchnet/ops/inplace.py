@@ -16,7 +16,8 @@ from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor, is_grad_enabled
 from . import math as M, division as D, activation as A
 from ..creation import tensor
-from .shape import broadcast_to, getitem_raw, raw_index, sum_to
+from .getitem import getitem_raw, raw_index
+from .shape import broadcast_to, sum_to
 from .cast import astype, clone
 from .promotion import constant, is_scalar
 
@@ -110,7 +111,7 @@ def _inplace(op, name):
     def method(self, *args, **kwargs):
         return commit(self, op(source(self), *args, **kwargs), f"{name}()")
     method.__name__, method.__qualname__ = name, f"Tensor.{name}"
-    method.__doc__ = (f"x.{name}(...): {op.__name__} written back into x (x itself, returned); autograd records it "
+    method.__doc__ = (f"x.{name}(...): {op.__name__} written back into x (x itself, returned);\nautograd records it "
                       f"as PyTorch does, so the gradient is the out-of-place op's.\n\n"
                       + inspect.cleandoc(op.__doc__ or ""))
     return method

@@ -8,7 +8,8 @@ from .. import backend
 from ..autograd import Function
 from ..errors import ShapeError
 from ..tensor import Tensor
-from .shape import broadcast_to, getitem, permute, reshape, _norm_dim, _sizes
+from .getitem import getitem
+from .shape import broadcast_to, permute, reshape, _norm_dim, _sizes
 from .unary import _tensor
 
 __all__ = ["flip", "fliplr", "flipud", "roll", "unflatten", "repeat_interleave", "meshgrid", "movedim", "moveaxis"]

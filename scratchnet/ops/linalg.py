@@ -12,6 +12,8 @@ from ..errors import ShapeError
 from .promotion import check_same_dtype
 
 PARALLEL_GEMM_FLOPS = 2**21  # below ~2 MFLOP a GEMM is over before threads would pay off
+ONE_THREAD_GEMM = 65536 * 4  # m·k·n up to which OpenBLAS runs a GEMM on one thread by itself (interface/gemm.c:
+#                              SMP_THRESHOLD_MIN · GEMM_MULTITHREAD_THRESHOLD): no thread limit to set around it
 
 
 class MatMul(Function):
@@ -29,10 +31,12 @@ class MatMul(Function):
         b = b.swapaxes(-1, -2) if self.tb else b
         m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
         batch = a.shape[:-2]
-        if xp is not backend.numpy:
+        if xp is not backend.numpy or m * k * n <= ONE_THREAD_GEMM:
             return xp.matmul(a, b)
-        if a.ndim != b.ndim or b.shape[:-2] != batch or m * k * n * max(1, int(numpy.prod(batch))) < \
-                PARALLEL_GEMM_FLOPS:
+        count = 1  # the number of products in the batch
+        for d in batch:
+            count *= d
+        if a.ndim != b.ndim or b.shape[:-2] != batch or m * k * n * count < PARALLEL_GEMM_FLOPS:
             with backend.one_blas_thread():   # as inside scratchnet's parallel regions: see set_num_threads
                 return xp.matmul(a, b)
         # A large GEMM (or a few of them, e.g. one image's Gram matrices): split the rows of every product over
@@ -65,19 +69,21 @@ def matmul(a, b):
     Forward:  y[..., i, j] = sum_k a[..., i, k] b[..., k, j]
     Backward: da = sum_to(gy @ bᵀ, a.shape), db = sum_to(aᵀ @ gy, b.shape)  (ᵀ: the last two axes swapped)
     """
-    check_same_dtype("matmul", input=a, other=b)
-    if a.ndim == 0 or b.ndim == 0:
-        raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
-    a2 = a if a.ndim > 1 else reshape(a, 1, a.shape[0])
-    b2 = b if b.ndim > 1 else reshape(b, b.shape[0], 1)
-    if a2.shape[-1] != b2.shape[-2]:
-        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
-                         f"({a2.shape[-1]} != {b2.shape[-2]})")
+    if a.dtype != b.dtype:
+        check_same_dtype("matmul", input=a, other=b)  # raises, naming both
+    sa, sb = a.shape, b.shape
+    if not sa or not sb:
+        raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes {sa} and {sb}")
+    a2 = reshape(a, 1, sa[0]) if len(sa) == 1 else a
+    b2 = reshape(b, sb[0], 1) if len(sb) == 1 else b
+    sa2, sb2 = a2.shape, b2.shape
+    if sa2[-1] != sb2[-2]:
+        raise ShapeError(f"matmul: shapes {sa} and {sb} cannot be multiplied ({sa2[-1]} != {sb2[-2]})")
     try:
-        batch = numpy.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        batch = sa2[:-2] if sa2[:-2] == sb2[:-2] else numpy.broadcast_shapes(sa2[:-2], sb2[:-2])
     except ValueError:
-        raise ShapeError(f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be broadcast") from None
+        raise ShapeError(f"matmul: batch dimensions of {sa} and {sb} cannot be broadcast") from None
     y = MatMul()(a2, b2)
-    if a.ndim == 1 or b.ndim == 1:
-        y = reshape(y, batch + ((a2.shape[-2],) if a.ndim > 1 else ()) + ((b2.shape[-1],) if b.ndim > 1 else ()))
+    if len(sa) == 1 or len(sb) == 1:
+        y = reshape(y, batch + ((sa2[-2],) if len(sa) > 1 else ()) + ((sb2[-1],) if len(sb) > 1 else ()))
     return y

@@ -104,8 +104,14 @@ def norm_train_reference(x, gamma, beta, axes, eps):
 
 @backend.follows_device  # the default γ, β are made here, outside a Function: on x's device
 def norm_train(x, gamma, beta, axes, eps):
-    """Normalise over `axes` with the batch's statistics; gamma/beta broadcast against x (None: 1 and 0).
-    Returns y and the statistics μ, σ² (biased, keepdims) as raw arrays, for the running averages."""
+    """norm_train(x, gamma, beta, axes, eps): x normalised over `axes` with the batch's own statistics, the
+    training-mode core of batch, instance, layer and group norm; gamma/beta broadcast against x (None: 1 and 0).
+    Returns y and the statistics μ, σ² (biased, keepdims) as raw arrays, for the running averages.
+
+    Forward:  y = γ·(x - μ)·r + β,  r = 1/sqrt(σ² + eps),  μ, σ² over axes
+    Backward: dx = γ·r·(gy - mean(gy) - x̂·mean(gy·x̂)) over axes, x̂ = (x - μ)·r;  dγ = sum gy·x̂, dβ = sum gy
+              (each summed to γ's and β's shapes)
+    """
     if gamma is None:
         gamma = Tensor(backend.get_array_module(x.data).ones((), dtype=x.dtype))
     if beta is None:

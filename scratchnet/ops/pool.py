@@ -103,17 +103,17 @@ def max_pool_kernel(x, geom):
     idx = xp.zeros(best.shape, dtype=xp.uint8 if geom.k[0] * geom.k[1] < 256 else xp.int32)
 
     def body(b0, b1):
-        for c0, c1 in blocks(xp, b0, b1, x[0].nbytes):
-            x_pad = geom.padded(xp, x[c0:c1], -xp.inf)
+        for n0, n1 in blocks(xp, b0, b1, x[0].nbytes):
+            x_pad = geom.padded(xp, x[n0:n1], -xp.inf)
             views = [x_pad[sl] for _, sl in geom.offsets()]
-            top = best[c0:c1]
+            top = best[n0:n1]
             top[...] = views[0]
             for v in views[1:]:
                 xp.maximum(top, v, out=top)
             # The first offset holding the max = how many offsets in a row did not hold it: bool arithmetic,
             # no masked copies (benchmarks/README.md, "Kernel tuning notes"). A NaN is the max (it propagates
             # through maximum) and holds it, as in PyTorch: v != top alone would skip it.
-            missed, count = None, idx[c0:c1]
+            missed, count = None, idx[n0:n1]
             for v in views[:-1]:
                 miss = (v != top) & (v == v)
                 missed = miss if missed is None else missed & miss
@@ -168,13 +168,13 @@ class MaxPoolScatter(Function):
                 return gx
 
             def body(b0, b1):
-                for c0, c1 in blocks(xp, b0, b1, gx[0].nbytes):
-                    part = gx[c0:c1]
+                for n0, n1 in blocks(xp, b0, b1, gx[0].nbytes):
+                    part = gx[n0:n1]
                     if (h, w) != geom.x_shape[2:]:
                         part[:, :, h:] = 0
                         part[:, :, :, w:] = 0
                     for off, sl in geom.offsets():
-                        xp.multiply(g[c0:c1], self.argmax[c0:c1] == off, out=part[sl])
+                        xp.multiply(g[n0:n1], self.argmax[n0:n1] == off, out=part[sl])
             backend.over_batch(xp, g.shape[0], body)
             return gx
         gx = geom.empty_padded(xp, g.shape[:2], g.dtype)

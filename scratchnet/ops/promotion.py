@@ -115,6 +115,11 @@ def _as_tensor(x, like):
 def promote(*xs, dtype=None, to_float=False):
     """The operands (Tensors, numbers, array-likes) as Tensors of one dtype: `dtype` if given, else the promoted
     one (made floating with `to_float`, as true division and float functions do)."""
+    if dtype is None and len(xs) == 2:  # the common cases, answered without the general rules (they agree)
+        a, b = xs
+        same = _same_float_dtype(a, b) if type(a) is Tensor else _same_float_dtype(b, a) if type(b) is Tensor else None
+        if same is not None:
+            return same if same[0] is a else same[::-1]
     like = next((x for x in xs if isinstance(x, Tensor)), None)
     if like is None:
         raise TypeError(f"expected at least one Tensor, got {[type(x).__name__ for x in xs]}")
@@ -124,6 +129,19 @@ def promote(*xs, dtype=None, to_float=False):
         if to_float:
             dtype = float_dtype(dtype)
     return [_convert(x, dtype) for x in xs]
+
+
+def _same_float_dtype(t, other):
+    """(t, other) as one dtype when no rule can change it, else None: t floating, and `other` a Tensor of t's very
+    dtype or a Python float or int (a number never widens a tensor of its own category or above)."""
+    dt = t.data.dtype
+    if dt.kind != "f":
+        return None
+    if type(other) is Tensor:
+        return (t, other) if other.data.dtype == dt else None
+    if type(other) is float or type(other) is int:
+        return t, constant(other, dt)
+    return None
 
 
 def _convert(x, dtype):

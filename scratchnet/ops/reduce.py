@@ -12,7 +12,8 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from . import math as M
-from .shape import IndexAdd, broadcast_to, reshape, _norm_dim
+from .getitem import IndexAdd
+from .shape import broadcast_to, reshape, _norm_dim
 from ..errors import EmptyReductionError, ShapeError
 
 ValuesIndices = namedtuple("ValuesIndices", "values indices")  # what max(dim)/min(dim) return, as torch.return_types

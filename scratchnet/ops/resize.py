@@ -18,7 +18,8 @@ from .. import backend
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .linalg import matmul
-from .shape import getitem, transpose
+from .getitem import getitem
+from .shape import transpose
 
 _LINEAR = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
 MODES = ("nearest", "nearest-exact") + tuple(_LINEAR)

@@ -9,7 +9,8 @@ from ..autograd import Function
 from ..tensor import Tensor
 from . import math as M
 from .along import along, gather_raw, scatter_add_raw, written, _scatter_args, _flat0
-from .shape import getitem, reshape
+from .getitem import getitem
+from .shape import reshape
 
 REDUCES = ("sum", "prod", "mean", "amax", "amin")
 

@@ -1,18 +1,19 @@
-"""Ops that move elements without changing them: broadcast/sum_to, reshape, permute, indexing, cat, pad, repeat.
+"""Ops that move elements without changing them: broadcast/sum_to, reshape, permute, cat, split, repeat; indexing
+(x[index]) is in ops/getitem.py and padding in ops/pad.py, both re-exported here.
 
 Each one's backward is another op of this file (reshape undoes reshape, sum_to undoes broadcast, scatter-add undoes
 gather), so they are differentiable to any order.
 """
-import builtins
 import math
 
 import numpy
 
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor
 from ..errors import ShapeError
 from .promotion import promote
+from .getitem import GetItem, IndexAdd, getitem, getitem_raw, raw_index  # noqa: F401  (re-exported)
+from .pad import pad  # noqa: F401  (re-exported: scratchnet.pad is F.pad)
 
 
 def _norm_dim(dim, ndim, name="dim"):
@@ -222,129 +223,6 @@ def transpose(x, dim0, dim1):
     return permute(x, *dims)
 
 
-# ---- indexing ----
-
-def raw_index(index, data):
-    """The index as NumPy/CuPy understand it, on `data`'s device: Tensors become arrays, and a boolean mask becomes
-    the integer arrays it selects (so the same index can drive the scatter-add of the backward), after checking its
-    shape against the dims it covers (IndexError otherwise, as PyTorch)."""
-    if not isinstance(index, tuple):
-        index = (index,)
-    xp = backend.get_array_module(data)
-    index = tuple(i.data if isinstance(i, Tensor) else numpy.asarray(i) if isinstance(i, list) else i for i in index)
-    used = builtins.sum(i.ndim if _is_mask(i) else 1 for i in index if i is not None and i is not Ellipsis)
-    out, dim = [], 0
-    for i in index:
-        if i is Ellipsis:
-            dim += data.ndim - used
-        elif _is_mask(i):
-            if tuple(i.shape) != tuple(data.shape[dim:dim + i.ndim]):
-                raise IndexError(f"The shape of the mask {list(i.shape)} at index {dim} does not match the shape of "
-                                 f"the indexed tensor {list(data.shape)} at index {dim}")
-            if xp is not numpy:
-                i = xp.asarray(i)
-            out.extend(i.nonzero())
-            dim += i.ndim
-            continue
-        elif i is not None:
-            dim += 1
-            if xp is not numpy and isinstance(i, numpy.ndarray):
-                i = xp.asarray(i)  # index arrays must live where the data lives
-        out.append(i)
-    return tuple(out)
-
-
-_raw_index = raw_index
-
-
-def _is_mask(i):
-    return getattr(i, "dtype", None) == bool and i.ndim > 0
-
-
-def _is_int(i):
-    return isinstance(i, (int, numpy.integer)) and not isinstance(i, bool)
-
-
-def _ints_first(index):
-    """PyTorch applies integer indices first (each removes its dim), then the advanced (array) ones; NumPy counts an
-    int as advanced, so `x[0, :, idx]` would put idx's dims in front. Returns (ints-only index, rest) when the two
-    kinds are mixed, else None."""
-    if not any(_is_int(i) for i in index) or not any(getattr(i, "ndim", 0) > 0 for i in index):
-        return None
-    first = tuple(i if (_is_int(i) or i is None or i is Ellipsis or isinstance(i, slice)) else slice(None)
-                  for i in index)
-    rest = tuple(slice(None) if i is None else i for i in index if not _is_int(i))
-    return first, rest
-
-
-def _is_basic(index):
-    return all(i is None or i is Ellipsis or isinstance(i, (int, slice, numpy.integer)) for i in index)
-
-
-class GetItem(Function):
-    """y = x[index] (basic or advanced);  dx = zeros_like(x) with gy scatter-added at index"""
-
-    keeps_inputs = False
-
-    def __init__(self, index):
-        self.index = index
-        self.is_view = _is_basic(index)
-
-    def forward(self, x):
-        return x[self.index]
-
-    def backward(self, gy):
-        return IndexAdd(self.index, self.inputs[0].shape)(gy)
-
-
-class IndexAdd(Function):
-    """y = zeros(shape); y[index] += g (repeated indices add up);  dg = y_grad[index]"""
-
-    keeps_inputs = False
-
-    def __init__(self, index, shape):
-        self.index, self.shape = index, shape
-
-    def forward(self, g):
-        xp = backend.get_array_module(g)
-        y = xp.zeros(self.shape, dtype=g.dtype)
-        if _is_basic(self.index):
-            y[self.index] = g
-        else:
-            backend.scatter_add(xp, y, self.index, g)
-        return y
-
-    def backward(self, gy):
-        return GetItem(self.index)(gy)
-
-
-def getitem_raw(x, index):
-    """x[index] for an index already made raw (raw_index): the op, its errors named."""
-    try:
-        return GetItem(index)(x)
-    except IndexError as e:
-        raise IndexError(f"index {index} is invalid for a tensor of shape {x.shape}: {e}") from None
-
-
-def getitem(x, index):
-    """x[index] with PyTorch's rules: ints, slices, None, Ellipsis, integer tensors/lists and bool masks (the mask's
-    shape is checked); ints apply first, then the advanced indices, as PyTorch orders the result's dims.
-
-    Forward:  y = x[index]  (a view for basic indices, a gather for advanced ones)
-    Backward: dx = zeros_like(x) with gy added at index (repeated indices add up)
-    """
-    index = raw_index(index, x.data)
-    split = _ints_first(index)
-    if split is not None:
-        x, index = getitem_raw(x, split[0]), split[1]
-    return getitem_raw(x, index)
-
-
-def _take_along(x, dim, idx):
-    """x indexed with the integer array `idx` along axis `dim` (a gather; its backward is a scatter-add)."""
-    return getitem(x, (slice(None),) * dim + (idx,))
-
-
 # ---- joining and splitting ----
 
 class Cat(Function):
@@ -436,72 +314,7 @@ def chunk(x, chunks, dim=0):
     return split(x, max(1, -(-n // chunks)), dim)
 
 
-# ---- padding and tiling ----
-
-def _pad_index(n, before, after, mode):
-    i = numpy.arange(-before, n + after)
-    if mode == "replicate":
-        return numpy.clip(i, 0, n - 1)
-    if before >= n or after >= n:
-        raise ShapeError(f"pad: reflect padding ({before}, {after}) must be smaller than the dimension size {n}")
-    i = numpy.abs(i)
-    return numpy.where(i > n - 1, 2 * (n - 1) - i, i)
-
-
-class PadConstant(Function):
-    """y = x surrounded by `value`;  dx = the centre slice of gy"""
-
-    keeps_inputs = False
-
-    def __init__(self, widths, value):
-        self.widths, self.value = widths, value
-
-    def forward(self, x):
-        return backend.get_array_module(x).pad(x, self.widths, constant_values=self.value)
-
-    def backward(self, gy):
-        return getitem(gy, tuple(slice(b, b + n) for (b, _), n in zip(self.widths, self.inputs[0].shape)))
-
-
-def pad(x, pad, mode="constant", value=0.0):
-    """pad(input, pad, mode="constant", value=0.0), as torch.nn.functional.pad: `pad` lists (before, after) pairs
-    starting from the LAST dimension; modes "constant", "reflect" (mirror without the edge; widths below the size)
-    and "replicate" (the edge repeated).
-
-    Forward:  y = x surrounded by `value` (constant), or y[i] = x[r(i)] with r the reflect/replicate index map
-    Backward: dx = the centre slice of gy (constant); otherwise gy scatter-added through r
-    """
-    if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ShapeError(f"pad: expected pairs for at most {x.ndim} dims, got pad={tuple(pad)} for shape {x.shape}")
-    if any(p < 0 for p in pad):
-        raise ShapeError(f"pad: negative padding {tuple(pad)} is not supported")
-    widths = [(0, 0)] * x.ndim
-    for k in range(len(pad) // 2):
-        widths[x.ndim - 1 - k] = (int(pad[2 * k]), int(pad[2 * k + 1]))
-    if mode == "constant":
-        return PadConstant(tuple(widths), value)(x)
-    if mode not in ("reflect", "replicate"):
-        raise ShapeError(f"pad: mode must be 'constant', 'reflect' or 'replicate', got {mode!r}")
-    for d, (b, a) in enumerate(widths):
-        if b or a:
-            x = _take_along(x, d, _device_pad_index(x.shape[d], b, a, mode, x.device))
-    return x
-
-
-_pad_indices = {}
-
-
-def _device_pad_index(n, before, after, mode, dev):
-    """_pad_index made once per (size, widths, mode, device) and kept there: a GPU step uploads nothing."""
-    key = (n, before, after, mode, dev)
-    idx = _pad_indices.get(key)
-    if idx is None:
-        if len(_pad_indices) > 512:   # bounded: many image sizes come and go
-            _pad_indices.clear()
-        with backend.using(dev):
-            idx = _pad_indices[key] = backend.xp_for(dev).asarray(_pad_index(n, before, after, mode))
-    return idx
-
+# ---- tiling ----
 
 def repeat(x, *sizes):
     """x.repeat(*sizes): PyTorch's repeat (NumPy's tile): the tensor tiled sizes[i] times along dim i (leading dims

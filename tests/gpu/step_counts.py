@@ -68,7 +68,24 @@ def dream_step(size=64):
     return lambda: one(dnet, x, "block2", None, lr=0.01, shift=(3, -2))
 
 
-STEPS = {"cnn": cnn_step, "gan": gan_step, "style": style_step, "dream": dream_step}
+def segment_step(batch=8):
+    """The segmentation app's step (apps.segment.train_step): U-Net, weighted cross-entropy + Dice, AdamW, the
+    running confusion matrix."""
+    from scratchnet.apps.readout import Readout
+    from scratchnet.apps.segment import train_step
+    from scratchnet.apps.segmentation_metrics import ConfusionMatrix
+    from scratchnet.models.unet import unet
+    sn.manual_seed(0)
+    net = unet(width=4, depth=2).to(DEVICE)
+    opt = optim.AdamW(net.parameters(), lr=1e-3)
+    x = sn.rand(batch, 1, 32, 32, device=DEVICE)
+    y = sn.randint(0, 11, (batch, 32, 32), device=DEVICE)
+    w = sn.ones(11, device=DEVICE)
+    sums, cm = Readout(), ConfusionMatrix(11)
+    return lambda: train_step(net, opt, x, y, w, 1.0, sums, cm)
+
+
+STEPS = {"cnn": cnn_step, "gan": gan_step, "style": style_step, "dream": dream_step, "segment": segment_step}
 
 if __name__ == "__main__":
     assert getattr(cupy, "__standin__", False), "run with tests/cupy_standin first on sys.path"
