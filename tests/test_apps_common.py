@@ -164,11 +164,11 @@ def test_transfer_runs_tiny_and_writes_its_table(tmp_path):
 # ---- named feature taps ----
 
 @pytest.mark.parametrize("name", ["reference", "strong", "compact"])
-def test_classifier_taps_are_the_outputs_of_their_layers(name):
+def test_classifier_taps_are_the_outputs_of_their_layers(name, device):
     from scratchnet.models import build
     sn.manual_seed(0)
-    model = build(name).eval()
-    x = sn.rand(2, 1, 28, 28)
+    model = build(name).to(device).eval()
+    x = sn.rand(2, 1, 28, 28, device=device)
     taps = model.taps(x, model.tap_names)
     assert list(taps) == model.tap_names and {"block1", "block2", "features", "logits"} <= set(taps)
     numpy.testing.assert_allclose(taps["logits"].numpy(), model(x).numpy(), rtol=1e-6)
@@ -179,33 +179,34 @@ def test_classifier_taps_are_the_outputs_of_their_layers(name):
     assert "0.weight" in model.state_dict()       # Sequential's keys: saved checkpoints still load
 
 
-def test_taps_refuse_unknown_names_and_a_bare_string():
+def test_taps_refuse_unknown_names_and_a_bare_string(device):
     from scratchnet.models import compact_cnn
-    model = compact_cnn()
+    model, x = compact_cnn().to(device), sn.rand(1, 1, 28, 28, device=device)
     with pytest.raises(ValueError, match=r"unknown tap\(s\) \['block9'\]; known: block1, block2"):
-        model.taps(sn.rand(1, 1, 28, 28), ("block9",))
+        model.taps(x, ("block9",))
     with pytest.raises(TypeError, match=r"sequence of tap names, e.g. \('block1',\)"):
-        model.taps(sn.rand(1, 1, 28, 28), "block1")
+        model.taps(x, "block1")
 
 
-def test_the_shipped_weights_load_into_the_tapped_compact_cnn():
+def test_the_shipped_weights_load_into_the_tapped_compact_cnn(device):
     from scratchnet.models import shipped_classifier
-    model = shipped_classifier(device="cpu")
-    assert not model.training and model.taps(sn.rand(3, 1, 28, 28), ("features",))["features"].shape == (3, 128)
+    model = shipped_classifier(device=device)
+    x = sn.rand(3, 1, 28, 28, device=device)
+    assert not model.training and model.taps(x, ("features",))["features"].shape == (3, 128)
 
 
-def test_vgg_and_bank_share_the_taps_api():
+def test_vgg_and_bank_share_the_taps_api(device):
     from scratchnet.models import FilterBank, vgg16
     sn.manual_seed(0)
-    vgg, x = vgg16(), sn.rand(1, 3, 32, 32)
+    vgg, x = vgg16().to(device), sn.rand(1, 3, 32, 32, device=device)
     with sn.no_grad():
         via_taps = vgg.taps(x, ("relu1_1", "relu2_2"))
         via_forward = vgg(x, layers=("relu1_1", "relu2_2"))
     assert vgg.tap_names == vgg.layer_names
     for k in via_forward:
         numpy.testing.assert_array_equal(via_taps[k].numpy(), via_forward[k].numpy())
-    bank = FilterBank(channels=4, levels=2)
-    x = sn.rand(1, 3, 24, 24)
+    bank = FilterBank(channels=4, levels=2).to(device)
+    x = sn.rand(1, 3, 24, 24, device=device)
     picked = bank.taps(x, ("L1_k5",))
     assert list(picked) == ["L1_k5"] and bank.tap_names == bank.layer_names
     numpy.testing.assert_array_equal(picked["L1_k5"].numpy(), bank(x)["L1_k5"].numpy())

@@ -138,3 +138,31 @@ def test_models_refuse_wrong_channels_and_bad_settings():
         dncnn(depth=1)
     with pytest.raises(ValueError, match="divisible"):
         inpaint_unet(width=2, depth=3)(sn.rand(1, 4, 12, 12))
+
+
+def test_push_pull_fills_any_hole_from_its_surroundings(device):
+    """A constant image is filled with its colour exactly, however large and oddly sized the hole; known pixels
+    are kept; a hole between two colours gets values between them."""
+    from scratchnet.models.restoration import push_pull
+    for h, w in [(37, 50), (16, 16), (5, 3)]:
+        img = numpy.broadcast_to(numpy.array([0.2, 0.5, 0.9], numpy.float32)[:, None, None], (3, h, w)).copy()
+        mask = numpy.ones((1, h, w), numpy.float32)
+        mask[:, 1:h - 1, 1:w - 1] = 0          # all but a one-pixel frame is a hole
+        noisy = numpy.where(mask == 1, img, 7.0)   # whatever lies in the hole must not leak in
+        out = to_np(push_pull(sn.tensor(noisy[None], device=device), sn.tensor(mask[None], device=device)))[0]
+        numpy.testing.assert_allclose(out, img, atol=1e-5)
+    two = numpy.zeros((1, 1, 8, 20), numpy.float32)
+    two[..., 10:] = 1
+    mask = numpy.ones((1, 1, 8, 20), numpy.float32)
+    mask[..., 4:16] = 0
+    out = to_np(push_pull(sn.tensor(two, device=device), sn.tensor(mask, device=device)))
+    assert out.min() >= 0 and out.max() <= 1 and out[..., 5].mean() < out[..., 14].mean()
+    numpy.testing.assert_array_equal(out[mask == 1], two[mask == 1])
+
+
+def test_push_pull_gradcheck(device):
+    from scratchnet.models.restoration import push_pull
+    r = numpy.random.default_rng(3)
+    mask = sn.tensor((r.uniform(0, 1, (1, 1, 5, 6)) > 0.5).astype(numpy.float64), dtype="float64", device=device)
+    x = sn.tensor(r.uniform(0, 1, (1, 2, 5, 6)), dtype="float64", device=device, requires_grad=True)
+    assert sn.gradcheck(lambda a: push_pull(a, mask), [x])

@@ -177,3 +177,20 @@ def test_cli_apply_with_the_shipped_weights(tmp_path, capsys, mode):
     assert code == 0, err
     with Image.open(tmp_path / "o.png") as im:
         assert im.size == (93, 51) and im.mode == mode
+
+
+@pytest.mark.parametrize("model,kwargs", [("srresnet", dict(blocks=12, width=4, tail_kernel=9)),
+                                          ("srresnet", dict(blocks=2, width=4, tail_kernel=3)), ("espcn", {})])
+def test_tile_margin_covers_the_receptive_field(model, kwargs):
+    """Tiled and whole-image results agree only if a tile's margin covers everything an output pixel sees: the
+    input pixels with a non-zero gradient of one output pixel lie within restore.reach(config)."""
+    config = dict(restore.make_config("sr", model, 2), kwargs=kwargs)
+    sn.manual_seed(0)
+    net = restore.build(config)
+    n = 2 * restore.reach(config) + 21
+    x = sn.tensor(numpy.random.default_rng(2).uniform(0, 1, (1, 3, n, n)).astype(numpy.float32), requires_grad=True)
+    c = n // 2
+    net(x)[0, :, 2 * c, 2 * c].sum().backward()
+    ys, xs = numpy.nonzero(numpy.abs(x.grad.numpy()[0]).sum(0))
+    seen = max(numpy.abs(ys - c).max(), numpy.abs(xs - c).max())
+    assert 0 < seen <= restore.reach(config) and seen < c, (seen, restore.reach(config))

@@ -88,6 +88,15 @@ def _pad_to(x, k):
     return F.pad(x, (0, pw, 0, ph), mode=mode), (h, w)
 
 
+def reach(config):
+    """How many input pixels away an output pixel can see (the receptive field's radius, plus a pixel of slack):
+    the margin a tile needs so that tiled and whole-image results agree."""
+    kw, name = config["kwargs"], config["model"]
+    if name == "srresnet":   # head 9×9, two 3×3 per block, fuse, upsampling conv(s), tail, bicubic skip (2)
+        return 4 + 2 * kw.get("blocks", 16) + 1 + 2 + kw.get("tail_kernel", 9) // 2 + 2 + 1
+    return {"srcnn": 4 + 2 + 2, "espcn": 2 + 1 + 1, "dncnn": kw.get("depth", 17)}.get(name, 0) + 1
+
+
 @no_grad()
 def restore(model, config, image, extra=None, device=None, tile=96):
     """Run the network on one degraded image (C, H, W) (host array) and return the clipped result (C, H', W').
@@ -104,7 +113,7 @@ def restore(model, config, image, extra=None, device=None, tile=96):
         return numpy.clip(model(inp).numpy()[0, :, :h, :w], 0, 1)
     s = config["scale"] if config["task"] == "sr" and not upsampled_input(config) else 1
     c, h, w = x.shape
-    out, m = numpy.zeros((c, h * s, w * s), numpy.float32), 24
+    out, m = numpy.zeros((c, h * s, w * s), numpy.float32), reach(config)
     for y0 in range(0, h, tile):
         for x0 in range(0, w, tile):
             ya, xa = max(0, y0 - m), max(0, x0 - m)

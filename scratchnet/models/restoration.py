@@ -11,6 +11,8 @@ the true error). The shape comments are for a batch of N RGB images, 48×48 high
 """
 from .. import nn
 from ..errors import ShapeError
+from ..nn import functional as F
+from ..ops.math import where
 from ..ops.shape import cat
 from .unet import UNet
 
@@ -158,9 +160,29 @@ class DnCNN(nn.Module):
         return f"depth={self.depth}, width={self.width}"
 
 
+def push_pull(image, mask):
+    """Holes filled from the known pixels, coarse to fine (the push-pull fill of Gortler et al. 1996): pull: halve
+    the resolution, each pixel the mean of its known children (image·mask and mask average-pooled 2×2, divided);
+    recurse until 1×1; push: up-sample the filled coarse level (bilinear) into the holes of the finer one. A hole
+    gets the colours around it, smoothly, however large it is. image (N, C, H, W), mask (N, 1, H, W) in {0, 1};
+    known pixels are kept. Made of differentiable ops, so it runs on any device."""
+    h, w = image.shape[-2:]
+    known = image * mask
+    if h == 1 and w == 1:
+        return known
+    padded = (0, w % 2, 0, h % 2)    # a zero row/column of mask 0 counts for nothing in the mean
+    m = F.avg_pool2d(F.pad(mask, padded), 2)
+    colour = F.avg_pool2d(F.pad(known, padded), 2) / m.clamp(min=1e-12)
+    coarse = push_pull(colour, where(m > 0, 1.0, 0.0).to(image.dtype))
+    up = F.interpolate(coarse, scale_factor=2, mode="bilinear", align_corners=False)[..., :h, :w]
+    return known + up * (1 - mask)
+
+
 class InpaintUNet(nn.Module):
-    """U-Net on the masked image and the mask (1 = known pixel, 0 = hole) stacked as C + 1 channels. The output
-    keeps the known pixels and takes the network's prediction in the holes: out = m·x + (1 − m)·f(x·m, m).
+    """U-Net on the pre-filled image and the mask (1 = known pixel, 0 = hole), C + 1 channels. The holes are first
+    filled by push_pull (smooth colours from the surroundings, for holes of any size, even wider than the U-Net
+    sees), the U-Net adds its correction, and the known pixels are kept:
+        f = push_pull(x·m, m);  out = m·x + (1 − m)·(f + unet(f, m)).
     H and W must be divisible by 2**depth (the app pads images by reflection)."""
 
     def __init__(self, channels=3, width=16, depth=3):
@@ -174,7 +196,8 @@ class InpaintUNet(nn.Module):
             raise ShapeError(f"inpaint_unet(channels={self.channels}) got input of shape {tuple(x.shape)}, "
                              f"expected (N, {self.channels + 1}, H, W): the masked image and the mask")
         image, mask = x[:, :self.channels], x[:, self.channels:]
-        pred = self.net(cat([image * mask, mask], dim=1))   # (N, 3, 48, 48); holes zeroed whatever came in
+        filled = push_pull(image, mask)          # (N, 3, 48, 48); what lay in the holes is never read
+        pred = filled + self.net(cat([filled, mask], dim=1))   # (N, 3, 48, 48)
         return image * mask + pred * (1 - mask)  # (N, 3, 48, 48)
 
 
