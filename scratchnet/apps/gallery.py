@@ -37,7 +37,8 @@ def _gan(out, settings, device, data, progress):
     s = settings["gan"]
     from .gan import train_gan
     train_gan(s["model"], True, "bce", steps=s["steps"], out=out, data=data, device=device, progress=progress,
-              sample_every=s["steps"], quality_samples=500)
+              sample_every=s["steps"], quality_samples=500, lr=s.get("lr", 2e-4), lr_d=s.get("lr_d"),
+              ema=s.get("ema", 0.0))
     import json
     with open(os.path.join(out, "history.json")) as f:
         q = json.load(f)["quality"][-1]
@@ -119,8 +120,12 @@ def demo(out="out/demo", quick=False, device=None, data=None, progress=True):
         pictures, figs = fn(sub, settings, device, data, progress)
         figures.update(figs)
         sections.append((title, [(os.path.join(key, p), c) for p, c in pictures], time.perf_counter() - t0))
-    figures["total time"] = f"{time.perf_counter() - t_all:.0f} s on {device}"
-    return write_index(out, sections, figures, quick)
+    from ..cputune import num_threads
+    where = f"{device} ({num_threads()} threads)" if backend.device(device).type == "cpu" else str(device)
+    figures["total time"] = f"{time.perf_counter() - t_all:.0f} s on {where}"
+    path = write_index(out, sections, figures, quick)
+    print(f"demo: {figures['total time']}")
+    return path
 
 
 def write_index(out, sections, figures, quick=False):
