@@ -1,10 +1,9 @@
 """Conv1d/Conv3d, ConvTranspose1d/3d, MaxPool1d/3d, AvgPool1d/3d: PyTorch's parameters (names, shapes, default
 initialisation, so a PyTorch state_dict loads) over the functionals of nn/conv_functional.py."""
 from . import conv_functional as CF
-from .layers import _param, _reset_fan_in
+from .layers import _check_padding_mode, _mode_pad, _param, _reset_fan_in
 from . import init
 from .module import Module
-from ..ops.pad import pad
 
 
 def _ntuple(v, dims):
@@ -22,9 +21,7 @@ class _ConvAnyD(Module):
         if groups <= 0 or in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels={in_channels} and out_channels={out_channels} must both be "
                              f"divisible by groups={groups}")
-        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
-            raise ValueError(f"{name}: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', got "
-                             f"{padding_mode!r}")
+        _check_padding_mode(name, padding_mode, self.transposed)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"{name}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
@@ -55,9 +52,9 @@ class _ConvAnyD(Module):
             s += f", dilation={self.dilation}"
         if self.groups != 1:
             s += f", groups={self.groups}"
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode}"
-        return s + ("" if self.bias is not None else ", bias=False")
+        if self.bias is None:
+            s += ", bias=False"
+        return s + (f", padding_mode={self.padding_mode}" if self.padding_mode != "zeros" else "")   # PyTorch's order
 
 
 class _Conv(_ConvAnyD):
@@ -69,15 +66,8 @@ class _Conv(_ConvAnyD):
     def forward(self, x):
         self._check(x)
         fn = CF.conv1d if self.dims == 1 else CF.conv3d
-        if self.padding_mode == "zeros" or self.padding == "valid":
-            return fn(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-        if self.padding == "same":   # total d·(k − 1) per dim, the odd one at the end (as PyTorch)
-            tot = [d * (k - 1) for k, d in zip(self.kernel_size, self.dilation)]
-            widths = [w for t in reversed(tot) for w in (t // 2, t - t // 2)]
-        else:
-            widths = [w for p in reversed(self.padding) for w in (p, p)]
-        return fn(pad(x, widths, mode=self.padding_mode), self.weight, self.bias, self.stride, 0, self.dilation,
-                  self.groups)
+        x, padding = _mode_pad(x, self.padding_mode, self.padding, self.kernel_size, self.dilation)
+        return fn(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class Conv1d(_Conv):
@@ -95,8 +85,6 @@ class _ConvTranspose(_ConvAnyD):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
-        if padding_mode != "zeros":
-            raise ValueError(f"{type(self).__name__}: only padding_mode='zeros' is supported (as PyTorch)")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, output_padding, device=device, dtype=dtype)
 

@@ -9,6 +9,7 @@ from .. import backend, creation
 from . import functional as F, init
 from .module import Module, Parameter
 from ..errors import ShapeError
+from ..ops.pad import pad
 
 
 def _param(*shape, device=None, dtype=None):
@@ -48,11 +49,45 @@ def _pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _check_padding_mode(name, padding_mode, transposed):
+    """PyTorch's errors: an unknown mode, or any mode but 'zeros' on a transposed convolution."""
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"{name}: padding_mode must be one of {list(PADDING_MODES)}, but got "
+                         f"padding_mode={padding_mode!r}")
+    if transposed and padding_mode != "zeros":
+        raise ValueError(f"{name}: only 'zeros' padding mode is supported for {name} (as PyTorch), got "
+                         f"padding_mode={padding_mode!r}")
+
+
+def _mode_pad(x, padding_mode, padding, kernel_size, dilation):
+    """(x, padding) for the convolution itself: for reflect/replicate/circular, x padded with that mode by F.pad and
+    padding 0 (PyTorch's `_reversed_padding_repeated_twice`); 'same' pads d·(k − 1) in total per dim, the odd one at
+    the end, as PyTorch."""
+    if padding_mode == "zeros" or padding == "valid":
+        return x, padding
+    if padding == "same":
+        tot = [d * (k - 1) for k, d in zip(kernel_size, dilation)]
+        widths = [w for t in reversed(tot) for w in (t // 2, t - t // 2)]
+    else:
+        widths = [w for p in reversed(padding) for w in (p, p)]
+    return pad(x, widths, mode=padding_mode), 0
+
+
 class _ConvNd(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, transposed,
-                 output_padding=0, device=None, dtype=None):
+                 output_padding=0, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
         name = type(self).__name__
+        _check_padding_mode(name, padding_mode, transposed)
+        if isinstance(padding, str) and (padding not in ("same", "valid") or transposed):
+            raise ValueError(f"{name}: padding must be an int or a tuple{'' if transposed else ', same or valid'}, "
+                             f"got {padding!r}")
+        if padding == "same" and _pair(stride) != (1, 1):   # checked here: a padding mode bypasses conv2d's check
+            raise ValueError(f"{name}: padding='same' is not supported for strided convolutions, stride={stride}")
+        self.padding_mode = padding_mode
         for arg, v, least in (("in_channels", in_channels, 1), ("out_channels", out_channels, 0),
                               ("groups", groups, 1)):
             if isinstance(v, bool) or not isinstance(v, int) or v < least:
@@ -84,7 +119,9 @@ class _ConvNd(Module):
             s += f", dilation={self.dilation}"
         if self.groups != 1:
             s += f", groups={self.groups}"
-        return s + ("" if self.bias is not None else ", bias=False")
+        if self.bias is None:
+            s += ", bias=False"
+        return s + (f", padding_mode={self.padding_mode}" if self.padding_mode != "zeros" else "")   # PyTorch's order
 
 
 class Conv2d(_ConvNd):
@@ -92,23 +129,22 @@ class Conv2d(_ConvNd):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  padding_mode="zeros", device=None, dtype=None):
-        if padding_mode != "zeros":
-            raise ShapeError(f"Conv2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, False,
-                         device=device, dtype=dtype)
+                         padding_mode=padding_mode, device=device, dtype=dtype)
 
     def forward(self, x):
         self._check(x)
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        x, padding = _mode_pad(x, self.padding_mode, self.padding, self.kernel_size, self.dilation)
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class ConvTranspose2d(_ConvNd):
     """The adjoint of Conv2d in its input (a learned upsampling), W of shape (in, out/groups, kh, kw)"""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1, device=None, dtype=None):
+                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, True,
-                         output_padding, device=device, dtype=dtype)
+                         output_padding, padding_mode, device=device, dtype=dtype)
 
     def forward(self, x):
         self._check(x)
