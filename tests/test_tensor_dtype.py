@@ -27,6 +27,15 @@ def _inputs():
 CASES = _inputs()
 
 
+@pytest.fixture(autouse=True)
+def _torch_default_float32():
+    # scratchnet's default float is float32: compare with torch under its own default, whatever other tests set
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    yield
+    torch.set_default_dtype(old)
+
+
 @pytest.mark.parametrize("factory", ["tensor", "as_tensor"])
 @pytest.mark.parametrize("data", CASES, ids=[f"{i}-{type(c).__name__}" for i, c in enumerate(CASES)])
 def test_dtype_and_values_match_torch(factory, data):
