@@ -9,8 +9,8 @@ import pytest
 
 from scratchnet.apps import gallery
 
-TINY = {"cnn": dict(epochs=1, limit=300), "gan": dict(model="mlp", steps=20), "style": dict(size=56, steps=3),
-        "texture": dict(size=48, steps=3), "dream": dict(size=48, steps=2),
+TINY = {"cnn": dict(epochs=1, limit=300), "gan": dict(model="mlp", steps=20, lr=5e-4, ema=0.9),
+        "style": dict(size=56, steps=3), "texture": dict(size=48, steps=3), "dream": dict(size=48, steps=2),
         "segment": dict(steps=2, test_canvases=4)}
 
 
@@ -36,6 +36,8 @@ def test_index_shows_every_picture(page):
     for figure in ("CNN test accuracy", "GAN Fréchet distance", "style loss drop (transfer)",
                    "segmentation foreground IoU", "x3 super-resolution, PSNR-Y gain over bicubic", "total time"):
         assert figure in text
+    # the run's wall time with where it ran (the line `scratchnet demo` also prints at the end)
+    assert re.search(r"total time</th><td>\d+ s on (cpu \(\d+ threads\)|cuda)", text)
     # every picture the style and dream apps wrote for people to look at is on the page
     for sub in ("style", "dream"):
         strips = {f"{sub}/{f}" for f in os.listdir(os.path.join(out, sub)) if f.endswith("_strip.png")}

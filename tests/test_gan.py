@@ -140,3 +140,44 @@ def test_projection_discriminator_reads_the_class(device):
     numpy.testing.assert_allclose(d(x, y0).numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
     assert not numpy.allclose(d(x, y0).numpy(), d(x, y1).numpy())
     assert d.embed.weight.numpy().std() > 0.5          # class embeddings keep N(0, 1): the label is no whisper
+
+
+def test_ema_generator_is_the_average_of_g_and_is_what_samples(tmp_path):
+    from scratchnet.apps.gan import GANRun, train_gan
+    run = GANRun("mlp", True, "bce", ema=0.8, lr_d=1e-3)
+    assert run.opt_d.param_groups[0]["lr"] == 1e-3 and run.opt_g.param_groups[0]["lr"] == 2e-4
+    rng = numpy.random.default_rng(0)
+    expected = None
+    for _ in range(3):
+        run.step(sn.tensor(rng.uniform(-1, 1, (8, 1, 28, 28)).astype(numpy.float32)), rng.integers(0, 10, 8))
+        w = run.g.net[0].weight.numpy().copy()
+        expected = w if expected is None else 0.8 * expected + 0.2 * w
+    got = run.sampler.net[0].weight.numpy()
+    numpy.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+    assert not numpy.allclose(got, run.g.net[0].weight.numpy())       # the average, not the last iterate
+    # a run with ema keeps the average in its checkpoint and resumes it exactly
+    kw = dict(model="dcgan", conditional=True, loss="bce", batch_size=8, data=SAMPLE, sample_every=2,
+              progress=False, limit=64, quality_samples=40, ema=0.9)
+    full = train_gan(steps=4, out=str(tmp_path / "a"), **kw)
+    train_gan(steps=2, out=str(tmp_path / "b"), **kw)
+    assert train_gan(steps=4, out=str(tmp_path / "b"), resume=True, **kw) == full
+    a, b = sn.load(tmp_path / "a" / "checkpoint.npz"), sn.load(tmp_path / "b" / "checkpoint.npz")
+    assert a["config"]["ema"] == 0.9 and a["quality"] == b["quality"]
+    for k in a["g_ema"]:
+        numpy.testing.assert_array_equal(numpy.asarray(a["g_ema"][k].numpy() if hasattr(a["g_ema"][k], "numpy")
+                                                       else a["g_ema"][k]),
+                                         numpy.asarray(b["g_ema"][k].numpy() if hasattr(b["g_ema"][k], "numpy")
+                                                       else b["g_ema"][k]))
+    with pytest.raises(ValueError, match="ema must be a decay"):
+        GANRun("mlp", ema=1.0)
+
+
+def test_ema_and_lr_d_options_on_the_command_line(tmp_path, capsys):
+    from scratchnet.cli import main
+    assert main(["gan", "--ema", "1", "--out", str(tmp_path)]) == 2
+    assert "--ema" in capsys.readouterr().err
+    assert main(["gan", "--model", "mlp", "--conditional", "--steps", "2", "--batch-size", "8", "--limit", "64",
+                 "--ema", "0.5", "--lr-d", "1e-3", "--quality-samples", "0", "--data", SAMPLE,
+                 "--out", str(tmp_path)]) == 0
+    c = sn.load(tmp_path / "checkpoint.npz")
+    assert c["config"]["ema"] == 0.5 and c["config"]["lr_d"] == 1e-3 and "g_ema" in c

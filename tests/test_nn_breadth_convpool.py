@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 import scratchnet as sn
 import scratchnet.nn as nn
 import scratchnet.nn.functional as F
-from breadth_helpers import compare, gradchecks, on_device
+from breadth_helpers import compare, gradchecks, on_device, pool_case
 from conftest import load_torch, to_np
 
 
@@ -107,31 +107,6 @@ def test_nd_im2col_agrees_with_the_2d_path(data):
         outs.append([to_np(v) for v in (y, xs.grad, ws.grad, bs.grad)])
     for a, b_ in zip(*outs):
         numpy.testing.assert_allclose(a, b_, rtol=1e-10, atol=1e-10)
-
-
-@st.composite
-def pool_case(draw, dims, avg):
-    k = tuple(draw(st.integers(1, 3)) for _ in range(dims))
-    s = tuple(draw(st.integers(1, 3)) for _ in range(dims))
-    p = tuple(draw(st.integers(0, kk // 2)) for kk in k)
-    d = (1,) * dims if avg else tuple(draw(st.integers(1, 2)) for _ in range(dims))
-    # PyTorch's avg_pool3d wants the input at least as large as the kernel before padding (tested with the errors)
-    # and a max-pool window wholly in the padding (a -inf output, index undefined) is left out
-    sizes = tuple(draw(st.integers(kk if avg and dims == 3 else max(1, dd * (kk - 1) + 1 - (2 if avg else 1) * pp),
-                                   6 if dims == 3 else 9)) for kk, dd, pp in zip(k, d, p))
-    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
-    unbatched = draw(st.booleans())
-    shape = ((n,) if not unbatched else ()) + (c,) + sizes
-    size = int(numpy.prod(shape))
-    x = numpy.random.default_rng(draw(st.integers(0, 2**31))).permutation(size).reshape(shape) * 0.1 - size * 0.05
-    kw = dict(kernel_size=k, stride=s, padding=p, ceil_mode=draw(st.booleans()))
-    if avg:
-        kw["count_include_pad"] = draw(st.booleans())
-        if dims == 3 and draw(st.booleans()):
-            kw["divisor_override"] = draw(st.integers(1, 5))
-    else:
-        kw["dilation"] = d
-    return kw, x
 
 
 @pytest.mark.parametrize("dims", [1, 3])

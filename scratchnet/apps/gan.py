@@ -5,12 +5,16 @@ generator learns to make D call its samples real (see gan_losses for the objecti
 pure function of (seed, t), and the random state is saved in every checkpoint, so a resumed run repeats exactly.
 A run writes into its folder: checkpoint.npz, samples_step*.png from a fixed noise, final grid, per-class grid
 (conditional models), a latent interpolation strip, losses.png and history.json.
+With `ema` (a decay, e.g. 0.99) the run also keeps an exponential moving average of G's weights and batch-norm
+statistics (optim.swa_utils.AveragedModel) and draws every picture and quality measurement from it: the average of
+the last ~1/(1 − decay) iterates is a smoother, better generator than the last one (measured in README's GAN notes).
 """
 import os
 
 import numpy
 
 from .. import backend, cli_args, creation, io, optim
+from ..optim.swa_utils import AveragedModel, get_ema_avg_fn
 from ..rng import manual_seed, sharded_rows
 from ..data import FashionMNIST
 from ..models.gan import build_gan
@@ -47,17 +51,28 @@ class GANRun:
     """Models, optimizers and settings of one GAN run."""
 
     def __init__(self, model="dcgan", conditional=False, loss="bce", z_dim=100, lr=2e-4, betas=(0.5, 0.999),
-                 n_critic=None, gp_weight=10.0, device=None, num_classes=10, mode_seeking=None, dtype=None):
+                 n_critic=None, gp_weight=10.0, device=None, num_classes=10, mode_seeking=None, dtype=None, ema=0.0,
+                 lr_d=None):
         self.config = dict(model=model, conditional=conditional, loss=loss, z_dim=z_dim, lr=lr, betas=list(betas),
                            n_critic=n_critic or (5 if loss == "wgan-gp" else 1), gp_weight=gp_weight,
                            num_classes=num_classes,
-                           mode_seeking=(0.1 if conditional else 0.0) if mode_seeking is None else mode_seeking)
+                           mode_seeking=(0.1 if conditional else 0.0) if mode_seeking is None else mode_seeking,
+                           ema=float(ema or 0.0), lr_d=lr if lr_d is None else lr_d)
+        if not 0.0 <= self.config["ema"] < 1.0:
+            raise ValueError(f"GANRun: ema must be a decay in [0, 1) (0: none), got {ema}")
         self.device = backend.device(device)
         self.dtype = numpy.dtype(dtype or numpy.float32)
         self.g, self.d = build_gan(model, z_dim, num_classes if conditional else None)
         self.g.to(self.device, self.dtype), self.d.to(self.device, self.dtype)
         self.opt_g = optim.Adam(self.g.parameters(), lr=lr, betas=betas)
-        self.opt_d = optim.Adam(self.d.parameters(), lr=lr, betas=betas)
+        self.opt_d = optim.Adam(self.d.parameters(), lr=self.config["lr_d"], betas=betas)
+        self.g_ema = AveragedModel(self.g, get_ema_avg_fn(self.config["ema"]), use_buffers=True) \
+            if self.config["ema"] else None
+
+    @property
+    def sampler(self):
+        """The generator that draws pictures and is measured: the weight average with `ema`, else G itself."""
+        return self.g_ema.module if self.g_ema is not None else self.g
 
     def distribute(self):
         """Data-parallel over the launcher's ranks (SyncBatchNorm + DistributedDataParallel; see apps.parallel).
@@ -78,8 +93,8 @@ class GANRun:
 
     def sample(self, n, labels=None):
         z = self.noise(n)
-        with no_grad(), eval_mode(self.g):
-            return self.g(z, self.labels(labels) if labels is not None else None)
+        with no_grad(), eval_mode(self.sampler):
+            return self.sampler(z, self.labels(labels) if labels is not None else None)
 
     def step(self, real, y):
         """One D update (n_critic of them for WGAN-GP) and one G update; returns the figures to watch as 0-d
@@ -112,6 +127,8 @@ class GANRun:
         self.opt_g.zero_grad()
         loss_g.backward()
         self.opt_g.step()
+        if self.g_ema is not None:
+            self.g_ema.update_parameters(parallel.unwrap(self.g))
         with no_grad():
             squash = (lambda t: t.sigmoid().mean()) if c["loss"] == "bce" else (lambda t: t.mean())
             return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "D(x)": squash(d_real),
@@ -121,7 +138,8 @@ class GANRun:
         g, d = parallel.unwrap(self.g), parallel.unwrap(self.d)
         return {"config": self.config, "g": g.state_dict(), "d": d.state_dict(),
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "step": step,
-                "history": history, "rng": rng_state()}
+                "history": history, "rng": rng_state(),
+                **({"g_ema": self.g_ema.state_dict()} if self.g_ema is not None else {})}
 
     @classmethod
     def from_checkpoint(cls, path, device=None, ck=None):
@@ -131,42 +149,48 @@ class GANRun:
             raise ValueError(f"{path}: not a scratchnet GAN checkpoint")
         c = dict(ck["config"])
         run = cls(c["model"], c["conditional"], c["loss"], c["z_dim"], c["lr"], tuple(c["betas"]), c["n_critic"],
-                  c["gp_weight"], device, c["num_classes"], c.get("mode_seeking", 0.0))
+                  c["gp_weight"], device, c["num_classes"], c.get("mode_seeking", 0.0), ema=c.get("ema", 0.0),
+                  lr_d=c.get("lr_d"))
         run.g.load_state_dict(ck["g"])
         run.d.load_state_dict(ck["d"])
         run.opt_g.load_state_dict(ck["opt_g"])
         run.opt_d.load_state_dict(ck["opt_d"])
+        if run.g_ema is not None:
+            run.g_ema.load_state_dict(ck["g_ema"])
         return run, ck
 
 
 def write_pictures(run, out, fixed_z, fixed_labels, classes, tag):
     """Sample grid from the fixed noise; for conditional models a row per class; a latent interpolation strip."""
-    with no_grad(), eval_mode(run.g):
-        grid = run.g(fixed_z, run.labels(fixed_labels) if fixed_labels is not None else None)
+    g = run.sampler
+    with no_grad(), eval_mode(g):
+        grid = g(fixed_z, run.labels(fixed_labels) if fixed_labels is not None else None)
         caps = [classes[int(c)][:12] for c in fixed_labels] if fixed_labels is not None else [""] * len(grid)
         plots.image_grid(os.path.join(out, f"samples_{tag}.png"), _to_unit(grid), caps)
         if run.config["conditional"]:
             k = len(classes)
             z = fixed_z[:8].repeat(k, 1)
             lab = numpy.repeat(numpy.arange(k), 8)
-            per_class = run.g(z, run.labels(lab))
+            per_class = g(z, run.labels(lab))
             plots.image_grid(os.path.join(out, "per_class.png"), _to_unit(per_class),
                              [classes[c][:12] for c in lab], cols=8)
         t = creation.linspace(0, 1, 10, device=run.device).reshape(10, 1)
         z = fixed_z[0:1] * (1 - t) + fixed_z[1:2] * t
-        strip = run.g(z, run.labels(numpy.full(10, fixed_labels[0])) if fixed_labels is not None else None)
+        strip = g(z, run.labels(numpy.full(10, fixed_labels[0])) if fixed_labels is not None else None)
         plots.image_grid(os.path.join(out, "interpolation.png"), _to_unit(strip), [""] * 10, cols=10)
 
 
 def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_size=64, lr=2e-4, data=None,
               device=None, seed=0, out="out/gan", resume=False, sample_every=500, progress=True, limit=None,
-              quality_samples=1000, mode_seeking=None, force=False, log_every=10):
+              quality_samples=1000, mode_seeking=None, force=False, log_every=10, ema=0.0, lr_d=None):
     """Train and write the run's pictures and checkpoint; returns the history (one dict per logged step).
     The losses stay on the device and are read every `log_every` steps and before each checkpoint (a divergence
     is caught there, so the checkpoint on disk is always from before it).
     At every checkpoint the samples' quality is measured (quality.json, quality.png); quality_samples=0 skips it.
     resume: continue from OUT/checkpoint.npz, written with the same settings (more steps are fine) unless `force`
     (the model, its conditioning and the loss can never differ); the last checkpoint's pictures are redrawn first.
+    lr_d: the discriminator's learning rate (default: lr; a larger one is the two time-scale update rule, TTUR).
+    ema: keep an exponential moving average of G with this decay and sample from it (0: none).
     Under mpiexec each rank computes its rows of every batch (batch_size must divide evenly) and rank 0 writes."""
     if int(log_every) < 1:
         raise ValueError(f"--log-every must be at least 1, got {log_every}")
@@ -181,7 +205,7 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
     ds = FashionMNIST(root=data, train=True)
     images, targets = ds.images[:limit] if limit else ds.images, ds.targets[:limit] if limit else ds.targets
     run = GANRun(model, conditional, loss, lr=lr, device=device, num_classes=len(ds.classes),
-                 mode_seeking=mode_seeking)
+                 mode_seeking=mode_seeking, ema=ema, lr_d=lr_d)
     if world > 1 and run.config["mode_seeking"] and progress:
         print("note: the mode-seeking term pairs samples within each rank's rows, so this run is not step-for-step "
               "the single-process one (--mode-seeking 0 makes it so)")
@@ -193,6 +217,8 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
     settings = dict(model=model, conditional=conditional, loss=loss, lr=lr, batch_size=batch_size, seed=seed,
                     limit=limit, mode_seeking=run.config["mode_seeking"], sample_every=sample_every,
                     quality_samples=quality_samples, train_images=len(images))
+    # only when set, so that checkpoints written before these options existed resume unchanged
+    settings.update({k: run.config[k] for k, default in (("ema", 0.0), ("lr_d", lr)) if run.config[k] != default})
     # rank 0 reads the checkpoint and hands it to the others
     ck = parallel.share(io.load(ck_path) if writer and resume and os.path.exists(ck_path) else None)
     if ck is not None:
@@ -202,10 +228,10 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
                              f"loss={loss}")
         forced = resume_rules.check_settings(ck_path, ck.get("settings"), settings, force)
         if forced:
-            for opt in (run.opt_g, run.opt_d):
+            run.config["lr"], run.config["lr_d"] = lr, lr if lr_d is None else lr_d
+            for opt, key in ((run.opt_g, "lr"), (run.opt_d, "lr_d")):
                 for group in opt.param_groups:
-                    group["lr"] = lr
-            run.config["lr"] = lr
+                    group["lr"] = run.config[key]
             if progress:
                 print(f"resuming with other settings (forced): {forced}")
         start, quality = int(ck["step"]), list(ck.get("quality", []))
@@ -297,7 +323,13 @@ def add_arguments(p):
     p.add_argument("--loss", default="bce", choices=["bce", "lsgan", "wgan-gp"], help="objective (apps.gan_losses)")
     p.add_argument("--steps", type=cli_args.positive_int, default=2000, help="generator updates")
     p.add_argument("--batch-size", type=cli_args.int_range(2, 4096), default=64, help="real images per step")
-    p.add_argument("--lr", type=cli_args.learning_rate, default=2e-4, help="Adam's learning rate, both networks")
+    p.add_argument("--lr", type=cli_args.learning_rate, default=2e-4, help="Adam's learning rate (G; D too unless "
+                                                                          "--lr-d)")
+    p.add_argument("--lr-d", type=cli_args.learning_rate, default=None, help="the discriminator's learning rate")
+    p.add_argument("--ema", type=cli_args.float_range(0.0, 1.0, what="expected a decay >= 0 and < 1"), default=0.0,
+                   metavar="DECAY",
+                   help="sample from an exponential moving average of G's weights with this decay, e.g. 0.99 "
+                        "(0: none)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     p.add_argument("--force", action="store_true", help="with --resume: continue even where this run's settings "
                                                         "differ from the checkpoint's")
@@ -326,6 +358,8 @@ def add_arguments(p):
 
 
 def check(args):
+    if args.gan_command is None and args.ema >= 1.0:
+        raise cli_args.UsageError(f"argument --ema: expected a decay >= 0 and < 1, got {args.ema:g}")
     if args.gan_command is None and args.limit is not None and args.limit < args.batch_size:
         raise cli_args.UsageError(f"argument --limit: {args.limit} images cannot fill one batch of --batch-size "
                          f"{args.batch_size}")
@@ -340,6 +374,6 @@ def run(args):
               batch_size=args.batch_size, lr=args.lr, data=args.data, device=args.device, seed=args.seed,
               out=args.out, resume=args.resume, sample_every=args.sample_every, limit=args.limit,
               quality_samples=args.quality_samples, mode_seeking=args.mode_seeking, force=args.force,
-              log_every=args.log_every)
+              log_every=args.log_every, ema=args.ema, lr_d=args.lr_d)
     if parallel.is_writer():
         print(f"samples, losses and checkpoint in {args.out}")

@@ -82,8 +82,9 @@ class Quality:
         labels = numpy.arange(self.n) % run.config["num_classes"] if run.config["conditional"] else None
         z = creation.tensor(rng.standard_normal((self.n, run.config["z_dim"])).astype(numpy.float32),
                             device=run.device)
-        with no_grad(), eval_mode(run.g):
-            x = run.g(z, run.labels(labels) if labels is not None else None)
+        g = getattr(run, "sampler", run.g)   # the weight average when the run keeps one
+        with no_grad(), eval_mode(g):
+            x = g(z, run.labels(labels) if labels is not None else None)
         img = ((numpy.clip(x.numpy()[:, 0], -1, 1) + 1) * 127.5).astype(numpy.uint8)
         out = {"step": step, "fd": frechet_distance(self.real, features(self.clf, img))}
         if labels is not None:

@@ -13,6 +13,7 @@ from .activation import (SiLU, ELU, CELU, SELU, Hardtanh, ReLU6, Hardsigmoid, Ha
 from .distance import CosineSimilarity, PairwiseDistance  # noqa: F401
 from .normalization import LayerNorm, GroupNorm  # noqa: F401
 from .pixel import PixelShuffle, PixelUnshuffle, MaxUnpool2d  # noqa: F401
+from .fold import Fold, Unfold  # noqa: F401
 from .attention import MultiheadAttention  # noqa: F401
 from .conv_more import (Conv1d, Conv3d, ConvTranspose1d, ConvTranspose3d, MaxPool1d, MaxPool3d, AvgPool1d,  # noqa
                         AvgPool3d)

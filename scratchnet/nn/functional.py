@@ -23,6 +23,7 @@ from ..ops.pad import pad  # noqa: F401
 from ..ops.feature_norm import layer_norm, group_norm  # noqa: F401
 from ..ops.rearrange import pixel_shuffle, pixel_unshuffle, one_hot  # noqa: F401
 from ..ops.unpool import max_unpool2d  # noqa: F401
+from ..ops.fold import unfold, fold  # noqa: F401
 from ..ops.attention import scaled_dot_product_attention, multi_head_attention_forward  # noqa: F401
 from .conv_functional import (conv1d, conv3d, conv_transpose1d, conv_transpose3d, max_pool1d, max_pool3d,  # noqa
                               avg_pool1d, avg_pool3d)

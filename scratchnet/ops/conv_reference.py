@@ -45,7 +45,8 @@ class Im2Col(Function):
         n, c = x.shape[:2]
         cols = xp.empty((n, c, math.prod(self.k), math.prod(self.out)), dtype=x.dtype)
         for col, i in enumerate(_offsets(self.k)):
-            cols[:, :, col] = x[_window_slices(i, self.stride, self.dilation, self.out)].reshape(n, c, -1)
+            cols[:, :, col] = x[_window_slices(i, self.stride, self.dilation, self.out)].reshape(
+                n, c, cols.shape[3])  # not -1: an empty batch (n = 0) has no size to infer
         return cols
 
     def backward(self, gcols):
