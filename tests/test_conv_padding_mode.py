@@ -51,7 +51,7 @@ def test_values_and_gradients_match_torch(torch, device, mode, dims, args, kw):
 def test_non_zero_modes_differ_from_zeros(device, mode):
     """The mode is really used: near the border the result is not zero padding's (a test that can fail)."""
     m = nn.Conv2d(1, 1, 3, padding=1, padding_mode=mode, bias=False).to(device)
-    x = sn.tensor(numpy.arange(1.0, 17.0).reshape(1, 1, 4, 4), device=device)
+    x = sn.tensor(numpy.arange(1.0, 17.0).reshape(1, 1, 4, 4), dtype="float32", device=device)
     z = nn.functional.conv2d(x, m.weight, None, 1, 1)
     assert not numpy.allclose(to_np(m(x))[..., 0, :], to_np(z)[..., 0, :])
     numpy.testing.assert_allclose(to_np(m(x))[..., 1:-1, 1:-1], to_np(z)[..., 1:-1, 1:-1], rtol=1e-5, atol=1e-5)
