@@ -1,8 +1,9 @@
 """Making tensors: the factories (zeros, ones, full, arange, linspace, eye, randn, rand, randint, *_like), and
 `tensor()` (defined in tensor.py, beside Tensor) under its usual name here too.
 
-Float data defaults to float32 (even a float64 NumPy array, so a graph never turns float64 by accident); integer data
-keeps an integer dtype (class targets); `dtype=` wins whenever it is given.
+The factories make float32 unless `dtype=` says. tensor()/as_tensor() pick PyTorch's dtype: a NumPy/CuPy array or
+NumPy scalar keeps its own (float64 stays float64, int32 int32), Python floats are float32 and ints int64; code that
+means float32 from a float64 array says `dtype=`, which wins whenever it is given.
 """
 import inspect
 
@@ -10,7 +11,7 @@ import numpy
 
 from . import backend
 from .rng import random_integers, random_normal, random_uniform
-from .tensor import Tensor, tensor  # noqa: F401  (tensor(data) sits with Tensor)
+from .tensor import Tensor, holdable, tensor  # noqa: F401  (tensor(data) sits with Tensor)
 from .errors import ShapeError
 
 
@@ -27,15 +28,26 @@ def _finish(array, requires_grad):
 
 def as_tensor(data, dtype=None, device=None):
     """as_tensor(data, dtype=None, device=None): like tensor(), but a Tensor already of that dtype and device
-    comes back as it is (still in its graph).
+    comes back as it is (still in its graph), and a NumPy/CuPy array already of that dtype and device is shared,
+    not copied (writes show in both), as torch.as_tensor shares.
 
     Forward:  y = data itself if it already matches, else tensor(data, dtype, device)
     Backward: dy flows to data when data is returned as it is; otherwise none: a new leaf (requires_grad=True
               makes autograd collect its .grad)
     """
-    if isinstance(data, Tensor) and (dtype is None or data.dtype == numpy.dtype(dtype)) and \
-            (device is None or data.device == backend.device(device)):
-        return data
+    if dtype is None or (isinstance(data, (Tensor, numpy.ndarray)) or backend._is_cupy_array(data)) \
+            and data.dtype == numpy.dtype(dtype):
+        if isinstance(data, Tensor):
+            if device is None or data.device == backend.device(device):
+                return data
+        elif isinstance(data, numpy.ndarray) or backend._is_cupy_array(data):
+            on_gpu = backend._is_cupy_array(data)
+            here = backend.device_of(data) if on_gpu else backend.device("cpu")
+            # where tensor() would put it: device= says, else a CuPy array stays put, a NumPy one goes to the default
+            want = backend.device(device) if device is not None else here if on_gpu else backend.get_default_device()
+            if here == want:
+                holdable(numpy.dtype(data.dtype), type(data).__name__)
+                return Tensor(data)
     return tensor(data, dtype=dtype, device=device)
 
 

@@ -298,27 +298,77 @@ class Tensor:
 
 # ---- the factory ----
 
-def _default_dtype(array):
-    kind = array.dtype.kind
-    if kind == "f":
-        return numpy.dtype(numpy.float32)
-    if kind in "iu":
-        return numpy.dtype(numpy.int64)
-    if kind == "c":
-        return numpy.dtype(numpy.complex64)
-    if kind == "b":
-        return numpy.dtype(bool)
-    raise TypeError(f"tensor(): cannot make a tensor from data of dtype {array.dtype}")
+# The dtypes a tensor may hold: PyTorch's, less bfloat16 (NumPy has none). Anything else (float128, strings,
+# objects, datetimes) is refused, as torch.tensor refuses it, rather than silently cast.
+_HOLDABLE = frozenset(numpy.dtype(d) for d in (
+    "bool", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64",
+    "float16", "float32", "float64", "complex64", "complex128"))
+# A Python number's own dtype in PyTorch (float and complex follow the default float dtype, float32).
+_PYTHON_NUMBER = ((bool, numpy.dtype(bool)), (int, numpy.dtype(numpy.int64)),
+                  (float, numpy.dtype(numpy.float32)), (complex, numpy.dtype(numpy.complex64)))
+_PLAIN = frozenset(kind for kind, _ in _PYTHON_NUMBER)
+
+
+def holdable(dtype, what):
+    """`dtype` if a tensor can hold it, else a TypeError naming `what` and the dtypes it can hold."""
+    if dtype not in _HOLDABLE:
+        raise TypeError(f"tensor(): cannot make a tensor from {what} of dtype {dtype}; the supported dtypes are "
+                        + ", ".join(sorted(str(d) for d in _HOLDABLE)))
+    return dtype
+
+
+def _inferred_dtype(data):
+    """The dtype torch.tensor(data) gives: an array's, Tensor's or NumPy scalar's own dtype; a Python number's
+    PyTorch default (bool, int64, float32, complex64); a (nested) sequence's items' dtypes promoted together, as
+    PyTorch promotes them (so [1, 2.5] is float32 but [np.float64(1), 2] is float64); an empty one float32.
+    None when the data is something else (an object with __array__), whose NumPy dtype then decides."""
+    for kind, dtype in _PYTHON_NUMBER:
+        if type(data) is kind:
+            return dtype
+    if isinstance(data, Tensor):
+        return data.dtype
+    if isinstance(data, (numpy.ndarray, numpy.generic)) or backend._is_cupy_array(data):
+        return holdable(numpy.dtype(data.dtype), type(data).__name__)
+    if isinstance(data, (list, tuple)):
+        kinds = {type(item) for item in data}
+        if kinds and kinds <= _PLAIN:  # a row of Python numbers (the common, long case), answered in one pass
+            return next(dtype for kind, dtype in _PYTHON_NUMBER[::-1] if kind in kinds)
+        from .ops.promotion import promote_types  # ops import this module: a late import breaks the cycle
+        result = None
+        for item in data:
+            dtype = _inferred_dtype(item)
+            if dtype is None:
+                return None
+            result = promote_types(result, dtype)
+        return numpy.dtype(numpy.float32) if result is None else result
+    for kind, dtype in _PYTHON_NUMBER[::-1]:  # subclasses of Python numbers (an IntEnum): the base's dtype
+        if isinstance(data, kind):
+            return dtype
+    return None
+
+
+def _host(data):
+    """A (nested) list's Tensors as host arrays, so NumPy can stack them (a device Tensor refuses __array__)."""
+    if isinstance(data, Tensor):
+        return backend.to_numpy(data.data)
+    if isinstance(data, (list, tuple)) and any(isinstance(item, (Tensor, list, tuple)) for item in data):
+        return [_host(item) for item in data]
+    return data
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """tensor(data, dtype=None, device=None, requires_grad=False): a new leaf tensor holding a copy of `data` (a
-    number, nested list, NumPy/CuPy array or Tensor). Float data becomes float32 (even a float64 NumPy array, so a
-    graph never turns float64 by accident), integers int64, unless dtype= says.
+    number, nested list, NumPy/CuPy array or Tensor). Without dtype=, the dtype is PyTorch's: a NumPy/CuPy
+    array, NumPy scalar or Tensor keeps its own (float64 stays float64, int32 int32, uint8 uint8), a Python float
+    is float32 (the default float dtype), an int int64, a bool bool, a complex complex64, and a list promotes its
+    items' dtypes. So code that means float32 from a float64 NumPy array says dtype=float32.
 
     Forward:  y = a copy of data, converted to dtype on device
     Backward: none: a new leaf (requires_grad=True makes autograd collect its .grad)
     """
+    inferred = _inferred_dtype(data) if dtype is None else None
+    if dtype is not None:
+        dtype = holdable(numpy.dtype(dtype), "dtype= argument")
     if isinstance(data, Tensor):
         data = data.data
     dev = backend.device(device) if device is not None else (
@@ -328,8 +378,14 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
         if xp is numpy:
             array = numpy.array(backend.to_numpy(data), copy=True)
         else:
-            array = xp.array(data, copy=True) if backend._is_cupy_array(data) else xp.asarray(numpy.asarray(data))
-        dtype = numpy.dtype(dtype) if dtype is not None else _default_dtype(array)
+            array = xp.array(data, copy=True) if backend._is_cupy_array(data) else \
+                xp.asarray(numpy.asarray(_host(data)))
+        if dtype is None:
+            dtype = inferred if inferred is not None else holdable(array.dtype, type(data).__name__)
+            # Python ints past int64 (NumPy made them uint64 or float64): wrapping would be a silent wrong answer
+            if dtype == numpy.int64 and array.dtype.kind in "uf":
+                raise OverflowError("tensor(): a Python integer in data is too large for int64 (PyTorch: Overflow "
+                                    "when unpacking long)")
         if array.dtype != dtype:
             array = array.astype(dtype)
     t = Tensor(array)

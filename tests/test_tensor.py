@@ -7,7 +7,8 @@ import scratchnet as sn
 
 def test_dtype_defaults():
     assert sn.tensor([1.0, 2.0]).dtype == numpy.float32
-    assert sn.tensor(numpy.zeros(3)).dtype == numpy.float32        # a float64 array does not make a float64 graph
+    assert sn.tensor(numpy.zeros(3)).dtype == numpy.float64        # an ndarray keeps its dtype, as in torch.tensor
+    assert sn.tensor(numpy.zeros(3), dtype=numpy.float32).dtype == numpy.float32   # float32 from it is asked for
     assert sn.tensor([1, 2]).dtype == numpy.int64                  # class targets stay integers
     assert sn.tensor([True]).dtype == bool
     assert sn.tensor([1, 2], dtype="float64").dtype == numpy.float64

@@ -87,7 +87,9 @@ class GANRun:
         """Class labels as a device tensor (y: host integers, or a tensor already on the device)."""
         if not self.config["conditional"] or y is None:
             return None
-        return y if isinstance(y, Tensor) and y.device == self.device else creation.tensor(y, device=self.device)
+        if isinstance(y, Tensor) and y.device == self.device:
+            return y
+        return creation.tensor(y, dtype=numpy.int64, device=self.device)
 
     def sample(self, n, labels=None):
         z = self.noise(n)

@@ -108,7 +108,7 @@ def restore(model, config, image, extra=None, device=None, tile=96):
     if upsampled_input(config):
         x = data.bicubic_up(x, config["scale"])
     if config["task"] == "inpaint":
-        inp = creation.tensor(numpy.concatenate([x, extra["mask"]])[None], device=dev)
+        inp = creation.tensor(numpy.concatenate([x, extra["mask"]])[None], dtype=numpy.float32, device=dev)
         inp, (h, w) = _pad_to(inp, 2 ** config["kwargs"]["depth"])
         return numpy.clip(model(inp).numpy()[0, :, :h, :w], 0, 1)
     s = config["scale"] if config["task"] == "sr" and not upsampled_input(config) else 1
@@ -250,7 +250,8 @@ def train(task="sr", model=None, scale=3, sigma=25.0, steps=None, epochs=None, s
         xb, yb = batch(ds, step, batch_size, seed)
         for group in opt.param_groups:
             group["lr"] = cosine_lr(lr, step, steps)
-        loss, mse = train_step(net, opt, config, creation.tensor(xb, device=device), creation.tensor(yb, device=device))
+        loss, mse = train_step(net, opt, config, creation.tensor(xb, dtype=numpy.float32, device=device),
+                                 creation.tensor(yb, dtype=numpy.float32, device=device))
         if step % log_every == 0 or step + 1 == steps:   # the step's only device->host read
             f = read_floats({"loss": loss, "mse": mse})
             if not all(math.isfinite(v) for v in f.values()):

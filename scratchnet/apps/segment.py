@@ -103,9 +103,9 @@ def evaluate(model, ds, device=None, batch_size=100, pictured=PICTURED):
     cm, first = ConfusionMatrix(ds.num_classes), None
     for lo in range(0, len(ds), batch_size):
         x, y = batch_arrays(ds, range(lo, min(lo + batch_size, len(ds))))
-        logits = model(creation.tensor(x, device=device))
+        logits = model(creation.tensor(x, dtype=numpy.float32, device=device))
         pred = logits.argmax(1)
-        cm.update(pred, creation.tensor(y, device=device))
+        cm.update(pred, creation.tensor(y, dtype=numpy.int64, device=device))
         if first is None:
             first = pred[:pictured]
     model.train(was_training)
@@ -179,7 +179,7 @@ def train(out="out/segment", data=None, epochs=None, steps=None, batch_size=32, 
         write_report(out, ck, test_ds)   # in case a stop came between the checkpoint and its report
         if progress:
             print(f"resumed from {ck_path} at step {start}" + (f" (forced: {forced})" if forced else ""))
-    weight_t = creation.tensor(weight, device=device)
+    weight_t = creation.tensor(weight, dtype=numpy.float32, device=device)
     sums, cm, window = Readout(log_every), ConfusionMatrix(len(classes)), 0
     bar = Progress(total - start, f"segment {'binary' if binary else f'{len(classes)} classes'}") \
         if progress and start < total else None
@@ -190,8 +190,8 @@ def train(out="out/segment", data=None, epochs=None, steps=None, batch_size=32, 
             for group in opt.param_groups:
                 group["lr"] = lr_at(settings, step)
             x, y = batch_arrays(train_ds, batch_indices(len(train_ds), step, batch_size, seed))
-            train_step(model, opt, creation.tensor(x, device=device), creation.tensor(y, device=device), weight_t,
-                       dice_weight, sums, cm)
+            train_step(model, opt, creation.tensor(x, dtype=numpy.float32, device=device),
+                       creation.tensor(y, dtype=numpy.int64, device=device), weight_t, dice_weight, sums, cm)
             window += 1
             s = step + 1
             if s % log_every == 0 or s % eval_every == 0 or s == total:

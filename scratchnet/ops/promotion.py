@@ -39,15 +39,16 @@ def scalar_dtype(value):
 
 def promote_types(a, b):
     """Two dtypes' common dtype (None stands for 'no operand'): the higher category wins outright, so int32 with
-    float16 is float16 (NumPy would say float64); within a category NumPy's table agrees with PyTorch's."""
+    float16 is float16 (NumPy would say float64), except that a complex keeps a float's precision (float64 with
+    complex64 is complex128); within a category NumPy's table agrees with PyTorch's."""
     if a is None or a == b:
         return b
     if b is None:
         return a
     ca, cb = _CATEGORY[a.kind], _CATEGORY[b.kind]
-    if ca != cb:
+    if ca != cb and {ca, cb} != {2, 3}:
         return a if ca > cb else b
-    return numpy.promote_types(a, b)
+    return numpy.promote_types(a, b)  # a complex with a float keeps the float's precision (float64: complex128)
 
 
 def _combine(higher, lower):
