@@ -113,9 +113,14 @@ def max_pool_kernel(x, geom):
             # The first offset holding the max = how many offsets in a row did not hold it: bool arithmetic,
             # no masked copies (benchmarks/README.md, "Kernel tuning notes"). A NaN is the max (it propagates
             # through maximum) and holds it, as in PyTorch: v != top alone would skip it.
+            # On the CPU one NaN test of the maxima decides whether the extra v == v compare is needed (it doubled
+            # the forward's time); a GPU array must not be read back here, so it always pays for it.
+            nan_aware = xp is not numpy or bool(xp.isnan(top).any())
             missed, count = None, idx[n0:n1]
             for v in views[:-1]:
-                miss = (v != top) & (v == v)
+                miss = v != top
+                if nan_aware:
+                    miss &= v == v
                 missed = miss if missed is None else missed & miss
                 count += missed
     backend.over_batch(xp, x.shape[0], body)
