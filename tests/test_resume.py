@@ -11,6 +11,7 @@ import pytest
 
 import scratchnet as sn
 from scratchnet import io
+from checkpoint_util import assert_same_tensors
 from scratchnet.apps import classify, gan
 from scratchnet.apps.resume import SettingsMismatch
 from scratchnet.data import FashionMNIST
@@ -60,13 +61,7 @@ def _same_run(a, b):
     (wall-clock seconds aside)."""
     ca, cb = sn.load(a / "checkpoint.npz"), sn.load(b / "checkpoint.npz")
     assert ca["epoch"] == cb["epoch"] and _without_seconds(ca["history"]) == _without_seconds(cb["history"])
-    for part in ("model", "optimizer"):
-        fa, fb = {}, {}
-        io._flatten(ca[part], fa, "")
-        io._flatten(cb[part], fb, "")
-        assert fa.keys() == fb.keys()
-        for k in fa:
-            assert fa[k].tobytes() == fb[k].tobytes(), f"{part}/{k}"
+    assert_same_tensors(ca, cb)
     ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (a, b))
     ma["history"], mb["history"] = _without_seconds(ma["history"]), _without_seconds(mb["history"])
     assert ma == mb

@@ -10,6 +10,7 @@ from PIL import Image
 
 import scratchnet as sn
 from scratchnet import io
+from checkpoint_util import assert_same_tensors
 from scratchnet.apps import segment
 from scratchnet.apps.resume import SettingsMismatch
 from scratchnet.cli import main
@@ -47,13 +48,7 @@ def _same_run(a, b):
     assert ca["step"] == cb["step"] and ca["history"] == cb["history"]
     assert [{k: v for k, v in e.items() if k != "seconds"} for e in ca["evals"]] == \
         [{k: v for k, v in e.items() if k != "seconds"} for e in cb["evals"]]
-    for part in ("model", "optimizer"):
-        fa, fb = {}, {}
-        io._flatten(ca[part], fa, "")
-        io._flatten(cb[part], fb, "")
-        assert fa.keys() == fb.keys()
-        for k in fa:
-            assert fa[k].tobytes() == fb[k].tobytes(), f"{part}/{k}"
+    assert_same_tensors(ca, cb)
     ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (a, b))
     for m in (ma, mb):
         for e in m["evals"]:
