@@ -161,9 +161,10 @@ def test_avg_pool_twin(dims, data, override):
 
 
 @given(seed=st.integers(0, 2**31), shape=st.sampled_from([(4, 3), (3, 2, 5), (2, 3, 4, 5), (2, 2, 3, 2, 3)]),
-       momentum=st.sampled_from([0.1, 0.5]))
-def test_batch_norm_twin(seed, shape, momentum):
-    """Training-mode batch norm: y, dx, dγ, dβ, second derivatives, and the running statistics it updates."""
+       momentum=st.sampled_from([0.1, 0.5]), order=st.sampled_from([1, 2]))
+def test_batch_norm_twin(seed, shape, momentum, order):
+    """Training-mode batch norm: y, dx, dγ, dβ, second derivatives, and the running statistics it updates. Order 1
+    takes the fused kernels' backward (ops/norm_kernels.py), order 2 the differentiable one."""
     rng = numpy.random.default_rng(seed)
     c = shape[1]
     running, start = {}, (rng.standard_normal(c), rng.random(c) + 0.5)
@@ -174,9 +175,31 @@ def test_batch_norm_twin(seed, shape, momentum):
         running[kernel_mode.mode()] = (to_np(rm), to_np(rv))
         return y
     assert_twins_agree(fn, [rng.standard_normal(shape), rng.standard_normal(c), rng.standard_normal(c)], seed,
-                       order=2)
+                       order=order)
     for a, b in zip(running["fast"], running["reference"]):
         numpy.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_batch_norm_fused_blocks_and_threads(monkeypatch, affine, threads):
+    """The fused batch norm cut into one-sample cache blocks and split over threads computes what its twin does,
+    with a mean far from 0 (x − μ is formed before it is scaled, so nothing cancels)."""
+    from scratchnet.ops import norm_kernels
+    monkeypatch.setattr(norm_kernels, "CACHE_BLOCK_BYTES", 1)
+    saved = sn.get_num_threads()
+    sn.set_num_threads(threads)
+    try:
+        rng = numpy.random.default_rng(threads)
+        x = rng.standard_normal((7, 3, 5, 4)) * 3 + 100
+        if affine:
+            fn, arrays = (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True)), \
+                [x, rng.standard_normal(3), rng.standard_normal(3)]
+        else:
+            fn, arrays = (lambda x: F.batch_norm(x, None, None, training=True)), [x]
+        assert_twins_agree(fn, arrays, order=1)
+    finally:
+        sn.set_num_threads(saved)
 
 
 @given(seed=st.integers(0, 2**31), which=st.sampled_from(["instance", "layer", "group"]))
