@@ -15,9 +15,10 @@ convolution differentiable to any order:
     v = gradW(x, g):  dx = convT(g, gv),   dg = conv(x, gv)
 
 The kernels that compute them are elsewhere, chosen by `choose_route(geometry)`: im2col + GEMM in three layouts
-(ops/conv_kernels.py), the convolution theorem for small maps and large kernels (ops/conv_fft.py), tiles that do
-not overlap (kernel = stride: ops/conv_patch.py), and the same
-im2col written once for any number of spatial dims (ops/convnd.py). The readable twin of them all, a differentiable
+(ops/conv_kernels.py), shifted GEMMs with no im2col for deep stride-1 convs on large maps (ops/conv_shift.py), the
+convolution theorem for small maps and large kernels (ops/conv_fft.py), tiles that do not overlap (kernel = stride:
+ops/conv_patch.py), and the same im2col written once for any number of spatial dims (ops/convnd.py). The readable
+twin of them all, a differentiable
 Im2Col/Col2Im pair and a matmul, is ops/conv_reference.py: `scratchnet.use_kernels("reference")` runs on it.
 """
 import contextlib
@@ -29,7 +30,7 @@ import numpy
 
 from .. import backend, kernel_mode
 from ..autograd import Function
-from . import conv_fft, conv_kernels, conv_patch, convnd, conv_reference
+from . import conv_fft, conv_kernels, conv_patch, conv_shift, convnd, conv_reference
 
 ConvCfg = namedtuple("ConvCfg", "stride padding dilation groups")   # tuples of one int per spatial dim, and an int
 NdCfg = ConvCfg
@@ -140,6 +141,8 @@ def _im2col(layout, data_layout=None):
 
 ROUTES = {r.name: r for r in (
     _im2col("nchw"), _im2col("wide"), _im2col("rows", data_layout="nchw"),
+    Route("shift", conv_shift.forward, lambda gy, w, geom: conv_shift.backward_data(gy, w, geom, _forced == "shift"),
+          conv_shift.backward_filter),
     Route("fft", conv_fft.forward, conv_fft.backward_data, conv_fft.backward_filter),
     Route("patch", conv_patch.forward, conv_patch.backward_data, conv_patch.backward_filter),
     Route("im2col_nd", convnd.forward, convnd.backward_data, convnd.backward_filter))}
@@ -149,8 +152,10 @@ _forced = None
 
 def choose_route(geom, xp=numpy):
     """The kernel for this geometry on this array module: the FFT where it pays (ops/conv_fft.py, `worth_it`),
-    non-overlapping tiles where kernel = stride (ops/conv_patch.py), else im2col in the layout that suits the map size and batch (ops/conv_kernels.py); any other number of
-    spatial dims than 2 takes the N-d im2col. Inside `force_route(name)`, that route wherever it applies."""
+    non-overlapping tiles where kernel = stride (ops/conv_patch.py), else on the CPU shifted GEMMs where they pay
+    (ops/conv_shift.py, `worth_it`), else im2col in the layout that suits the map size and batch
+    (ops/conv_kernels.py); any other number of spatial dims than 2 takes the N-d im2col. Inside
+    `force_route(name)`, that route wherever it applies."""
     forced = _forced
     if geom.ndim != 2 or forced == "im2col_nd":
         return ROUTES["im2col_nd"]
@@ -160,6 +165,9 @@ def choose_route(geom, xp=numpy):
         return ROUTES["patch"]
     if forced in ("im2col", "im2col_wide") or forced == "im2col_rows" and xp is numpy:
         return ROUTES[forced]
+    if xp is numpy and conv_shift.applies(geom) and (
+            forced == "shift" or forced is None and conv_shift.worth_it(geom, xp)):
+        return ROUTES["shift"]
     if conv_kernels.wide_pays(geom):
         return ROUTES["im2col_wide"]
     return ROUTES["im2col_rows" if conv_kernels.rows_pay(geom, xp) else "im2col"]
@@ -168,8 +176,9 @@ def choose_route(geom, xp=numpy):
 @contextlib.contextmanager
 def force_route(name):
     """Within the block every convolution takes route `name` (one of ROUTES) where that route applies: "fft" for
-    stride-1, undilated, ungrouped 2-D convs whatever their size; "patch" for ungrouped 2-D convs with kernel =
-    stride, no padding or dilation; "im2col_rows" on NumPy arrays; the others always.
+    stride-1, undilated, ungrouped 2-D convs whatever their size; "shift" for stride-1 ungrouped 2-D convs on NumPy
+    arrays (and their input grad where it is a conv); "patch" for ungrouped 2-D convs with kernel = stride (not
+    1×1), no padding or dilation; "im2col_rows" on NumPy arrays; the others always.
     Tests use it to compare the routes; the choice is process-wide, like a module constant."""
     global _forced
     if name not in ROUTES:

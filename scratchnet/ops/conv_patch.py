@@ -23,9 +23,10 @@ CACHE_BLOCK_BYTES = 2 * 2**20
 
 
 def applies(geom):
-    """Kernel = stride, no padding, no dilation, one group, 2-D."""
-    return (geom.ndim == 2 and geom.k == geom.stride and geom.padding == (0, 0) and geom.dilation == (1, 1)
-            and geom.groups == 1)
+    """Kernel = stride, no padding, no dilation, one group, 2-D; not 1×1 stride 1, which im2col already runs as one
+    GEMM on the input itself (its columns are a view)."""
+    return (geom.ndim == 2 and geom.k == geom.stride and geom.k != (1, 1) and geom.padding == (0, 0)
+            and geom.dilation == (1, 1) and geom.groups == 1)
 
 
 def _blocks(xp, n, per_sample_bytes):
