@@ -18,7 +18,7 @@ from breadth_helpers import on_device, pool_case
 from conftest import to_np
 
 # None: the route choose_route picks; the others forced wherever they apply (force_route)
-ROUTES = [None, "im2col", "im2col_wide", "im2col_rows", "shift", "fft", "im2col_nd"]
+ROUTES = [None, "im2col", "im2col_wide", "im2col_rows", "shift", "fft", "patch", "im2col_nd"]
 
 
 def run(mode, fn, arrays, seed, order, route=None):
@@ -124,6 +124,31 @@ def test_conv_transpose_twin(dims, route, data):
               rng.standard_normal((c["cin"], c["cout"] // c["groups"]) + c["k"]), rng.standard_normal(c["cout"])]
     kw = dict(stride=s, padding=c["p"], output_padding=op, groups=c["groups"], dilation=d)
     assert_twins_agree(lambda x, w, b: CONV_T[dims](x, w, b, **kw), arrays, c["seed"], order=2, route=route)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@given(seed=st.integers(0, 2**31), k=st.tuples(st.integers(1, 3), st.integers(1, 3)).filter(lambda k: k != (1, 1)),
+       n=st.integers(1, 3),
+       tiles=st.tuples(st.integers(1, 3), st.integers(1, 3)), rest=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+       bias=st.booleans())
+def test_patch_route_twin(transposed, seed, k, n, tiles, rest, bias):
+    """Kernel = stride (the U-Net's 2×2 stride-2 transposed conv): the non-overlapping tile route (ops/conv_patch.py)
+    against the twin, with rows past the last whole tile (conv) or output_padding (transposed), bias or none:
+    values, first and second derivatives."""
+    rng = numpy.random.default_rng(seed)
+    cin, cout = rng.integers(1, 4, 2)
+    rest = tuple(min(r, kk - 1) for r, kk in zip(rest, k))   # a remainder (or output_padding) smaller than a tile
+    b = [rng.standard_normal(cout)] if bias else []
+    if transposed:
+        x, w = rng.standard_normal((n, cin) + tiles), rng.standard_normal((cin, cout) + k)
+        fn = lambda x, w, *b: F.conv_transpose2d(x, w, *b, stride=k, output_padding=rest)  # noqa: E731
+    else:
+        size = tuple(t * kk + r for t, kk, r in zip(tiles, k, rest))
+        x, w = rng.standard_normal((n, cin) + size), rng.standard_normal((cout, cin) + k)
+        fn = lambda x, w, *b: F.conv2d(x, w, *b, stride=k)  # noqa: E731
+    geom = conv.ConvGeometry((n, cin, 4 * k[0], 4 * k[1]), (cout, cin) + k, conv.ConvCfg(k, (0, 0), (1, 1), 1))
+    assert conv.choose_route(geom).name == "patch"
+    assert_twins_agree(fn, [x, w] + b, seed, order=2, route="patch")
 
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
