@@ -1,6 +1,8 @@
 """The shifted-GEMM conv route (ops/conv_shift.py) at the channel counts where choose_route takes it by itself:
 values, dx, dW, db and second derivatives equal the im2col route and the reference twin, float32 and float64, with
 bands of rows and threads over rows or over the batch; and its choice rule (deep convs on large maps only)."""
+import contextlib
+
 import numpy
 import pytest
 
@@ -26,7 +28,7 @@ def _run(case, dtype, route, kernels="fast", order=2):
     x = sn.tensor(rng.standard_normal((n, c) + size), dtype=dtype, requires_grad=True)
     w = sn.tensor(rng.standard_normal((o, c) + k) / (c * k[0] * k[1]) ** 0.5, dtype=dtype, requires_grad=True)
     b = sn.tensor(rng.standard_normal(o), dtype=dtype, requires_grad=True)
-    with sn.use_kernels(kernels), conv.force_route(route):
+    with sn.use_kernels(kernels), (conv.force_route(route) if route else contextlib.nullcontext()):
         y = F.conv2d(x, w, b, padding=p, dilation=d)
         up = sn.tensor(rng.standard_normal(y.shape), dtype=dtype)
         grads = sn.autograd.grad((y * up).sum() + 0.1 * (y * y * y).sum(), [x, w, b], create_graph=order == 2)
@@ -68,6 +70,19 @@ def test_shift_equals_reference_float32(case):
         numpy.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4 * max(1.0, numpy.abs(b).max()), err_msg=str(i))
 
 
+@pytest.mark.parametrize("case", [(8, 32, 32, (12, 12), (3, 3), (1, 1), (1, 1)),
+                                  (8, 32, 40, (14, 12), (3, 3), (0, 0), (1, 1))])
+def test_shift_as_chosen_equals_reference(case):
+    """A batch of mid-sized maps, the route as choose_route picks it (its backward kernels then partly im2col's
+    wide layout, conv_kernels.wide_backward_pays): values and first and second derivatives equal the twin's."""
+    n, c, o, size, k, p, d = case
+    geom = conv.ConvGeometry((n, c) + size, (o, c) + k, conv.ConvCfg((1, 1), p, d, 1))
+    assert conv.choose_route(geom).name == "shift" and conv.conv_kernels.wide_backward_pays(geom)
+    fast, ref = _run(case, "float64", None), _run(case, "float64", "im2col", "reference")
+    for i, (a, b) in enumerate(zip(fast, ref)):
+        numpy.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10 * max(1.0, numpy.abs(b).max()), err_msg=str(i))
+
+
 def test_choose_route_takes_shift_where_it_pays():
     """Deep stride-1 convs on large maps take the shift route; shallow ones, small maps (where copying W costs
     more than the im2col copies saved), strides, groups and GPU arrays do not."""
@@ -82,11 +97,16 @@ def test_choose_route_takes_shift_where_it_pays():
     assert route((1, 64, 32, 32), (64, 32, 3, 3), groups=2) != "shift"
 
 
-def test_adjoint_to_few_channels_is_col2im():
-    """dx of a conv from a 3-channel image (the style losses' last backward step) adds back columns (col2im)
-    instead of convolving gy, which would copy 64·9 values per pixel for a 3-row GEMM; the values agree."""
+@pytest.mark.parametrize("x_shape, o, as_conv", [
+    ((1, 3, 20, 20), 64, False),    # dx to a 3-channel image: a 3-row GEMM over 64·9 copied values would be slow
+    ((1, 64, 4, 4), 64, False),     # W (O·C·9 values) large beside the maps: copying it flipped costs more
+    ((2, 16, 12, 12), 16, True),    # the adjoint as a conv of gy, no col2im
+])
+def test_adjoint_conv_or_col2im(x_shape, o, as_conv):
+    """dx of a stride-1 "same" conv is the conv of gy with the flipped kernel, or col2im where that pays more
+    (conv_kernels.adjoint_conv_pays); either way it equals the reference twin's."""
     rng = numpy.random.default_rng(0)
-    x, w = rng.standard_normal((1, 3, 20, 20)), rng.standard_normal((64, 3, 3, 3))
+    x, w = rng.standard_normal(x_shape), rng.standard_normal((o, x_shape[1], 3, 3))
     geom = conv.ConvGeometry(x.shape, w.shape, conv.ConvCfg((1, 1), (1, 1), (1, 1), 1))
     gy = rng.standard_normal(geom.y_shape)
     calls = []
@@ -96,8 +116,19 @@ def test_adjoint_to_few_channels_is_col2im():
         dx = conv.conv_kernels.backward_data(gy, w, geom)
     finally:
         conv.conv_kernels.forward = real
-    assert not calls
+    assert bool(calls) == as_conv
     with sn.use_kernels("reference"):
         xt = sn.tensor(x, dtype="float64", requires_grad=True)
         (F.conv2d(xt, sn.tensor(w, dtype="float64"), padding=1) * sn.tensor(gy, dtype="float64")).sum().backward()
     numpy.testing.assert_allclose(dx, to_np(xt.grad), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("start, stop, most", [(0, 8, 7), (0, 16, 7), (3, 4, 7), (0, 10, 3), (2, 2, 3), (0, 5, 9)])
+def test_even_blocks(start, stop, most):
+    """Row blocks cover [start, stop) in order, each at most `most` long, as few as that allows, sizes within 1."""
+    blocks = conv.conv_kernels.even_blocks(start, stop, most)
+    assert [a for a, _ in blocks[1:]] == [b for _, b in blocks[:-1]]
+    assert (blocks[0][0], blocks[-1][1]) == (start, stop) if blocks else start == stop
+    sizes = [b - a for a, b in blocks]
+    assert all(0 < n <= most for n in sizes) and (not sizes or max(sizes) - min(sizes) <= 1)
+    assert len(blocks) == -(-(stop - start) // most)

@@ -91,15 +91,15 @@ def _run(xp, geom, band, body):
     if geom.n >= threads:
         def share(n0, n1):
             for n in range(n0, n1):
-                for a in range(0, oh, band):
-                    body(n0, n, a, min(oh, a + band))
+                for a, b in conv_kernels.even_blocks(0, oh, band):
+                    body(n0, n, a, b)
         backend.over_batch(xp, geom.n, share, min_items=1)
         return
 
     def rows(r0, r1):
         for n in range(geom.n):
-            for a in range(r0, r1, band):
-                body(r0, n, a, min(r1, a + band))
+            for a, b in conv_kernels.even_blocks(r0, r1, band):
+                body(r0, n, a, b)
     backend.parallel_for(oh, rows, min_items=1)
 
 
@@ -117,8 +117,10 @@ def backward_data(gy, w, geom, always=False):
     c swapped is 3x slower). Else col2im."""
     xp = backend.get_array_module(gy)
     flipped = geom.adjoint_as_conv()
-    if flipped is None or not (applies(flipped) if always else worth_it(flipped, xp)):
-        return conv_kernels.backward_data(gy, w, geom)
+    if flipped is None or not (applies(flipped) if always else
+                               worth_it(flipped, xp) and conv_kernels.adjoint_conv_pays(geom)):
+        wide = not always and conv_kernels.wide_backward_pays(geom)
+        return conv_kernels.backward_data(gy, w, geom, layout="wide" if wide else "nchw")
     kw = geom.k[1]
     w_oic = xp.ascontiguousarray(w.transpose(3, 0, 2, 1)[::-1, :, ::-1]).reshape(kw, -1, geom.c)  # [j, (o, i), c]
     return _shifted(gy, w_oic.transpose(0, 2, 1), flipped)
@@ -152,9 +154,12 @@ def _shifted(x, wj, geom, bias=None):
     return y
 
 
-def backward_filter(x, gy, geom):
-    """dW_j = Σ_(n, bands) gy_wide @ X3 shifted by j·d, transposed; one sum per thread, added in a fixed order."""
+def backward_filter(x, gy, geom, always=False):
+    """dW_j = Σ_(n, bands) gy_wide @ X3 shifted by j·d, transposed; one sum per thread, added in a fixed order.
+    A batch of small maps goes to im2col's wide layout instead (conv_kernels.wide_backward_pays), unless `always`."""
     xp = backend.get_array_module(x)
+    if not always and conv_kernels.wide_backward_pays(geom):
+        return conv_kernels.backward_filter(x, gy, geom, layout="wide")
     (kh, kw), (oh, ow), dw = geom.k, geom.out, geom.dilation[1]
     flat, wp = _padded_flat(xp, x, geom)
     band = _bands(geom, wp, x.itemsize)
