@@ -142,7 +142,7 @@ def _im2col(layout, data_layout=None):
 ROUTES = {r.name: r for r in (
     _im2col("nchw"), _im2col("wide"), _im2col("rows", data_layout="nchw"),
     Route("shift", conv_shift.forward, lambda gy, w, geom: conv_shift.backward_data(gy, w, geom, _forced == "shift"),
-          conv_shift.backward_filter),
+          lambda x, gy, geom: conv_shift.backward_filter(x, gy, geom, _forced == "shift")),
     Route("fft", conv_fft.forward, conv_fft.backward_data, conv_fft.backward_filter),
     Route("patch", conv_patch.forward, conv_patch.backward_data, conv_patch.backward_filter),
     Route("im2col_nd", convnd.forward, convnd.backward_data, convnd.backward_filter))}
@@ -165,11 +165,11 @@ def choose_route(geom, xp=numpy):
         return ROUTES["patch"]
     if forced in ("im2col", "im2col_wide") or forced == "im2col_rows" and xp is numpy:
         return ROUTES[forced]
+    if conv_kernels.wide_pays(geom) and forced != "shift":
+        return ROUTES["im2col_wide"]
     if xp is numpy and conv_shift.applies(geom) and (
             forced == "shift" or forced is None and conv_shift.worth_it(geom, xp)):
         return ROUTES["shift"]
-    if conv_kernels.wide_pays(geom):
-        return ROUTES["im2col_wide"]
     return ROUTES["im2col_rows" if conv_kernels.rows_pay(geom, xp) else "im2col"]
 
 
