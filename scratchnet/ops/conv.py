@@ -55,9 +55,15 @@ class ConvFn(Function):
         needs = self.needs_input_grad
         grads = (ConvTransposeFn(self.cfg, x.shape)(gy, w) if needs[0] else None,
                  ConvWeightGradFn(self.cfg, w.shape)(x, gy) if needs[1] else None)
-        if len(needs) == 3:  # summing each sample's contiguous rows first is much faster than a strided reduce
-            grads += (gy.reshape(gy.shape[0], gy.shape[1], -1).sum(2).sum(0) if needs[2] else None,)
+        if len(needs) == 3:
+            grads += (_bias_grad(gy) if needs[2] else None,)
         return grads
+
+
+def _bias_grad(gy):
+    """db = Σ_(n,p) gy: each sample's contiguous rows summed first, much faster than a strided reduce (the size
+    spelled out: an empty batch has none to infer)."""
+    return gy.reshape(gy.shape[0], gy.shape[1], math.prod(gy.shape[2:])).sum(2).sum(0)
 
 
 class ConvTransposeFn(Function):
@@ -86,8 +92,8 @@ class ConvTransposeFn(Function):
         needs = self.needs_input_grad
         grads = (ConvFn(self.cfg, g.shape[2:])(gz, w) if needs[0] else None,
                  ConvWeightGradFn(self.cfg, w.shape)(gz, g) if needs[1] else None)
-        if len(needs) == 3:   # as ConvFn's db: each sample's contiguous rows summed first
-            grads += (gz.reshape(gz.shape[0], gz.shape[1], -1).sum(2).sum(0) if needs[2] else None,)
+        if len(needs) == 3:
+            grads += (_bias_grad(gz) if needs[2] else None,)
         return grads
 
 
