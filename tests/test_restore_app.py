@@ -181,7 +181,7 @@ def test_cli_apply_and_mistakes_are_one_line(sr_run, tmp_path, capsys):
         assert len(lines) == 1 and want in lines[0] and "Traceback" not in err, (argv, err)
 
 
-SHIPPED_SCALES = (3, 4)     # tools/make_restore_weights.py --scale S, each 2000 steps
+SHIPPED_SCALES = (2, 3, 4)     # tools/make_restore_weights.py --scale S, each 2000 steps
 
 
 @pytest.mark.parametrize("scale", SHIPPED_SCALES)
