@@ -55,6 +55,25 @@ def test_tiny_denoise_and_inpaint_runs_write_their_files(tmp_path, task, model):
     assert key in json.loads((tmp_path / "results.json").read_text())["mean"]
 
 
+def test_inpaint_prefill_choice_reaches_the_checkpoint_and_the_report(tmp_path, capsys):
+    code, out, err = _cli(capsys, "restore", "train", "--task", "inpaint", "--no-prefill", "--steps", "1",
+                          "--pairs", "8", "--batch-size", "8", "--size", "24", "--out", tmp_path)
+    assert code == 0, err
+    model, config = restore.load_restorer(str(tmp_path / "checkpoint.npz"))
+    assert config["kwargs"]["prefill"] is False and model.prefill is False
+    assert restore.make_config("inpaint")["kwargs"]["prefill"] is True
+    assert "push-pull PSNR (holes)" in (tmp_path / "results.md").read_text()
+    # an untrained pre-fill net returns the push-pull fill itself: the report's baseline column is that fill
+    # (sizes divisible by 2**depth, so the reflection padding the U-Net needs adds no known pixels)
+    config = restore.make_config("inpaint")
+    sn.manual_seed(0)
+    truths = [restore.data.photos("test")[i].transpose(2, 0, 1)[:, :64, :96] for i in (0, 1)]
+    rows, _ = restore.evaluate(restore.build(config), config, images=truths, names=["a", "b"], pictures=False)
+    for r in rows:
+        assert r["psnr_holes"] == pytest.approx(r["psnr_holes_prefill"], abs=1e-3)
+        assert r["psnr_holes"] > r["psnr_holes_masked"]
+
+
 def test_resumed_run_equals_the_uninterrupted_one(tmp_path, sr_run):
     ref = sr_run[0]
     seen = []

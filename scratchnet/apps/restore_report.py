@@ -108,6 +108,7 @@ def picture(path, config, degraded, result, hr, extra, r):
     else:
         shown = numpy.where(extra["mask"] == 0, numpy.array([1, 0, 1], numpy.float32)[:, None, None], degraded)
         panels = [("masked input (holes magenta)", shown, f"{100 * (1 - extra['mask'].mean()):.0f}% holes"),
+                  ("push-pull fill", extra["prefill"], f"PSNR in holes {r['psnr_holes_prefill']:.2f} dB"),
                   (f"scratchnet {name}", result, f"PSNR in holes {r['psnr_holes']:.2f} dB"),
                   ("ground truth", hr, "")]
     comparison(path, panels, f"{describe(config)}, {r['image']}")
@@ -120,7 +121,8 @@ COLUMNS = {   # key in a row -> column title
            ("ssim_y", "model SSIM-Y"), ("psnr_rgb", "model PSNR-RGB")],
     "denoise": [("psnr_noisy", "noisy PSNR"), ("ssim_noisy", "noisy SSIM"), ("psnr", "model PSNR"),
                 ("ssim", "model SSIM")],
-    "inpaint": [("psnr_holes_masked", "mean-fill PSNR (holes)"), ("psnr_holes", "model PSNR (holes)"),
+    "inpaint": [("psnr_holes_masked", "mean-fill PSNR (holes)"), ("psnr_holes_prefill", "push-pull PSNR (holes)"),
+                ("psnr_holes", "model PSNR (holes)"),
                 ("psnr", "model PSNR (image)"), ("ssim", "model SSIM")],
 }
 
@@ -153,7 +155,8 @@ def write_table(out, rows, config, extra=None):
              "denoise": "PSNR and SSIM on RGB (SSIM: the mean over channels); the noise is N(0, σ/255) per pixel, "
                         "not clipped.",
              "inpaint": "PSNR (holes): the mean squared error over the hole pixels only; mean-fill fills the holes "
-                        "with the mean of the known pixels."}
+                        "with the mean of the known pixels; push-pull is the pyramid fill alone (what the model "
+                        "corrects when config kwargs prefill is true)."}
     lines += ["", notes[task]]
     atomic_write(os.path.join(out, "results.md"), lambda f: f.write(("\n".join(lines) + "\n").encode()))
     atomic_write_json(os.path.join(out, "results.json"),
