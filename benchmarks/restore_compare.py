@@ -92,12 +92,13 @@ def main(argv=None):
     ap.add_argument("--json", default=None, help="write the results here (e.g. docs/restore_denoise_s25.json)")
     ap.add_argument("--pictures", default=None, help="folder for one comparison picture per photo")
     ap.add_argument("--prefix", default=None, help="picture file names: PREFIX_PHOTO.jpg (default: the task)")
+    ap.add_argument("--photos", nargs="+", default=None, help="only these held-out photos (default: all four)")
     ap.add_argument("--quick", action="store_true", help="one photo, no files: a smoke run")
     args = ap.parse_args(argv)
     if args.label and len(args.label) != len(args.checkpoints):
         ap.error(f"--label: {len(args.label)} labels for {len(args.checkpoints)} checkpoints")
     from scratchnet.data.restoration import photo_names
-    names = photo_names("test")[:1] if args.quick else None
+    names = photo_names("test")[:1] if args.quick else args.photos
     rows = compare(args.checkpoints, args.label, None if args.quick else args.pictures, args.prefix, names)
     task = restore.load_restorer(args.checkpoints[0])[1]["task"]
     print(rb.format_table(task, rows))

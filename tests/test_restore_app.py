@@ -213,6 +213,31 @@ def test_shipped_x3_weights_beat_bicubic_on_a_held_out_photo(tmp_path):
         restore.load_restorer(None, "sr", 5)
 
 
+def test_shipped_denoiser_beats_tv_on_a_held_out_photo(tmp_path, capsys):
+    """The shipped σ = 25 denoiser (see README, Image restoration) is trained: on a held-out crop it beats TV
+    denoising at the weight tuned on training patches (docs/restore_baselines.json) and the noisy input by far;
+    `apply --task denoise` uses it and keeps the size."""
+    skimage_restoration = pytest.importorskip("skimage.restoration")
+    path = restore.shipped_path("denoise", None)
+    assert os.path.getsize(path) < 1_000_000
+    model, config = restore.load_restorer(None, "denoise")
+    assert config["sigma"] == 25 and config["kwargs"]["batch_norm"] is False
+    name, noisy, clean, _ = restore.held_out(config)[1]
+    noisy, clean = noisy[:, 100:228, 100:228], clean[:, 100:228, 100:228]
+    ours = restore.restore(model, config, noisy)
+    tv = skimage_restoration.denoise_tv_chambolle(noisy.transpose(1, 2, 0).astype(numpy.float64), weight=0.08,
+                                                  channel_axis=-1).transpose(2, 0, 1)
+    p = {k: float(restore.M.psnr(numpy.clip(v, 0, 1), clean)) for k, v in
+         dict(ours=ours, tv=tv, noisy=noisy).items()}
+    assert p["ours"] > p["tv"] + 0.3 and p["ours"] > p["noisy"] + 7, (name, p)
+    src = tmp_path / "noisy.png"
+    Image.fromarray((numpy.clip(noisy, 0, 1).transpose(1, 2, 0) * 255 + 0.5).astype(numpy.uint8)).save(src)
+    code, out, err = _cli(capsys, "restore", "apply", src, "--task", "denoise", "-o", tmp_path / "clean.png")
+    assert code == 0, err
+    with Image.open(tmp_path / "clean.png") as im:
+        assert im.size == (128, 128)
+
+
 @pytest.mark.parametrize("mode", ["RGB", "L"])
 def test_cli_apply_with_the_shipped_weights(tmp_path, capsys, mode):
     src = _image(tmp_path / f"p_{mode}.jpg", mode, (31, 17))

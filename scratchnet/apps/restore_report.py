@@ -55,6 +55,11 @@ def busiest_window(truth, size=CROP, stride=8):
     return where + (size,)
 
 
+def _drawable(text):
+    """Pillow's built-in font has no σ or ×: spell them out rather than draw a box."""
+    return text.replace("σ", "sigma").replace("×", "x")
+
+
 def comparison(path, panels, title, crop=None):
     """One row of panels, each (label, image, caption): image (C, H, W) in [0, 1], all the size of the last
     (the ground truth) except a smaller low-res input, which is enlarged by pixel replication. `crop`: (top,
@@ -69,7 +74,7 @@ def comparison(path, panels, title, crop=None):
     col_w = max(pw, size * zoom) + 12
     canvas = Image.new("RGB", (col_w * len(panels) + 8, ph + size * zoom + 92), "white")
     d = ImageDraw.Draw(canvas)
-    d.text((8, 6), title, fill="black", font=big)
+    d.text((8, 6), _drawable(title), fill="black", font=big)
     for i, (label, img, caption) in enumerate(panels):
         a = to_uint8(img)
         im = Image.fromarray(a)
@@ -83,8 +88,8 @@ def comparison(path, panels, title, crop=None):
         patch = im.crop((left, top, left + size, top + size)).resize((size * zoom, size * zoom), Image.NEAREST)
         canvas.paste(patch, (x0, y0 + ph + 6))
         ty = y0 + ph + size * zoom + 10
-        d.text((x0, ty), label, fill="black", font=big)
-        d.text((x0, ty + 19), caption, fill="#333333", font=font)
+        d.text((x0, ty), _drawable(label), fill="black", font=big)
+        d.text((x0, ty + 19), _drawable(caption), fill="#333333", font=font)
     if path.lower().endswith((".jpg", ".jpeg")):
         atomic_write(path, lambda f: canvas.save(f, format="JPEG", quality=92))
         return path
