@@ -55,9 +55,15 @@ class ConvFn(Function):
         needs = self.needs_input_grad
         grads = (ConvTransposeFn(self.cfg, x.shape)(gy, w) if needs[0] else None,
                  ConvWeightGradFn(self.cfg, w.shape)(x, gy) if needs[1] else None)
-        if len(needs) == 3:  # summing each sample's contiguous rows first is much faster than a strided reduce
-            grads += (gy.reshape(gy.shape[0], gy.shape[1], -1).sum(2).sum(0) if needs[2] else None,)
+        if len(needs) == 3:
+            grads += (_bias_grad(gy) if needs[2] else None,)
         return grads
+
+
+def _bias_grad(gy):
+    """db = Σ_(n,p) gy: each sample's contiguous rows summed first, much faster than a strided reduce (the size
+    spelled out: an empty batch has none to infer)."""
+    return gy.reshape(gy.shape[0], gy.shape[1], math.prod(gy.shape[2:])).sum(2).sum(0)
 
 
 class ConvTransposeFn(Function):
@@ -86,8 +92,8 @@ class ConvTransposeFn(Function):
         needs = self.needs_input_grad
         grads = (ConvFn(self.cfg, g.shape[2:])(gz, w) if needs[0] else None,
                  ConvWeightGradFn(self.cfg, w.shape)(gz, g) if needs[1] else None)
-        if len(needs) == 3:   # as ConvFn's db: each sample's contiguous rows summed first
-            grads += (gz.reshape(gz.shape[0], gz.shape[1], -1).sum(2).sum(0) if needs[2] else None,)
+        if len(needs) == 3:
+            grads += (_bias_grad(gz) if needs[2] else None,)
         return grads
 
 
@@ -152,9 +158,9 @@ _forced = None
 
 def choose_route(geom, xp=numpy):
     """The kernel for this geometry on this array module: the FFT where it pays (ops/conv_fft.py, `worth_it`),
-    non-overlapping tiles where kernel = stride (ops/conv_patch.py), else on the CPU shifted GEMMs where they pay
-    (ops/conv_shift.py, `worth_it`), else im2col in the layout that suits the map size and batch
-    (ops/conv_kernels.py); any other number of spatial dims than 2 takes the N-d im2col. Inside
+    non-overlapping tiles where kernel = stride (ops/conv_patch.py), else im2col's wide layout on small maps, else
+    on the CPU shifted GEMMs where they pay (ops/conv_shift.py, `worth_it`), else im2col in the layout that suits
+    the batch (ops/conv_kernels.py); any other number of spatial dims than 2 takes the N-d im2col. Inside
     `force_route(name)`, that route wherever it applies."""
     forced = _forced
     if geom.ndim != 2 or forced == "im2col_nd":
