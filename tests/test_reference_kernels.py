@@ -18,7 +18,7 @@ from breadth_helpers import on_device, pool_case
 from conftest import to_np
 
 # None: the route choose_route picks; the others forced wherever they apply (force_route)
-ROUTES = [None, "im2col", "im2col_wide", "im2col_rows", "fft", "im2col_nd"]
+ROUTES = [None, "im2col", "im2col_wide", "im2col_rows", "shift", "fft", "patch", "im2col_nd"]
 
 
 def run(mode, fn, arrays, seed, order, route=None):
@@ -105,7 +105,7 @@ def test_conv1d_conv3d_twin(dims, data):
     assert_twins_agree(lambda x, w, b: CONV[dims](x, w, b, **kw), arrays, c["seed"])
 
 
-@pytest.mark.parametrize("dims, route", [(1, None), (2, None), (2, "im2col_wide"), (2, "fft"), (3, None)])
+@pytest.mark.parametrize("dims, route", [(1, None), (2, None), (2, "im2col_wide"), (2, "shift"), (2, "fft"), (3, None)])
 @given(data=st.data())
 def test_conv_transpose_twin(dims, route, data):
     """conv_transposeNd (Col2Im of Wᵀ @ g) with output_padding, groups and dilation: values, first and second
@@ -124,6 +124,31 @@ def test_conv_transpose_twin(dims, route, data):
               rng.standard_normal((c["cin"], c["cout"] // c["groups"]) + c["k"]), rng.standard_normal(c["cout"])]
     kw = dict(stride=s, padding=c["p"], output_padding=op, groups=c["groups"], dilation=d)
     assert_twins_agree(lambda x, w, b: CONV_T[dims](x, w, b, **kw), arrays, c["seed"], order=2, route=route)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@given(seed=st.integers(0, 2**31), k=st.tuples(st.integers(1, 3), st.integers(1, 3)).filter(lambda k: k != (1, 1)),
+       n=st.integers(1, 3),
+       tiles=st.tuples(st.integers(1, 3), st.integers(1, 3)), rest=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+       bias=st.booleans())
+def test_patch_route_twin(transposed, seed, k, n, tiles, rest, bias):
+    """Kernel = stride (the U-Net's 2×2 stride-2 transposed conv): the non-overlapping tile route (ops/conv_patch.py)
+    against the twin, with rows past the last whole tile (conv) or output_padding (transposed), bias or none:
+    values, first and second derivatives."""
+    rng = numpy.random.default_rng(seed)
+    cin, cout = rng.integers(1, 4, 2)
+    rest = tuple(min(r, kk - 1) for r, kk in zip(rest, k))   # a remainder (or output_padding) smaller than a tile
+    b = [rng.standard_normal(cout)] if bias else []
+    if transposed:
+        x, w = rng.standard_normal((n, cin) + tiles), rng.standard_normal((cin, cout) + k)
+        fn = lambda x, w, *b: F.conv_transpose2d(x, w, *b, stride=k, output_padding=rest)  # noqa: E731
+    else:
+        size = tuple(t * kk + r for t, kk, r in zip(tiles, k, rest))
+        x, w = rng.standard_normal((n, cin) + size), rng.standard_normal((cout, cin) + k)
+        fn = lambda x, w, *b: F.conv2d(x, w, *b, stride=k)  # noqa: E731
+    geom = conv.ConvGeometry((n, cin, 4 * k[0], 4 * k[1]), (cout, cin) + k, conv.ConvCfg(k, (0, 0), (1, 1), 1))
+    assert conv.choose_route(geom).name == "patch"
+    assert_twins_agree(fn, [x, w] + b, seed, order=2, route="patch")
 
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
@@ -161,9 +186,10 @@ def test_avg_pool_twin(dims, data, override):
 
 
 @given(seed=st.integers(0, 2**31), shape=st.sampled_from([(4, 3), (3, 2, 5), (2, 3, 4, 5), (2, 2, 3, 2, 3)]),
-       momentum=st.sampled_from([0.1, 0.5]))
-def test_batch_norm_twin(seed, shape, momentum):
-    """Training-mode batch norm: y, dx, dγ, dβ, second derivatives, and the running statistics it updates."""
+       momentum=st.sampled_from([0.1, 0.5]), order=st.sampled_from([1, 2]))
+def test_batch_norm_twin(seed, shape, momentum, order):
+    """Training-mode batch norm: y, dx, dγ, dβ, second derivatives, and the running statistics it updates. Order 1
+    takes the fused kernels' backward (ops/norm_kernels.py), order 2 the differentiable one."""
     rng = numpy.random.default_rng(seed)
     c = shape[1]
     running, start = {}, (rng.standard_normal(c), rng.random(c) + 0.5)
@@ -174,9 +200,31 @@ def test_batch_norm_twin(seed, shape, momentum):
         running[kernel_mode.mode()] = (to_np(rm), to_np(rv))
         return y
     assert_twins_agree(fn, [rng.standard_normal(shape), rng.standard_normal(c), rng.standard_normal(c)], seed,
-                       order=2)
+                       order=order)
     for a, b in zip(running["fast"], running["reference"]):
         numpy.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_batch_norm_fused_blocks_and_threads(monkeypatch, affine, threads):
+    """The fused batch norm cut into one-sample cache blocks and split over threads computes what its twin does,
+    with a mean far from 0 (x − μ is formed before it is scaled, so nothing cancels)."""
+    from scratchnet.ops import norm_kernels
+    monkeypatch.setattr(norm_kernels, "CACHE_BLOCK_BYTES", 1)
+    saved = sn.get_num_threads()
+    sn.set_num_threads(threads)
+    try:
+        rng = numpy.random.default_rng(threads)
+        x = rng.standard_normal((7, 3, 5, 4)) * 3 + 100
+        if affine:
+            fn, arrays = (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True)), \
+                [x, rng.standard_normal(3), rng.standard_normal(3)]
+        else:
+            fn, arrays = (lambda x: F.batch_norm(x, None, None, training=True)), [x]
+        assert_twins_agree(fn, arrays, order=1)
+    finally:
+        sn.set_num_threads(saved)
 
 
 @given(seed=st.integers(0, 2**31), which=st.sampled_from(["instance", "layer", "group"]))

@@ -125,6 +125,21 @@ def test_apply_refuses_bad_inputs(sr_run, tmp_path):
         apply(_image(tmp_path / "b.png", "RGB"), str(tmp_path / "o.png"), checkpoint=str(tmp_path / "other.npz"))
 
 
+def test_apply_writes_the_format_its_extension_names_and_refuses_unknown_ones(sr_run, tmp_path):
+    """The file format follows -o's extension (a .webp is a WebP, not a PNG named .webp; JPEG drops the alpha);
+    an extension Pillow cannot write is refused before the network runs, and nothing is written."""
+    ck = str(sr_run[0] / "checkpoint.npz")
+    src = _image(tmp_path / "a.png", "RGBA")
+    for name, fmt, mode in [("o.webp", "WEBP", "RGBA"), ("o.jpg", "JPEG", "RGB"), ("o.tif", "TIFF", "RGBA")]:
+        apply(src, str(tmp_path / name), checkpoint=ck)
+        with Image.open(tmp_path / name) as im:
+            assert (im.format, im.mode, im.size) == (fmt, mode, (60, 42)), name
+    for name, want in [("o.txt", "extension '.txt'"), ("o", "without an extension")]:
+        with pytest.raises(ValueError, match=want):
+            apply(src, str(tmp_path / name), checkpoint=ck)
+        assert not (tmp_path / name).exists()
+
+
 def test_model_refuses_wrong_channels(sr_run):
     model, config = restore.load_restorer(str(sr_run[0] / "checkpoint.npz"))
     with pytest.raises(ValueError, match=r"channels=3.*\(1, 4, 8, 8\)"):
@@ -144,8 +159,17 @@ def test_cli_apply_and_mistakes_are_one_line(sr_run, tmp_path, capsys):
     assert code == 0 and "60x42" in out.replace("×", "x") and (tmp_path / "big.png").exists()
     junk = tmp_path / "junk.jpg"
     junk.write_bytes(b"\x00" * 40)
+    ck = sr_run[0] / "checkpoint.npz"
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
     for argv, want in [(("restore", "apply", tmp_path / "missing.png"), "no such file"),
-                       (("restore", "apply", junk, "--checkpoint", sr_run[0] / "checkpoint.npz"), "as an image"),
+                       (("restore", "apply", tmp_path, "--checkpoint", ck), "is not a file"),
+                       (("restore", "apply", junk, "--checkpoint", ck), "as an image"),
+                       (("restore", "apply", empty, "--checkpoint", ck), "as an image"),
+                       (("restore", "apply", _image(tmp_path / "t.png", "L", (2, 5)), "--checkpoint", ck),
+                        "smaller than the scale 3"),
+                       (("restore", "apply", src, "--checkpoint", ck, "-o", tmp_path / "o.txt"), "cannot write"),
+                       (("restore", "apply", src, "--checkpoint", ck, "--scale", "2"), "not ×2"),
                        (("restore", "train", "--task", "colorize"), "invalid choice"),
                        (("restore", "train", "--scale", "1"), "expected a scale from 2 to 8"),
                        (("restore", "train", "--task", "denoise", "--model", "espcn", "--out", tmp_path / "x"),

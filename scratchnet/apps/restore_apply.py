@@ -39,15 +39,31 @@ def read_mask(path, shape):
     return (m > 0).astype(numpy.float32)[None]
 
 
+NO_ALPHA = ("JPEG", "PPM", "BMP")   # no alpha channel in the file (BMP readers mostly ignore one)
+
+
+def output_format(out):
+    """The Pillow format a result file is written in, from its extension; checked before the network runs, so a
+    name Pillow cannot write (no extension, .txt) fails at once instead of after the work or as a mislabelled PNG."""
+    ext = os.path.splitext(out)[1].lower()
+    fmt = Image.registered_extensions().get(ext)
+    if fmt is None or fmt not in Image.SAVE:
+        what = f"with extension {ext!r}" if ext else "without an extension"
+        raise ValueError(f"-o {out}: cannot write an image {what}; use .png, .jpg, .webp, .tif or .bmp")
+    return fmt
+
+
 def default_out(image, config):
     stem = os.path.splitext(os.path.basename(image))[0]
     return f"{stem}_x{config['scale']}.png" if config["task"] == "sr" else f"{stem}_{config['task']}.png"
 
 
 def apply(image, out=None, checkpoint=None, task="sr", scale=None, mask=None, device=None):
-    """Restore `image` (a file) and write the result (PNG, or JPEG by extension) to `out` (default: NAME_x3.png or
-    NAME_denoise.png / NAME_inpaint.png in the current folder). Returns (out path, info dict)."""
+    """Restore `image` (a file) and write the result (format by extension: PNG, JPEG, ...) to `out` (default:
+    NAME_x3.png or NAME_denoise.png / NAME_inpaint.png in the current folder). Returns (out path, info dict)."""
     model, config = load_restorer(checkpoint, task, scale, device)
+    out = out or default_out(image, config)
+    fmt = output_format(out)
     rgb, alpha, grey = read_image(image)
     h, w = rgb.shape[1:]
     s = config["scale"] if config["task"] == "sr" else 1
@@ -68,9 +84,7 @@ def apply(image, out=None, checkpoint=None, task="sr", scale=None, mask=None, de
     if alpha is not None:
         a = data.bicubic_up(alpha[None], s)[0] if s > 1 else alpha
         pil.putalpha(Image.fromarray((numpy.clip(a, 0, 1) * 255 + 0.5).astype(numpy.uint8)))
-    out = out or default_out(image, config)
-    fmt = "JPEG" if out.lower().endswith((".jpg", ".jpeg")) else "PNG"
-    if fmt == "JPEG" and pil.mode in ("RGBA", "LA"):
-        pil = pil.convert("RGB" if pil.mode == "RGBA" else "L")   # JPEG has no alpha
+    if fmt in NO_ALPHA and pil.mode in ("RGBA", "LA"):
+        pil = pil.convert("RGB" if pil.mode == "RGBA" else "L")
     atomic_write(out, lambda f: pil.save(f, format=fmt))
     return out, dict(config=config, size_in=(w, h), size_out=pil.size, checkpoint=checkpoint or "shipped")

@@ -141,12 +141,10 @@ def _conv_transpose(fn, dims, input, weight, bias, stride, padding, output_paddi
         x4 = reshape(x, x.shape[:2] + (1,) + x.shape[2:])
         w4 = reshape(weight, weight.shape[:2] + (1,) + weight.shape[2:])
         cfg = C.ConvCfg((1, s[0]), (0, p[0]), (1, d[0]), groups)
-        y = C.conv_transpose(x4, w4, cfg, (x.shape[0], cout, 1) + out)
+        y = C.conv_transpose(x4, w4, cfg, (x.shape[0], cout, 1) + out, bias)
         y = reshape(y, y.shape[:2] + y.shape[3:])
     else:
-        y = C.conv_transpose(x, weight, C.ConvCfg(s, p, d, groups), (x.shape[0], cout) + out)
-    if bias is not None:
-        y = y + reshape(bias, (1, -1) + (1,) * dims)
+        y = C.conv_transpose(x, weight, C.ConvCfg(s, p, d, groups), (x.shape[0], cout) + out, bias)
     return _unbatch(y, unbatched)
 
 

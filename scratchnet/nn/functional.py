@@ -136,10 +136,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         raise ShapeError(f"conv_transpose2d: input {x.shape} with kernel {k}, stride {s}, padding {p} gives an "
                          f"empty output {tuple(out_hw)}")
     x_shape = (x.shape[0], weight.shape[1] * groups, *out_hw)
-    y = C.conv_transpose(x, weight, C.ConvCfg(s, p, d, groups), x_shape)
-    if bias is not None:
-        y = y + reshape(bias, 1, -1, 1, 1)
-    return _finish(y, unbatched)
+    return _finish(C.conv_transpose(x, weight, C.ConvCfg(s, p, d, groups), x_shape, bias), unbatched)
 
 
 def _pool_args(fn, x, kernel_size, stride, padding, dilation, ceil_mode=False):

@@ -15,8 +15,10 @@ convolution differentiable to any order:
     v = gradW(x, g):  dx = convT(g, gv),   dg = conv(x, gv)
 
 The kernels that compute them are elsewhere, chosen by `choose_route(geometry)`: im2col + GEMM in three layouts
-(ops/conv_kernels.py), the convolution theorem for small maps and large kernels (ops/conv_fft.py), and the same
-im2col written once for any number of spatial dims (ops/convnd.py). The readable twin of them all, a differentiable
+(ops/conv_kernels.py), shifted GEMMs with no im2col for deep stride-1 convs on large maps (ops/conv_shift.py), the
+convolution theorem for small maps and large kernels (ops/conv_fft.py), tiles that do not overlap (kernel = stride:
+ops/conv_patch.py), and the same im2col written once for any number of spatial dims (ops/convnd.py). The readable
+twin of them all, a differentiable
 Im2Col/Col2Im pair and a matmul, is ops/conv_reference.py: `scratchnet.use_kernels("reference")` runs on it.
 """
 import contextlib
@@ -28,7 +30,7 @@ import numpy
 
 from .. import backend, kernel_mode
 from ..autograd import Function
-from . import conv_fft, conv_kernels, convnd, conv_reference
+from . import conv_fft, conv_kernels, conv_patch, conv_shift, convnd, conv_reference
 
 ConvCfg = namedtuple("ConvCfg", "stride padding dilation groups")   # tuples of one int per spatial dim, and an int
 NdCfg = ConvCfg
@@ -60,24 +62,33 @@ class ConvFn(Function):
 
 class ConvTransposeFn(Function):
     """Transposed convolution, the adjoint of conv in its input (x_shape: that input's shape); the Function of
-    F.conv_transpose1d/2d/3d and nn.ConvTranspose*d.
+    F.conv_transpose1d/2d/3d and nn.ConvTranspose*d (the bias is optional).
 
-    Forward:  z = convT(g, W), <conv(x, W), g> = <x, convT(g, W)>;  z[n,c,p·s + i·d] += Σ_o W[o,c,i]·g[n,o,p]
-    Backward: dg = conv(gz, W),  dW = gradW(gz, g)
+    Forward:  z = convT(g, W) + b, <conv(x, W), g> = <x, convT(g, W)>;  z[n,c,p·s + i·d] += Σ_o W[o,c,i]·g[n,o,p]
+    Backward: dg = conv(gz, W),  dW = gradW(gz, g),  db = Σ_(n,p) gz
     """
 
     def __init__(self, cfg, x_shape):
         self.cfg, self.x_shape = cfg, tuple(x_shape)
 
-    def forward(self, g, w):
+    def forward(self, g, w, b=None):
         geom = ConvGeometry(self.x_shape, w.shape, self.cfg, g.shape[2:])
-        return choose_route(geom, backend.get_array_module(g)).backward_data(g, w, geom)
+        route = choose_route(geom, backend.get_array_module(g))
+        if route is ROUTES["patch"]:   # adds the bias to each block of columns while it is in cache
+            return conv_patch.backward_data(g, w, geom, b)
+        z = route.backward_data(g, w, geom)
+        if b is not None:              # in place: z is this call's own array
+            z += b.reshape((1, -1) + (1,) * geom.ndim)
+        return z
 
     def backward(self, gz):
-        g, w = self.inputs
-        ng, nw = self.needs_input_grad
-        return (ConvFn(self.cfg, g.shape[2:])(gz, w) if ng else None,
-                ConvWeightGradFn(self.cfg, w.shape)(gz, g) if nw else None)
+        g, w = self.inputs[:2]
+        needs = self.needs_input_grad
+        grads = (ConvFn(self.cfg, g.shape[2:])(gz, w) if needs[0] else None,
+                 ConvWeightGradFn(self.cfg, w.shape)(gz, g) if needs[1] else None)
+        if len(needs) == 3:   # as ConvFn's db: each sample's contiguous rows summed first
+            grads += (gz.reshape(gz.shape[0], gz.shape[1], -1).sum(2).sum(0) if needs[2] else None,)
+        return grads
 
 
 class ConvWeightGradFn(Function):
@@ -108,12 +119,12 @@ def conv(x, w, b, cfg):
     return ConvFn(cfg)(x, w) if b is None else ConvFn(cfg)(x, w, b)
 
 
-def conv_transpose(g, w, cfg, x_shape):
-    """z = convT(g, W) on Tensors, x_shape the shape of the conv input it is the adjoint for: ConvTransposeFn, or
-    its readable twin in reference mode."""
+def conv_transpose(g, w, cfg, x_shape, b=None):
+    """z = convT(g, W) + b on Tensors (b may be None), x_shape the shape of the conv input it is the adjoint for:
+    ConvTransposeFn, or its readable twin in reference mode."""
     if kernel_mode.reference():
-        return conv_reference.conv_transpose(g, w, cfg, x_shape)
-    return ConvTransposeFn(cfg, x_shape)(g, w)
+        return conv_reference.conv_transpose(g, w, cfg, x_shape, b)
+    return ConvTransposeFn(cfg, x_shape)(g, w) if b is None else ConvTransposeFn(cfg, x_shape)(g, w, b)
 
 
 # A route: the three kernels (raw arrays) of one way to compute conv, convT and gradW.
@@ -130,7 +141,10 @@ def _im2col(layout, data_layout=None):
 
 ROUTES = {r.name: r for r in (
     _im2col("nchw"), _im2col("wide"), _im2col("rows", data_layout="nchw"),
+    Route("shift", conv_shift.forward, lambda gy, w, geom: conv_shift.backward_data(gy, w, geom, _forced == "shift"),
+          conv_shift.backward_filter),
     Route("fft", conv_fft.forward, conv_fft.backward_data, conv_fft.backward_filter),
+    Route("patch", conv_patch.forward, conv_patch.backward_data, conv_patch.backward_filter),
     Route("im2col_nd", convnd.forward, convnd.backward_data, convnd.backward_filter))}
 
 _forced = None
@@ -138,15 +152,22 @@ _forced = None
 
 def choose_route(geom, xp=numpy):
     """The kernel for this geometry on this array module: the FFT where it pays (ops/conv_fft.py, `worth_it`),
-    else im2col in the layout that suits the map size and batch (ops/conv_kernels.py); any other number of
-    spatial dims than 2 takes the N-d im2col. Inside `force_route(name)`, that route wherever it applies."""
+    non-overlapping tiles where kernel = stride (ops/conv_patch.py), else on the CPU shifted GEMMs where they pay
+    (ops/conv_shift.py, `worth_it`), else im2col in the layout that suits the map size and batch
+    (ops/conv_kernels.py); any other number of spatial dims than 2 takes the N-d im2col. Inside
+    `force_route(name)`, that route wherever it applies."""
     forced = _forced
     if geom.ndim != 2 or forced == "im2col_nd":
         return ROUTES["im2col_nd"]
     if conv_fft.applies(geom) and (forced == "fft" or forced is None and conv_fft.worth_it(geom)):
         return ROUTES["fft"]
+    if conv_patch.applies(geom) and forced in (None, "patch"):
+        return ROUTES["patch"]
     if forced in ("im2col", "im2col_wide") or forced == "im2col_rows" and xp is numpy:
         return ROUTES[forced]
+    if xp is numpy and conv_shift.applies(geom) and (
+            forced == "shift" or forced is None and conv_shift.worth_it(geom, xp)):
+        return ROUTES["shift"]
     if conv_kernels.wide_pays(geom):
         return ROUTES["im2col_wide"]
     return ROUTES["im2col_rows" if conv_kernels.rows_pay(geom, xp) else "im2col"]
@@ -155,7 +176,9 @@ def choose_route(geom, xp=numpy):
 @contextlib.contextmanager
 def force_route(name):
     """Within the block every convolution takes route `name` (one of ROUTES) where that route applies: "fft" for
-    stride-1, undilated, ungrouped 2-D convs whatever their size; "im2col_rows" on NumPy arrays; the others always.
+    stride-1, undilated, ungrouped 2-D convs whatever their size; "shift" for stride-1 ungrouped 2-D convs on NumPy
+    arrays (and their input grad where it is a conv); "patch" for ungrouped 2-D convs with kernel = stride (not
+    1×1), no padding or dilation; "im2col_rows" on NumPy arrays; the others always.
     Tests use it to compare the routes; the choice is process-wide, like a module constant."""
     global _forced
     if name not in ROUTES:

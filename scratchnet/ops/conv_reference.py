@@ -99,8 +99,8 @@ def conv(x, w, b, cfg):
     return y if b is None else y + reshape(b, (1, o) + (1,) * len(k))
 
 
-def conv_transpose(g, w, cfg, x_shape):
-    """z = convT(g, W), the adjoint of conv(·, W) for inputs of shape x_shape: Col2Im(W_rᵀ @ g_r) per group r,
+def conv_transpose(g, w, cfg, x_shape, b=None):
+    """z = convT(g, W) (+ b), the adjoint of conv(·, W) for inputs of shape x_shape: Col2Im(W_rᵀ @ g_r) per group r,
     cropped."""
     n, o, groups, k = g.shape[0], w.shape[0], cfg.groups, w.shape[2:]
     out, size = g.shape[2:], x_shape[2:]
@@ -109,6 +109,6 @@ def conv_transpose(g, w, cfg, x_shape):
     cols = reshape(cols, (n, x_shape[1], math.prod(k), math.prod(out)))
     padded = tuple(s + 2 * p for s, p in zip(size, cfg.padding))
     z = Col2Im(k, cfg.stride, cfg.dilation, out, padded)(cols)
-    if not any(cfg.padding):
-        return z
-    return getitem(z, (slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in zip(cfg.padding, size)))
+    if any(cfg.padding):
+        z = getitem(z, (slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in zip(cfg.padding, size)))
+    return z if b is None else z + reshape(b, (1, -1) + (1,) * len(k))

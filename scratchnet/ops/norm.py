@@ -6,8 +6,9 @@ With μ, σ² the mean and biased variance of x over `axes`, r = 1/sqrt(σ² + e
     dγ = Σ gy·x̂,   dβ = Σ gy,   dx = γ·r·(gy − mean(gy) − x̂·mean(gy·x̂))       (sums and means over `axes`)
 
 The backward is written once, in differentiable ops (so create_graph gives second derivatives; x̂ and r are then
-recomputed from x as ops so that their dependence on x is recorded). Readable twin: norm_train_reference, the
-forward alone in tensor ops with autograd deriving the rest.
+recomputed from x as ops so that their dependence on x is recorded). Over batch norm's axes both passes run on
+the fused, cache-blocked kernels of ops/norm_kernels.py (the same formulas on raw arrays). Readable twin:
+norm_train_reference, the forward alone in tensor ops with autograd deriving the rest.
 """
 import math
 from collections import namedtuple
@@ -15,6 +16,7 @@ from collections import namedtuple
 from .. import backend, kernel_mode
 from ..autograd import Function
 from ..tensor import Tensor, is_grad_enabled
+from . import norm_kernels
 from .shape import broadcast_to
 
 BatchStats = namedtuple("BatchStats", "mean var centred")   # μ, σ² (keepdims) and x − μ, raw arrays
@@ -56,13 +58,21 @@ class MeanOverFn(Function):
 
 class NormTrainFn(Function):
     """y = γ·(x − μ)·r + β, r = 1/sqrt(σ² + eps), with μ, σ² (and x − μ) the batch statistics `stats` of x over
-    `axes` (batch_stats, computed once by norm_train)
+    `axes` (batch_stats, computed once by norm_train), or None: batch norm's axes, where the fused kernel computes
+    them (ops/norm_kernels.py) and leaves μ, σ² in `stats` for the caller
     dx = γ·r·(gy − mean(gy) − x̂·mean(gy·x̂));  dγ = Σ gy·x̂;  dβ = Σ gy   (see the module docstring)"""
 
-    def __init__(self, axes, eps, stats):
+    fused = False
+
+    def __init__(self, axes, eps, stats=None):
         self.axes, self.eps, self.stats = axes, eps, stats
 
     def forward(self, x, gamma, beta):
+        if self.stats is None:         # the fused kernel; backward recomputes x̂ from x, μ and r
+            y, mean, r, var = norm_kernels.forward(x, gamma, beta, self.eps)
+            self.stats, self.fused = BatchStats(mean, var, None), True
+            self.save_for_backward(x, mean, r)
+            return y
         xp = backend.get_array_module(x)
         r = (1.0 / xp.sqrt(self.stats.var + self.eps)).astype(x.dtype, copy=False)
         xhat = self.stats.centred      # made for this call alone: normalised in place
@@ -87,12 +97,23 @@ class NormTrainFn(Function):
     def backward(self, gy):
         x, gamma, beta = self.inputs
         nx, ng, nb = self.needs_input_grad
+        if self.fused and not is_grad_enabled():
+            return self._fused_backward(gy, gamma, beta)
         xhat, r = self._xhat_r()
         m_gy, m_gyx = self._mean(gy), self._mean(gy * xhat)
         count = gy.data.size // max(m_gy.data.size, 1)  # an empty batch has no statistics: its sums are 0
         return ((gy - m_gy - xhat * m_gyx) * (gamma * r) if nx else None,
                 (m_gyx * count).sum_to(gamma.shape) if ng else None,
                 (m_gy * count).sum_to(beta.shape) if nb else None)
+
+    def _fused_backward(self, gy, gamma, beta):
+        """The same three gradients from the fused kernel, as constants (no graph is being recorded)."""
+        nx, ng, nb = self.needs_input_grad
+        x, mean, r = (t.data for t in self.saved_tensors)
+        dx, sum_gy, sum_gyx = norm_kernels.backward(gy.data, x, mean, r, gamma.data, nx)
+        return (Tensor(dx) if nx else None,
+                Tensor(sum_gyx.reshape(r.shape)).sum_to(gamma.shape) if ng else None,
+                Tensor(sum_gy.reshape(r.shape)).sum_to(beta.shape) if nb else None)
 
 
 def norm_train_reference(x, gamma, beta, axes, eps):
@@ -119,5 +140,9 @@ def norm_train(x, gamma, beta, axes, eps):
     axes = tuple(axes)
     if kernel_mode.reference():
         return norm_train_reference(x, gamma, beta, axes, eps)
+    if norm_kernels.applies(x.data, axes, gamma.data, beta.data):
+        fn = NormTrainFn(axes, eps)
+        y = fn(x, gamma, beta)
+        return y, fn.stats.mean, fn.stats.var
     stats = batch_stats(x.data, axes)
     return NormTrainFn(axes, eps, stats)(x, gamma, beta), stats.mean, stats.var

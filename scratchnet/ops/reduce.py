@@ -12,9 +12,9 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from . import math as M
-from .getitem import IndexAdd
+from .along import gather_raw
 from .shape import broadcast_to, reshape, _norm_dim
-from ..errors import EmptyReductionError, ShapeError
+from ..errors import EmptyReductionError
 
 ValuesIndices = namedtuple("ValuesIndices", "values indices")  # what max(dim)/min(dim) return, as torch.return_types
 
@@ -170,32 +170,6 @@ def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
     return StdSqrt()(var(x, dim, unbiased, keepdim, correction))
 
 
-class MaxDim(Function):
-    """y = x at the index of the largest (or smallest) entry along `dim`;  dx = gy placed back at that index"""
-
-    keeps_inputs = False
-
-    def __init__(self, dim, keepdim, largest):
-        self.dim, self.keepdim, self.largest = dim, keepdim, largest
-
-    def forward(self, x):
-        xp = backend.get_array_module(x)
-        idx = (xp.argmax if self.largest else xp.argmin)(x, axis=self.dim, keepdims=True)
-        self.indices = idx if self.keepdim else idx.squeeze(self.dim)
-        return xp.take_along_axis(x, idx, axis=self.dim) if self.keepdim else \
-            xp.take_along_axis(x, idx, axis=self.dim).squeeze(self.dim)
-
-    def backward(self, gy):
-        x = self.inputs[0]
-        xp = backend.get_array_module(gy.data)
-        idx = self.indices if self.keepdim else xp.expand_dims(self.indices, self.dim)
-        grids = list(xp.indices(idx.shape, sparse=True))
-        grids[self.dim] = idx
-        if not self.keepdim:
-            gy = reshape(gy, idx.shape)
-        return IndexAdd(tuple(grids), x.shape)(gy)
-
-
 class MaxAll(Function):
     """y = max (or min) of all entries;  dx = gy shared equally by the entries that equal y (as PyTorch)"""
 
@@ -233,9 +207,14 @@ def _max_min(x, dim, keepdim, largest):
     if x.ndim == 0:  # PyTorch: the element itself, at index 0
         values = reshape(_max_min(reshape(x, 1), 0, False, largest).values, ())
         return ValuesIndices(values, Tensor(backend.get_array_module(x.data).zeros((), dtype=numpy.int64)))
-    fn = MaxDim(dim, keepdim, largest)
-    values = fn(x)
-    return ValuesIndices(values, Tensor(fn.indices.astype(numpy.int64)))
+    # the index first (no gradient flows through it), then the values as a gather at it: the gather's backward
+    # puts gy back at exactly that index, as PyTorch's max(dim) does (the first one among equals; NaN wins)
+    xp = backend.get_array_module(x.data)
+    idx = (xp.argmax if largest else xp.argmin)(x.data, axis=dim, keepdims=True).astype(numpy.int64)
+    values = gather_raw(x, dim, idx)
+    if not keepdim:
+        values, idx = reshape(values, values.shape[:dim] + values.shape[dim + 1:]), idx.squeeze(dim)
+    return ValuesIndices(values, Tensor(idx))
 
 
 def max(x, dim=None, keepdim=False):

@@ -1,0 +1,103 @@
+"""The shifted-GEMM conv route (ops/conv_shift.py) at the channel counts where choose_route takes it by itself:
+values, dx, dW, db and second derivatives equal the im2col route and the reference twin, float32 and float64, with
+bands of rows and threads over rows or over the batch; and its choice rule (deep convs on large maps only)."""
+import numpy
+import pytest
+
+import scratchnet as sn
+import scratchnet.nn.functional as F
+from scratchnet.ops import conv, conv_shift
+from conftest import to_np
+
+# (n, c, o, (h, w), (kh, kw), padding, dilation): "same" convs (dx is a conv of gy on this route), valid ones
+# (dx by col2im), non-square maps and kernels, dilation, one image and a batch
+CASES = [
+    (1, 40, 36, (9, 13), (3, 3), (1, 1), (1, 1)),
+    (3, 33, 40, (8, 7), (3, 3), (0, 0), (1, 1)),
+    (2, 34, 32, (10, 9), (5, 3), (2, 1), (1, 1)),
+    (1, 32, 33, (11, 12), (3, 3), (2, 2), (2, 2)),
+    (4, 35, 34, (7, 10), (3, 2), (1, 0), (1, 2)),
+]
+
+
+def _run(case, dtype, route, kernels="fast", order=2):
+    n, c, o, size, k, p, d = case
+    rng = numpy.random.default_rng(sum(size) + c)
+    x = sn.tensor(rng.standard_normal((n, c) + size), dtype=dtype, requires_grad=True)
+    w = sn.tensor(rng.standard_normal((o, c) + k) / (c * k[0] * k[1]) ** 0.5, dtype=dtype, requires_grad=True)
+    b = sn.tensor(rng.standard_normal(o), dtype=dtype, requires_grad=True)
+    with sn.use_kernels(kernels), conv.force_route(route):
+        y = F.conv2d(x, w, b, padding=p, dilation=d)
+        up = sn.tensor(rng.standard_normal(y.shape), dtype=dtype)
+        grads = sn.autograd.grad((y * up).sum() + 0.1 * (y * y * y).sum(), [x, w, b], create_graph=order == 2)
+        out = [y] + list(grads)
+        if order == 2:
+            vs = [sn.tensor(rng.standard_normal(g.shape), dtype=dtype) for g in grads]
+            out += list(sn.autograd.grad(sum((g * v).sum() for g, v in zip(grads, vs)), [x, w, b]))
+    return [to_np(t) for t in out]
+
+
+@pytest.fixture(params=[None, 3])
+def bands(request, monkeypatch):
+    """The whole map in one band, or bands of a few rows (BAND_BYTES cut down) so that the band loop runs."""
+    if request.param:
+        monkeypatch.setattr(conv_shift, "BAND_BYTES", 1)   # one output row per band
+    return request.param
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("case", CASES)
+def test_shift_equals_im2col_float64(case, threads, bands):
+    """float64: the shift route's y, dx, dW, db and second derivatives equal im2col's to rounding."""
+    old = sn.get_num_threads() if hasattr(sn, "get_num_threads") else None
+    sn.set_num_threads(threads)
+    try:
+        fast, base = _run(case, "float64", "shift"), _run(case, "float64", "im2col")
+    finally:
+        sn.set_num_threads(old)
+    for i, (a, b) in enumerate(zip(fast, base)):
+        numpy.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10 * max(1.0, numpy.abs(b).max()), err_msg=str(i))
+
+
+@pytest.mark.parametrize("case", CASES[:3])
+def test_shift_equals_reference_float32(case):
+    """float32 against the reference twin (Im2Col + matmul), values and gradients; float32 stays float32."""
+    fast, ref = _run(case, "float32", "shift", order=1), _run(case, "float32", "im2col", "reference", order=1)
+    for i, (a, b) in enumerate(zip(fast, ref)):
+        assert a.dtype == numpy.float32, (i, a.dtype)
+        numpy.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4 * max(1.0, numpy.abs(b).max()), err_msg=str(i))
+
+
+def test_choose_route_takes_shift_where_it_pays():
+    """Deep stride-1 convs on large maps take the shift route; shallow ones, small maps (where copying W costs
+    more than the im2col copies saved), strides, groups and GPU arrays do not."""
+    def route(x_shape, w_shape, stride=1, padding=1, groups=1):
+        cfg = conv.ConvCfg((stride,) * 2, (padding,) * 2, (1, 1), groups)
+        return conv.choose_route(conv.ConvGeometry(x_shape, w_shape, cfg)).name
+    assert route((1, 64, 128, 128), (64, 64, 3, 3)) == "shift"          # VGG conv1_2 at 128 px
+    assert route((1, 256, 32, 32), (256, 256, 3, 3)) == "shift"         # VGG conv3_x at 128 px
+    assert route((1, 512, 16, 16), (512, 512, 3, 3)) != "shift"         # W (9 MB) beside 256 output pixels
+    assert route((1, 3, 128, 128), (64, 3, 3, 3)) != "shift"            # 3 input channels: too shallow
+    assert route((1, 64, 32, 32), (64, 64, 3, 3), stride=2) != "shift"
+    assert route((1, 64, 32, 32), (64, 32, 3, 3), groups=2) != "shift"
+
+
+def test_adjoint_to_few_channels_is_col2im():
+    """dx of a conv from a 3-channel image (the style losses' last backward step) adds back columns (col2im)
+    instead of convolving gy, which would copy 64·9 values per pixel for a 3-row GEMM; the values agree."""
+    rng = numpy.random.default_rng(0)
+    x, w = rng.standard_normal((1, 3, 20, 20)), rng.standard_normal((64, 3, 3, 3))
+    geom = conv.ConvGeometry(x.shape, w.shape, conv.ConvCfg((1, 1), (1, 1), (1, 1), 1))
+    gy = rng.standard_normal(geom.y_shape)
+    calls = []
+    real = conv.conv_kernels.forward
+    try:
+        conv.conv_kernels.forward = lambda *a, **k: calls.append(1) or real(*a, **k)
+        dx = conv.conv_kernels.backward_data(gy, w, geom)
+    finally:
+        conv.conv_kernels.forward = real
+    assert not calls
+    with sn.use_kernels("reference"):
+        xt = sn.tensor(x, dtype="float64", requires_grad=True)
+        (F.conv2d(xt, sn.tensor(w, dtype="float64"), padding=1) * sn.tensor(gy, dtype="float64")).sum().backward()
+    numpy.testing.assert_allclose(dx, to_np(xt.grad), rtol=1e-12, atol=1e-12)
