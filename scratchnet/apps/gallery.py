@@ -21,7 +21,7 @@ SETTINGS = {
     "cnn": dict(full=dict(epochs=1, limit=None, lr=2e-3, cosine="step"), quick=dict(epochs=1, limit=3000)),
     # the conditional DCGAN with a 3x3 stem in G (models.gan "dcgan-small") at batch 32, lr 5e-4, sampled from an
     # EMA of G; bar: class consistency >= 80%, FD <= 5 (1,000 samples vs the full test set, apps.gan_metrics)
-    "gan": dict(full=dict(model="dcgan-small", steps=900, batch_size=32, lr=5e-4, ema=0.99),
+    "gan": dict(full=dict(model="dcgan-small", steps=1100, batch_size=32, lr=5e-4, ema=0.99),
                 quick=dict(model="mlp", steps=1500)),
     "style": dict(full=dict(size=192, steps=60), quick=dict(size=160, steps=60)),
     "texture": dict(full=dict(size=192, steps=60), quick=dict(size=128, steps=60)),
