@@ -82,11 +82,16 @@ def test_choose_route_takes_shift_where_it_pays():
     assert route((1, 64, 32, 32), (64, 32, 3, 3), groups=2) != "shift"
 
 
-def test_adjoint_to_few_channels_is_col2im():
-    """dx of a conv from a 3-channel image (the style losses' last backward step) adds back columns (col2im)
-    instead of convolving gy, which would copy 64·9 values per pixel for a 3-row GEMM; the values agree."""
+@pytest.mark.parametrize("x_shape, o, as_conv", [
+    ((1, 3, 20, 20), 64, False),    # dx to a 3-channel image: a 3-row GEMM over 64·9 copied values would be slow
+    ((1, 64, 4, 4), 64, False),     # W (O·C·9 values) large beside the maps: copying it flipped costs more
+    ((2, 16, 12, 12), 16, True),    # the adjoint as a conv of gy, no col2im
+])
+def test_adjoint_conv_or_col2im(x_shape, o, as_conv):
+    """dx of a stride-1 "same" conv is the conv of gy with the flipped kernel, or col2im where that pays more
+    (conv_kernels.adjoint_conv_pays); either way it equals the reference twin's."""
     rng = numpy.random.default_rng(0)
-    x, w = rng.standard_normal((1, 3, 20, 20)), rng.standard_normal((64, 3, 3, 3))
+    x, w = rng.standard_normal(x_shape), rng.standard_normal((o, x_shape[1], 3, 3))
     geom = conv.ConvGeometry(x.shape, w.shape, conv.ConvCfg((1, 1), (1, 1), (1, 1), 1))
     gy = rng.standard_normal(geom.y_shape)
     calls = []
@@ -96,8 +101,19 @@ def test_adjoint_to_few_channels_is_col2im():
         dx = conv.conv_kernels.backward_data(gy, w, geom)
     finally:
         conv.conv_kernels.forward = real
-    assert not calls
+    assert bool(calls) == as_conv
     with sn.use_kernels("reference"):
         xt = sn.tensor(x, dtype="float64", requires_grad=True)
         (F.conv2d(xt, sn.tensor(w, dtype="float64"), padding=1) * sn.tensor(gy, dtype="float64")).sum().backward()
     numpy.testing.assert_allclose(dx, to_np(xt.grad), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("start, stop, most", [(0, 8, 7), (0, 16, 7), (3, 4, 7), (0, 10, 3), (2, 2, 3), (0, 5, 9)])
+def test_even_blocks(start, stop, most):
+    """Row blocks cover [start, stop) in order, each at most `most` long, as few as that allows, sizes within 1."""
+    blocks = conv.conv_kernels.even_blocks(start, stop, most)
+    assert [a for a, _ in blocks[1:]] == [b for _, b in blocks[:-1]]
+    assert (blocks[0][0], blocks[-1][1]) == (start, stop) if blocks else start == stop
+    sizes = [b - a for a, b in blocks]
+    assert all(0 < n <= most for n in sizes) and (not sizes or max(sizes) - min(sizes) <= 1)
+    assert len(blocks) == -(-(stop - start) // most)

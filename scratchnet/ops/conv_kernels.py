@@ -18,6 +18,9 @@ from .. import backend
 IM2COL_LIMIT_BYTES = 256 * 2**20
 # Columns of one block of samples stay in cache between the GEMM and the kh·kw passes of col2im.
 CACHE_BLOCK_BYTES = 2 * 2**20
+# A GEMM with fewer columns runs well below BLAS's peak (OpenBLAS sgemm 512×4608 by 112 columns: 109 GFLOP/s, by
+# 256: 128 GFLOP/s on one SkylakeX core), whatever it saves in cache misses.
+MIN_GEMM_COLUMNS = 128
 # The wide layout runs one GEMM per block of samples: bigger blocks, still enough columns for BLAS.
 WIDE_BLOCK_BYTES = 16 * 2**20
 # Below this many output pixels per image a per-sample GEMM has too few columns for BLAS: the wide layout pays.
@@ -25,6 +28,9 @@ SMALL_HW = 100
 # The adjoint as a conv of gy copies O·kh·kw values per pixel into columns where col2im adds back C·kh·kw: with far
 # fewer input channels than output channels (dx to a 3-channel image) col2im is several times faster.
 ADJOINT_MIN_RATIO = 4
+# ... and it copies W flipped (O·C·kh·kw values): on maps with fewer pixels than this many times O (VGG's 512-channel
+# layers on 16×16 at batch 1), that copy costs more than col2im's adds.
+ADJOINT_MIN_PIXELS_PER_CHANNEL = 4
 
 
 def set_im2col_limit(nbytes):
@@ -50,6 +56,20 @@ def _pad(xp, x, ph, pw):
     out = xp.zeros(x.shape[:2] + (x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), dtype=x.dtype)
     out[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]] = x
     return out
+
+
+def adjoint_conv_pays(geom):
+    """Whether dx = convT(gy, W) of a "same" conv is cheaper as the conv of gy with the flipped kernel than by
+    col2im: not with far fewer input than output channels, nor when W is large beside the batch's maps."""
+    pixels = geom.n * geom.size[0] * geom.size[1]
+    return geom.c * ADJOINT_MIN_RATIO >= geom.o and geom.o * ADJOINT_MIN_PIXELS_PER_CHANNEL <= pixels
+
+
+def even_blocks(start, stop, most):
+    """[start, stop) cut into the fewest near-equal ranges of at most `most` items: 8 rows in blocks of at most 7
+    are 4 + 4, not 7 + 1 (a 1-row block is a GEMM too narrow for BLAS)."""
+    count = -(-(stop - start) // max(most, 1))
+    return [(start + (stop - start) * i // count, start + (stop - start) * (i + 1) // count) for i in range(count)]
 
 
 def flip(w):
@@ -158,11 +178,12 @@ def _forward_rows(xp, x, w, geom, bias):
     y = xp.empty((geom.n, geom.o, oh * ow), dtype=x.dtype)
     w2 = _weight_blocks(w, geom)
     x_pad = _pad(xp, x, *geom.padding)
-    rows_per_block = max(1, CACHE_BLOCK_BYTES // max(1, geom.n * cg * kh * kw * ow * x.itemsize))
+    # blocks of rows whose columns fit the cache, but wide enough (MIN_GEMM_COLUMNS) for BLAS to run at its peak
+    rows_per_block = max(-(-MIN_GEMM_COLUMNS // ow),
+                         CACHE_BLOCK_BYTES // max(1, geom.n * cg * kh * kw * ow * x.itemsize))
 
     def rows(r0, r1):
-        for a in range(r0, r1, rows_per_block):
-            b = min(r1, a + rows_per_block)
+        for a, b in even_blocks(r0, r1, rows_per_block):
             band = x_pad[:, :, a * sh:(b - 1) * sh + dh * (kh - 1) + 1]
             for k in range(geom.groups):
                 col = _columns(xp, band, geom, k * cg, (k + 1) * cg, b - a)
@@ -182,7 +203,7 @@ def backward_data(gy, w, geom, layout="nchw"):
     see benchmarks/README.md); with less padding the full correlation would compute rows that are thrown away."""
     xp = backend.get_array_module(gy)
     flipped = geom.adjoint_as_conv()
-    if flipped is not None and geom.c * ADJOINT_MIN_RATIO >= geom.o:
+    if flipped is not None and adjoint_conv_pays(geom):
         return forward(gy, flip(w), flipped, layout="rows" if layout == "nchw" and rows_pay(flipped, xp) else layout)
     (kh, kw), (oh, ow), (sh, sw), (ph, pw), (dh, dw) = geom.k, geom.out, geom.stride, geom.padding, geom.dilation
     n, c, cg, og, h, w_in = geom.n, geom.c, geom.cg, geom.og, *geom.size

@@ -91,15 +91,15 @@ def _run(xp, geom, band, body):
     if geom.n >= threads:
         def share(n0, n1):
             for n in range(n0, n1):
-                for a in range(0, oh, band):
-                    body(n0, n, a, min(oh, a + band))
+                for a, b in conv_kernels.even_blocks(0, oh, band):
+                    body(n0, n, a, b)
         backend.over_batch(xp, geom.n, share, min_items=1)
         return
 
     def rows(r0, r1):
         for n in range(geom.n):
-            for a in range(r0, r1, band):
-                body(r0, n, a, min(r1, a + band))
+            for a, b in conv_kernels.even_blocks(r0, r1, band):
+                body(r0, n, a, b)
     backend.parallel_for(oh, rows, min_items=1)
 
 
@@ -117,7 +117,8 @@ def backward_data(gy, w, geom, always=False):
     c swapped is 3x slower). Else col2im."""
     xp = backend.get_array_module(gy)
     flipped = geom.adjoint_as_conv()
-    if flipped is None or not (applies(flipped) if always else worth_it(flipped, xp)):
+    if flipped is None or not (applies(flipped) if always else
+                               worth_it(flipped, xp) and conv_kernels.adjoint_conv_pays(geom)):
         return conv_kernels.backward_data(gy, w, geom)
     kw = geom.k[1]
     w_oic = xp.ascontiguousarray(w.transpose(3, 0, 2, 1)[::-1, :, ::-1]).reshape(kw, -1, geom.c)  # [j, (o, i), c]
