@@ -161,15 +161,25 @@ def step_cost(args):
     """Median CPU seconds per step of each framework over alternated rounds of short runs."""
     fws = ["scratchnet"] + (["torch"] if have("torch") else [])
     jobs = [{"fw": fw, "steps": args.timing_steps, "schedule_steps": args.steps or 2000, "scale": args.scale,
-             "seed": 0} for fw in fws]
+             "seed": 0, "time_eval": fw == "scratchnet"} for fw in fws]
     runs = alternate(__file__, jobs, args.timing_rounds, args.threads)
     out = {}
     for job in jobs:
         rs = runs[json.dumps(job, sort_keys=True)]
         cpu = [c for r in rs for c in r["cpu_s"][3:]]      # the first steps of a process warm caches up
         out[job["fw"]] = dict(cpu_s_per_step=statistics.median(cpu), rounds=len(rs), steps_per_round=job["steps"],
-                              per_round=[statistics.median(r["cpu_s"][3:]) for r in rs])
+                              per_round=[statistics.median(r["cpu_s"][3:]) for r in rs],
+                              data_cpu_s_per_step=statistics.median(r["data_cpu_s"] / job["steps"] for r in rs))
+        if job["fw"] == "scratchnet":
+            out["scratchnet"]["eval_cpu_s"] = statistics.median(r["eval_cpu_s"] for r in rs)
     return out
+
+
+def recipe_estimate(cost, steps, evaluations=11):
+    """One core's CPU seconds for `scratchnet restore train` at `steps` steps: the steps, their batches, and the
+    held-out evaluations (one per checkpoint, a tenth of the run apart, plus the final report's)."""
+    c = cost["scratchnet"]
+    return steps * (c["cpu_s_per_step"] + c["data_cpu_s_per_step"]) + evaluations * c["eval_cpu_s"]
 
 
 def main():
@@ -220,6 +230,11 @@ def main():
         if "torch" in cost:
             summary["step_cost_ratio"] = cost["scratchnet"]["cpu_s_per_step"] / cost["torch"]["cpu_s_per_step"]
             print(f"scratchnet/torch: {summary['step_cost_ratio']:.2f}x")
+        n = args.steps or 2000
+        est = summary["recipe_cpu_s_estimate"] = recipe_estimate(cost, n)
+        print(f"`scratchnet restore train --scale {args.scale} --steps {n}` on one core: about {est / 60:.1f} CPU "
+              f"minutes ({n} × (step + batch) + 11 held-out evaluations of "
+              f"{cost['scratchnet']['eval_cpu_s']:.1f} s)")
     if args.json:
         sn.io.atomic_write_json(args.json, summary, indent=1)
 

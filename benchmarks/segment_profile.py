@@ -8,6 +8,7 @@ masks; the ops' cost does not depend on the values). scratchnet: every Function'
 the walk (a backward's own Functions included), timed exclusively; torch: torch.profiler's self CPU time per aten op,
 scaled so that its sum is the step's CPU time.
 Run: python benchmarks/segment_profile.py [--batch-size 32 --width 16 --depth 3 --size 64] [--steps 5] [--top 15]
+     python benchmarks/segment_profile.py --step-only --rounds 3   (the whole step only, frameworks alternated)
 """
 import argparse
 import re
@@ -156,10 +157,22 @@ class _Profiler:
         return uninstall
 
 
+def _step_times(step, n):
+    times = []
+    for _ in range(n):
+        t = time.process_time()
+        step()
+        times.append(time.process_time() - t)
+    return times
+
+
 def profile_scratchnet(job):
     """{op: CPU seconds per step}, step CPU seconds (measured without the profiler)."""
     step = _scratchnet_step(job)
     step()
+    plain = _step_times(step, job["steps"])   # the step without the profiler's own cost
+    if not job["ops"]:
+        return {}, min(plain)
     prof = _Profiler()
     uninstall = prof.install()
     totals = []
@@ -169,11 +182,6 @@ def profile_scratchnet(job):
         totals.append(time.process_time() - t)
     uninstall()
     ops = {k: v / job["steps"] for k, v in prof.totals.items()}
-    plain = []
-    for _ in range(job["steps"]):   # the step without the profiler's own cost
-        t = time.process_time()
-        step()
-        plain.append(time.process_time() - t)
     ops["(untimed python)"] = max(0.0, statistics.mean(totals) - sum(ops.values()))
     return ops, min(plain)
 
@@ -237,11 +245,9 @@ def profile_torch(job):
         return float(loss)
     for _ in range(2):
         step()
-    plain = []
-    for _ in range(job["steps"]):
-        t = time.process_time()
-        step()
-        plain.append(time.process_time() - t)
+    plain = _step_times(step, job["steps"])
+    if not job["ops"]:
+        return {}, min(plain)
     _leaf_ranges(torch, model)
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True) as prof:
         for _ in range(job["steps"]):
@@ -260,6 +266,22 @@ def worker(job):
     return {"ops": ops, "step_s": step}
 
 
+def step_table(job, fws, args):
+    """The whole step's CPU time per framework: --rounds processes each, alternated, best and median."""
+    times = {fw: [] for fw in fws}
+    for r in range(args.rounds):
+        for fw in (fws if r % 2 == 0 else fws[::-1]):
+            times[fw].append(run_worker(__file__, dict(job, fw=fw, ops=False), args.threads)["step_s"])
+    rows = [[fw, f"{min(t) * 1e3:.1f}", f"{statistics.median(t) * 1e3:.1f}"] for fw, t in times.items()]
+    print(f"U-Net step, CPU ms on {args.threads} thread(s): batch {args.batch_size}, width {args.width}, depth "
+          f"{args.depth}, {args.size}x{args.size}, up={args.up}")
+    print(table(["framework", "best ms", "median ms"], rows))
+    if len(fws) == 2:
+        print(f"scratchnet/torch: {min(times['scratchnet']) / min(times['torch']):.2f}x (best), "
+              f"{statistics.median(times['scratchnet']) / statistics.median(times['torch']):.2f}x (median)")
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--batch-size", type=int, default=32)
@@ -273,6 +295,9 @@ def main():
     p.add_argument("--top", type=int, default=15, help="also list each framework's most expensive ops")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--frameworks", nargs="+", default=["scratchnet", "torch"], choices=["scratchnet", "torch"])
+    p.add_argument("--step-only", action="store_true",
+                   help="no per-op profile: the whole step's CPU time, frameworks alternated over --rounds")
+    p.add_argument("--rounds", type=int, default=3, help="with --step-only: processes per framework (min taken)")
     p.add_argument("--worker")
     args = p.parse_args()
     if args.worker:
@@ -282,7 +307,9 @@ def main():
     job = {k: getattr(args, k) for k in ("batch_size", "width", "depth", "size", "classes", "up", "dice_weight",
                                          "steps")}
     fws = [fw for fw in args.frameworks if fw != "torch" or have("torch")]
-    res = {fw: run_worker(__file__, dict(job, fw=fw), args.threads) for fw in fws}
+    if args.step_only:
+        return step_table(job, fws, args)
+    res = {fw: run_worker(__file__, dict(job, fw=fw, ops=True), args.threads) for fw in fws}
     cats = {fw: {} for fw in fws}
     for fw in fws:
         for name, t in res[fw]["ops"].items():

@@ -5,7 +5,8 @@ held-out canvases with the same metric code.
 Reports each framework's median time per training step (data preparation excluded: it is the same NumPy code for
 both) and the held-out mIoU over the 10 garment classes (background excluded), per seed and as the mean; prints a
 table and writes JSON. Each (framework, seed) trains in its own process.
-Run: python benchmarks/segment_twin.py --steps 1200 --seeds 0 1 [--threads 2] [--data DIR] [--json out.json]
+Run: python benchmarks/segment_twin.py --seeds 0 1 [--binary] [--steps N] [--threads 2] [--data DIR] [--json out.json]
+(every setting not given is the app's recipe, segment.RECIPES).
 """
 import argparse
 import json
@@ -122,18 +123,21 @@ def worker(job):
             model.eval()
             with sn.no_grad():
                 return model(sn.tensor(x)).argmax(1).numpy()
-    times, losses = [], []
+    times, cpu, losses = [], [], []
     for t in range(s["steps"]):
         x, y = segment.batch_arrays(train_ds, segment.batch_indices(len(train_ds), t, s["batch_size"], s["seed"]))
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         losses.append(step(x, y, segment.lr_at(s, t)))
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
     cm = ConfusionMatrix(test_ds.num_classes)
     for lo in range(0, len(test_ds), 100):
         x, y = segment.batch_arrays(test_ds, range(lo, min(lo + 100, len(test_ds))))
         cm.update(predict(x).astype(numpy.int64), y)
     scores = scores_from_confusion(cm.matrix())
+    # CPU seconds per step (all threads' time): on a shared machine the one figure others' load barely changes
     return {"ms_per_step": statistics.median(times[min(5, len(times) - 1):]) * 1e3,
+            "cpu_s_per_step": statistics.mean(cpu[min(5, len(cpu) - 1):]),
             "miou": scores["miou_no_background"], "miou_with_background": scores["miou"],
             "pixel_accuracy": scores["pixel_accuracy"], "iou": [None if math.isnan(v) else v for v in scores["iou"]],
             "final_loss": statistics.mean(losses[-20:]), "classes": list(test_ds.classes)}
@@ -141,16 +145,17 @@ def worker(job):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--steps", type=int, default=1200)
+    p.add_argument("--binary", action="store_true", help="the garment/background task (its own recipe)")
+    p.add_argument("--steps", type=int, default=None, help="default: the app's recipe")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--warmup", type=float, default=None)
     p.add_argument("--weight-decay", type=float, default=1e-2)
     p.add_argument("--dice-weight", type=float, default=1.0)
-    p.add_argument("--width", type=int, default=16)
-    p.add_argument("--depth", type=int, default=3)
+    p.add_argument("--width", type=int, default=None)
+    p.add_argument("--depth", type=int, default=None)
     p.add_argument("--schedule", choices=["cosine", "constant"], default="cosine")
-    p.add_argument("--binary", action="store_true")
     p.add_argument("--test-canvases", type=int, default=1000)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--data", default=None)
@@ -161,8 +166,11 @@ def main():
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
-    settings = dict(batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-                    dice_weight=args.dice_weight, width=args.width, depth=args.depth, schedule=args.schedule,
+    from scratchnet.apps.segment import recipe
+    r = recipe(args.binary, steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup=args.warmup,
+               width=args.width, depth=args.depth)   # what `scratchnet segment train` runs unless told otherwise
+    args.steps = r.pop("steps")
+    settings = dict(r, weight_decay=args.weight_decay, dice_weight=args.dice_weight, schedule=args.schedule,
                     binary=args.binary)
     fws = [fw for fw in args.frameworks if fw != "torch" or have("torch")]
     results, rows = {fw: [] for fw in fws}, []
@@ -173,10 +181,12 @@ def main():
             results[fw].append(dict(r, seed=seed))
             rows.append([fw, seed, args.steps, f"{r['ms_per_step']:.0f}", f"{r['miou']:.4f}",
                          f"{r['pixel_accuracy']:.4f}"])
-            print(f"{fw} seed {seed}: {r['ms_per_step']:.0f} ms/step, mIoU {r['miou']:.4f}", file=sys.stderr)
+            print(f"{fw} seed {seed}: {r['ms_per_step']:.0f} ms/step ({r['cpu_s_per_step']:.3f} CPU s), mIoU "
+                  f"{r['miou']:.4f}", file=sys.stderr)
     means = {}
     for fw in fws:
-        means[fw] = {k: statistics.mean(v[k] for v in results[fw]) for k in ("ms_per_step", "miou", "pixel_accuracy")}
+        means[fw] = {k: statistics.mean(v[k] for v in results[fw])
+                     for k in ("ms_per_step", "cpu_s_per_step", "miou", "pixel_accuracy")}
         rows.append([fw, "mean", args.steps, f"{means[fw]['ms_per_step']:.0f}", f"{means[fw]['miou']:.4f}",
                      f"{means[fw]['pixel_accuracy']:.4f}"])
     print(table(["framework", "seed", "steps", "ms/step", "mIoU (garments)", "pixel accuracy"], rows))

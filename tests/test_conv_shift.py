@@ -1,6 +1,8 @@
 """The shifted-GEMM conv route (ops/conv_shift.py) at the channel counts where choose_route takes it by itself:
 values, dx, dW, db and second derivatives equal the im2col route and the reference twin, float32 and float64, with
 bands of rows and threads over rows or over the batch; and its choice rule (deep convs on large maps only)."""
+import contextlib
+
 import numpy
 import pytest
 
@@ -26,7 +28,7 @@ def _run(case, dtype, route, kernels="fast", order=2):
     x = sn.tensor(rng.standard_normal((n, c) + size), dtype=dtype, requires_grad=True)
     w = sn.tensor(rng.standard_normal((o, c) + k) / (c * k[0] * k[1]) ** 0.5, dtype=dtype, requires_grad=True)
     b = sn.tensor(rng.standard_normal(o), dtype=dtype, requires_grad=True)
-    with sn.use_kernels(kernels), conv.force_route(route):
+    with sn.use_kernels(kernels), (conv.force_route(route) if route else contextlib.nullcontext()):
         y = F.conv2d(x, w, b, padding=p, dilation=d)
         up = sn.tensor(rng.standard_normal(y.shape), dtype=dtype)
         grads = sn.autograd.grad((y * up).sum() + 0.1 * (y * y * y).sum(), [x, w, b], create_graph=order == 2)
@@ -66,6 +68,19 @@ def test_shift_equals_reference_float32(case):
     for i, (a, b) in enumerate(zip(fast, ref)):
         assert a.dtype == numpy.float32, (i, a.dtype)
         numpy.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4 * max(1.0, numpy.abs(b).max()), err_msg=str(i))
+
+
+@pytest.mark.parametrize("case", [(8, 32, 32, (12, 12), (3, 3), (1, 1), (1, 1)),
+                                  (8, 32, 40, (14, 12), (3, 3), (0, 0), (1, 1))])
+def test_shift_as_chosen_equals_reference(case):
+    """A batch of mid-sized maps, the route as choose_route picks it (its backward kernels then partly im2col's
+    wide layout, conv_kernels.wide_backward_pays): values and first and second derivatives equal the twin's."""
+    n, c, o, size, k, p, d = case
+    geom = conv.ConvGeometry((n, c) + size, (o, c) + k, conv.ConvCfg((1, 1), p, d, 1))
+    assert conv.choose_route(geom).name == "shift" and conv.conv_kernels.wide_backward_pays(geom)
+    fast, ref = _run(case, "float64", None), _run(case, "float64", "im2col", "reference")
+    for i, (a, b) in enumerate(zip(fast, ref)):
+        numpy.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10 * max(1.0, numpy.abs(b).max()), err_msg=str(i))
 
 
 def test_choose_route_takes_shift_where_it_pays():

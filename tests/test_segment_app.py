@@ -102,9 +102,12 @@ def test_resume_with_other_settings_is_refused_unless_forced(tmp_path):
         with pytest.raises(SettingsMismatch, match=f"other settings: {name} "):
             _train(tmp_path, resume=True, **change)
     assert sn.load(tmp_path / "checkpoint.npz")["step"] == 2
-    # under a constant schedule more steps only continue the run
-    _train(tmp_path / "c", steps=2, schedule="constant")
-    assert _train(tmp_path / "c", steps=4, schedule="constant", resume=True)["step"] == 4
+    # under a constant schedule without warm-up more steps only continue the run; a warm-up's length depends on them
+    _train(tmp_path / "c", steps=2, schedule="constant", warmup=0)
+    assert _train(tmp_path / "c", steps=4, schedule="constant", warmup=0, resume=True)["step"] == 4
+    _train(tmp_path / "w", steps=2, schedule="constant", warmup=0.5)
+    with pytest.raises(SettingsMismatch, match="other settings: steps "):
+        _train(tmp_path / "w", steps=4, schedule="constant", warmup=0.5, resume=True)
 
 
 def test_batch_order_is_a_pure_function_of_seed_and_step():
@@ -116,6 +119,38 @@ def test_batch_order_is_a_pure_function_of_seed_and_step():
     assert (epochs[0] != epochs[1]).any()
     numpy.testing.assert_array_equal(segment.batch_indices(n, 4, b, 7), segment.batch_indices(n, 4, b, 7))
     assert (segment.batch_indices(n, 0, b, 7) != segment.batch_indices(n, 0, b, 8)).any()
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "constant"])
+@pytest.mark.parametrize("steps, warmup", [(40, 0.0), (40, 0.1), (7, 0.3), (1000, 0.05)])
+def test_learning_rate_warms_up_linearly_then_follows_the_schedule(steps, warmup, schedule):
+    s = dict(lr=0.3, steps=steps, warmup=warmup, schedule=schedule)
+    lrs = numpy.array([segment.lr_at(s, t) for t in range(steps)])
+    w = round(warmup * steps)
+    numpy.testing.assert_allclose(lrs[:w], 0.3 * numpy.arange(1, w + 1) / max(w, 1))   # ends at the peak
+    rest = lrs[w:]
+    if schedule == "constant":
+        numpy.testing.assert_allclose(rest, 0.3)
+    else:   # the cosine starts at the peak right after the warm-up and reaches 0 one step after the last
+        assert rest[0] == pytest.approx(0.3) and (numpy.diff(rest) < 0).all() and 0 < rest[-1] < 0.3 / (steps - w)
+        numpy.testing.assert_allclose(rest, 0.15 * (1 + numpy.cos(numpy.pi * numpy.arange(steps - w) / (steps - w))))
+    assert segment.lr_at({k: v for k, v in s.items() if k != "warmup"}, 0) == pytest.approx(0.3)  # old checkpoints
+
+
+def test_unset_settings_come_from_the_tasks_recipe(tmp_path, monkeypatch):
+    kw = {k: v for k, v in TINY.items() if k not in ("steps", "width", "depth", "batch_size")}
+    for binary in (False, True):
+        r = segment.RECIPES["binary" if binary else "classes"]
+        monkeypatch.setitem(segment.RECIPES, "binary" if binary else "classes", dict(r, steps=2, batch_size=3))
+        s = segment.train(str(tmp_path / str(binary)), binary=binary, **kw)["settings"]
+        for key in ("lr", "width", "depth", "warmup"):
+            assert s[key] == r[key], key
+        assert s["steps"] == 2 and s["batch_size"] == 3 and s["binary"] is binary
+    s = segment.train(str(tmp_path / "given"), steps=2, batch_size=2, lr=1e-3, width=4, depth=1, warmup=0.5,
+                      **kw)["settings"]
+    assert (s["steps"], s["batch_size"], s["lr"], s["width"], s["depth"], s["warmup"]) == (2, 2, 1e-3, 4, 1, 0.5)
+    with pytest.raises(ValueError, match="warmup must be a fraction of the steps in \\[0, 1\\), got 1"):
+        segment.train(str(tmp_path / "bad"), steps=2, warmup=1, **kw)
 
 
 def test_class_weights_favour_the_rare_classes():
@@ -187,6 +222,7 @@ def _cli(argv, capsys):
     ["segment", "train", "--depth", "7"], ["segment", "train", "--lr", "-1"], ["segment", "train", "--lr", "nan"],
     ["segment", "train", "--batch-size", "x"], ["segment", "train", "--epochs", "-2"],
     ["segment", "train", "--dice-weight", "-1"], ["segment", "train", "--schedule", "step"],
+    ["segment", "train", "--warmup", "1"], ["segment", "train", "--warmup", "-0.1"],
     ["segment", "train", "--force"], ["segment", "train", "--data", "/no/such/folder"],
     ["segment", "train", "--device", "tpu"], ["segment", "evaluate", "/no/such.npz"],
     ["segment", "predict", "CK"], ["segment", "predict", "CK", "/no/such.png"],

@@ -31,6 +31,13 @@ CANVAS_SEED = 0
 PICTURED = 6          # held-out canvases shown in predictions.png
 WEIGHT_SAMPLE = 2000  # training canvases whose pixel counts set the class weights
 MAX_SIDE = 1024       # predict: the largest image side taken (activations grow with the pixel count)
+# The default recipe of each task (what `scratchnet segment train [--binary]` runs; the README gives the scores and
+# how the step counts fit the time budgets: 10 garment classes, garment mIoU >= 0.70 within 15 minutes of 2 CPU
+# cores; binary, foreground IoU >= 0.95 within 2 minutes).
+RECIPES = {
+    "classes": dict(steps=2000, batch_size=16, lr=6e-3, width=16, depth=4, warmup=0.05),
+    "binary": dict(steps=200, batch_size=16, lr=3e-3, width=8, depth=3, warmup=0.05),
+}
 
 
 def datasets(data=None, binary=False, train_canvases=None, test_canvases=1000):
@@ -89,10 +96,16 @@ def train_step(model, opt, x, y, weight, dice_weight, sums, confusion):
 
 
 def lr_at(settings, step):
-    """The learning rate of step `step` (0-based): cosine from lr to 0 over the run's steps, or constant."""
+    """The learning rate of step `step` (0-based). First a linear warm-up over the first round(warmup · steps)
+    steps (step t < W gets lr·(t + 1)/W: a high peak rate on fresh BatchNorm statistics and Adam moments
+    diverges without it), then constant, or cosine from lr to 0 over the remaining steps (one-cycle shape)."""
+    lr, total = settings["lr"], settings["steps"]
+    warm = round(settings.get("warmup", 0.0) * total)   # checkpoints written before warm-up existed had none
+    if step < warm:
+        return lr * (step + 1) / warm
     if settings["schedule"] == "constant":
-        return settings["lr"]
-    return settings["lr"] * (1 + math.cos(math.pi * step / settings["steps"])) / 2
+        return lr
+    return lr * (1 + math.cos(math.pi * (step - warm) / (total - warm))) / 2
 
 
 @no_grad()
@@ -135,14 +148,27 @@ def _history_entry(step, sums, window, cm, lr):
             "pixel_accuracy": scores["pixel_accuracy"], "lr": lr}
 
 
-def train(out="out/segment", data=None, epochs=None, steps=None, batch_size=32, lr=2e-3, seed=0, device=None,
-          resume=False, force=False, binary=False, width=16, depth=3, dice_weight=1.0, weight_decay=1e-2,
-          schedule="cosine", eval_every=250, log_every=20, train_canvases=None, test_canvases=1000, progress=True):
+def recipe(binary=False, **given):
+    """The task's RECIPES entry with the values given (not None) put over it."""
+    return {**RECIPES["binary" if binary else "classes"], **{k: v for k, v in given.items() if v is not None}}
+
+
+def train(out="out/segment", data=None, epochs=None, steps=None, batch_size=None, lr=None, seed=0, device=None,
+          resume=False, force=False, binary=False, width=None, depth=None, dice_weight=1.0, weight_decay=1e-2,
+          schedule="cosine", eval_every=250, log_every=20, train_canvases=None, test_canvases=1000, progress=True,
+          warmup=None):
     """Train a U-Net on the canvases; returns the final checkpoint's dict (history, evals, settings, report).
 
-    The run lasts `steps` steps, or `epochs` passes over the training canvases (1 when neither is given; both:
-    the smaller). resume: continue from OUT/checkpoint.npz, written with the same settings unless `force` (with
-    the constant schedule more steps are fine; under cosine the step count shapes the schedule)."""
+    batch_size, lr, width, depth and warmup left None come from the task's recipe (RECIPES). The run lasts
+    `steps` steps, or `epochs` passes over the training canvases (both: the smaller; neither: the recipe's
+    steps). resume: continue from OUT/checkpoint.npz, written with the same settings unless `force` (with the
+    constant schedule and no warm-up more steps are fine; otherwise the step count shapes the schedule)."""
+    r = recipe(binary, batch_size=batch_size, lr=lr, width=width, depth=depth, warmup=warmup)
+    batch_size, lr, width, depth, warmup = (r[k] for k in ("batch_size", "lr", "width", "depth", "warmup"))
+    if steps is None and epochs is None:
+        steps = r["steps"]
+    if not 0 <= warmup < 1:
+        raise ValueError(f"warmup must be a fraction of the steps in [0, 1), got {warmup!r}")
     device = backend.device(device) if device is not None else backend.get_default_device()
     backend.manual_seed(seed)
     resume_rules.start_folder(out)
@@ -152,8 +178,8 @@ def train(out="out/segment", data=None, epochs=None, steps=None, batch_size=32, 
         raise ValueError(f"--batch-size {batch_size} is larger than the {len(train_ds)} training canvases")
     total = min(steps, epochs * per_epoch) if steps and epochs else steps or (epochs or 1) * per_epoch
     settings = dict(binary=binary, width=width, depth=depth, batch_size=batch_size, lr=lr, seed=seed,
-                    weight_decay=weight_decay, dice_weight=dice_weight, schedule=schedule, steps=total,
-                    eval_every=eval_every, log_every=log_every, train_canvases=len(train_ds),
+                    weight_decay=weight_decay, dice_weight=dice_weight, schedule=schedule, warmup=warmup,
+                    steps=total, eval_every=eval_every, log_every=log_every, train_canvases=len(train_ds),
                     test_canvases=len(test_ds), size=train_ds.size)
     classes = list(train_ds.classes)
     if progress:
@@ -167,7 +193,7 @@ def train(out="out/segment", data=None, epochs=None, steps=None, batch_size=32, 
     if resume and os.path.exists(ck_path):
         ck = io.load(ck_path)
         forced = resume_rules.check_settings(ck_path, ck.get("settings"), settings, force,
-                                             ignore=("steps",) if schedule == "constant" else ())
+                                             ignore=("steps",) if schedule == "constant" and not warmup else ())
         try:
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])

@@ -3,25 +3,32 @@
 Every value is range-checked when parsed and every path before anything runs: a mistake is one line on stderr
 and exit status 2 (cli_args.UsageError), a failure while running one line and status 1.
 """
-from ..cli_args import (UsageError, add_common, count, device, existing_file, int_range, learning_rate, out_dir,
-                        positive_int, weight)
+from ..cli_args import (UsageError, add_common, count, device, existing_file, float_range, int_range, learning_rate,
+                        out_dir, positive_int, weight)
 
 
 def add_arguments(parser):
     sub = parser.add_subparsers(dest="segment_command", metavar="{train,evaluate,predict}", required=True)
     t = _sub(sub, "train", "train a U-Net and write its checkpoint, metrics and pictures")
     t.add_argument("--epochs", type=positive_int, default=None,
-                   help="passes over the training canvases (default 1 unless --steps is given)")
-    t.add_argument("--steps", type=positive_int, default=None, help="train this many steps (with --epochs: at most)")
-    t.add_argument("--batch-size", type=positive_int, default=32)
-    t.add_argument("--lr", type=learning_rate, default=2e-3, help="AdamW's peak learning rate")
+                   help="passes over the training canvases (default: the recipe's steps unless --steps is given)")
+    t.add_argument("--steps", type=positive_int, default=None,
+                   help=f"train this many steps (with --epochs: at most; default: {_recipes('steps')})")
+    t.add_argument("--batch-size", type=positive_int, default=None, help=f"default: {_recipes('batch_size')}")
+    t.add_argument("--lr", type=learning_rate, default=None,
+                   help=f"AdamW's peak learning rate (default: {_recipes('lr')})")
     t.add_argument("--weight-decay", type=weight, default=1e-2)
     t.add_argument("--schedule", choices=["cosine", "constant"], default="cosine",
-                   help="per-step learning rate: cosine from --lr to 0 over the run, or constant")
+                   help="per-step learning rate after the warm-up: cosine from --lr to 0 over the run, or constant")
+    t.add_argument("--warmup", type=float_range(0.0, 0.9, what="expected a fraction of the steps from 0 to 0.9"), default=None, metavar="F",
+                   help=f"linear warm-up over this fraction of the steps (default: {_recipes('warmup')})")
     t.add_argument("--dice-weight", type=weight, default=1.0, help="λ in loss = weighted cross-entropy + λ·Dice")
-    t.add_argument("--binary", action="store_true", help="garment/background instead of the 10 classes")
-    t.add_argument("--width", type=int_range(1, 256), default=16, help="channels of the first U-Net stage")
-    t.add_argument("--depth", type=int_range(1, 6), default=3, help="poolings (64-pixel canvases allow up to 6)")
+    t.add_argument("--binary", action="store_true",
+                   help="garment/background instead of the 10 classes (its own default recipe)")
+    t.add_argument("--width", type=int_range(1, 256), default=None,
+                   help=f"channels of the first U-Net stage (default: {_recipes('width')})")
+    t.add_argument("--depth", type=int_range(1, 6), default=None,
+                   help=f"poolings (64-pixel canvases allow up to 6; default: {_recipes('depth')})")
     t.add_argument("--train-canvases", type=positive_int, default=None,
                    help="training canvases (default: as many as the split has garments)")
     t.add_argument("--test-canvases", type=positive_int, default=1000, help="held-out canvases scored")
@@ -51,6 +58,11 @@ def add_arguments(parser):
     p.add_argument("--device", type=device, default=None, help="cpu, cuda or cuda:N")
 
 
+def _recipes(key):
+    from .segment import RECIPES   # the recipes live with the training code; --help shows both tasks' values
+    return f"{RECIPES['classes'][key]}, {RECIPES['binary'][key]} with --binary".replace("%", "%%")
+
+
 def _sub(sub, name, text):
     p = sub.add_parser(name, help=text, description=text)
     p.set_defaults(command_prog=p.prog)   # errors name `scratchnet segment train`
@@ -69,7 +81,7 @@ def run(args):
         ck = segment.train(args.out, args.data, args.epochs, args.steps, args.batch_size, args.lr, args.seed,
                            args.device, args.resume, args.force, args.binary, args.width, args.depth,
                            args.dice_weight, args.weight_decay, args.schedule, args.eval_every, args.log_every,
-                           args.train_canvases, args.test_canvases)
+                           args.train_canvases, args.test_canvases, warmup=args.warmup)
         last = ck["evals"][-1]
         what = "foreground IoU" if args.binary else "mIoU over the garment classes"
         print(f"step {last['step']}: held-out {what} {last['miou_no_background']:.4f}, pixel accuracy "

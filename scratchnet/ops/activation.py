@@ -7,6 +7,7 @@ from . import parallel
 from .math import where
 from .shape import _norm_dim
 from .special import Erf, erf_kernel
+from ..tensor import Tensor, is_grad_enabled
 from ..errors import ShapeError
 
 
@@ -130,13 +131,21 @@ class SoftmaxFn(Function):
             y = xp.empty(x.shape, dtype=x.dtype)
             self.save_for_backward(y)
             return y
-        y = xp.exp(x - x.max(axis=self.dim, keepdims=True))
+        y = x - x.max(axis=self.dim, keepdims=True)
+        y = xp.exp(y, out=y) if y.dtype.kind == "f" else xp.exp(y)   # in place, unless integers become floats
         y /= y.sum(axis=self.dim, keepdims=True)
         self.save_for_backward(y)
         return y
 
     def backward(self, gy):
         (y,) = self.saved_tensors
+        if not is_grad_enabled():   # the same formula on raw arrays: one temporary, updated in place
+            g, yd = gy.data, y.data
+            dx = g * yd
+            s = dx.sum(axis=self.dim, keepdims=True)
+            backend.get_array_module(g).subtract(g, s, out=dx)
+            dx *= yd
+            return Tensor(dx)
         return y * (gy - (gy * y).sum(self.dim, keepdim=True))
 
 
@@ -155,12 +164,20 @@ class LogSoftmaxFn(Function):
             self.save_for_backward(y)
             return y
         z = x - x.max(axis=self.dim, keepdims=True)
-        y = z - xp.log(xp.exp(z).sum(axis=self.dim, keepdims=True))
+        lse = xp.log(xp.exp(z).sum(axis=self.dim, keepdims=True))
+        y = xp.subtract(z, lse, out=z) if z.dtype == lse.dtype else z - lse   # in place, unless integers
         self.save_for_backward(y)
         return y
 
     def backward(self, gy):
         (y,) = self.saved_tensors
+        if not is_grad_enabled():   # the same formula on raw arrays: one temporary, updated in place
+            g = gy.data
+            xp = backend.get_array_module(g)
+            dx = xp.exp(y.data)
+            dx *= g.sum(axis=self.dim, keepdims=True)
+            xp.subtract(g, dx, out=dx)
+            return Tensor(dx)
         return gy - y.exp() * gy.sum(self.dim, keepdim=True)
 
 

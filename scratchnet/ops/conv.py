@@ -55,9 +55,15 @@ class ConvFn(Function):
         needs = self.needs_input_grad
         grads = (ConvTransposeFn(self.cfg, x.shape)(gy, w) if needs[0] else None,
                  ConvWeightGradFn(self.cfg, w.shape)(x, gy) if needs[1] else None)
-        if len(needs) == 3:  # summing each sample's contiguous rows first is much faster than a strided reduce
-            grads += (gy.reshape(gy.shape[0], gy.shape[1], -1).sum(2).sum(0) if needs[2] else None,)
+        if len(needs) == 3:
+            grads += (_bias_grad(gy) if needs[2] else None,)
         return grads
+
+
+def _bias_grad(gy):
+    """db = Σ_(n,p) gy: each sample's contiguous rows summed first, much faster than a strided reduce (the size
+    spelled out: an empty batch has none to infer)."""
+    return gy.reshape(gy.shape[0], gy.shape[1], math.prod(gy.shape[2:])).sum(2).sum(0)
 
 
 class ConvTransposeFn(Function):
@@ -86,8 +92,8 @@ class ConvTransposeFn(Function):
         needs = self.needs_input_grad
         grads = (ConvFn(self.cfg, g.shape[2:])(gz, w) if needs[0] else None,
                  ConvWeightGradFn(self.cfg, w.shape)(gz, g) if needs[1] else None)
-        if len(needs) == 3:   # as ConvFn's db: each sample's contiguous rows summed first
-            grads += (gz.reshape(gz.shape[0], gz.shape[1], -1).sum(2).sum(0) if needs[2] else None,)
+        if len(needs) == 3:
+            grads += (_bias_grad(gz) if needs[2] else None,)
         return grads
 
 
@@ -142,7 +148,7 @@ def _im2col(layout, data_layout=None):
 ROUTES = {r.name: r for r in (
     _im2col("nchw"), _im2col("wide"), _im2col("rows", data_layout="nchw"),
     Route("shift", conv_shift.forward, lambda gy, w, geom: conv_shift.backward_data(gy, w, geom, _forced == "shift"),
-          conv_shift.backward_filter),
+          lambda x, gy, geom: conv_shift.backward_filter(x, gy, geom, _forced == "shift")),
     Route("fft", conv_fft.forward, conv_fft.backward_data, conv_fft.backward_filter),
     Route("patch", conv_patch.forward, conv_patch.backward_data, conv_patch.backward_filter),
     Route("im2col_nd", convnd.forward, convnd.backward_data, convnd.backward_filter))}
@@ -165,11 +171,11 @@ def choose_route(geom, xp=numpy):
         return ROUTES["patch"]
     if forced in ("im2col", "im2col_wide") or forced == "im2col_rows" and xp is numpy:
         return ROUTES[forced]
+    if conv_kernels.wide_pays(geom) and forced != "shift":
+        return ROUTES["im2col_wide"]
     if xp is numpy and conv_shift.applies(geom) and (
             forced == "shift" or forced is None and conv_shift.worth_it(geom, xp)):
         return ROUTES["shift"]
-    if conv_kernels.wide_pays(geom):
-        return ROUTES["im2col_wide"]
     return ROUTES["im2col_rows" if conv_kernels.rows_pay(geom, xp) else "im2col"]
 
 

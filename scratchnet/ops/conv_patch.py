@@ -77,7 +77,7 @@ def backward_data(gy, w, geom, bias=None):
     if not covered:
         dx[...] = 0 if bias is None else bias.reshape(-1, 1, 1)
     w2t = w.reshape(geom.o, -1).T
-    g3 = gy.reshape(geom.n, geom.o, -1)
+    g3 = gy.reshape(geom.n, geom.o, geom.out[0] * geom.out[1])   # not -1: an empty batch has no size to infer
 
     def body(b0, b1):
         for n0, n1 in _blocks(xp, b1 - b0, geom.column_bytes(gy.itemsize)):
@@ -95,7 +95,7 @@ def backward_filter(x, gy, geom):
     xp = backend.get_array_module(x)
     if geom.n == 0:
         return xp.zeros(geom.w_shape, dtype=x.dtype)
-    g3 = gy.reshape(geom.n, geom.o, -1)
+    g3 = gy.reshape(geom.n, geom.o, geom.out[0] * geom.out[1])   # not -1: an empty batch has no size to infer
     partial = {}
 
     def body(b0, b1):

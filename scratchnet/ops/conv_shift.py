@@ -119,7 +119,8 @@ def backward_data(gy, w, geom, always=False):
     flipped = geom.adjoint_as_conv()
     if flipped is None or not (applies(flipped) if always else
                                worth_it(flipped, xp) and conv_kernels.adjoint_conv_pays(geom)):
-        return conv_kernels.backward_data(gy, w, geom)
+        wide = not always and conv_kernels.wide_backward_pays(geom)
+        return conv_kernels.backward_data(gy, w, geom, layout="wide" if wide else "nchw")
     kw = geom.k[1]
     w_oic = xp.ascontiguousarray(w.transpose(3, 0, 2, 1)[::-1, :, ::-1]).reshape(kw, -1, geom.c)  # [j, (o, i), c]
     return _shifted(gy, w_oic.transpose(0, 2, 1), flipped)
@@ -153,9 +154,12 @@ def _shifted(x, wj, geom, bias=None):
     return y
 
 
-def backward_filter(x, gy, geom):
-    """dW_j = Σ_(n, bands) gy_wide @ X3 shifted by j·d, transposed; one sum per thread, added in a fixed order."""
+def backward_filter(x, gy, geom, always=False):
+    """dW_j = Σ_(n, bands) gy_wide @ X3 shifted by j·d, transposed; one sum per thread, added in a fixed order.
+    A batch of small maps goes to im2col's wide layout instead (conv_kernels.wide_backward_pays), unless `always`."""
     xp = backend.get_array_module(x)
+    if not always and conv_kernels.wide_backward_pays(geom):
+        return conv_kernels.backward_filter(x, gy, geom, layout="wide")
     (kh, kw), (oh, ow), dw = geom.k, geom.out, geom.dilation[1]
     flat, wp = _padded_flat(xp, x, geom)
     band = _bands(geom, wp, x.itemsize)
