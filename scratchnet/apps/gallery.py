@@ -172,7 +172,8 @@ def write_index(out, sections, figures, quick=False):
     for title, pictures, seconds, cpu in sections:
         figs = "\n".join(f'<figure><img src="{e(p)}" alt="{e(c)}"><figcaption>{e(c)}</figcaption></figure>'
                          for p, c in pictures)
-        body.append(f"<section><h2>{e(title)} <small>({seconds:.0f} s wall, {cpu:.0f} s CPU)</small></h2>\n{figs}\n</section>")
+        timing = f"<small>({seconds:.0f} s wall, {cpu:.0f} s CPU)</small>"
+        body.append(f"<section><h2>{e(title)} {timing}</h2>\n{figs}\n</section>")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>scratchnet demo gallery</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}} img{{max-width:100%;border:1px solid #ccc}}

@@ -119,7 +119,8 @@ class MLPDiscriminator(nn.Module):
 
 
 # kind -> (generator, its options, discriminator, its options). dcgan-small is the demo gallery's: G's stride-1
-# stem layer 3×3 instead of 5×5, the rest as dcgan: ~60% of dcgan's multiply-adds per step (recipe: apps.gallery)
+# stem layer 3×3 instead of 5×5, the rest as dcgan: ~57% of dcgan's multiply-adds per step (recipe and quality:
+# apps.gallery, docs/gan_demo_recipe.json), though on the CPU a step takes about as long (the 5×5 layer's fast route)
 GANS = {"dcgan": (DCGANGenerator, {}, DCGANDiscriminator, {}),
         "dcgan-small": (DCGANGenerator, dict(width=64, stem=3), DCGANDiscriminator, {}),
         "mlp": (MLPGenerator, {}, MLPDiscriminator, {})}
