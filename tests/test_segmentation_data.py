@@ -53,7 +53,7 @@ def test_masks_are_the_garments_pasted(train, binary):
 
 
 def test_the_last_garment_is_drawn_on_top():
-    ds = seg(max_objects=4, length=40, seed=1)
+    ds = seg(max_objects=4, length=40, seed=1, max_hidden=1.0)
     seen = 0
     for i in range(len(ds)):
         lay = ds.layout(i)
@@ -68,6 +68,37 @@ def test_the_last_garment_is_drawn_on_top():
         numpy.testing.assert_allclose(x[0][win][drawn], patch[drawn], atol=1e-7)
         seen += 1
     assert seen > 5
+
+
+def _visible_shares(ds, lay):
+    """Each garment's share of its own pixels that no later garment covers, from independent renderings."""
+    alone = []
+    for g in lay:
+        img, _ = redraw(ds.garments, [g], ds.size, ds.threshold, False)
+        alone.append(img > 0)
+    return [(a & ~numpy.any(alone[k + 1:], axis=0)).sum() / a.sum() if k + 1 < len(alone) else 1.0
+            for k, a in enumerate(alone)]
+
+
+@pytest.mark.parametrize("max_hidden", [0.0, 0.3])
+def test_occlusion_rule_keeps_each_garment_visible(max_hidden):
+    ds = seg(length=60, seed=2, max_hidden=max_hidden)
+    free = seg(length=60, seed=2, max_hidden=1.0)
+    counts = []
+    for i in range(len(ds)):
+        lay = ds.layout(i)
+        counts.append(len(lay))
+        assert all(v >= 1 - max_hidden - 1e-9 for v in _visible_shares(ds, lay)), (i, lay)
+        # the rule only ever drops garments or moves them: the first garment is the free rule's first
+        assert 1 <= len(lay) <= len(free.layout(i)) and lay[0] == free.layout(i)[0]
+        if max_hidden == 0:   # nothing overlaps: every garment's pixels all carry its label
+            _, y = ds[i]
+            for g in lay:
+                img, _ = redraw(ds.garments, [g], ds.size, ds.threshold, False)
+                assert (y[img > 0] == g["label"]).all()
+    assert max(counts) >= 3   # several garments still fit on most canvases
+    # the free rule does hide garments (so the rule above is not vacuous)
+    assert min(min(_visible_shares(free, free.layout(i))) for i in range(len(free))) < 0.5
 
 
 def test_deterministic_from_seed_and_random_access():
@@ -113,6 +144,8 @@ def test_dataloader_batches():
     (dict(length=-2), ValueError, "length must be a non-negative int"),
     (dict(scale=(2, 1)), ValueError, "scale must be"),
     (dict(threshold=1.5), ValueError, "threshold must be in"),
+    (dict(max_hidden=-0.1), ValueError, "max_hidden must be a fraction in \\[0, 1\\], got -0.1"),
+    (dict(tries=0), ValueError, "tries must be an int >= 1, got 0"),
 ])
 def test_bad_arguments(kw, err, msg):
     with pytest.raises(err, match=msg):

@@ -158,9 +158,9 @@ _forced = None
 
 def choose_route(geom, xp=numpy):
     """The kernel for this geometry on this array module: the FFT where it pays (ops/conv_fft.py, `worth_it`),
-    non-overlapping tiles where kernel = stride (ops/conv_patch.py), else on the CPU shifted GEMMs where they pay
-    (ops/conv_shift.py, `worth_it`), else im2col in the layout that suits the map size and batch
-    (ops/conv_kernels.py); any other number of spatial dims than 2 takes the N-d im2col. Inside
+    non-overlapping tiles where kernel = stride (ops/conv_patch.py), else im2col's wide layout on small maps, else
+    on the CPU shifted GEMMs where they pay (ops/conv_shift.py, `worth_it`), else im2col in the layout that suits
+    the batch (ops/conv_kernels.py); any other number of spatial dims than 2 takes the N-d im2col. Inside
     `force_route(name)`, that route wherever it applies."""
     forced = _forced
     if geom.ndim != 2 or forced == "im2col_nd":

@@ -17,6 +17,7 @@ GEMMs of depth C into kw GEMMs of depth kh·C over views of that stack:
 im2col copies kh·kw values per input value; this copies kh, and its GEMMs are as deep (C·kh: 1,536 at 512
 channels). The wide rows cost (kw − 1)·d extra columns per row (12% on a 16-wide map with a 3×3 kernel, 2% at 128).
 The input grad of a "same" conv is a conv of gy (ops/conv_kernels.py `backward_data`), so it takes this route too.
+The constants below were measured; the numbers are in benchmarks/README.md ("Convolution routes").
 """
 import threading
 
