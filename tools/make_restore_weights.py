@@ -1,9 +1,11 @@
-"""Train the super-resolution network whose weights ship with scratchnet (scratchnet/models/weights/
-restore_sr_x3.safetensors, used by `scratchnet restore apply` and the demo gallery when no checkpoint is given).
+"""Train the super-resolution networks whose weights ship with scratchnet (scratchnet/models/weights/
+restore_sr_x{2,3,4}.safetensors, used by `scratchnet restore apply --scale S` and the demo gallery when no
+checkpoint is given). Each scale is one run of the same recipe: --scale 2, 3 and 4.
+Or export any finished run (e.g. the σ = 25 denoiser, restore_denoise.safetensors: see README, Image restoration).
 
 Recipe (the app's defaults): SRResNet-style, 4 residual blocks (no BN, as EDSR), width 32, 3×3 tail, bicubic image
 skip; L1 loss; Adam, peak learning rate 5e-4 with cosine decay to 0; batch 16 of 48×48 high-resolution patches
-(16×16 low-res) of the 8 training photos (RestorationPairs: Pillow bicubic ×3 down-sampling, random dihedral
+(48/S px low-res) of the 8 training photos (RestorationPairs: Pillow bicubic ×S down-sampling, random dihedral
 flips), 4000 pairs per epoch, seed 0, `--steps` steps (default 2000). The four held-out photos never train.
 Run: python tools/make_restore_weights.py [--steps 2000] [--scale 3] [--run out/shipped_sr]
      python tools/make_restore_weights.py --from-checkpoint out/restore/checkpoint.npz   (export a finished run)
@@ -27,10 +29,9 @@ if ck_path is None:
     restore.train("sr", "srresnet", scale=args.scale, steps=args.steps, out=args.run)
     ck_path = os.path.join(args.run, "checkpoint.npz")
 model, config = restore.load_restorer(ck_path)
-out = restore.shipped_path("sr", config["scale"])
+out = restore.shipped_path(config["task"], config["scale"])
 sn.save({"config": config, "model": model.state_dict()}, out)
 rows, mean = restore.evaluate(restore.load_restorer(out)[0], config, pictures=False)
 n = sum(int(numpy.prod(q.shape)) for q in model.parameters())
-print(f"{n} parameters; held-out ×{config['scale']}: PSNR-Y {mean['psnr_y']:.2f} dB (bicubic "
-      f"{mean['psnr_y_bicubic']:.2f}), SSIM-Y {mean['ssim_y']:.4f} (bicubic {mean['ssim_y_bicubic']:.4f}); "
-      f"weights: {out} ({os.path.getsize(out) / 1024:.0f} KB)")
+print(f"{n} parameters; held-out {restore.describe(config)}: " + ", ".join(f"{k} {v:.4g}" for k, v in mean.items())
+      + f"; weights: {out} ({os.path.getsize(out) / 1024:.0f} KB)")
