@@ -81,7 +81,7 @@ def worker(job):
     if job["fw"] == "torch":
         import torch
         torch.manual_seed(s["seed"])
-        model = torch_unet(torch, 1, train_ds.num_classes, s["width"], s["depth"])
+        model = torch_unet(torch, 1, train_ds.num_classes, s["width"], s["depth"]).float()   # as scratchnet: float32
         model.load_state_dict({k: torch.from_numpy(v) for k, v in init.items()})
         opt = torch.optim.AdamW(model.parameters(), lr=s["lr"], weight_decay=s["weight_decay"])
         w = torch.from_numpy(weight)

@@ -45,6 +45,32 @@ def test_resume_matches_uninterrupted_run(tmp_path):
         numpy.testing.assert_array_equal(a[k].numpy(), b[k].numpy())
 
 
+def test_per_step_cosine_sets_every_steps_rate_and_fixes_the_epochs(tmp_path, monkeypatch):
+    """cosine="step": step t of T trains at lr·(1 + cos(π·t/T))/2, over all epochs (a resumed run continues the
+    same curve); the epochs may not change on resume, since T sets every step's rate."""
+    seen = []
+    adam_step = sn.optim.Adam.step
+
+    def spy(self, *a, **k):
+        seen.append(self.param_groups[0]["lr"])
+        return adam_step(self, *a, **k)
+    monkeypatch.setattr(sn.optim.Adam, "step", spy)
+    kw = dict(data=SAMPLE, batch_size=64, limit=256, progress=False, lr=2e-3, cosine="step")   # 4 steps an epoch
+    full = classify.train(epochs=2, out=str(tmp_path / "full"), **kw)
+    t = numpy.arange(8)
+    numpy.testing.assert_allclose(seen, 2e-3 * (1 + numpy.cos(numpy.pi * t / 8)) / 2, rtol=1e-12)
+    assert full[-1]["lr"] == pytest.approx(2e-3 * (1 + numpy.cos(numpy.pi * 7 / 8)) / 2)
+    seen.clear()
+    with pytest.raises(ValueError, match="cosine must be"):
+        classify.train(epochs=1, out=str(tmp_path / "bad"), **{**kw, "cosine": "batch"})
+    with pytest.raises(ValueError, match="other settings: epochs 2"):
+        classify.train(epochs=3, out=str(tmp_path / "full"), resume=True, **kw)
+    monkeypatch.setattr(sn.optim.Adam, "step", adam_step)
+    classify.train(epochs=1, out=str(tmp_path / "part"), **kw)   # the first epoch of a 1-epoch schedule...
+    with pytest.raises(ValueError, match="other settings: epochs 1"):   # ...is not the first of a 2-epoch one
+        classify.train(epochs=2, out=str(tmp_path / "part"), resume=True, **kw)
+
+
 def test_checkpoint_of_another_model_is_refused(tmp_path, capsys):
     classify.train(model="reference", data=SAMPLE, epochs=1, limit=128, out=str(tmp_path), progress=False)
     with pytest.raises(classify.CheckpointError, match="written for model 'reference', not 'strong'"):

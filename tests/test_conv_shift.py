@@ -132,3 +132,16 @@ def test_even_blocks(start, stop, most):
     sizes = [b - a for a, b in blocks]
     assert all(0 < n <= most for n in sizes) and (not sizes or max(sizes) - min(sizes) <= 1)
     assert len(blocks) == -(-(stop - start) // most)
+
+
+@pytest.mark.parametrize("route", ["shift", "im2col", "im2col_rows", "im2col_wide"])
+def test_empty_batch(route):
+    """A batch of no images: an empty output and zero weight and bias grads, on every route."""
+    x = sn.zeros(0, 32, 6, 6, requires_grad=True)
+    w = sn.tensor(numpy.ones((32, 32, 3, 3)), dtype="float32", requires_grad=True)
+    b = sn.zeros(32, requires_grad=True)
+    with conv.force_route(route):
+        y = F.conv2d(x, w, b, padding=1)
+        y.sum().backward()
+    assert y.shape == (0, 32, 6, 6) and x.grad.shape == x.shape
+    assert not to_np(w.grad).any() and not to_np(b.grad).any() and w.grad.shape == w.shape

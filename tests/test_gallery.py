@@ -1,5 +1,8 @@
 """`scratchnet demo`: every app runs (tiny settings here), index.html shows every picture it made, and a headless
 browser decodes them all (Debian's chromium; required in CI via SCRATCHNET_REQUIRE_BROWSER=1)."""
+import contextlib
+import html
+import io
 import os
 import re
 import shutil
@@ -15,14 +18,44 @@ TINY = {"cnn": dict(epochs=1, limit=300), "gan": dict(model="mlp", steps=20, lr=
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
+def demo_run(tmp_path_factory):
+    """(path of index.html, what the run printed)"""
     out = str(tmp_path_factory.mktemp("gallery"))
     mp = pytest.MonkeyPatch()
     mp.setattr(gallery, "SETTINGS", {k: dict(full=v, quick=v) for k, v in TINY.items()})
+    printed = io.StringIO()
     try:
-        return gallery.demo(out, quick=True, progress=False)
+        with contextlib.redirect_stdout(printed):
+            path = gallery.demo(out, quick=True, progress=False)
+        return path, printed.getvalue()
     finally:
         mp.undo()
+
+
+@pytest.fixture(scope="module")
+def page(demo_run):
+    return demo_run[0]
+
+
+def test_every_section_reports_its_wall_and_cpu_seconds(demo_run):
+    path, printed = demo_run
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    num = r"(\d+\.\d)"
+    rows = {}
+    for title, _, _ in gallery.APPS:
+        assert re.search(rf"== {re.escape(title)}: {num} s wall, {num} s CPU", printed), title
+        m = re.search(rf"^  {re.escape(title)} +{num} +{num}$", printed, re.M)
+        assert m, title
+        rows[title] = (float(m.group(1)), float(m.group(2)))
+        assert re.search(rf"{re.escape(html.escape(title))} <small>\(\d+ s wall, \d+ s CPU\)</small>", text)
+    total = re.search(rf"^  total +{num} +{num}$", printed, re.M)
+    assert total, printed[-500:]
+    # the sections add up to (at most) the total, and CPU time was really counted (training is not free)
+    assert sum(w for w, _ in rows.values()) <= float(total.group(1)) + 0.5
+    assert sum(c for _, c in rows.values()) <= float(total.group(2)) + 0.5
+    assert rows["Classifier"][1] > 0 and float(total.group(2)) > 0
+    assert re.search(r"total CPU time \(all threads\)</th><td>\d+ s", text)
 
 
 def test_index_shows_every_picture(page):

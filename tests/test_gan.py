@@ -4,10 +4,10 @@ import pytest
 
 import scratchnet as sn
 from scratchnet.apps.gan_losses import LOSSES, discriminator_loss, generator_loss, gradient_penalty, mode_seeking
-from scratchnet.models.gan import build_gan
+from scratchnet.models.gan import DCGANDiscriminator, DCGANGenerator, build_gan
 
 
-@pytest.mark.parametrize("kind", ["dcgan", "mlp"])
+@pytest.mark.parametrize("kind", ["dcgan", "dcgan-small", "mlp"])
 @pytest.mark.parametrize("classes", [None, 10])
 def test_gan_shapes_and_conditioning(kind, classes):
     sn.manual_seed(0)
@@ -50,6 +50,26 @@ def test_gradient_penalty_matches_finite_differences():
     w1 = sn.tensor(rng.standard_normal((3, 1, 3, 3)), dtype="float64", requires_grad=True)
     w2 = sn.tensor(rng.standard_normal((1, 48)), dtype="float64", requires_grad=True)
     assert sn.gradcheck(penalty, [w1, w2])
+
+
+def _conv_shapes(module):
+    return [tuple(m.weight.shape) for m in module.modules() if isinstance(m, (sn.nn.Conv2d, sn.nn.ConvTranspose2d))]
+
+
+def test_small_dcgan_has_a_3x3_stem():
+    """dcgan keeps its layers (the benchmarks' network); dcgan-small's G has a 3x3 stride-1 stem in place of the
+    5x5 one (most of G's multiply-adds), which is what makes the demo's GAN cheap; width and stem are options."""
+    g, d = build_gan("dcgan", num_classes=10)
+    assert _conv_shapes(g) == [(256, 128, 5, 5), (128, 64, 4, 4), (64, 1, 4, 4)]
+    assert _conv_shapes(d) == [(64, 2, 4, 4), (128, 64, 4, 4)] and d.project.weight.shape == (10, 128 * 49)
+    g, d = build_gan("dcgan-small", num_classes=10)
+    assert _conv_shapes(g) == [(256, 128, 3, 3), (128, 64, 4, 4), (64, 1, 4, 4)]
+    assert _conv_shapes(d) == [(64, 2, 4, 4), (128, 64, 4, 4)]
+    g, d = DCGANGenerator(16, 10, width=32, stem=0), DCGANDiscriminator(10, width=32)
+    assert _conv_shapes(g) == [(64, 32, 4, 4), (32, 1, 4, 4)] and g.fc.weight.shape == (64 * 49, 16 + 50)
+    assert _conv_shapes(d) == [(32, 2, 4, 4), (64, 32, 4, 4)] and d.project.weight.shape == (10, 64 * 49)
+    labels = sn.tensor([0, 9])
+    assert d(g(sn.randn(2, 16), labels), labels).shape == (2, 1)
 
 
 def test_unknown_choices_are_refused():

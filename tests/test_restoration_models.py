@@ -11,7 +11,9 @@ import scratchnet.nn as nn
 import scratchnet.nn.functional as F
 from breadth_helpers import compare, gradchecks
 from conftest import load_torch, to_np
+from scratchnet import backend
 from scratchnet.models import dncnn, espcn, inpaint_unet, srcnn, srresnet
+from scratchnet.models.restoration import push_pull
 
 
 @given(seed=st.integers(0, 2**31), ndim=st.integers(1, 4), per_channel=st.booleans())
@@ -110,9 +112,31 @@ def test_dncnn_returns_input_minus_noise_estimate(device):
     assert sum(isinstance(l, nn.Conv2d) for l in m.body) == 4
 
 
-def test_inpaint_unet_keeps_known_pixels_and_ignores_hole_content(device):
+def test_dncnn_init_keeps_the_signal_through_a_plain_relu_stack():
+    """He init: without BN the features of a deep plain stack neither vanish nor blow up (PyTorch's default conv
+    init shrinks them ~2.4x per layer, which left the 10-layer denoiser stuck at the noisy input), and the last
+    conv starts near zero, so an untrained denoiser returns about its input."""
+    sn.manual_seed(0)
+    m = dncnn(depth=10, width=32, batch_norm=False)
+    x = sn.tensor(numpy.random.default_rng(0).normal(0.5, 0.3, (2, 3, 32, 32)).astype(numpy.float32))
+    rms, h = [], x
+    for layer in m.body[:-1]:
+        h = layer(h)
+        if isinstance(layer, nn.ReLU):
+            rms.append(float(numpy.sqrt((h.numpy() ** 2).mean())))
+    assert len(rms) == 9
+    assert 0.3 < rms[-1] / rms[0] < 3, rms
+    assert numpy.abs(m(x).numpy() - x.numpy()).max() < 0.05
+    w = m.body[2].weight.numpy()
+    assert w.std() == pytest.approx(numpy.sqrt(2 / (32 * 9)), rel=0.1)
+
+
+@pytest.mark.parametrize("prefill", [True, False])
+def test_inpaint_unet_keeps_known_pixels_and_ignores_hole_content(device, prefill):
     sn.manual_seed(1)
-    m = inpaint_unet(width=4, depth=2).to(device).eval()
+    m = inpaint_unet(width=4, depth=2, prefill=prefill).to(device).eval()
+    for p in m.net.head.parameters():   # an untrained net adds nothing; make it add something
+        p.data[...] = backend.to_device(numpy.full(p.shape, 0.3, numpy.float32), p.device)
     r = numpy.random.default_rng(0)
     img = r.uniform(0, 1, (2, 3, 16, 16)).astype(numpy.float32)
     mask = (r.uniform(0, 1, (2, 1, 16, 16)) > 0.3).astype(numpy.float32)
@@ -121,10 +145,24 @@ def test_inpaint_unet_keeps_known_pixels_and_ignores_hole_content(device):
     assert y.shape == (2, 3, 16, 16)
     known = numpy.broadcast_to(mask, y.shape) == 1
     numpy.testing.assert_allclose(y[known], img[known], atol=1e-6)
+    assert numpy.abs(y[~known] - img[~known]).max() > 0.01
     # what lies under the holes in the input must not matter
     img2 = numpy.where(mask == 1, img, r.uniform(0, 1, img.shape)).astype(numpy.float32)
     y2 = to_np(m(sn.tensor(numpy.concatenate([img2, mask], 1), device=device)))
     numpy.testing.assert_allclose(y, y2, atol=1e-5)
+
+
+@pytest.mark.parametrize("prefill", [True, False])
+def test_untrained_inpaint_unet_returns_its_starting_fill(device, prefill):
+    """The U-Net's last conv starts at zero: an untrained net gives the push-pull fill (prefill) or black holes,
+    so any gain over the pre-fill is learned."""
+    sn.manual_seed(2)
+    m = inpaint_unet(width=4, depth=2, prefill=prefill).to(device).train()
+    r = numpy.random.default_rng(1)
+    img = sn.tensor(r.uniform(0, 1, (2, 3, 16, 16)).astype(numpy.float32), device=device)
+    mask = sn.tensor((r.uniform(0, 1, (2, 1, 16, 16)) > 0.4).astype(numpy.float32), device=device)
+    want = push_pull(img, mask) if prefill else img * mask
+    numpy.testing.assert_allclose(to_np(m(sn.cat([img, mask], dim=1))), to_np(want), atol=1e-6)
 
 
 def test_models_refuse_wrong_channels_and_bad_settings():
@@ -143,7 +181,6 @@ def test_models_refuse_wrong_channels_and_bad_settings():
 def test_push_pull_fills_any_hole_from_its_surroundings(device):
     """A constant image is filled with its colour exactly, however large and oddly sized the hole; known pixels
     are kept; a hole between two colours gets values between them."""
-    from scratchnet.models.restoration import push_pull
     for h, w in [(37, 50), (16, 16), (5, 3)]:
         img = numpy.broadcast_to(numpy.array([0.2, 0.5, 0.9], numpy.float32)[:, None, None], (3, h, w)).copy()
         mask = numpy.ones((1, h, w), numpy.float32)
@@ -161,7 +198,6 @@ def test_push_pull_fills_any_hole_from_its_surroundings(device):
 
 
 def test_push_pull_gradcheck(device):
-    from scratchnet.models.restoration import push_pull
     r = numpy.random.default_rng(3)
     mask = sn.tensor((r.uniform(0, 1, (1, 1, 5, 6)) > 0.5).astype(numpy.float64), dtype="float64", device=device)
     x = sn.tensor(r.uniform(0, 1, (1, 2, 5, 6)), dtype="float64", device=device, requires_grad=True)

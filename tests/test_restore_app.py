@@ -55,6 +55,25 @@ def test_tiny_denoise_and_inpaint_runs_write_their_files(tmp_path, task, model):
     assert key in json.loads((tmp_path / "results.json").read_text())["mean"]
 
 
+def test_inpaint_prefill_choice_reaches_the_checkpoint_and_the_report(tmp_path, capsys):
+    code, out, err = _cli(capsys, "restore", "train", "--task", "inpaint", "--no-prefill", "--steps", "1",
+                          "--pairs", "8", "--batch-size", "8", "--size", "24", "--out", tmp_path)
+    assert code == 0, err
+    model, config = restore.load_restorer(str(tmp_path / "checkpoint.npz"))
+    assert config["kwargs"]["prefill"] is False and model.prefill is False
+    assert restore.make_config("inpaint")["kwargs"]["prefill"] is True
+    assert "push-pull PSNR (holes)" in (tmp_path / "results.md").read_text()
+    # an untrained pre-fill net returns the push-pull fill itself: the report's baseline column is that fill
+    # (sizes divisible by 2**depth, so the reflection padding the U-Net needs adds no known pixels)
+    config = restore.make_config("inpaint")
+    sn.manual_seed(0)
+    truths = [restore.data.photos("test")[i].transpose(2, 0, 1)[:, :64, :96] for i in (0, 1)]
+    rows, _ = restore.evaluate(restore.build(config), config, images=truths, names=["a", "b"], pictures=False)
+    for r in rows:
+        assert r["psnr_holes"] == pytest.approx(r["psnr_holes_prefill"], abs=1e-3)
+        assert r["psnr_holes"] > r["psnr_holes_masked"]
+
+
 def test_resumed_run_equals_the_uninterrupted_one(tmp_path, sr_run):
     ref = sr_run[0]
     seen = []
@@ -196,6 +215,31 @@ def test_shipped_weights_beat_bicubic_on_a_held_out_photo(scale):
     assert r["psnr_y"] > r["psnr_y_bicubic"] + 0.3 and r["ssim_y"] > r["ssim_y_bicubic"], (name, r)
     with pytest.raises(ValueError, match="no shipped weights for sr x5|no shipped weights for sr ×5"):
         restore.load_restorer(None, "sr", 5)
+
+
+def test_shipped_denoiser_beats_tv_on_a_held_out_photo(tmp_path, capsys):
+    """The shipped σ = 25 denoiser (see README, Image restoration) is trained: on a held-out crop it beats TV
+    denoising at the weight tuned on training patches (docs/restore_baselines.json) and the noisy input by far;
+    `apply --task denoise` uses it and keeps the size."""
+    skimage_restoration = pytest.importorskip("skimage.restoration")
+    path = restore.shipped_path("denoise", None)
+    assert os.path.getsize(path) < 1_000_000
+    model, config = restore.load_restorer(None, "denoise")
+    assert config["sigma"] == 25 and config["kwargs"]["batch_norm"] is False
+    name, noisy, clean, _ = restore.held_out(config)[1]
+    noisy, clean = noisy[:, 100:228, 100:228], clean[:, 100:228, 100:228]
+    ours = restore.restore(model, config, noisy)
+    tv = skimage_restoration.denoise_tv_chambolle(noisy.transpose(1, 2, 0).astype(numpy.float64), weight=0.08,
+                                                  channel_axis=-1).transpose(2, 0, 1)
+    p = {k: float(restore.M.psnr(numpy.clip(v, 0, 1), clean)) for k, v in
+         dict(ours=ours, tv=tv, noisy=noisy).items()}
+    assert p["ours"] > p["tv"] + 0.3 and p["ours"] > p["noisy"] + 7, (name, p)
+    src = tmp_path / "noisy.png"
+    Image.fromarray((numpy.clip(noisy, 0, 1).transpose(1, 2, 0) * 255 + 0.5).astype(numpy.uint8)).save(src)
+    code, out, err = _cli(capsys, "restore", "apply", src, "--task", "denoise", "-o", tmp_path / "clean.png")
+    assert code == 0, err
+    with Image.open(tmp_path / "clean.png") as im:
+        assert im.size == (128, 128)
 
 
 @pytest.mark.parametrize("mode,scale", [("RGB", 3), ("L", 3)] + [("RGBA", s) for s in SHIPPED_SCALES])

@@ -274,3 +274,19 @@ def test_the_twins_loss_is_the_apps_loss(torch):
     ref.backward()
     assert ours.item() == pytest.approx(ref.item(), rel=1e-12)
     numpy.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-14)
+
+
+def test_the_twin_trains_the_same_network_as_scratchnet(torch):
+    """segment_twin's two workers, same recipe and batches: the same losses and held-out scores after a few steps
+    (the PyTorch side is a true twin: init, BatchNorm, loss weighting, schedule and evaluation all match)."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+    from segment_twin import worker
+    settings = dict(segment.recipe(False, width=4, depth=2, batch_size=4, lr=1e-2, warmup=0.3), weight_decay=1e-2,
+                    dice_weight=1.0, schedule="cosine", binary=False)
+    settings.pop("steps")
+    job = dict(seed=1, steps=4, data=SAMPLE, settings=settings, test_canvases=6)
+    ours, ref = worker(dict(job, fw="scratchnet")), worker(dict(job, fw="torch"))
+    assert ours["final_loss"] == pytest.approx(ref["final_loss"], rel=1e-4)
+    assert ours["pixel_accuracy"] == pytest.approx(ref["pixel_accuracy"], abs=1e-3)
+    numpy.testing.assert_allclose(numpy.array(ours["iou"], float), numpy.array(ref["iou"], float), atol=0.01)

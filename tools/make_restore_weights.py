@@ -1,6 +1,7 @@
 """Train the super-resolution networks whose weights ship with scratchnet (scratchnet/models/weights/
 restore_sr_x{2,3,4}.safetensors, used by `scratchnet restore apply --scale S` and the demo gallery when no
 checkpoint is given). Each scale is one run of the same recipe: --scale 2, 3 and 4.
+Or export any finished run (e.g. the σ = 25 denoiser, restore_denoise.safetensors: see README, Image restoration).
 
 Recipe (the app's defaults): SRResNet-style, 4 residual blocks (no BN, as EDSR), width 32, 3×3 tail, bicubic image
 skip; L1 loss; Adam, peak learning rate 5e-4 with cosine decay to 0; batch 16 of 48×48 high-resolution patches
@@ -28,10 +29,9 @@ if ck_path is None:
     restore.train("sr", "srresnet", scale=args.scale, steps=args.steps, out=args.run)
     ck_path = os.path.join(args.run, "checkpoint.npz")
 model, config = restore.load_restorer(ck_path)
-out = restore.shipped_path("sr", config["scale"])
+out = restore.shipped_path(config["task"], config["scale"])
 sn.save({"config": config, "model": model.state_dict()}, out)
 rows, mean = restore.evaluate(restore.load_restorer(out)[0], config, pictures=False)
 n = sum(int(numpy.prod(q.shape)) for q in model.parameters())
-print(f"{n} parameters; held-out ×{config['scale']}: PSNR-Y {mean['psnr_y']:.2f} dB (bicubic "
-      f"{mean['psnr_y_bicubic']:.2f}), SSIM-Y {mean['ssim_y']:.4f} (bicubic {mean['ssim_y_bicubic']:.4f}); "
-      f"weights: {out} ({os.path.getsize(out) / 1024:.0f} KB)")
+print(f"{n} parameters; held-out {restore.describe(config)}: " + ", ".join(f"{k} {v:.4g}" for k, v in mean.items())
+      + f"; weights: {out} ({os.path.getsize(out) / 1024:.0f} KB)")

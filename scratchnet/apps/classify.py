@@ -106,12 +106,17 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
     """Train a classifier with Adam; returns the history (one dict per epoch).
 
     cosine: anneal the learning rate to 0 over the epochs (lr_t = lr·(1 + cos(π·t/epochs))/2, set per epoch);
+    cosine="step" anneals it over the optimizer steps instead (t counts steps, T all the run's steps), so that a
+    one-epoch run decays too (the demo gallery's classifier);
     augment: mirror half the training images left-right; limit: use only the first N training images.
     resume: continue from OUT/checkpoint.npz, which must have been written with the same settings (model, lr,
     batch size, seed, limit, augmentation, schedule; more epochs are fine) unless `force`; the report is redrawn
     from the checkpoint first, so it always matches it.
     log_every: read the running loss and accuracy from the device every N steps (the progress bar's refresh).
     Under mpiexec each rank computes its rows of every global batch of `batch_size`; rank 0 writes."""
+    if cosine not in (False, True, "epoch", "step"):
+        raise ValueError(f"cosine must be False, True (per epoch), 'epoch' or 'step', got {cosine!r}")
+    cosine = True if cosine == "epoch" else cosine   # as checkpoints store it
     rank, world, device = parallel.start(device)
     writer = parallel.is_writer()
     progress = progress and writer
@@ -137,8 +142,10 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
         # more epochs is what resuming is for; under a cosine schedule they shape the schedule, so they may differ
         # only while the epochs done had the learning rates the new schedule gives them
         done_lrs = [h["lr"] for h in ck["history"]]
-        same_schedule = not cosine or all(math.isclose(a, lr * (1 + math.cos(math.pi * t / epochs)) / 2,
-                                                       rel_tol=1e-9, abs_tol=1e-15) for t, a in enumerate(done_lrs))
+        # (per step, the run's length sets every step's rate: the epochs must match)
+        same_schedule = not cosine or cosine != "step" and all(
+            math.isclose(a, lr * (1 + math.cos(math.pi * t / epochs)) / 2, rel_tol=1e-9, abs_tol=1e-15)
+            for t, a in enumerate(done_lrs))
         forced = resume_rules.check_settings(ck_path, ck.get("settings"), settings, force,
                                              ignore=("epochs",) if same_schedule else ())
         try:
@@ -158,7 +165,13 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
     loader = DataLoader(train_ds, batch_size, shuffle=True, seed=seed, device=device,
                         transform=horizontal_flip(0.5) if augment else None, shard=(rank, world) if world > 1 else None)
     base, net = net, parallel.wrap(net)
-    schedule = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, last_epoch=start - 1) if cosine else None
+    per_step = cosine == "step"
+    schedule = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, last_epoch=start - 1) \
+        if cosine and not per_step else None
+
+    def step_lr(t):   # cosine="step": lr_t = lr·(1 + cos(π·t/T)) / 2 over the run's T steps
+        for group in opt.param_groups:
+            group["lr"] = lr * (1 + math.cos(math.pi * t / (epochs * len(loader)))) / 2
 
     def end_epoch(epoch, figures):
         started = time.perf_counter()
@@ -179,7 +192,8 @@ def train(model="reference", data=None, epochs=3, batch_size=64, lr=1e-3, device
             print(f"epoch {epoch + 1}: test accuracy {acc:.2%}  (checkpoint, metrics and pictures in {out})")
 
     try:
-        fit(net, opt, loader, epochs, start=start, progress=progress, log_every=log_every, on_epoch_end=end_epoch)
+        fit(net, opt, loader, epochs, start=start, progress=progress, log_every=log_every, on_epoch_end=end_epoch,
+            before_step=step_lr if per_step else None)
     except KeyboardInterrupt:
         # Checkpoints are written atomically at each epoch's end, so the last one on disk is whole
         if writer:

@@ -65,13 +65,15 @@ def train_step(net, opt, x, y, sums=None, scale=None):
     return loss
 
 
-def fit(net, opt, loader, epochs, start=0, progress=False, label="epoch", log_every=20, on_epoch_end=None):
+def fit(net, opt, loader, epochs, start=0, progress=False, label="epoch", log_every=20, on_epoch_end=None,
+        before_step=None):
     """Train `net` with `opt` on `loader`'s batches for epochs start..epochs-1 (see the module's docstring). Returns
     the last epoch's figures: train_loss and train_acc (means over the epoch's images) and seconds.
 
     progress: a bar per epoch showing the running loss, accuracy and images/s, read from the device every
     `log_every` steps (the loop's only device->host reads; without a bar, once an epoch). on_epoch_end(epoch,
-    figures): called after each epoch (evaluate, checkpoint, report there).
+    figures): called after each epoch (evaluate, checkpoint, report there). before_step(t): called before the
+    optimizer step t (counted from 0 over all epochs, a resumed run's too), e.g. to set a per-step learning rate.
     Under mpiexec (net wrapped by parallel.wrap, loader sharded) every rank computes its rows of each global batch
     and the loss is scaled so that the averaged gradient is the global batch's mean; figures are summed over ranks.
     """
@@ -85,6 +87,8 @@ def fit(net, opt, loader, epochs, start=0, progress=False, label="epoch", log_ev
         bar = Progress(len(loader), f"{label} {epoch + 1}/{epochs}") if progress else None
         sums, seen = Readout(log_every), 0
         for step, (x, y) in enumerate(loader, 1):
+            if before_step:
+                before_step(epoch * len(loader) + step - 1)
             m = sizes[step - 1]
             whole = world > 1 and len(y) == m       # a batch smaller than the world: every rank computes it all
             counted = not whole or rank == 0        # (counted once)

@@ -17,7 +17,7 @@ from .. import backend, cli_args, creation, io, optim
 from ..optim.swa_utils import AveragedModel, get_ema_avg_fn
 from ..rng import manual_seed, sharded_rows
 from ..data import FashionMNIST
-from ..models.gan import build_gan
+from ..models.gan import GANS, build_gan
 from ..ops.shape import cat
 from ..tensor import Tensor, no_grad
 from . import parallel, plots
@@ -318,7 +318,7 @@ def sample_grid(checkpoint, out_path, n=64, class_name=None, device=None, seed=0
 # ---- the command line: `scratchnet gan` (train) and `scratchnet gan sample CHECKPOINT` ----
 
 def add_arguments(p):
-    p.add_argument("--model", default="dcgan", choices=["dcgan", "mlp"], help="network pair (models.gan)")
+    p.add_argument("--model", default="dcgan", choices=sorted(GANS), help="network pair (models.gan)")
     p.add_argument("--conditional", action="store_true", help="generate a requested class")
     p.add_argument("--loss", default="bce", choices=["bce", "lsgan", "wgan-gp"], help="objective (apps.gan_losses)")
     p.add_argument("--steps", type=cli_args.positive_int, default=2000, help="generator updates")

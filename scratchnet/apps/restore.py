@@ -16,7 +16,7 @@ import numpy
 from .. import backend, creation, io, optim
 from .. import restoration_metrics as M
 from ..data import restoration as data
-from ..models.restoration import MODELS
+from ..models.restoration import MODELS, push_pull
 from ..nn import functional as F
 from ..tensor import no_grad
 from . import plots
@@ -28,7 +28,7 @@ from .restore_report import describe, mean_row, picture, write_table
 
 WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "models", "weights")
 # the app's model sizes (the paper sizes are the model functions' defaults): small enough to train on a CPU
-SIZES = {"srresnet": dict(blocks=4, width=32, tail_kernel=3), "dncnn": dict(depth=10, width=32),
+SIZES = {"srresnet": dict(blocks=4, width=32, tail_kernel=3), "dncnn": dict(depth=10, width=32, batch_norm=False),
          "unet": dict(width=16, depth=3), "srcnn": {}, "espcn": {}}
 DEFAULTS = {"sr": dict(model="srresnet", loss="l1"), "denoise": dict(model="dncnn", loss="l2"),
             "inpaint": dict(model="unet", loss="l1")}
@@ -38,16 +38,18 @@ class RestoreDiverged(RuntimeError):
     """The loss became NaN or infinite; the last checkpoint on disk is from before it."""
 
 
-def make_config(task, model=None, scale=3, sigma=25.0, loss=None):
-    """The settings that define a network and what it restores (stored in checkpoints and weight files)."""
+def make_config(task, model=None, scale=3, sigma=25.0, loss=None, prefill=True):
+    """The settings that define a network and what it restores (stored in checkpoints and weight files).
+    prefill (inpainting): the U-Net corrects the push-pull fill of the holes (True) or paints them alone."""
     if task not in MODELS:
         raise ValueError(f"task must be one of {', '.join(MODELS)}, got {task!r}")
     model = model or DEFAULTS[task]["model"]
     if model not in MODELS[task]:
         raise ValueError(f"--model {model!r} is not a {task} model: choose from {', '.join(MODELS[task])}")
+    kwargs = dict(SIZES[model], **({"prefill": bool(prefill)} if task == "inpaint" else {}))
     return dict(task=task, model=model, scale=int(scale) if task == "sr" else None,
                 sigma=float(sigma) if task == "denoise" else None, loss=loss or DEFAULTS[task]["loss"],
-                kwargs=dict(SIZES[model]))
+                kwargs=kwargs)
 
 
 def build(config):
@@ -143,8 +145,19 @@ def score(out, hr, config, extra, degraded):
     holes = 1 - extra["mask"]
     # the simplest fill, as a floor: every hole pixel gets the mean colour of the known pixels
     fill = numpy.where(holes == 1, (hr * extra["mask"]).sum((1, 2), keepdims=True) / max(extra["mask"].sum(), 1), hr)
-    return dict(psnr_holes=psnr(out, mask=holes), psnr_holes_masked=psnr(fill, mask=holes), psnr=psnr(out),
-                ssim=ssim(out))
+    # the push-pull fill alone (what prefill=True starts from): the network's own gain is psnr_holes minus this
+    pp = extra["prefill"] if "prefill" in extra else prefilled(degraded, extra["mask"])
+    return dict(psnr_holes=psnr(out, mask=holes), psnr_holes_masked=psnr(fill, mask=holes),
+                psnr_holes_prefill=psnr(pp, mask=holes), psnr=psnr(out), ssim=ssim(out))
+
+
+@no_grad()
+def prefilled(masked, mask):
+    """The push-pull fill of a masked image (C, H, W) with its mask (1, H, W), clipped: the inpainting floor
+    that the U-Net with prefill=True corrects."""
+    fill = push_pull(creation.tensor(numpy.asarray(masked, numpy.float32)[None]),
+                     creation.tensor(numpy.asarray(mask, numpy.float32)[None]))
+    return numpy.clip(fill.numpy()[0], 0, 1)
 
 
 def held_out(config):
@@ -174,6 +187,8 @@ def evaluate(model, config, out=None, images=None, names=None, device=None, pict
     rows = []
     for name, degraded, hr, extra in cases:
         result = restore(model, config, degraded, extra, device)
+        if config["task"] == "inpaint":
+            extra = dict(extra, prefill=prefilled(degraded, extra["mask"]))
         row = dict(image=name, **score(result, hr, config, extra, degraded))
         rows.append(row)
         if out and pictures:
@@ -219,11 +234,12 @@ def train_step(model, opt, config, x, y):
 
 def train(task="sr", model=None, scale=3, sigma=25.0, steps=None, epochs=None, size=48, batch_size=16, lr=None,
           pairs=4000, seed=0, device=None, out="out/restore", resume=False, force=False, checkpoint_every=None,
-          log_every=20, progress=True, pictures=True):
+          log_every=20, progress=True, pictures=True, prefill=True):
     """Train a restoration network and write its report; returns the results' mean row on the held-out photos.
     steps: optimizer steps (default: `epochs` passes over `pairs` training pairs, or 3000). Checkpoints every
-    `checkpoint_every` steps (default: a tenth of the run) and at the end, each with the held-out PSNR."""
-    config = make_config(task, model, scale, sigma)
+    `checkpoint_every` steps (default: a tenth of the run) and at the end, each with the held-out PSNR.
+    prefill (inpainting): see make_config."""
+    config = make_config(task, model, scale, sigma, prefill=prefill)
     steps = steps or (math.ceil(epochs * pairs / batch_size) if epochs else 3000)
     lr = lr or (5e-4 if config["model"] in ("srresnet", "espcn") else 1e-3)
     checkpoint_every = checkpoint_every or max(1, steps // 10)
@@ -336,6 +352,8 @@ def add_arguments(p):
     t.add_argument("--lr", type=A.learning_rate, default=None, help="Adam's peak learning rate (cosine decay)")
     t.add_argument("--checkpoint-every", type=A.positive_int, default=None, metavar="N")
     t.add_argument("--log-every", type=A.positive_int, default=20, metavar="N")
+    t.add_argument("--no-prefill", dest="prefill", action="store_false",
+                   help="inpaint: the U-Net paints the holes alone (default: it corrects a push-pull fill)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     t.add_argument("--force", action="store_true", help="with --resume: continue even where settings differ")
     A.add_common(t, "out/restore")
@@ -365,7 +383,7 @@ def run(args):
     if args.restore_command == "train":
         mean = train(args.task, args.model, args.scale, args.sigma, args.steps, args.epochs, args.size,
                      args.batch_size, args.lr, args.pairs, args.seed, args.device, args.out, args.resume, args.force,
-                     args.checkpoint_every, args.log_every)
+                     args.checkpoint_every, args.log_every, prefill=args.prefill)
         print(", ".join(f"{k} {v:.4g}" for k, v in mean.items()) + f"; report in {args.out}")
     elif args.restore_command == "evaluate":
         model, config = load_restorer(args.checkpoint, args.task, args.scale, args.device)

@@ -55,6 +55,11 @@ def busiest_window(truth, size=CROP, stride=8):
     return where + (size,)
 
 
+def _drawable(text):
+    """Pillow's built-in font has no σ or ×: spell them out rather than draw a box."""
+    return text.replace("σ", "sigma").replace("×", "x")
+
+
 def comparison(path, panels, title, crop=None):
     """One row of panels, each (label, image, caption): image (C, H, W) in [0, 1], all the size of the last
     (the ground truth) except a smaller low-res input, which is enlarged by pixel replication. `crop`: (top,
@@ -69,7 +74,7 @@ def comparison(path, panels, title, crop=None):
     col_w = max(pw, size * zoom) + 12
     canvas = Image.new("RGB", (col_w * len(panels) + 8, ph + size * zoom + 92), "white")
     d = ImageDraw.Draw(canvas)
-    d.text((8, 6), title, fill="black", font=big)
+    d.text((8, 6), _drawable(title), fill="black", font=big)
     for i, (label, img, caption) in enumerate(panels):
         a = to_uint8(img)
         im = Image.fromarray(a)
@@ -83,8 +88,8 @@ def comparison(path, panels, title, crop=None):
         patch = im.crop((left, top, left + size, top + size)).resize((size * zoom, size * zoom), Image.NEAREST)
         canvas.paste(patch, (x0, y0 + ph + 6))
         ty = y0 + ph + size * zoom + 10
-        d.text((x0, ty), label, fill="black", font=big)
-        d.text((x0, ty + 19), caption, fill="#333333", font=font)
+        d.text((x0, ty), _drawable(label), fill="black", font=big)
+        d.text((x0, ty + 19), _drawable(caption), fill="#333333", font=font)
     if path.lower().endswith((".jpg", ".jpeg")):
         atomic_write(path, lambda f: canvas.save(f, format="JPEG", quality=92))
         return path
@@ -108,6 +113,7 @@ def picture(path, config, degraded, result, hr, extra, r):
     else:
         shown = numpy.where(extra["mask"] == 0, numpy.array([1, 0, 1], numpy.float32)[:, None, None], degraded)
         panels = [("masked input (holes magenta)", shown, f"{100 * (1 - extra['mask'].mean()):.0f}% holes"),
+                  ("push-pull fill", extra["prefill"], f"PSNR in holes {r['psnr_holes_prefill']:.2f} dB"),
                   (f"scratchnet {name}", result, f"PSNR in holes {r['psnr_holes']:.2f} dB"),
                   ("ground truth", hr, "")]
     comparison(path, panels, f"{describe(config)}, {r['image']}")
@@ -120,7 +126,8 @@ COLUMNS = {   # key in a row -> column title
            ("ssim_y", "model SSIM-Y"), ("psnr_rgb", "model PSNR-RGB")],
     "denoise": [("psnr_noisy", "noisy PSNR"), ("ssim_noisy", "noisy SSIM"), ("psnr", "model PSNR"),
                 ("ssim", "model SSIM")],
-    "inpaint": [("psnr_holes_masked", "mean-fill PSNR (holes)"), ("psnr_holes", "model PSNR (holes)"),
+    "inpaint": [("psnr_holes_masked", "mean-fill PSNR (holes)"), ("psnr_holes_prefill", "push-pull PSNR (holes)"),
+                ("psnr_holes", "model PSNR (holes)"),
                 ("psnr", "model PSNR (image)"), ("ssim", "model SSIM")],
 }
 
@@ -153,7 +160,8 @@ def write_table(out, rows, config, extra=None):
              "denoise": "PSNR and SSIM on RGB (SSIM: the mean over channels); the noise is N(0, σ/255) per pixel, "
                         "not clipped.",
              "inpaint": "PSNR (holes): the mean squared error over the hole pixels only; mean-fill fills the holes "
-                        "with the mean of the known pixels."}
+                        "with the mean of the known pixels; push-pull is the pyramid fill alone (what the model "
+                        "corrects when config kwargs prefill is true)."}
     lines += ["", notes[task]]
     atomic_write(os.path.join(out, "results.md"), lambda f: f.write(("\n".join(lines) + "\n").encode()))
     atomic_write_json(os.path.join(out, "results.json"),

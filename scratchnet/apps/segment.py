@@ -1,8 +1,9 @@
 """Semantic segmentation of Fashion-MNIST canvases with a U-Net: what `scratchnet segment train/evaluate/predict`
 run. A command-line app module: `add_arguments(parser)` and `run(args)`.
 
-Training: AdamW, the learning rate on a per-step cosine (or constant) schedule, loss = class-weighted per-pixel
-cross-entropy + λ·soft Dice over the garment classes. The batch of step t is a pure function of (seed, t) (epoch
+Training: AdamW, the learning rate warmed up linearly, then on a per-step cosine (or constant) schedule, loss =
+class-weighted per-pixel cross-entropy + λ·soft Dice over the garment classes; every setting not given comes from
+the task's recipe (RECIPES). The batch of step t is a pure function of (seed, t) (epoch
 e = t // steps_per_epoch reads a permutation seeded by (seed, e)), so a resumed run repeats an uninterrupted one.
 The canvases themselves (train and held-out) are the same in every run (canvas seed 0); --seed sets the weights'
 initialisation and the order. Every --eval-every steps (and at the end) the model is scored on the held-out
@@ -35,7 +36,7 @@ MAX_SIDE = 1024       # predict: the largest image side taken (activations grow 
 # how the step counts fit the time budgets: 10 garment classes, garment mIoU >= 0.70 within 15 minutes of 2 CPU
 # cores; binary, foreground IoU >= 0.95 within 2 minutes).
 RECIPES = {
-    "classes": dict(steps=2000, batch_size=16, lr=6e-3, width=16, depth=4, warmup=0.05),
+    "classes": dict(steps=1800, batch_size=16, lr=6e-3, width=16, depth=4, warmup=0.05),
     "binary": dict(steps=200, batch_size=16, lr=3e-3, width=8, depth=3, warmup=0.05),
 }
 

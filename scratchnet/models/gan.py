@@ -28,43 +28,50 @@ def init_gan_weights(module):
 
 
 class DCGANGenerator(nn.Module):
-    """z (N, z_dim) [+ class] -> Linear -> BN -> LeakyReLU -> (N, 256, 7, 7) -> ConvT stack with BN -> tanh
-    -> (N, 1, 28, 28)"""
+    """z (N, z_dim) [+ class] -> Linear -> BN -> LeakyReLU -> (N, 4w, 7, 7) -> ConvT stack with BN -> tanh
+    -> (N, 1, 28, 28), w = width. The first ConvT is a stride-1 stem on 7×7 (4w -> 2w) with a stem×stem kernel:
+    at 5×5 it is about 85% of G's multiply-adds (w = 64), at 3×3 a third of that; stem=0 drops it (the linear
+    layer then writes (N, 2w, 7, 7) straight into the upsampling layers)."""
 
-    def __init__(self, z_dim=100, num_classes=None, embed_dim=50):
+    def __init__(self, z_dim=100, num_classes=None, embed_dim=50, width=64, stem=5):
         super().__init__()
         self.z_dim, self.num_classes = z_dim, num_classes
         self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
-        self.fc = nn.Linear(z_dim + (embed_dim if num_classes else 0), 256 * 7 * 7, bias=False)
-        self.bn = nn.BatchNorm1d(256 * 7 * 7)
+        self.start = (4 if stem else 2) * width          # channels of the 7×7 map the linear layer writes
+        self.fc = nn.Linear(z_dim + (embed_dim if num_classes else 0), self.start * 7 * 7, bias=False)
+        self.bn = nn.BatchNorm1d(self.start * 7 * 7)
         self.act = nn.LeakyReLU(0.2)
+        stem_layers = [nn.ConvTranspose2d(4 * width, 2 * width, stem, stride=1, padding=stem // 2, bias=False),
+                       nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2)] if stem else []
         self.net = nn.Sequential(
-            nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
-            nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(64), nn.LeakyReLU(0.2),
-            nn.ConvTranspose2d(64, 1, 4, stride=2, padding=1), nn.Tanh())      # (N, 128, 7, 7) -> (N, 1, 28, 28)
+            *stem_layers,
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(width),
+            nn.LeakyReLU(0.2),
+            nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1), nn.Tanh())   # (N, 2w, 7, 7) -> (N, 1, 28, 28)
         init_gan_weights(self)
 
     def forward(self, z, labels=None):
         if self.embed is not None:
             z = cat([z, self.embed(labels)], 1)
-        h = self.act(self.bn(self.fc(z))).reshape(-1, 256, 7, 7)             # (N, 256, 7, 7)
+        h = self.act(self.bn(self.fc(z))).reshape(-1, self.start, 7, 7)
         return self.net(h)
 
 
 class DCGANDiscriminator(nn.Module):
-    """x (N, 1, 28, 28) [+ class map] -> strided Conv, LeakyReLU(0.2), Dropout(0.3) ×2 -> Linear -> logit (N, 1)"""
+    """x (N, 1, 28, 28) [+ class map] -> strided Conv, LeakyReLU(0.2), Dropout(0.3) ×2 -> Linear -> logit (N, 1);
+    the convs have w and 2w channels (w = width)"""
 
-    def __init__(self, num_classes=None, embed_dim=50):
+    def __init__(self, num_classes=None, embed_dim=50, width=64):
         super().__init__()
         self.num_classes = num_classes
         self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
         self.label_map = nn.Linear(embed_dim, 28 * 28) if num_classes else None
         self.features = nn.Sequential(
-            nn.Conv2d(2 if num_classes else 1, 64, 4, stride=2, padding=1), nn.LeakyReLU(0.2), nn.Dropout(0.3),
-            nn.Conv2d(64, 128, 4, stride=2, padding=1), nn.LeakyReLU(0.2), nn.Dropout(0.3),   # (N, 128, 7, 7)
+            nn.Conv2d(2 if num_classes else 1, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2), nn.Dropout(0.3),
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.LeakyReLU(0.2), nn.Dropout(0.3),  # (N, 2w, 7, 7)
             nn.Flatten())
-        self.fc = nn.Linear(128 * 7 * 7, 1)
-        self.project = nn.Embedding(num_classes, 128 * 7 * 7) if num_classes else None
+        self.fc = nn.Linear(2 * width * 7 * 7, 1)
+        self.project = nn.Embedding(num_classes, 2 * width * 7 * 7) if num_classes else None
         init_gan_weights(self)
         if self.project is not None:   # starts near zero like the other weights: the label channel leads at first
             nn.init.normal_(self.project.weight, 0.0, 0.02)
@@ -111,12 +118,17 @@ class MLPDiscriminator(nn.Module):
         return self.net(h)
 
 
-GANS = {"dcgan": (DCGANGenerator, DCGANDiscriminator), "mlp": (MLPGenerator, MLPDiscriminator)}
+# kind -> (generator, its options, discriminator, its options). dcgan-small is the demo gallery's: G's stride-1
+# stem layer 3×3 instead of 5×5, the rest as dcgan: ~57% of dcgan's multiply-adds per step (recipe and quality:
+# apps.gallery, docs/gan_demo_recipe.json), though on the CPU a step takes about as long (the 5×5 layer's fast route)
+GANS = {"dcgan": (DCGANGenerator, {}, DCGANDiscriminator, {}),
+        "dcgan-small": (DCGANGenerator, dict(width=64, stem=3), DCGANDiscriminator, {}),
+        "mlp": (MLPGenerator, {}, MLPDiscriminator, {})}
 
 
 def build_gan(kind="dcgan", z_dim=100, num_classes=None):
-    """(generator, discriminator) of a kind ('dcgan' or 'mlp'), conditional when num_classes is given."""
+    """(generator, discriminator) of a kind (a key of GANS), conditional when num_classes is given."""
     if kind not in GANS:
         raise ValueError(f"unknown GAN {kind!r}: choose from {', '.join(GANS)}")
-    g_cls, d_cls = GANS[kind]
-    return g_cls(z_dim, num_classes), d_cls(num_classes)
+    g_cls, g_opts, d_cls, d_opts = GANS[kind]
+    return g_cls(z_dim, num_classes, **g_opts), d_cls(num_classes, **d_opts)

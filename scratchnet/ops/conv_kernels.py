@@ -276,6 +276,8 @@ def backward_filter(x, gy, geom, layout="nchw"):
         partial[b0] = acc[0] if geom.groups == 1 else xp.concatenate(acc, axis=0)
     backend.over_batch(xp, geom.n, body)
     parts = [partial[k] for k in sorted(partial)]  # fixed order, so the sum is the same on every run
+    if not parts:   # an empty batch
+        return xp.zeros(geom.w_shape, dtype=x.dtype)
     total = parts[0]
     for p in parts[1:]:
         total += p

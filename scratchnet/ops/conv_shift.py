@@ -182,6 +182,8 @@ def backward_filter(x, gy, geom, always=False):
             acc[j] += g @ x3[:, j * dw:j * dw + t].T
     _run(xp, geom, band, body)
     parts = [sums[k] for k in sorted(sums)]  # a fixed order, so the sum is the same on every run
+    if not parts:   # an empty batch
+        return xp.zeros(geom.w_shape, dtype=x.dtype)
     total = parts[0]
     for p in parts[1:]:
         total += p
