@@ -196,13 +196,40 @@ def test_denoise_and_inpaint_pairs():
         x, y = d[i]
         assert x.shape == y.shape == (3, 48, 48)
         assert abs((x - y).std() - 15 / 255) < 0.01
-    ip = RestorationPairs("inpaint", size=4, hole_fraction=0.3, seed=2)
+    ip = RestorationPairs("inpaint", size=4, hole_fraction=0.3, seed=2, mask_scale="patch")
     for i in range(4):
         x, y = ip[i]
         m = x[-1]
         assert x.shape == (4, 48, 48) and y.shape == (3, 48, 48) and set(numpy.unique(m)) <= {0.0, 1.0}
         numpy.testing.assert_array_equal(x[:3], y * m)
         assert 0.3 <= 1 - m.mean() <= 0.55
+
+
+@pytest.mark.parametrize("kind", ["mixed", "boxes"])
+def test_inpaint_patch_masks_are_windows_of_whole_photo_masks(kind):
+    """By default a training patch's mask is its window of a mask drawn on the whole photo (as the held-out photos'
+    masks are), so the holes have the held-out sizes, not sizes scaled down to the patch."""
+    ds = RestorationPairs("inpaint", size=12, seed=4, patch=64, mask_kind=kind)
+    assert ds.mask_scale == "photo"
+    train = dict(zip(photo_names("train"), photos("train")))
+    for i in range(len(ds)):
+        where = ds.locate(i)
+        t, left, k = where["top"], where["left"], where["k"]
+        photo = train[where["image"]].transpose(2, 0, 1)
+        # the documented draws: photo, top, left, k, then the mask of the whole photo
+        rng = numpy.random.default_rng([4, 0, i])
+        rng.choice(len(train), p=ds._weights), rng.integers(0, 2), rng.integers(0, 2), rng.integers(0, 8)
+        full = random_mask(photo.shape[1], photo.shape[2], rng, 0.25, kind)
+        x, y = ds[i]
+        numpy.testing.assert_array_equal(x[-1], dihedral(full[t:t + 64, left:left + 64], k))
+        numpy.testing.assert_array_equal(y, dihedral(photo[:, t:t + 64, left:left + 64], k))
+        numpy.testing.assert_array_equal(x[:3], y * x[-1])
+    # how deep the holes go (the farthest hole pixel from a known one): patch-scale boxes have sides of at most a
+    # third of the patch, so depth <= 64/3/2 (plus overlaps); whole-photo holes are deeper than the patch is wide
+    from scipy.ndimage import distance_transform_edt
+    patch = RestorationPairs("inpaint", size=12, seed=4, patch=64, mask_kind=kind, mask_scale="patch")
+    depth = [max(float(distance_transform_edt(d[i][0][-1] == 0).max()) for i in range(len(d))) for d in (ds, patch)]
+    assert depth[0] > 2 * depth[1], depth
 
 
 def test_pairs_batch_through_the_dataloader(device):
@@ -237,6 +264,10 @@ def test_pairs_refuse_bad_arguments():
         RestorationPairs("denoise", split="test", patch=300)
     with pytest.raises(ValueError, match="lr_input=True is for task 'sr' only"):
         RestorationPairs("denoise", lr_input=True)
+    with pytest.raises(ValueError, match="mask_scale must be 'photo' or 'patch', got 'image'"):
+        RestorationPairs("inpaint", mask_scale="image")
+    with pytest.raises(ValueError, match="mask_scale='photo' is for the photos"):
+        RestorationPairs("inpaint", fashion=True, root=SAMPLE, mask_scale="photo")
     with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
         RestorationPairs("sr", split="valid")
     with pytest.raises(IndexError, match="index 3 out of range for 3 items"):

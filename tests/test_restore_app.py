@@ -56,11 +56,14 @@ def test_tiny_denoise_and_inpaint_runs_write_their_files(tmp_path, task, model):
 
 
 def test_inpaint_prefill_choice_reaches_the_checkpoint_and_the_report(tmp_path, capsys):
-    code, out, err = _cli(capsys, "restore", "train", "--task", "inpaint", "--no-prefill", "--steps", "1",
-                          "--pairs", "8", "--batch-size", "8", "--size", "24", "--out", tmp_path)
+    code, out, err = _cli(capsys, "restore", "train", "--task", "inpaint", "--no-prefill", "--loss", "l2",
+                          "--steps", "1", "--pairs", "8", "--batch-size", "8", "--size", "24", "--out", tmp_path)
     assert code == 0, err
     model, config = restore.load_restorer(str(tmp_path / "checkpoint.npz"))
-    assert config["kwargs"]["prefill"] is False and model.prefill is False
+    assert config["kwargs"]["prefill"] is False and model.prefill is False and config["loss"] == "l2"
+    assert restore.make_config("inpaint")["loss"] == "l1" and restore.make_config("denoise")["loss"] == "l2"
+    with pytest.raises(ValueError, match="loss must be 'l1' or 'l2', got 'ssim'"):
+        restore.make_config("inpaint", loss="ssim")
     assert restore.make_config("inpaint")["kwargs"]["prefill"] is True
     assert "push-pull PSNR (holes)" in (tmp_path / "results.md").read_text()
     # an untrained pre-fill net returns the push-pull fill itself: the report's baseline column is that fill

@@ -46,6 +46,8 @@ def make_config(task, model=None, scale=3, sigma=25.0, loss=None, prefill=True):
     model = model or DEFAULTS[task]["model"]
     if model not in MODELS[task]:
         raise ValueError(f"--model {model!r} is not a {task} model: choose from {', '.join(MODELS[task])}")
+    if loss not in (None, "l1", "l2"):
+        raise ValueError(f"loss must be 'l1' or 'l2', got {loss!r}")
     kwargs = dict(SIZES[model], **({"prefill": bool(prefill)} if task == "inpaint" else {}))
     return dict(task=task, model=model, scale=int(scale) if task == "sr" else None,
                 sigma=float(sigma) if task == "denoise" else None, loss=loss or DEFAULTS[task]["loss"],
@@ -234,12 +236,12 @@ def train_step(model, opt, config, x, y):
 
 def train(task="sr", model=None, scale=3, sigma=25.0, steps=None, epochs=None, size=48, batch_size=16, lr=None,
           pairs=4000, seed=0, device=None, out="out/restore", resume=False, force=False, checkpoint_every=None,
-          log_every=20, progress=True, pictures=True, prefill=True):
+          log_every=20, progress=True, pictures=True, prefill=True, loss=None):
     """Train a restoration network and write its report; returns the results' mean row on the held-out photos.
     steps: optimizer steps (default: `epochs` passes over `pairs` training pairs, or 3000). Checkpoints every
     `checkpoint_every` steps (default: a tenth of the run) and at the end, each with the held-out PSNR.
-    prefill (inpainting): see make_config."""
-    config = make_config(task, model, scale, sigma, prefill=prefill)
+    prefill (inpainting): see make_config. loss: 'l1' or 'l2' (default: the task's, see DEFAULTS)."""
+    config = make_config(task, model, scale, sigma, loss, prefill=prefill)
     steps = steps or (math.ceil(epochs * pairs / batch_size) if epochs else 3000)
     lr = lr or (5e-4 if config["model"] in ("srresnet", "espcn") else 1e-3)
     checkpoint_every = checkpoint_every or max(1, steps // 10)
@@ -352,6 +354,8 @@ def add_arguments(p):
     t.add_argument("--lr", type=A.learning_rate, default=None, help="Adam's peak learning rate (cosine decay)")
     t.add_argument("--checkpoint-every", type=A.positive_int, default=None, metavar="N")
     t.add_argument("--log-every", type=A.positive_int, default=20, metavar="N")
+    t.add_argument("--loss", choices=["l1", "l2"], default=None,
+                   help="training loss (default: l1 for sr and inpaint, l2 for denoise); l2 is what PSNR measures")
     t.add_argument("--no-prefill", dest="prefill", action="store_false",
                    help="inpaint: the U-Net paints the holes alone (default: it corrects a push-pull fill)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
@@ -383,7 +387,7 @@ def run(args):
     if args.restore_command == "train":
         mean = train(args.task, args.model, args.scale, args.sigma, args.steps, args.epochs, args.size,
                      args.batch_size, args.lr, args.pairs, args.seed, args.device, args.out, args.resume, args.force,
-                     args.checkpoint_every, args.log_every, prefill=args.prefill)
+                     args.checkpoint_every, args.log_every, prefill=args.prefill, loss=args.loss)
         print(", ".join(f"{k} {v:.4g}" for k, v in mean.items()) + f"; report in {args.out}")
     elif args.restore_command == "evaluate":
         model, config = load_restorer(args.checkpoint, args.task, args.scale, args.device)

@@ -212,8 +212,12 @@ class RestorationPairs:
     bicubic up-sampled patch (C, P, P) for SRCNN-style models, or with lr_input=True the low-resolution patch
     (C, P/scale, P/scale) for ESPCN-style models. patch must be a multiple of scale.
     task 'denoise': input = add_noise(target, sigma) (sigma on 0-255, not clipped).
-    task 'inpaint': mask = random_mask(P, P, fraction=hole_fraction, kind=mask_kind) (1 known, 0 hole); input =
-    (C + 1, P, P): the target times the mask, holes set to 0, then the mask as the last channel.
+    task 'inpaint': input = (C + 1, P, P): the target times the mask (1 known, 0 hole), holes set to 0, then the mask
+    as the last channel. mask_scale='photo' (the default for photo patches): the mask is drawn on the whole photo,
+    random_mask(H, W, fraction=hole_fraction, kind=mask_kind) as the held-out photos' masks are, and the patch's
+    window of it is cut out (and transformed with the patch), so training sees holes of the sizes it is tested on
+    (up to a third of the photo's side, wider than a patch); mask_scale='patch': random_mask(P, P, ...) on the
+    patch itself, holes scaled to the patch (the only choice with fashion=True, where the patch is the garment).
 
     patch=None: whole photos instead of patches (the evaluation set): item i is photo i % n (modcropped for 'sr'),
     with its own noise or mask; images differ in size, so batch them one at a time. size: number of items (default:
@@ -225,7 +229,8 @@ class RestorationPairs:
     """
 
     def __init__(self, task, split="train", scale=3, sigma=25, patch=48, size=None, seed=0, fashion=False,
-                 lr_input=False, augment=None, hole_fraction=0.25, mask_kind="mixed", root=None, download=False):
+                 lr_input=False, augment=None, hole_fraction=0.25, mask_kind="mixed", mask_scale=None, root=None,
+                 download=False):
         name = "RestorationPairs"
         if task not in TASKS:
             raise ValueError(f"{name}: task must be one of {', '.join(TASKS)}, got {task!r}")
@@ -243,6 +248,12 @@ class RestorationPairs:
             raise ValueError(f"{name}: hole_fraction must be in [0, 1), got {hole_fraction!r}")
         if mask_kind not in ("mixed", "boxes", "strokes"):
             raise ValueError(f"{name}: mask_kind must be 'mixed', 'boxes' or 'strokes', got {mask_kind!r}")
+        if mask_scale not in (None, "photo", "patch"):
+            raise ValueError(f"{name}: mask_scale must be 'photo' or 'patch', got {mask_scale!r}")
+        if mask_scale == "photo" and fashion:
+            raise ValueError(f"{name}: mask_scale='photo' is for the photos; with fashion=True masks are drawn on "
+                             f"the garment (mask_scale='patch')")
+        self.mask_scale = mask_scale or ("patch" if fashion or patch is None else "photo")
         self.task, self.split, self.sigma, self.seed, self.fashion = task, split, float(sigma), int(seed), fashion
         self.lr_input, self.hole_fraction, self.mask_kind = bool(lr_input), float(hole_fraction), mask_kind
         self.augment = (split == "train" and patch is not None and not fashion) if augment is None \
@@ -335,21 +346,29 @@ class RestorationPairs:
             lr_full, up_full = self._sr_views(j)
             lr = lr_full[:, top // s:(top + p) // s, left // s:(left + p) // s]
             up = up_full[:, top:top + p, left:left + p]
-        return self._degrade(rng, k, target, lr, up)
+        window = (j, top, left) if self.task == "inpaint" and self.mask_scale == "photo" else None
+        return self._degrade(rng, k, target, lr, up, window)
 
-    def _degrade(self, rng, k, target, lr, up):
+    def _degrade(self, rng, k, target, lr, up, window=None):
         # fresh C-ordered copies: an item may be edited in place without touching the cached pictures
         target = numpy.array(_dihedral(target, k), dtype=numpy.float32, order="C")
         if self.task == "sr":
             return numpy.array(_dihedral(lr if self.lr_input else up, k), dtype=numpy.float32, order="C"), target
         if self.task == "denoise":
             return add_noise(target, self.sigma, rng), target
-        mask = random_mask(target.shape[1], target.shape[2], rng, self.hole_fraction, self.mask_kind)
+        if window is None:
+            mask = random_mask(target.shape[1], target.shape[2], rng, self.hole_fraction, self.mask_kind)
+        else:                                             # the patch's window of a whole-photo mask
+            j, top, left = window
+            h, w = self.images[j].shape[1:]
+            full = random_mask(h, w, rng, self.hole_fraction, self.mask_kind)
+            mask = numpy.array(_dihedral(full[top:top + self.patch, left:left + self.patch], k), order="C")
         return numpy.concatenate([target * mask, mask[None]]).astype(numpy.float32), target
 
     def __repr__(self):
         src = "Fashion-MNIST" if self.fashion else f"{len(self.images)} photos"
         extra = {"sr": f"scale={self.scale}, lr_input={self.lr_input}", "denoise": f"sigma={self.sigma:g}",
-                 "inpaint": f"hole_fraction={self.hole_fraction}, mask_kind={self.mask_kind}"}[self.task]
+                 "inpaint": f"hole_fraction={self.hole_fraction}, mask_kind={self.mask_kind}, "
+                            f"mask_scale={self.mask_scale}"}[self.task]
         return (f"RestorationPairs(task={self.task!r}, split={self.split!r}, {extra}, patch={self.patch}, "
                 f"size={self.size}, seed={self.seed}, augment={self.augment}, {src})")
