@@ -23,6 +23,9 @@ CACHE_BLOCK_BYTES = 2 * 2**20
 MIN_GEMM_COLUMNS = 128
 # The wide layout runs one GEMM per block of samples: bigger blocks, still enough columns for BLAS.
 WIDE_BLOCK_BYTES = 16 * 2**20
+# Its backward passes hold two buffers a block (columns and their product, or the batch-last block): they keep to
+# CACHE_BLOCK_BYTES, which kept the reference CNN's step at batch 256 at the per-sample layout's peak memory (66 MB;
+# 84 with 16 MiB blocks) and measured as fast (conv 32→64 on 13×13 at batch 256, backward: 45–52 vs 62–67 ms).
 # Below this many output pixels per image a per-sample GEMM has too few columns for BLAS: the wide layout pays.
 SMALL_HW = 100
 # ... and below this many, in a batch, for the two backward kernels of the shifted-GEMM route (ops/conv_shift.py).
@@ -97,13 +100,14 @@ def windows(xp, x_pad, kh, kw, oh, ow, stride, dilation):
         (s_n, s_c, s_h * dilation[0], s_w * dilation[1], s_h * stride[0], s_w * stride[1]))
 
 
-def _batch_chunks(xp, n, per_sample_bytes, wide=False):
-    """Ranges of samples whose columns fit the cache block (wide layout: WIDE_BLOCK_BYTES) and the im2col limit.
+def _batch_chunks(xp, n, per_sample_bytes, block_bytes=CACHE_BLOCK_BYTES):
+    """Ranges of samples whose columns fit `block_bytes` (a cache block, or a wide layout's block) and the im2col
+    limit.
     On a GPU there is no cache to fit: whole-batch kernels, cut only by the im2col memory limit."""
     if xp is not numpy:
         return backend.chunks(0, n, per_sample_bytes, IM2COL_LIMIT_BYTES)
     return backend.chunks(0, n, per_sample_bytes,
-                          min(IM2COL_LIMIT_BYTES, WIDE_BLOCK_BYTES if wide else CACHE_BLOCK_BYTES))
+                          min(IM2COL_LIMIT_BYTES, block_bytes))
 
 
 def _columns(xp, x_pad, geom, first, last, oh=None):
@@ -158,7 +162,8 @@ def forward(x, w, geom, bias=None, layout="nchw"):
     w2, wide = _weight_blocks(w, geom), layout == "wide"
 
     def body(b0, b1):
-        for n0, n1 in _batch_chunks(xp, b1 - b0, geom.column_bytes(x.itemsize), wide):
+        for n0, n1 in _batch_chunks(xp, b1 - b0, geom.column_bytes(x.itemsize),
+                                      WIDE_BLOCK_BYTES if wide else CACHE_BLOCK_BYTES):
             n0, n1 = b0 + n0, b0 + n1
             x_pad = (_batch_last if wide else _pad)(xp, x[n0:n1], *geom.padding)
             for k in range(geom.groups):
@@ -220,7 +225,7 @@ def backward_data(gy, w, geom, layout="nchw"):
     wide = layout == "wide"
 
     def body(b0, b1):
-        for n0, n1 in _batch_chunks(xp, b1 - b0, geom.column_bytes(gy.itemsize), wide):
+        for n0, n1 in _batch_chunks(xp, b1 - b0, geom.column_bytes(gy.itemsize)):
             n0, n1 = b0 + n0, b0 + n1
             # the wide layout adds back into a batch-last block (C, Hp, Wp, n), moved to NCHW at the end
             block = xp.zeros((c,) + gx.shape[2:] + (n1 - n0,), dtype=gy.dtype) if wide else gx[n0:n1]
@@ -259,7 +264,7 @@ def backward_filter(x, gy, geom, layout="nchw"):
 
     def body(b0, b1):
         acc = [None] * geom.groups   # per group: the first chunk's product is the sum (no zero fill, no copy)
-        for n0, n1 in _batch_chunks(xp, b1 - b0, geom.column_bytes(x.itemsize), wide):
+        for n0, n1 in _batch_chunks(xp, b1 - b0, geom.column_bytes(x.itemsize)):
             n0, n1 = b0 + n0, b0 + n1
             x_pad = (_batch_last if wide else _pad)(xp, x[n0:n1], *geom.padding)
             for k in range(geom.groups):
