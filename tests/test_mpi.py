@@ -16,6 +16,7 @@ from scratchnet.rng import sharded_rows
 from scratchnet.apps import classify, parallel
 from scratchnet.apps.gan import GANRun
 from scratchnet.models import build
+from scratchnet.ops import conv
 import scratchnet.nn.functional as F
 
 pytestmark = pytest.mark.mpi
@@ -213,14 +214,17 @@ def test_train_app_on_2_ranks_matches_one_process_and_only_rank0_writes(world):
     """The strong CNN (SyncBatchNorm, dropout), an uneven last batch (45 = 16 + 16 + 13), 2 epochs, float32: equal
     to float32 rounding (on random images training is chaotic enough that augmentation's extra steps of rounding
     grow to ~1e-4 in the loss; float64 equality of the same model is test_k_steps...[strong-cnn], and the loader's
-    augmented shards are checked exactly in test_distributed.py)."""
+    augmented shards are checked exactly in test_distributed.py). Every conv takes the per-sample im2col kernels:
+    the CPU picks a conv's layout by batch size, so a rank's half batch would otherwise sum in another order than
+    the whole batch, and that rounding, not the data parallelism, would grow in training."""
     dist = world
     root = _shared_dir(dist)
     kw = dict(model="strong", batch_size=16, epochs=2, progress=False, dataset=Tiny)
-    with dist.alone():
+    with dist.alone(), conv.force_route("im2col"):
         single = classify.train(out=os.path.join(root, f"single{dist.rank()}"), **kw)
     out = os.path.join(root, "mpi") if dist.rank() == 0 else os.path.join(root, f"rank{dist.rank()}")
-    hist = classify.train(out=out, **kw)
+    with conv.force_route("im2col"):
+        hist = classify.train(out=out, **kw)
     for a, b in zip(hist, single):
         assert a["test_acc"] == b["test_acc"] and a["train_acc"] == b["train_acc"]
         assert abs(a["train_loss"] - b["train_loss"]) < 1e-4 and abs(a["test_loss"] - b["test_loss"]) < 1e-4
