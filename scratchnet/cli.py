@@ -14,6 +14,7 @@ import sys
 
 from . import __version__, backend
 from .cli_args import Parser, UsageError, print_error
+from .cputune import interruption
 
 # command: (module under scratchnet, optionally ":object" in it that has add_arguments and run; one-line help)
 APPS = {
@@ -144,6 +145,9 @@ def _main(argv=None):
     except Exception as err:   # the command's own failure: one line, the traceback only with --debug
         if debug:
             raise
+        if isinstance(interruption(err), KeyboardInterrupt):   # a Ctrl-C that a lock race re-labelled
+            print_error(prog, "interrupted")
+            return 130
         print_error(prog, _failure(err))
         return 1
 

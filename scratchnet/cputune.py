@@ -177,6 +177,34 @@ def parallel_for(n, body, min_items=2):
             _executor = ThreadPoolExecutor(max_workers=t, thread_name_prefix="scratchnet")
         cuts = [n * i // t for i in range(t + 1)]
         futures = [_executor.submit(body, a, b) for a, b in zip(cuts[1:-1], cuts[2:])]
-        body(cuts[0], cuts[1])  # the calling thread takes the first share instead of waiting idle
-        for f in futures:
-            f.result()
+        try:
+            body(cuts[0], cuts[1])  # the calling thread takes the first share instead of waiting idle
+            for f in futures:
+                f.result()
+        except BaseException as err:
+            # Ctrl-C or a failing share: the workers finish theirs before the region (and its BLAS setting) ends
+            for f in futures:
+                _quiet_wait(f)
+            raise interruption(err)
+
+
+def interruption(err):
+    """The KeyboardInterrupt behind err, else err itself.
+
+    A Ctrl-C that lands while threading.Condition.wait has let go of its lock (Future.result waits on one) can
+    leave `with condition:` releasing a lock it no longer holds, so the interrupt surfaces as
+    RuntimeError("cannot release un-acquired lock") with the KeyboardInterrupt as its context (a CPython race)."""
+    seen = err
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return seen
+        seen = seen.__context__
+    return err
+
+
+def _quiet_wait(future):
+    """Wait for a worker's share, whatever it raised: the error that matters is the one already unwinding."""
+    try:
+        future.result()
+    except BaseException:
+        pass

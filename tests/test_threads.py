@@ -83,3 +83,47 @@ def test_default_thread_count_follows_blas(monkeypatch):
         assert backend.num_threads() == 3
     finally:
         backend.set_num_threads(saved)
+
+
+def _relabelled_ctrl_c():
+    """What CPython's Condition.wait can leave when a Ctrl-C lands in the gap after it lets go of its lock: the
+    KeyboardInterrupt as the context of RuntimeError("cannot release un-acquired lock")."""
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        raise RuntimeError("cannot release un-acquired lock")
+
+
+def test_a_ctrl_c_inside_a_parallel_region_stays_a_ctrl_c_and_waits_for_the_workers():
+    import threading
+    import time
+    finished = []
+    lock = threading.Lock()
+
+    def body(start, stop):
+        if start == 0:
+            _relabelled_ctrl_c()
+        time.sleep(0.2)   # a worker still busy when the calling thread's share fails
+        with lock:
+            finished.append(start)
+
+    old = backend.num_threads()
+    backend.set_num_threads(3)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            backend.parallel_for(9, body)
+        assert len(finished) == 2   # both workers ended before the interrupt left the region
+        with pytest.raises(ValueError, match="share"):   # any other failure is passed on unchanged
+            backend.parallel_for(9, lambda a, b: (_ for _ in ()).throw(ValueError(f"share {a}")))
+    finally:
+        backend.set_num_threads(old)
+
+
+def test_the_cli_reports_a_relabelled_ctrl_c_as_interrupted(monkeypatch, capsys):
+    from scratchnet import cli
+    from scratchnet.apps import classify
+    monkeypatch.setattr(classify, "train", lambda **kw: _relabelled_ctrl_c())
+    sample = os.path.join(os.path.dirname(classify.__file__), "..", "data", "fashion_mnist_sample")
+    code = cli.main(["train", "--data", sample, "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert code == 130 and "interrupted" in err and "Traceback" not in err
