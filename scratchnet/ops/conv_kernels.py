@@ -154,8 +154,8 @@ def _to_batch_last(g):
 def weight_product(xp, g, col):
     """Σ_n g_n @ col_nᵀ as an (O, K) array (possibly a transposed view) for g (n, O, L) and col (n, K, L), or one
     product for 2-D g (O, L) and col (K, L): the weight gradient's GEMM, in the orientation BLAS runs faster
-    (WEIGHT_GRAD_TRANSPOSE_MAX_ROWS). The array is this call's own, so callers may add into it."""
-    few = g.shape[-2] <= WEIGHT_GRAD_TRANSPOSE_MAX_ROWS
+    (WEIGHT_GRAD_TRANSPOSE_MAX_ROWS; on the CPU). The array is this call's own, so callers may add into it."""
+    few = xp is numpy and g.shape[-2] <= WEIGHT_GRAD_TRANSPOSE_MAX_ROWS   # a GPU: one kernel fewer untransposed
     p = xp.matmul(col, xp.swapaxes(g, -1, -2)) if few else xp.matmul(g, xp.swapaxes(col, -1, -2))
     if p.ndim == 3:
         p = p[0] if p.shape[0] == 1 else p.sum(axis=0)
