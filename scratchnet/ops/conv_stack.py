@@ -11,8 +11,8 @@ at 84 GFLOP/s, 48 × 96 × 1056 at 117). So here the kw weight slices are stacke
     y[o, t] = Σ_j P[(j, o), t + j·d]                      (kw − 1 shifted adds, the wide places dropped)
 
 the same products, in one GEMM kw times taller. The input grad of a "same" conv is the conv of gy with the flipped
-kernel (conv_kernels.backward_data), so it takes this route too; the weight grad is conv_shift's (its GEMMs have
-O columns, not rows: conv_kernels.weight_product). The constants were measured (benchmarks/README.md,
+kernel (conv_kernels.backward_data), so it takes this route too; the weight grad stacks the kernel columns as
+the GEMM's columns (`backward_filter`). The constants were measured (benchmarks/README.md,
 "Convolution routes").
 """
 import threading
@@ -70,34 +70,51 @@ def backward_data(gy, w, geom, always=False):
 
 
 def backward_filter(x, gy, geom):
-    """dW = gradW(x, gy): conv_shift's kernel (kw GEMMs X3 @ gyᵀ with O columns a band)."""
-    return conv_shift.backward_filter(x, gy, geom)
+    """dW = gradW(x, gy) as one GEMM a band with the kw kernel columns stacked too, now as columns:
+
+        dW_s (C·kh × kw·O) = Σ_bands X3 @ G3ᵀ,     G3[(j, o), t + j·d] = gy_wide[o, t]  (zero elsewhere)
+
+    so dW[o, c, i, j] = Σ_t X3[(c, i), t + j·d]·gy_wide[o, t] (gy_wide: gy with zeros in the wide places). Each
+    thread sums its bands; the threads' sums are added in a fixed order (the same result on every run)."""
+    xp = backend.get_array_module(x)
+    (kh, kw), ow, dw, o = geom.k, geom.out[1], geom.dilation[1], geom.o
+    if geom.n == 0:
+        return xp.zeros(geom.w_shape, dtype=x.dtype)
+    pad = _Padded(xp, x, geom)
+    sums = {}
+
+    def body(part, n, a, b):
+        x3, g3_buf = pad.stack(n, a, b)
+        t, length = (b - a) * pad.wp, x3.shape[1]
+        g3 = g3_buf[:kw * o * length].reshape(kw * o, length)
+        g3[...] = 0
+        for j in range(kw):
+            g3[j * o:(j + 1) * o, j * dw:j * dw + t].reshape(o, b - a, pad.wp)[:, :, :ow] = gy[n, :, a:b]
+        prod = x3 @ g3.T
+        if part in sums:
+            sums[part] += prod
+        else:
+            sums[part] = prod
+    conv_shift._run(xp, geom, pad.band, body)
+    parts = [sums[k] for k in sorted(sums)]
+    total = parts[0]
+    for p in parts[1:]:
+        total += p
+    # (C, kh, kw, O) -> (O, C, kh, kw)
+    return xp.ascontiguousarray(total.reshape(geom.c, kh, kw, o).transpose(3, 0, 1, 2))
 
 
 def _stacked(x, ws, geom, bias=None):
     """y = Σ_j P[(j, ·), shifted by j·d] with P = ws @ X3, per sample and band of rows (split over threads as
     conv_shift does); the wide rows' extra places dropped and the bias added by the same adds."""
     xp = backend.get_array_module(x)
-    (kh, kw), ow, dw, o = geom.k, geom.out[1], geom.dilation[1], geom.o
-    (ph, pw), (h, w) = geom.padding, geom.size
-    hp, wp = h + 2 * ph, w + 2 * pw
+    kw, ow, dw, o = geom.k[1], geom.out[1], geom.dilation[1], geom.o
+    pad = _Padded(xp, x, geom)
+    wp = pad.wp
     y = xp.empty(geom.y_shape, dtype=x.dtype)
-    band = _bands(geom, wp, x.itemsize)
-    longest = band * wp + (kw - 1) * dw
-    local = threading.local()
 
     def body(part, n, a, b):
-        if getattr(local, "flat", None) is None:
-            # the thread's padded sample (C, Hp·Wp + tail): zeroed once, only its interior rewritten per sample,
-            # so the border stays zero and no padded copy of the whole batch is made
-            local.flat = xp.zeros((geom.c, hp * wp + (kw - 1) * dw), dtype=x.dtype)
-            local.x3, local.p, local.sample = (xp.empty((geom.c, kh, longest), dtype=x.dtype),
-                                               xp.empty(kw * o * longest, dtype=x.dtype), None)
-        if local.sample != n:
-            local.flat[:, :hp * wp].reshape(geom.c, hp, wp)[:, ph:ph + h, pw:pw + w] = x[n]
-            local.sample = n
-        x3 = conv_shift._stack(xp, local.flat, a, b, wp, geom, local.x3)   # (C·kh, T + (kw−1)·d)
-        p_buf = local.p
+        x3, p_buf = pad.stack(n, a, b)                                    # (C·kh, T + (kw−1)·d)
         t, length = (b - a) * wp, x3.shape[1]
         p = p_buf[:kw * o * length].reshape(kw * o, length)
         xp.matmul(ws, x3, out=p)
@@ -111,5 +128,33 @@ def _stacked(x, ws, geom, bias=None):
             xp.add(rows, bias[:, None, None], out=y[n, :, a:b])
         else:
             y[n, :, a:b] = rows
-    conv_shift._run(xp, geom, band, body)
+    conv_shift._run(xp, geom, pad.band, body)
     return y
+
+
+class _Padded:
+    """Per-thread buffers for one call: the padded sample (C, Hp·Wp + tail), zeroed once and only its interior
+    rewritten per sample, so that its border stays zero and no padded copy of the whole batch is made; the band's
+    stacked input X3; and a buffer of kw·O rows for the band's other operand."""
+
+    def __init__(self, xp, x, geom):
+        self.xp, self.x, self.geom, self.local = xp, x, geom, threading.local()
+        (self.h, self.w), (self.ph, self.pw) = geom.size, geom.padding
+        self.hp, self.wp = self.h + 2 * self.ph, self.w + 2 * self.pw
+        self.tail = (geom.k[1] - 1) * geom.dilation[1]
+        self.band = _bands(geom, self.wp, x.itemsize)
+        self.longest = self.band * self.wp + self.tail
+
+    def stack(self, n, a, b):
+        """(X3 for output rows [a, b) of sample n, the thread's kw·O-row buffer)."""
+        xp, geom, local = self.xp, self.geom, self.local
+        if getattr(local, "flat", None) is None:
+            dtype, (kh, kw) = self.x.dtype, geom.k
+            local.flat = xp.zeros((geom.c, self.hp * self.wp + self.tail), dtype=dtype)
+            local.x3 = xp.empty((geom.c, kh, self.longest), dtype=dtype)
+            local.other, local.sample = xp.empty(kw * geom.o * self.longest, dtype=dtype), None
+        if local.sample != n:
+            interior = local.flat[:, :self.hp * self.wp].reshape(geom.c, self.hp, self.wp)
+            interior[:, self.ph:self.ph + self.h, self.pw:self.pw + self.w] = self.x[n]
+            local.sample = n
+        return conv_shift._stack(xp, local.flat, a, b, self.wp, geom, local.x3), local.other
