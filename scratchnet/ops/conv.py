@@ -31,7 +31,7 @@ import numpy
 
 from .. import backend, kernel_mode
 from ..autograd import Function
-from . import conv_fft, conv_kernels, conv_patch, conv_shift, conv_winograd, convnd, conv_reference
+from . import conv_fft, conv_kernels, conv_patch, conv_shift, conv_stack, conv_winograd, convnd, conv_reference
 
 ConvCfg = namedtuple("ConvCfg", "stride padding dilation groups")   # tuples of one int per spatial dim, and an int
 NdCfg = ConvCfg
@@ -150,6 +150,8 @@ ROUTES = {r.name: r for r in (
     _im2col("nchw"), _im2col("wide"), _im2col("rows", data_layout="nchw"),
     Route("shift", conv_shift.forward, lambda gy, w, geom: conv_shift.backward_data(gy, w, geom, _forced == "shift"),
           lambda x, gy, geom: conv_shift.backward_filter(x, gy, geom, _forced == "shift")),
+    Route("stack", conv_stack.forward, lambda gy, w, geom: conv_stack.backward_data(gy, w, geom, _forced == "stack"),
+          conv_stack.backward_filter),
     Route("fft", conv_fft.forward, conv_fft.backward_data, conv_fft.backward_filter),
     Route("patch", conv_patch.forward, conv_patch.backward_data, conv_patch.backward_filter),
     Route("winograd", conv_winograd.forward, conv_winograd.backward_data, conv_winograd.backward_filter),
@@ -179,6 +181,9 @@ def choose_route(geom, xp=numpy):
         return ROUTES["winograd"]
     if conv_kernels.wide_pays(geom) and forced != "shift":
         return ROUTES["im2col_wide"]
+    if xp is numpy and conv_shift.applies(geom) and geom.k[1] > 1 and (
+            forced == "stack" or forced is None and conv_stack.worth_it(geom, xp)):
+        return ROUTES["stack"]
     if xp is numpy and conv_shift.applies(geom) and (
             forced == "shift" or forced is None and conv_shift.worth_it(geom, xp)):
         return ROUTES["shift"]
