@@ -241,6 +241,25 @@ class Function:
                                                self.needs_input_grad) if need and gx is not None]
 
 
+def formula(f, *tensors):
+    """f(*tensors): a backward's elementwise formula, written with Tensor operators (`gy * (1 - y * y)`). While the
+    graph is recorded (create_graph=True) it runs as Tensor ops, so it can be differentiated again; in an ordinary
+    backward it runs on the raw arrays, one NumPy/CuPy call per operator instead of an op and its bookkeeping. Both
+    agree: arrays of one dtype with Python numbers promote as PyTorch does; any other mix takes the Tensor path."""
+    if not _Mode.grad_enabled:
+        arrays = [t.data for t in tensors]
+        dtype = arrays[0].dtype
+        if all([a.dtype == dtype for a in arrays]):
+            if type(arrays[0]) is numpy.ndarray:
+                y = f(*arrays)
+            else:
+                with backend.on(arrays[0]):  # CuPy computes on the current device: make it the arrays'
+                    y = f(*arrays)
+            if y.dtype == dtype:
+                return Tensor(y)
+    return f(*tensors)
+
+
 # ---- the backward walk ----
 
 def walk(roots, grads, retain_graph=False):
@@ -263,7 +282,7 @@ def walk(roots, grads, retain_graph=False):
         send(t, _seed(t, g, i))
     while heap:
         fn = heapq.heappop(heap)[2]
-        gy, out = pending.pop(fn), fn.output
+        gy, out = pending.pop(fn), fn._out()  # (every Function in the graph has an output, maybe since freed)
         if out is not None and out._ctx is fn:  # still held, and not since rebased by an in-place op
             yield out, gy
         for x, gx in fn.input_grads(gy, retain_graph):

@@ -90,7 +90,8 @@ def test_choose_route_takes_shift_where_it_pays():
         cfg = conv.ConvCfg((stride,) * 2, (padding,) * 2, (1, 1), groups)
         return conv.choose_route(conv.ConvGeometry(x_shape, w_shape, cfg)).name
     assert route((1, 64, 128, 128), (64, 64, 3, 3)) == "shift"          # VGG conv1_2 at 128 px
-    assert route((1, 256, 32, 32), (256, 256, 3, 3)) == "shift"         # VGG conv3_x at 128 px
+    assert route((1, 64, 64, 64), (64, 64, 3, 3)) == "shift"            # 64 channels (deeper: Winograd)
+    assert route((1, 256, 32, 32), (256, 256, 5, 5), padding=2) == "shift"  # a 5×5 kernel
     assert route((1, 512, 16, 16), (512, 512, 3, 3)) != "shift"         # W (9 MB) beside 256 output pixels
     assert route((1, 3, 128, 128), (64, 3, 3, 3)) != "shift"            # 3 input channels: too shallow
     assert route((1, 64, 32, 32), (64, 64, 3, 3), stride=2) != "shift"

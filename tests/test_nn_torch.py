@@ -13,8 +13,9 @@ import contextlib
 from scratchnet.ops import conv
 
 # the routes of ops/conv.py: per-sample GEMMs everywhere, one wide GEMM per block everywhere, and every stride-1
-# ungrouped conv through the FFT (force_route uses a route wherever it applies)
-LAYOUTS = ["im2col", "im2col_wide", "fft"]
+# ungrouped conv through the FFT, every 3×3 stride-1 ungrouped one by Winograd (force_route uses a route wherever it
+# applies)
+LAYOUTS = ["im2col", "im2col_wide", "fft", "winograd"]
 
 
 @contextlib.contextmanager

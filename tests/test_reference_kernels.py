@@ -18,7 +18,7 @@ from breadth_helpers import on_device, pool_case
 from conftest import to_np
 
 # None: the route choose_route picks; the others forced wherever they apply (force_route)
-ROUTES = [None, "im2col", "im2col_wide", "im2col_rows", "shift", "fft", "patch", "im2col_nd"]
+ROUTES = [None, "im2col", "im2col_wide", "im2col_rows", "shift", "winograd", "fft", "patch", "im2col_nd"]
 
 
 def run(mode, fn, arrays, seed, order, route=None):
@@ -105,7 +105,8 @@ def test_conv1d_conv3d_twin(dims, data):
     assert_twins_agree(lambda x, w, b: CONV[dims](x, w, b, **kw), arrays, c["seed"])
 
 
-@pytest.mark.parametrize("dims, route", [(1, None), (2, None), (2, "im2col_wide"), (2, "shift"), (2, "fft"), (3, None)])
+@pytest.mark.parametrize("dims, route", [(1, None), (2, None), (2, "im2col_wide"), (2, "shift"), (2, "winograd"),
+                                         (2, "fft"), (3, None)])
 @given(data=st.data())
 def test_conv_transpose_twin(dims, route, data):
     """conv_transposeNd (Col2Im of Wᵀ @ g) with output_padding, groups and dilation: values, first and second

@@ -17,6 +17,7 @@ the last whole tile (the floor rule's remainder) are read by no output place: th
 Readable twin: ops/conv_reference.py, as for every route (tests/test_reference_kernels.py compares them).
 """
 from .. import backend
+from . import conv_kernels
 
 # Samples whose tiles stay in cache between the copy and the GEMM.
 CACHE_BLOCK_BYTES = 2 * 2**20
@@ -102,7 +103,7 @@ def backward_filter(x, gy, geom):
         acc = None
         for n0, n1 in _blocks(xp, b1 - b0, geom.column_bytes(x.itemsize)):
             n0, n1 = b0 + n0, b0 + n1
-            part = xp.matmul(g3[n0:n1], _columns(xp, x[n0:n1], geom).transpose(0, 2, 1)).sum(axis=0)
+            part = conv_kernels.weight_product(xp, g3[n0:n1], _columns(xp, x[n0:n1], geom))
             acc = part if acc is None else acc + part
         partial[b0] = acc
     backend.over_batch(xp, geom.n, body)

@@ -179,7 +179,7 @@ def backward_filter(x, gy, geom, always=False):
         if acc is None:
             acc = sums[part] = xp.zeros((kw, geom.o, geom.c * kh), dtype=x.dtype)
         for j in range(kw):
-            acc[j] += g @ x3[:, j * dw:j * dw + t].T
+            acc[j] += conv_kernels.weight_product(xp, g, x3[:, j * dw:j * dw + t])
     _run(xp, geom, band, body)
     parts = [sums[k] for k in sorted(sums)]  # a fixed order, so the sum is the same on every run
     if not parts:   # an empty batch

@@ -90,5 +90,5 @@ def backward_filter(x, gy, geom):
         for j in range(geom.groups):
             col = _columns(xp, x_pad[:, j * cg:(j + 1) * cg], geom)
             g_j = gy[b0:b1, j * og:(j + 1) * og].reshape(b1 - b0, og, L)
-            gw[j * og:(j + 1) * og] += xp.matmul(g_j, col.transpose(0, 2, 1)).sum(axis=0)
+            gw[j * og:(j + 1) * og] += conv_kernels.weight_product(xp, g_j, col)
     return gw.reshape(geom.w_shape)

@@ -7,7 +7,7 @@ Tensor ops, from the input x or the saved output y, so it is differentiable agai
 import numpy
 
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, formula
 from ..tensor import Tensor, tensor
 from .cast import astype
 
@@ -44,7 +44,7 @@ class Exp(Function):
 
     def backward(self, gy):
         (y,) = self.saved_tensors
-        return gy * y
+        return formula(lambda gy, y: gy * y, gy, y)
 
 
 class Log(Function):
@@ -58,7 +58,7 @@ class Log(Function):
         return backend.get_array_module(x).log(x)
 
     def backward(self, gy):
-        return gy / self.inputs[0]
+        return formula(lambda gy, x: gy / x, gy, self.inputs[0])
 
 
 class Log1p(Function):
@@ -72,7 +72,7 @@ class Log1p(Function):
         return backend.get_array_module(x).log1p(x)
 
     def backward(self, gy):
-        return gy / (1 + self.inputs[0])
+        return formula(lambda gy, x: gy / (1 + x), gy, self.inputs[0])
 
 
 class Sqrt(Function):
@@ -91,7 +91,7 @@ class Sqrt(Function):
 
     def backward(self, gy):
         (y,) = self.saved_tensors
-        return gy / (2 * y)
+        return formula(lambda gy, y: gy / (2 * y), gy, y)
 
 
 class Abs(Function):
@@ -153,7 +153,7 @@ class TanhFn(Function):
 
     def backward(self, gy):
         (y,) = self.saved_tensors
-        return gy * (1 - y * y)
+        return formula(lambda gy, y: gy * (1 - y * y), gy, y)
 
 
 class SigmoidFn(Function):
@@ -177,7 +177,7 @@ class SigmoidFn(Function):
 
     def backward(self, gy):
         (y,) = self.saved_tensors
-        return gy * y * (1 - y)
+        return formula(lambda gy, y: gy * y * (1 - y), gy, y)
 
 
 def _float_unary(cls):

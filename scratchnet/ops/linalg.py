@@ -27,23 +27,13 @@ class MatMul(Function):
 
     def forward(self, a, b):
         xp = backend.get_array_module(a)
-        a = a.swapaxes(-1, -2) if self.ta else a
-        b = b.swapaxes(-1, -2) if self.tb else b
-        m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
-        batch = a.shape[:-2]
-        if xp is not backend.numpy or m * k * n <= ONE_THREAD_GEMM:
+        if self.ta:
+            a = a.swapaxes(-1, -2)
+        if self.tb:
+            b = b.swapaxes(-1, -2)
+        if xp is not numpy or a.shape[-2] * a.shape[-1] * b.shape[-1] <= ONE_THREAD_GEMM:
             return xp.matmul(a, b)
-        count = 1  # the number of products in the batch
-        for d in batch:
-            count *= d
-        if a.ndim != b.ndim or b.shape[:-2] != batch or m * k * n * count < PARALLEL_GEMM_FLOPS:
-            with backend.one_blas_thread():   # as inside scratchnet's parallel regions: see set_num_threads
-                return xp.matmul(a, b)
-        # A large GEMM (or a few of them, e.g. one image's Gram matrices): split the rows of every product over
-        # scratchnet's threads (BLAS itself runs single-threaded there, see backend.one_blas_thread)
-        out = xp.empty(batch + (m, n), dtype=xp.result_type(a, b))
-        backend.parallel_for(m, lambda r0, r1: xp.matmul(a[..., r0:r1, :], b, out=out[..., r0:r1, :]), min_items=16)
-        return out
+        return _threaded_matmul(a, b)
 
     def backward(self, gy):
         a, b = self.inputs
@@ -66,6 +56,24 @@ class MatMul(Function):
             gb = MatMul(not self.ta, False)(a, gy) if nb else None
         return (sum_to(ga, a.shape) if ga is not None else None,
                 sum_to(gb, b.shape) if gb is not None else None)
+
+
+def _threaded_matmul(a, b):
+    """a @ b on the host for a product past ONE_THREAD_GEMM: one BLAS thread for small work (as inside scratchnet's
+    parallel regions: see set_num_threads), else the rows of every product split over scratchnet's threads."""
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    batch = a.shape[:-2]
+    count = 1  # the number of products in the batch
+    for d in batch:
+        count *= d
+    if a.ndim != b.ndim or b.shape[:-2] != batch or m * k * n * count < PARALLEL_GEMM_FLOPS:
+        with backend.one_blas_thread():
+            return numpy.matmul(a, b)
+    # A large GEMM (or a few of them, e.g. one image's Gram matrices): split the rows of every product over
+    # scratchnet's threads (BLAS itself runs single-threaded there, see backend.one_blas_thread)
+    out = numpy.empty(batch + (m, n), dtype=numpy.result_type(a, b))
+    backend.parallel_for(m, lambda r0, r1: numpy.matmul(a[..., r0:r1, :], b, out=out[..., r0:r1, :]), min_items=16)
+    return out
 
 
 def _f_ordered(x):

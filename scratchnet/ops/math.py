@@ -6,7 +6,7 @@ Binary ops return gradients summed back to each input's shape with the one `sum_
 import numpy
 
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, formula
 from ..tensor import Tensor
 from .shape import sum_to
 from .cast import astype, to_device, clone  # noqa: F401  (re-exported: math is where users look for them)
@@ -71,7 +71,7 @@ class Sub(_Binary):
         return a - b
 
     def grads(self, gy, a, b):
-        return gy, (-gy if self.needs_input_grad[1] else None)
+        return gy, (formula(lambda gy: -gy, gy) if self.needs_input_grad[1] else None)
 
 
 class Mul(_Binary):
@@ -87,7 +87,8 @@ class Mul(_Binary):
 
     def grads(self, gy, a, b):
         n = self.needs_input_grad
-        return (gy * b if n[0] else None), (gy * a if n[1] else None)
+        return (formula(lambda gy, b: gy * b, gy, b) if n[0] else None), \
+            (formula(lambda gy, a: gy * a, gy, a) if n[1] else None)
 
 
 class Div(_Binary):
@@ -102,7 +103,8 @@ class Div(_Binary):
 
     def grads(self, gy, a, b):
         n = self.needs_input_grad
-        return (gy / b if n[0] else None), (-gy * a / (b * b) if n[1] else None)
+        return (formula(lambda gy, b: gy / b, gy, b) if n[0] else None), \
+            (formula(lambda gy, a, b: -gy * a / (b * b), gy, a, b) if n[1] else None)
 
 
 class Pow(_Binary):

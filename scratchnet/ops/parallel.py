@@ -23,15 +23,15 @@ def elementwise(body, inputs, out_dtypes):
     The body writes its outputs in place (ufuncs with out=). Returns the output, or a tuple of them."""
     x = inputs[0]
     xp = backend.get_array_module(x)
-    n = _n_rows(x)
     # empty() rather than empty_like: a transposed input's layout would make the row view of the output a copy
     outs = [xp.empty(x.shape, dtype=d) for d in out_dtypes]
+    n = _n_rows(x)
+    if xp is not numpy or x.size < PARALLEL_MIN_SIZE or n == 1:  # one band, the whole arrays: no row views made
+        body(*inputs, *outs)
+        return outs[0] if len(outs) == 1 else tuple(outs)
     rows = [a.reshape(n, -1) for a in inputs] + [o.reshape(n, -1) for o in outs]
 
     def band(r0, r1):
         body(*(a[r0:r1] for a in rows))
-    if xp is numpy and x.size >= PARALLEL_MIN_SIZE and n > 1:
-        backend.parallel_for(n, band)
-    else:
-        band(0, n)
+    backend.parallel_for(n, band)
     return outs[0] if len(outs) == 1 else tuple(outs)

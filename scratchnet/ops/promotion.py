@@ -83,10 +83,17 @@ def result_type(*xs):
     return _combine(dim, _combine(zero, number))
 
 
+# Below this magnitude a number converts to every float dtype without overflow (float16's largest is 65504): the
+# common `1 - y`, `x * 0.5` skip `scalar`'s overflow handling, whose errstate costs more than the rest of an op
+_SAFE_FLOAT = 65504.0
+
+
 def scalar(value, dtype):
     """`value` as a NumPy scalar of `dtype`. A Python int out of an integer dtype's range wraps around (two's
     complement), as PyTorch's kernels do; one that does not fit in 64 bits is refused, as PyTorch refuses it."""
     dtype = numpy.dtype(dtype)
+    if dtype.kind == "f" and (type(value) is float or type(value) is int) and -_SAFE_FLOAT <= value <= _SAFE_FLOAT:
+        return dtype.type(value)  # the fast path: nothing below can change this value
     if dtype.kind in "iu" and not isinstance(value, (bool, numpy.bool_)):
         value = int(value)
         if not -2**63 <= value < 2**64:
@@ -104,7 +111,7 @@ def scalar(value, dtype):
 def constant(value, dtype):
     """A Python number as a 0-d constant Tensor whose data is a NumPy scalar of `dtype` (no array is made, so
     nothing is uploaded to a GPU: NumPy and CuPy kernels both take the scalar as it is)."""
-    t = Tensor(numpy.empty((), dtype))
+    t = Tensor(None)  # then its data, which Tensor() itself would turn into an array
     t.data = scalar(value, dtype)
     return t
 

@@ -17,9 +17,10 @@ from .pad import pad  # noqa: F401  (re-exported: scratchnet.pad is F.pad)
 
 
 def _norm_dim(dim, ndim, name="dim"):
-    if not -max(ndim, 1) <= dim < max(ndim, 1):
+    n = ndim if ndim > 0 else 1  # a 0-d tensor takes dim 0 or -1, as PyTorch
+    if not -n <= dim < n:
         raise IndexError(f"{name}={dim} is out of range for a tensor with {ndim} dimension(s)")
-    return dim % max(ndim, 1)
+    return dim % n
 
 
 def _sizes(args):
@@ -196,7 +197,7 @@ class Permute(Function):
         return x.transpose(self.dims)
 
     def backward(self, gy):
-        return permute(gy, *numpy.argsort(self.dims).tolist())
+        return permute(gy, *sorted(range(len(self.dims)), key=self.dims.__getitem__))  # argsort(dims)
 
 
 def permute(x, *dims):
@@ -205,10 +206,12 @@ def permute(x, *dims):
     Forward:  y.shape[i] = x.shape[dims[i]],  y[j_0, ..., j_n] = x at index j placed by dims
     Backward: dx = permute(gy, argsort(dims))
     """
-    dims = tuple(_norm_dim(d, x.ndim) for d in _sizes(dims))
-    if sorted(dims) != list(range(x.ndim)):
-        raise ShapeError(f"permute: dims {dims} are not a permutation of the {x.ndim} axes of shape {x.shape}")
-    return x if dims == tuple(range(x.ndim)) else Permute(dims)(x)
+    ndim = x.ndim
+    dims = tuple([_norm_dim(d, ndim) for d in _sizes(dims)])
+    axes = tuple(range(ndim))
+    if tuple(sorted(dims)) != axes:
+        raise ShapeError(f"permute: dims {dims} are not a permutation of the {ndim} axes of shape {x.shape}")
+    return x if dims == axes else Permute(dims)(x)
 
 
 def transpose(x, dim0, dim1):
