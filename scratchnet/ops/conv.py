@@ -151,7 +151,7 @@ ROUTES = {r.name: r for r in (
     Route("shift", conv_shift.forward, lambda gy, w, geom: conv_shift.backward_data(gy, w, geom, _forced == "shift"),
           lambda x, gy, geom: conv_shift.backward_filter(x, gy, geom, _forced == "shift")),
     Route("stack", conv_stack.forward, lambda gy, w, geom: conv_stack.backward_data(gy, w, geom, _forced == "stack"),
-          conv_stack.backward_filter),
+          lambda x, gy, geom: conv_stack.backward_filter(x, gy, geom, _forced == "stack")),
     Route("fft", conv_fft.forward, conv_fft.backward_data, conv_fft.backward_filter),
     Route("patch", conv_patch.forward, conv_patch.backward_data, conv_patch.backward_filter),
     Route("winograd", conv_winograd.forward, conv_winograd.backward_data, conv_winograd.backward_filter),
