@@ -232,6 +232,49 @@ def test_inpaint_patch_masks_are_windows_of_whole_photo_masks(kind):
     assert depth[0] > 2 * depth[1], depth
 
 
+def test_inpaint_fill_is_the_whole_photos_fill_cut_to_the_patch():
+    """With fill, a training patch's image channels are its window of the fill of the WHOLE masked photo (what
+    the app feeds the network for a held-out photo), not a fill of the patch alone; known pixels are exact; the
+    pairs are deterministic."""
+    from scratchnet.apps.restore import prefilled
+    calls = []
+
+    def fill(masked, mask):
+        calls.append(masked.shape)
+        return prefilled(masked, mask)
+    ds = RestorationPairs("inpaint", size=6, seed=5, patch=48, fill=fill)
+    again = RestorationPairs("inpaint", size=6, seed=5, patch=48, fill=prefilled)
+    plain = RestorationPairs("inpaint", size=6, seed=5, patch=48)
+    train = dict(zip(photo_names("train"), photos("train")))
+    differs = 0
+    for i in range(len(ds)):
+        where = ds.locate(i)
+        t, left, k = where["top"], where["left"], where["k"]
+        photo = train[where["image"]].transpose(2, 0, 1)
+        x, y = ds[i]
+        xp, yp = plain[i]
+        numpy.testing.assert_array_equal(x[-1], xp[-1])          # same mask, same target as without fill
+        numpy.testing.assert_array_equal(y, yp)
+        assert calls[-1] == photo.shape                         # the fill saw the whole photo
+        rng = numpy.random.default_rng([5, 0, i])
+        rng.choice(len(train), p=ds._weights), rng.integers(0, 2), rng.integers(0, 2), rng.integers(0, 8)
+        full = random_mask(photo.shape[1], photo.shape[2], rng, 0.25, "mixed")[None]
+        whole = prefilled(photo * full, full)
+        numpy.testing.assert_allclose(x[:3], dihedral(whole[:, t:t + 48, left:left + 48], k), atol=1e-6)
+        m = x[-1] == 1
+        numpy.testing.assert_array_equal(x[:3][:, m], y[:, m])
+        numpy.testing.assert_array_equal(again[i][0], x)
+        # the fill of the patch alone differs wherever a hole reaches the patch's border
+        differs += numpy.abs(prefilled(xp[:3], xp[-1:]) - x[:3]).max() > 1e-3
+    assert differs >= 1
+    with pytest.raises(ValueError, match="fill must be a function .* for task 'inpaint' only"):
+        RestorationPairs("denoise", fill=prefilled)
+    with pytest.raises(ValueError, match="fill must be a function"):
+        RestorationPairs("inpaint", fill=0.5)
+    with pytest.raises(ValueError, match=r"fill returned shape \(3, 2, 2\)"):
+        RestorationPairs("inpaint", size=1, fill=lambda a, m: a[:, :2, :2])[0]
+
+
 def test_pairs_batch_through_the_dataloader(device):
     ds = RestorationPairs("sr", size=10, lr_input=True)
     batches = list(DataLoader(ds, batch_size=4, shuffle=True, seed=1, device=device))

@@ -165,6 +165,26 @@ def test_untrained_inpaint_unet_returns_its_starting_fill(device, prefill):
     numpy.testing.assert_allclose(to_np(m(sn.cat([img, mask], dim=1))), to_np(want), atol=1e-6)
 
 
+def test_inpaint_unet_with_the_fill_in_its_input_equals_the_net_that_computes_it(device):
+    """prefill='input' (the fill already in the input's holes) is prefill=True with the push-pull done outside:
+    same weights, [push_pull fill, mask] in, the same output; its holes' content is what it reads."""
+    sn.manual_seed(3)
+    inside = inpaint_unet(width=4, depth=2, prefill=True).to(device).eval()
+    given = inpaint_unet(width=4, depth=2, prefill="input").to(device).eval()
+    for p in inside.net.head.parameters():
+        p.data[...] = backend.to_device(numpy.full(p.shape, 0.2, numpy.float32), p.device)
+    given.load_state_dict(inside.state_dict())
+    r = numpy.random.default_rng(4)
+    img = sn.tensor(r.uniform(0, 1, (2, 3, 16, 16)).astype(numpy.float32), device=device)
+    mask = sn.tensor((r.uniform(0, 1, (2, 1, 16, 16)) > 0.4).astype(numpy.float32), device=device)
+    filled = push_pull(img, mask)
+    want = to_np(inside(sn.cat([img, mask], dim=1)))
+    numpy.testing.assert_allclose(to_np(given(sn.cat([filled, mask], dim=1))), want, atol=1e-5)
+    assert numpy.abs(to_np(given(sn.cat([img, mask], dim=1))) - want).max() > 1e-3
+    with pytest.raises(ValueError, match="prefill must be True, False or 'input', got 'yes'"):
+        inpaint_unet(prefill="yes")
+
+
 def test_models_refuse_wrong_channels_and_bad_settings():
     with pytest.raises(ValueError, match=r"espcn\(channels=3\).*\(2, 1, 8, 8\)"):
         espcn(3)(sn.rand(2, 1, 8, 8))

@@ -64,17 +64,44 @@ def test_inpaint_prefill_choice_reaches_the_checkpoint_and_the_report(tmp_path, 
     assert restore.make_config("inpaint")["loss"] == "l1" and restore.make_config("denoise")["loss"] == "l2"
     with pytest.raises(ValueError, match="loss must be 'l1' or 'l2', got 'ssim'"):
         restore.make_config("inpaint", loss="ssim")
-    assert restore.make_config("inpaint")["kwargs"]["prefill"] is True
+    assert restore.make_config("inpaint")["kwargs"]["prefill"] == "input"
+    with pytest.raises(ValueError, match="prefill must be True, False or 'input', got 'maybe'"):
+        restore.make_config("inpaint", prefill="maybe")
     assert "push-pull PSNR (holes)" in (tmp_path / "results.md").read_text()
     # an untrained pre-fill net returns the push-pull fill itself: the report's baseline column is that fill
     # (sizes divisible by 2**depth, so the reflection padding the U-Net needs adds no known pixels)
+    for prefill in ("input", True):
+        config = restore.make_config("inpaint", prefill=prefill)
+        sn.manual_seed(0)
+        truths = [restore.data.photos("test")[i].transpose(2, 0, 1)[:, :64, :96] for i in (0, 1)]
+        rows, _ = restore.evaluate(restore.build(config), config, images=truths, names=["a", "b"], pictures=False)
+        for r in rows:
+            assert r["psnr_holes"] == pytest.approx(r["psnr_holes_prefill"], abs=1e-3)
+            assert r["psnr_holes"] > r["psnr_holes_masked"]
+
+
+def test_inpaint_training_input_is_what_the_app_feeds_the_network_at_test_time(tmp_path, capsys):
+    """prefill 'input' (the default): the app fills the whole image before the network sees it, and the training
+    pairs hold windows of the same fill of whole photos; --prefill net keeps the fill inside the network."""
     config = restore.make_config("inpaint")
+    pairs = restore.training_pairs(config, 48, 4, 0)
+    assert pairs.fill is restore.prefilled
+    assert restore.training_pairs(restore.make_config("inpaint", prefill=True), 48, 4, 0).fill is None
+    # test time: restore() gives the network [prefilled(masked, mask), mask]; an "input" net whose correction
+    # is a constant 0.1 shows it: holes = fill + 0.1 exactly
     sn.manual_seed(0)
-    truths = [restore.data.photos("test")[i].transpose(2, 0, 1)[:, :64, :96] for i in (0, 1)]
-    rows, _ = restore.evaluate(restore.build(config), config, images=truths, names=["a", "b"], pictures=False)
-    for r in rows:
-        assert r["psnr_holes"] == pytest.approx(r["psnr_holes_prefill"], abs=1e-3)
-        assert r["psnr_holes"] > r["psnr_holes_masked"]
+    net = restore.build(config)
+    net.net.head.bias.data[...] = 0.1
+    hr = restore.data.photos("test")[1].transpose(2, 0, 1)[:, :64, :64]
+    masked, _, extra = restore.degrade(hr, config, 0)
+    out = restore.restore(net, config, masked, extra)
+    fill = restore.prefilled(masked, extra["mask"])
+    holes = extra["mask"][0] == 0
+    numpy.testing.assert_allclose(out[:, holes], numpy.clip(fill[:, holes] + 0.1, 0, 1), atol=1e-5)
+    code, _, err = _cli(capsys, "restore", "train", "--task", "inpaint", "--prefill", "net", "--steps", "1",
+                        "--pairs", "8", "--batch-size", "8", "--size", "24", "--out", tmp_path)
+    assert code == 0, err
+    assert restore.load_restorer(str(tmp_path / "checkpoint.npz"))[1]["kwargs"]["prefill"] is True
 
 
 def test_resumed_run_equals_the_uninterrupted_one(tmp_path, sr_run):

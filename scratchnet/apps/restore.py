@@ -38,9 +38,11 @@ class RestoreDiverged(RuntimeError):
     """The loss became NaN or infinite; the last checkpoint on disk is from before it."""
 
 
-def make_config(task, model=None, scale=3, sigma=25.0, loss=None, prefill=True):
+def make_config(task, model=None, scale=3, sigma=25.0, loss=None, prefill="input"):
     """The settings that define a network and what it restores (stored in checkpoints and weight files).
-    prefill (inpainting): the U-Net corrects the push-pull fill of the holes (True) or paints them alone."""
+    prefill (inpainting): the U-Net corrects the push-pull fill of the holes, which the app computes on the whole
+    image and training cuts from fills of whole photos ('input'), or which the network computes on its own input
+    (True: on a training patch that is a fill of the patch alone), or the U-Net paints the holes alone (False)."""
     if task not in MODELS:
         raise ValueError(f"task must be one of {', '.join(MODELS)}, got {task!r}")
     model = model or DEFAULTS[task]["model"]
@@ -48,7 +50,9 @@ def make_config(task, model=None, scale=3, sigma=25.0, loss=None, prefill=True):
         raise ValueError(f"--model {model!r} is not a {task} model: choose from {', '.join(MODELS[task])}")
     if loss not in (None, "l1", "l2"):
         raise ValueError(f"loss must be 'l1' or 'l2', got {loss!r}")
-    kwargs = dict(SIZES[model], **({"prefill": bool(prefill)} if task == "inpaint" else {}))
+    if prefill not in (True, False, "input"):
+        raise ValueError(f"prefill must be True, False or 'input', got {prefill!r}")
+    kwargs = dict(SIZES[model], **({"prefill": prefill} if task == "inpaint" else {}))
     return dict(task=task, model=model, scale=int(scale) if task == "sr" else None,
                 sigma=float(sigma) if task == "denoise" else None, loss=loss or DEFAULTS[task]["loss"],
                 kwargs=kwargs)
@@ -112,6 +116,8 @@ def restore(model, config, image, extra=None, device=None, tile=96):
     if upsampled_input(config):
         x = data.bicubic_up(x, config["scale"])
     if config["task"] == "inpaint":
+        if config["kwargs"].get("prefill") == "input":    # the fill of the whole image, as training patches hold
+            x = prefilled(x, extra["mask"])
         inp = creation.tensor(numpy.concatenate([x, extra["mask"]])[None], dtype=numpy.float32, device=dev)
         inp, (h, w) = _pad_to(inp, 2 ** config["kwargs"]["depth"])
         return numpy.clip(model(inp).numpy()[0, :, :h, :w], 0, 1)
@@ -221,6 +227,8 @@ def training_pairs(config, patch, pairs, seed):
     kw = dict(scale=config["scale"] or 3, sigma=config["sigma"] or 25, patch=patch, size=pairs, seed=seed)
     if config["task"] == "sr":
         kw["lr_input"] = not upsampled_input(config)
+    if config["task"] == "inpaint" and config["kwargs"]["prefill"] == "input":
+        kw["fill"] = prefilled
     return data.RestorationPairs(config["task"], "train", **kw)
 
 
@@ -236,7 +244,7 @@ def train_step(model, opt, config, x, y):
 
 def train(task="sr", model=None, scale=3, sigma=25.0, steps=None, epochs=None, size=48, batch_size=16, lr=None,
           pairs=4000, seed=0, device=None, out="out/restore", resume=False, force=False, checkpoint_every=None,
-          log_every=20, progress=True, pictures=True, prefill=True, loss=None):
+          log_every=20, progress=True, pictures=True, prefill="input", loss=None):
     """Train a restoration network and write its report; returns the results' mean row on the held-out photos.
     steps: optimizer steps (default: `epochs` passes over `pairs` training pairs, or 3000). Checkpoints every
     `checkpoint_every` steps (default: a tenth of the run) and at the end, each with the held-out PSNR.
@@ -356,8 +364,10 @@ def add_arguments(p):
     t.add_argument("--log-every", type=A.positive_int, default=20, metavar="N")
     t.add_argument("--loss", choices=["l1", "l2"], default=None,
                    help="training loss (default: l1 for sr and inpaint, l2 for denoise); l2 is what PSNR measures")
-    t.add_argument("--no-prefill", dest="prefill", action="store_false",
-                   help="inpaint: the U-Net paints the holes alone (default: it corrects a push-pull fill)")
+    t.add_argument("--prefill", choices=["input", "net", "none"], default="input",
+                   help="inpaint: the U-Net corrects a push-pull fill of the whole image ('input', the default), "
+                        "or of its input patch computed inside the network ('net'), or paints the holes alone")
+    t.add_argument("--no-prefill", dest="prefill", action="store_const", const="none", help="= --prefill none")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     t.add_argument("--force", action="store_true", help="with --resume: continue even where settings differ")
     A.add_common(t, "out/restore")
@@ -387,7 +397,8 @@ def run(args):
     if args.restore_command == "train":
         mean = train(args.task, args.model, args.scale, args.sigma, args.steps, args.epochs, args.size,
                      args.batch_size, args.lr, args.pairs, args.seed, args.device, args.out, args.resume, args.force,
-                     args.checkpoint_every, args.log_every, prefill=args.prefill, loss=args.loss)
+                     args.checkpoint_every, args.log_every, loss=args.loss,
+                     prefill={"input": "input", "net": True, "none": False}[args.prefill])
         print(", ".join(f"{k} {v:.4g}" for k, v in mean.items()) + f"; report in {args.out}")
     elif args.restore_command == "evaluate":
         model, config = load_restorer(args.checkpoint, args.task, args.scale, args.device)

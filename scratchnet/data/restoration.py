@@ -218,6 +218,12 @@ class RestorationPairs:
     window of it is cut out (and transformed with the patch), so training sees holes of the sizes it is tested on
     (up to a third of the photo's side, wider than a patch); mask_scale='patch': random_mask(P, P, ...) on the
     patch itself, holes scaled to the patch (the only choice with fashion=True, where the patch is the garment).
+    fill (inpainting): None, or a function (masked image (C, H, W), mask (1, H, W)) -> (C, H, W) that fills the
+    holes (e.g. scratchnet.apps.restore.prefilled, the push-pull fill); the input's image channels then hold
+    mask·target + (1 − mask)·fill instead of zeros in the holes. With mask_scale='photo' the fill runs on the whole
+    masked photo and the patch's window of it is cut out, so a training patch holds exactly what the held-out
+    photos' fill (computed on the whole photo at test time) holds there, even where the hole is wider than the
+    patch; with mask_scale='patch' it runs on the patch.
 
     patch=None: whole photos instead of patches (the evaluation set): item i is photo i % n (modcropped for 'sr'),
     with its own noise or mask; images differ in size, so batch them one at a time. size: number of items (default:
@@ -230,7 +236,7 @@ class RestorationPairs:
 
     def __init__(self, task, split="train", scale=3, sigma=25, patch=48, size=None, seed=0, fashion=False,
                  lr_input=False, augment=None, hole_fraction=0.25, mask_kind="mixed", mask_scale=None, root=None,
-                 download=False):
+                 download=False, fill=None):
         name = "RestorationPairs"
         if task not in TASKS:
             raise ValueError(f"{name}: task must be one of {', '.join(TASKS)}, got {task!r}")
@@ -253,6 +259,10 @@ class RestorationPairs:
         if mask_scale == "photo" and fashion:
             raise ValueError(f"{name}: mask_scale='photo' is for the photos; with fashion=True masks are drawn on "
                              f"the garment (mask_scale='patch')")
+        if fill is not None and (task != "inpaint" or not callable(fill)):
+            raise ValueError(f"{name}: fill must be a function (masked image, mask) -> image, for task 'inpaint' "
+                             f"only; got {type(fill).__name__} with task {task!r}")
+        self.fill = fill
         self.mask_scale = mask_scale or ("patch" if fashion or patch is None else "photo")
         self.task, self.split, self.sigma, self.seed, self.fashion = task, split, float(sigma), int(seed), fashion
         self.lr_input, self.hole_fraction, self.mask_kind = bool(lr_input), float(hole_fraction), mask_kind
@@ -358,17 +368,31 @@ class RestorationPairs:
             return add_noise(target, self.sigma, rng), target
         if window is None:
             mask = random_mask(target.shape[1], target.shape[2], rng, self.hole_fraction, self.mask_kind)
+            image = target * mask if self.fill is None else self._filled(target, mask)
         else:                                             # the patch's window of a whole-photo mask
             j, top, left = window
-            h, w = self.images[j].shape[1:]
-            full = random_mask(h, w, rng, self.hole_fraction, self.mask_kind)
-            mask = numpy.array(_dihedral(full[top:top + self.patch, left:left + self.patch], k), order="C")
-        return numpy.concatenate([target * mask, mask[None]]).astype(numpy.float32), target
+            photo = self.images[j]
+            full = random_mask(photo.shape[1], photo.shape[2], rng, self.hole_fraction, self.mask_kind)
+            win = (slice(None), slice(top, top + self.patch), slice(left, left + self.patch))
+            mask = numpy.array(_dihedral(full[win[1:]], k), order="C")
+            # the fill of the whole photo, then cut: what the test-time fill of a whole photo holds there
+            image = target * mask if self.fill is None else _dihedral(self._filled(photo, full)[win], k)
+        return numpy.concatenate([image, mask[None]]).astype(numpy.float32), target
+
+    def _filled(self, image, mask):
+        """mask·image + (1 − mask)·fill(mask·image, mask): known pixels exact, holes from the fill function."""
+        known = image * mask
+        out = numpy.asarray(self.fill(known, mask[None]), dtype=numpy.float32)
+        if out.shape != image.shape:
+            raise ValueError(f"RestorationPairs: fill returned shape {out.shape} for an image of shape "
+                             f"{image.shape}")
+        return known + out * (1 - mask)
 
     def __repr__(self):
         src = "Fashion-MNIST" if self.fashion else f"{len(self.images)} photos"
         extra = {"sr": f"scale={self.scale}, lr_input={self.lr_input}", "denoise": f"sigma={self.sigma:g}",
                  "inpaint": f"hole_fraction={self.hole_fraction}, mask_kind={self.mask_kind}, "
-                            f"mask_scale={self.mask_scale}"}[self.task]
+                            f"mask_scale={self.mask_scale}, fill={getattr(self.fill, '__name__', self.fill)}"
+                 }[self.task]
         return (f"RestorationPairs(task={self.task!r}, split={self.split!r}, {extra}, patch={self.patch}, "
                 f"size={self.size}, seed={self.seed}, augment={self.augment}, {src})")

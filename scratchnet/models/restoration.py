@@ -197,13 +197,19 @@ class InpaintUNet(nn.Module):
     size, even wider than the U-Net sees) and the U-Net adds its correction:
         f = push_pull(x·m, m);  out = m·x + (1 − m)·(f + unet(f, m)).
     prefill=False: the U-Net alone paints the holes from the masked image: out = m·x + (1 − m)·unet(x·m, m).
+    prefill="input": the input's holes already hold the pre-fill, f = x (the app computes push_pull on the whole
+    image, and training patches are cut from fills of whole photos, so train and test see the same fill; a fill
+    computed on a patch cut through a hole wider than it is not what the whole photo's fill holds there);
+    then as with True: out = m·x + (1 − m)·(f + unet(f, m)).
     The U-Net's last conv starts at zero, so an untrained net returns the pre-fill (or black holes): whatever
     training adds to the pre-fill is the network's own. H and W must be divisible by 2**depth (the app pads)."""
 
     def __init__(self, channels=3, width=16, depth=3, prefill=True):
         super().__init__()
         _positive("inpaint_unet", channels=channels, width=width, depth=depth)
-        self.channels, self.prefill = channels, bool(prefill)
+        if prefill not in (True, False, "input"):
+            raise ValueError(f"inpaint_unet: prefill must be True, False or 'input', got {prefill!r}")
+        self.channels, self.prefill = channels, prefill
         self.net = UNet(in_channels=channels + 1, num_classes=channels, width=width, depth=depth)
         nn.init.zeros_(self.net.head.weight)
         nn.init.zeros_(self.net.head.bias)
@@ -214,14 +220,14 @@ class InpaintUNet(nn.Module):
                              f"expected (N, {self.channels + 1}, H, W): the masked image and the mask")
         image, mask = x[:, :self.channels], x[:, self.channels:]
         # what lies in the holes is never read: push_pull reads image·mask only
-        filled = push_pull(image, mask) if self.prefill else image * mask      # (N, 3, 48, 48)
+        filled = image if self.prefill == "input" else push_pull(image, mask) if self.prefill else image * mask
         pred = self.net(cat([filled, mask], dim=1))                            # (N, 3, 48, 48)
         if self.prefill:
             pred = filled + pred
         return image * mask + pred * (1 - mask)  # (N, 3, 48, 48)
 
     def extra_repr(self):
-        return f"prefill={self.prefill}"
+        return f"prefill={self.prefill!r}"
 
 
 def srcnn(channels=3):
@@ -246,7 +252,8 @@ def dncnn(depth=17, width=64, channels=3, batch_norm=True):
 
 
 def inpaint_unet(width=16, depth=3, channels=3, prefill=True):
-    """Inpainting U-Net; input (N, channels + 1, H, W) = image and mask; prefill: start from the push-pull fill."""
+    """Inpainting U-Net; input (N, channels + 1, H, W) = image and mask; prefill: start from the push-pull fill
+    (True: computed by the network on its input; 'input': already in the input's holes; False: none)."""
     return InpaintUNet(channels, width, depth, prefill)
 
 

@@ -54,17 +54,26 @@ def worth_it(geom, xp):
 
 
 def weight_transform(w, flipped=False):
-    """U (16, O, C) from W (O, C, 3, 3): one GEMM with the (16 × 9) matrix kron(G, G). `flipped`: the transform of
-    W[o, c, 2 − i, 2 − j] (the taps reversed)."""
+    """U (16, O, C) from W (O, C, 3, 3): a GEMM with the (16 × 9) matrix kron(G, G), the output channels split
+    over the threads (BLAS left to run on several threads here, its idle ones spin: 1.5x the CPU time of a whole
+    style evaluation on 2 threads). `flipped`: the transform of W[o, c, 2 − i, 2 − j] (the taps reversed)."""
     xp = backend.get_array_module(w)
     o, c = w.shape[:2]
-    kron = _KRON[:, ::-1] if flipped else _KRON
-    return (xp.asarray(kron, dtype=w.dtype) @ w.reshape(o * c, 9).T).reshape(16, o, c)
+    kron = xp.asarray(_KRON[:, ::-1] if flipped else _KRON, dtype=w.dtype)
+    u = xp.empty((16, o, c), dtype=w.dtype)
+
+    def part(o0, o1):
+        xp.matmul(kron, w[o0:o1].reshape((o1 - o0) * c, 9).T, out=u[:, o0:o1].reshape(16, (o1 - o0) * c))
+    backend.over_batch(xp, o, part, min_items=16)
+    return u
 
 
 def forward(x, w, geom, bias=None):
-    """y = conv(x, W) + b by 16 GEMMs on transformed tiles."""
-    return _run(x, weight_transform(w).transpose(0, 2, 1), geom, bias)
+    """y = conv(x, W) + b by 16 GEMMs on transformed tiles. Uᵀ is made as the transform of W with o and c swapped
+    (a copy of W): the GEMMs ran ~10% faster on it than on the transposed view of U (128 → 128 on 128²: 45.6 vs
+    50.8 ms), which costs more than the copy but at 512 × 512."""
+    xp = backend.get_array_module(w)
+    return _run(x, weight_transform(xp.ascontiguousarray(w.transpose(1, 0, 2, 3))), geom, bias)
 
 
 def backward_data(gy, w, geom):
