@@ -30,6 +30,9 @@ BAND_BYTES = 1 * 2**20
 MIN_PIXELS = 256
 # Below this GEMM depth (C·kh) BLAS runs far below its peak: a 1-channel image's conv stays on im2col.
 MIN_DEPTH = 8
+# The weight grad's one stacked GEMM (C·kh × kw·O) needs both sides at least this long; narrower (8 channels in or
+# out), conv_shift's kw GEMMs did better (8→8 on 64² at batch 16: 3.6 vs 4.9 ms).
+MIN_STACKED_WEIGHT_GRAD = 48
 
 
 def worth_it(geom, xp):
@@ -69,15 +72,18 @@ def backward_data(gy, w, geom, always=False):
     return _stacked(gy, ws, flipped)
 
 
-def backward_filter(x, gy, geom):
+def backward_filter(x, gy, geom, always=False):
     """dW = gradW(x, gy) as one GEMM a band with the kw kernel columns stacked too, now as columns:
 
         dW_s (C·kh × kw·O) = Σ_bands X3 @ G3ᵀ,     G3[(j, o), t + j·d] = gy_wide[o, t]  (zero elsewhere)
 
     so dW[o, c, i, j] = Σ_t X3[(c, i), t + j·d]·gy_wide[o, t] (gy_wide: gy with zeros in the wide places). Each
-    thread sums its bands; the threads' sums are added in a fixed order (the same result on every run)."""
+    thread sums its bands; the threads' sums are added in a fixed order (the same result on every run). With few
+    channels (MIN_STACKED_WEIGHT_GRAD) conv_shift's kernel instead, unless `always`."""
     xp = backend.get_array_module(x)
     (kh, kw), ow, dw, o = geom.k, geom.out[1], geom.dilation[1], geom.o
+    if min(geom.c * kh, kw * o) < MIN_STACKED_WEIGHT_GRAD and not always:
+        return conv_shift.backward_filter(x, gy, geom)
     if geom.n == 0:
         return xp.zeros(geom.w_shape, dtype=x.dtype)
     pad = _Padded(xp, x, geom)
