@@ -37,7 +37,7 @@ MAX_SIDE = 1024       # predict: the largest image side taken (activations grow 
 # how the step counts fit the time budgets: 10 garment classes, garment mIoU >= 0.70 within 15 minutes of 2 CPU
 # cores; binary, foreground IoU >= 0.95 within 2 minutes).
 RECIPES = {
-    "classes": dict(steps=1800, batch_size=16, lr=6e-3, width=16, depth=4, warmup=0.05),
+    "classes": dict(steps=2400, batch_size=16, lr=6e-3, width=16, depth=4, warmup=0.05),
     "binary": dict(steps=200, batch_size=16, lr=3e-3, width=8, depth=3, warmup=0.05),
 }
 
