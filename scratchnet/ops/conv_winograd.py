@@ -146,9 +146,9 @@ def _output_transform(xp, m, y, z, tmp):
 
 def _run(x, ut, geom, bias=None):
     """y = conv(x, W) with Uᵀ = W's transform, (16, C, O): per sample and band of tile rows, the input
-    transform, 16 GEMMs Vᵀ[ξ] (tiles × C) @ Uᵀ[ξ] (C × O) and the output transform, channels last while the band is in cache,
-    then the band moved to NCHW; threads over the batch, or over the bands when the batch is smaller than the
-    thread count."""
+    transform, 16 GEMMs Vᵀ[ξ] (tiles × C) @ Uᵀ[ξ] (C × O) and the output transform, channels last while the
+    band is in cache, then the band moved to NCHW; threads over the batch, or over the bands when the batch is
+    smaller than the thread count."""
     xp = backend.get_array_module(x)
     (oh, ow), c, o = geom.out, ut.shape[1], ut.shape[2]
     th, tw = -(-oh // 2), -(-ow // 2)
