@@ -9,7 +9,7 @@ import scratchnet.nn.functional as F
 from scratchnet import backend
 from scratchnet.ops import conv, conv_stack
 from conftest import to_np
-from conv_route_helpers import run_conv as _run
+from conv_route_helpers import run_conv as _run   # values, first and second derivatives of one case on a route
 
 # (n, c, o, (h, w), (kh, kw), padding, dilation): "same" convs (dx is a conv of gy on this route, the flipped
 # kernel stacked), valid and over-padded ones (dx by col2im), dilation, rectangular kernels, odd batches
