@@ -6,11 +6,13 @@ Reports each framework's median time per training step (data preparation exclude
 both) and the held-out mIoU over the 10 garment classes (background excluded), per seed and as the mean; prints a
 table and writes JSON. Each (framework, seed) trains in its own process.
 Run: python benchmarks/segment_twin.py --seeds 0 1 [--binary] [--steps N] [--threads 2] [--data DIR] [--json out.json]
+     [--checkpoints DIR]
 (every setting not given is the app's recipe, segment.RECIPES).
 """
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -135,6 +137,12 @@ def worker(job):
         x, y = segment.batch_arrays(test_ds, range(lo, min(lo + 100, len(test_ds))))
         cm.update(predict(x).astype(numpy.int64), y)
     scores = scores_from_confusion(cm.matrix())
+    if job.get("checkpoint"):   # the trained weights as a scratchnet checkpoint: `scratchnet segment evaluate` reads it
+        from scratchnet import io
+        state = {k: v.detach().numpy() if job["fw"] == "torch" else v.numpy() for k, v in model.state_dict().items()}
+        io.save({"settings": dict(s, test_canvases=len(test_ds), size=test_ds.size), "classes": list(test_ds.classes),
+                 "model": state,
+                 "step": s["steps"], "history": [], "evals": []}, job["checkpoint"])
     # CPU seconds per step (all threads' time): on a shared machine the one figure others' load barely changes
     return {"ms_per_step": statistics.median(times[min(5, len(times) - 1):]) * 1e3,
             "cpu_s_per_step": statistics.mean(cpu[min(5, len(cpu) - 1):]),
@@ -161,6 +169,9 @@ def main():
     p.add_argument("--data", default=None)
     p.add_argument("--frameworks", nargs="+", default=["scratchnet", "torch"], choices=["scratchnet", "torch"])
     p.add_argument("--json", default=None, help="write the results here")
+    p.add_argument("--checkpoints", default=None, metavar="DIR",
+                   help="write each run's trained weights as a scratchnet checkpoint, DIR/{framework}_seed{seed}.npz, "
+                        "which `scratchnet segment evaluate` scores and draws")
     p.add_argument("--worker")
     args = p.parse_args()
     if args.worker:
@@ -177,7 +188,10 @@ def main():
     for seed in args.seeds:
         for fw in (fws if seed % 2 == 0 else fws[::-1]):
             r = run_worker(__file__, {"fw": fw, "seed": seed, "steps": args.steps, "data": args.data,
-                                      "settings": settings, "test_canvases": args.test_canvases}, args.threads)
+                                      "settings": settings, "test_canvases": args.test_canvases,
+                                      "checkpoint": args.checkpoints and os.path.join(args.checkpoints,
+                                                                                      f"{fw}_seed{seed}.npz")},
+                           args.threads)
             results[fw].append(dict(r, seed=seed))
             rows.append([fw, seed, args.steps, f"{r['ms_per_step']:.0f}", f"{r['miou']:.4f}",
                          f"{r['pixel_accuracy']:.4f}"])

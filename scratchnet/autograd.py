@@ -9,6 +9,7 @@ records the gradient computation itself: that is all double backprop needs.
 """
 import heapq
 import itertools
+import operator
 import weakref
 
 import numpy
@@ -141,9 +142,9 @@ class Function:
         out._ctx = self
         if self.is_view:
             self._view_of(inputs[0], out, y)
-        if self.multilinear:
-            self._versions = tuple([x._vc[0] if True in needs[:i] + needs[i + 1:] else None
-                                    for i, x in enumerate(inputs)])
+        if self.multilinear:  # (when every input needs a gradient, every input is read)
+            self._versions = tuple([x._vc[0] for x in inputs]) if False not in needs else \
+                tuple([x._vc[0] if True in needs[:i] + needs[i + 1:] else None for i, x in enumerate(inputs)])
         elif self.keeps_inputs or self.is_view:
             self._versions = tuple([x._vc[0] for x in inputs])
         generation = 0  # one more than the newest Function that made an input: the walk's order
@@ -271,9 +272,9 @@ def walk(roots, grads, retain_graph=False):
     def send(t, g):  # add g to t's gradient: a leaf's is kept until the end, a non-leaf's waits with its Function
         fn = t._ctx
         if fn is None:
-            leaves[t] = g if t not in leaves else leaves[t] + g
+            leaves[t] = g if t not in leaves else formula(operator.add, leaves[t], g)
         elif fn in pending:
-            pending[fn] = pending[fn] + g
+            pending[fn] = formula(operator.add, pending[fn], g)
         else:  # a Function's generation is one more than the newest that made an input: popping the newest first
             pending[fn] = g  # means every consumer of its output has already sent its share
             heapq.heappush(heap, (-fn.generation, next(tie), fn))

@@ -34,7 +34,7 @@ def _grads(case, route, dtype, kernels="fast"):
 
 @pytest.fixture(params=[0, 10**6], ids=["gy@colT", "col@gyT"])
 def orientation(request, monkeypatch):
-    """Every weight gradient in one orientation: 0 rows or fewer never transposes, 10**6 always."""
+    """Every weight gradient in one orientation: 0 rows or fewer never transposes, 10**6 wherever K >= O."""
     monkeypatch.setattr(conv_kernels, "WEIGHT_GRAD_TRANSPOSE_MAX_ROWS", request.param)
 
 
@@ -58,7 +58,7 @@ def test_weight_grad_float32(orientation):
 
 
 @pytest.mark.parametrize("n", [1, 3])
-@pytest.mark.parametrize("rows", [2, 9])
+@pytest.mark.parametrize("rows", [2, 5, 9])
 def test_weight_product_is_the_sum_of_products(n, rows, orientation):
     """Σ_n g_n @ col_nᵀ for stacked and single matrices, in both orientations, equals einsum's; the result is the
     caller's own (adding into it leaves the inputs alone)."""

@@ -45,7 +45,7 @@ def test_formula_with_mixed_dtypes_promotes_as_pytorch(zero_d_first):
     # would give float64)
     a = Tensor(numpy.full((2, 3), 0.25, numpy.float32))
     b = Tensor(numpy.asarray(0.5, numpy.float64))
-    ta, tb = torch.full((2, 3), 0.25), torch.tensor(0.5, dtype=torch.float64)
+    ta, tb = torch.full((2, 3), 0.25, dtype=torch.float32), torch.tensor(0.5, dtype=torch.float64)
     if zero_d_first:
         a, b, ta, tb = b, a, tb, ta
     with sn.no_grad():
@@ -126,3 +126,37 @@ def test_permute_gradient_is_the_inverse_permutation(dims):
         x.permute(*dims).backward(lib.tensor(up))
         grads.append(numpy.asarray(x.grad.numpy()))
     numpy.testing.assert_array_equal(grads[0], grads[1])
+
+
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+@pytest.mark.parametrize("batch", [(), (2,)])
+def test_backward_products_on_arrays_equal_the_op(ta, tb, batch):
+    from scratchnet.ops.linalg import MatMul, _gemm
+    rng = numpy.random.default_rng(0)
+    x = Tensor(rng.standard_normal(batch + ((4, 3) if ta else (3, 4))).astype(numpy.float32))
+    y = Tensor(rng.standard_normal(batch + ((5, 4) if tb else (4, 5))).astype(numpy.float32))
+    with sn.no_grad():
+        fast, op = _gemm(ta, tb, x, y), MatMul(ta, tb)(x, y)
+    assert fast.dtype == op.dtype and fast.shape == op.shape == batch + (3, 5) and fast.grad_fn is None
+    numpy.testing.assert_array_equal(fast.data, op.data)
+    x.requires_grad_()
+    assert _gemm(ta, tb, x, y).grad_fn is not None  # recorded while the graph is
+
+
+def test_matmul_hessian_and_accumulated_leaf_grads_match_pytorch():
+    # a leaf used by several ops sums its gradients; with create_graph the sums and products stay differentiable
+    rng = numpy.random.default_rng(3)
+    w0, x0 = rng.standard_normal((4, 4)), rng.standard_normal((3, 4))
+    out = []
+    for lib in (sn, torch):
+        w = lib.tensor(w0, requires_grad=True)
+        x = lib.tensor(x0)
+        h = ((x @ w).tanh() @ w).sigmoid() @ w
+        (g,) = (sn.autograd if lib is sn else torch.autograd).grad(h.sum(), w, create_graph=True)
+        (gg,) = (sn.autograd if lib is sn else torch.autograd).grad((g * g).sum(), w)
+        h2 = ((x @ w).tanh() @ w).sigmoid() @ w
+        h2.sum().backward()
+        out.append([numpy.asarray(t.detach().numpy()) for t in (g, gg, w.grad)])
+    for a, b in zip(*out):
+        numpy.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -201,3 +201,50 @@ def test_ema_and_lr_d_options_on_the_command_line(tmp_path, capsys):
                  "--out", str(tmp_path)]) == 0
     c = sn.load(tmp_path / "checkpoint.npz")
     assert c["config"]["ema"] == 0.5 and c["config"]["lr_d"] == 1e-3 and "g_ema" in c
+
+
+def test_reuse_fake_runs_one_generator_forward_a_step(tmp_path, monkeypatch):
+    """reuse_fake: D's update and G's update share one G forward (PyTorch's DCGAN example); it trains both
+    players, resumes exactly, is kept in the checkpoint, and is refused where D takes several updates a step."""
+    from scratchnet.apps.gan import GANRun, train_gan
+    rng = numpy.random.default_rng(0)
+    real, y = sn.tensor(rng.uniform(-1, 1, (8, 1, 28, 28)).astype(numpy.float32)), rng.integers(0, 10, 8)
+    for reuse, forwards in ((False, 2), (True, 1)):
+        sn.manual_seed(0)
+        run = GANRun("dcgan-small", True, "bce", reuse_fake=reuse)
+        calls = []
+        forward = run.g.forward
+        monkeypatch.setattr(run.g, "forward", lambda *a: calls.append(a[0].shape) or forward(*a))
+        d0, g0 = run.d.fc.weight.numpy().copy(), run.g.fc.weight.numpy().copy()
+        figures = run.step(real, y)
+        assert len(calls) == forwards and calls[0] == (8, 100)
+        assert not numpy.allclose(d0, run.d.fc.weight.numpy()) and not numpy.allclose(g0, run.g.fc.weight.numpy())
+        assert all(numpy.isfinite(float(v.numpy())) for v in figures.values())
+    kw = dict(model="dcgan-small", conditional=True, loss="bce", batch_size=8, data=SAMPLE, sample_every=2,
+              progress=False, limit=64, quality_samples=0, reuse_fake=True, ema=0.9)
+    full = train_gan(steps=4, out=str(tmp_path / "a"), **kw)
+    train_gan(steps=2, out=str(tmp_path / "b"), **kw)
+    assert train_gan(steps=4, out=str(tmp_path / "b"), resume=True, **kw) == full
+    ck = sn.load(tmp_path / "b" / "checkpoint.npz")
+    assert ck["config"]["reuse_fake"] and ck["settings"]["reuse_fake"]
+    plain = train_gan(steps=4, out=str(tmp_path / "c"), **{**kw, "reuse_fake": False})
+    assert plain != full        # a different algorithm, not a relabelled one
+    with pytest.raises(ValueError, match="reuse_fake"):
+        GANRun("dcgan", True, "wgan-gp", reuse_fake=True)
+
+
+def test_cosine_anneals_both_learning_rates_per_step(tmp_path):
+    import math
+    from scratchnet.apps.gan import train_gan
+    from scratchnet.apps.resume import SettingsMismatch
+    kw = dict(model="mlp", conditional=True, loss="bce", batch_size=8, data=SAMPLE, sample_every=2, progress=False,
+              limit=64, quality_samples=0, lr=1e-3, lr_d=3e-3, cosine=True)
+    full = train_gan(steps=4, out=str(tmp_path / "a"), **kw)
+    ck = sn.load(tmp_path / "a" / "checkpoint.npz")
+    last = (1 + math.cos(math.pi * 3 / 4)) / 2          # the rate of the last step, t = 3 of 4
+    assert math.isclose(ck["opt_g"]["param_groups"][0]["lr"], 1e-3 * last, rel_tol=1e-12)
+    assert math.isclose(ck["opt_d"]["param_groups"][0]["lr"], 3e-3 * last, rel_tol=1e-12)
+    train_gan(steps=4, out=str(tmp_path / "b"), **kw)
+    with pytest.raises(SettingsMismatch, match="steps"):   # the run's length is part of its schedule
+        train_gan(steps=6, out=str(tmp_path / "b"), resume=True, **kw)
+    assert train_gan(steps=4, out=str(tmp_path / "c"), **{**kw, "cosine": False}) != full

@@ -140,3 +140,39 @@ def test_optimizer_errors():
         optim.SGD([sn.tensor([1, 2])], lr=0.1)
     with pytest.raises(ValueError, match="betas"):
         optim.Adam([sn.zeros(1, requires_grad=True)], betas=(1.0, 0.9))
+
+
+@pytest.mark.parametrize("name, kw", [c for c in CASES if c[0].startswith("Adam")] +
+                         [("Adam", dict(lr=0.05, maximize=True))])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_adam_in_cache_blocks_is_the_whole_array_update(torch, monkeypatch, name, kw, threads):
+    """A parameter larger than Adam's CPU block (several blocks, a partial last one, split over threads) takes
+    exactly the values of the whole-array update, and follows PyTorch's trajectory."""
+    from scratchnet.optim import adam
+    monkeypatch.setattr(adam, "BLOCK", 64)
+    rng = numpy.random.default_rng(1)
+    start, grads = rng.standard_normal((5, 67)), rng.standard_normal((6, 5, 67))
+
+    def trajectory(block):
+        monkeypatch.setattr(adam, "BLOCK", block)
+        p = sn.tensor(start.copy(), requires_grad=True)
+        q = sn.tensor(start[0].copy(), requires_grad=True)    # a small one beside it: one block, no split
+        opt = getattr(optim, name)([p, q], **kw)
+        out = []
+        for g in grads:
+            p.grad, q.grad = sn.tensor(g), sn.tensor(g[0])
+            opt.step()
+            out.append(numpy.concatenate([p.numpy().ravel(), q.numpy()]))
+        return numpy.array(out)
+    from scratchnet import cputune
+    monkeypatch.setattr(cputune, "_num_threads", threads)
+    blocked, whole = trajectory(64), trajectory(10 ** 9)
+    numpy.testing.assert_array_equal(blocked, whole)
+    tp, tq = torch.tensor(start.copy(), requires_grad=True), torch.tensor(start[0].copy(), requires_grad=True)
+    topt = getattr(torch.optim, name)([tp, tq], **kw)
+    ref = []
+    for g in grads:
+        tp.grad, tq.grad = torch.tensor(g), torch.tensor(g[0])
+        topt.step()
+        ref.append(numpy.concatenate([tp.detach().numpy().ravel(), tq.detach().numpy()]))
+    numpy.testing.assert_allclose(blocked, numpy.array(ref), rtol=1e-9, atol=1e-9)

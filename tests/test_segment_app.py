@@ -256,6 +256,28 @@ def test_command_line_evaluate_predict_and_failures(checkpoint, tmp_path, capsys
     assert code == 1 and len(err.splitlines()) == 1 and "at most 1024 pixels a side" in err, err
 
 
+def test_evaluate_with_the_vote_reports_both_scores(checkpoint, tmp_path, capsys):
+    """--vote adds the per-component vote's scores beside the raw ones (never in their place), in the output and
+    in metrics.json; they are the scores of component_vote applied to the raw predicted masks."""
+    from scratchnet.apps.segment_vote import component_vote
+    from scratchnet.apps.segmentation_metrics import confusion_matrix
+    code, out, err = _cli(["segment", "evaluate", checkpoint, "--data", SAMPLE, "--test-canvases", "6", "--vote",
+                           "-o", str(tmp_path)], capsys)
+    assert code == 0, err
+    assert "mIoU" in out.splitlines()[0] and out.splitlines()[2].startswith("after the per-component vote: mIoU")
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    model, ck = segment.load_model(checkpoint)
+    _, test_ds = segment.datasets(SAMPLE, ck["settings"]["binary"], 0, 6)
+    x, y = segment.batch_arrays(test_ds, range(6))
+    with sn.no_grad():
+        pred = model(sn.tensor(x)).argmax(1).numpy()
+    raw = confusion_matrix(pred, y, test_ds.num_classes)
+    voted = confusion_matrix(component_vote(pred, test_ds.num_classes), y, test_ds.num_classes)
+    assert m["confusion"] == raw.tolist()
+    want = segment.scores_from_confusion(voted)["miou_no_background"]
+    assert m["test_component_vote"]["miou_no_background"] == pytest.approx(want)
+
+
 def test_the_twins_loss_is_the_apps_loss(torch):
     """benchmarks/segment_twin.py must train on the app's loss: same value and gradient for the same logits."""
     import sys

@@ -75,3 +75,16 @@ def test_bad_arguments_are_refused():
         AveragedModel([1, 2])
     with pytest.raises(ValueError, match="do not match"):
         AveragedModel(nn.Linear(2, 2)).update_parameters(nn.Linear(3, 2))
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_ema_update_in_place_equals_its_formula(dtype):
+    """AveragedModel folds an EMA in place (no new arrays a step): the same values, bit for bit, as the returned
+    decay·averaged + (1 − decay)·current that a user's avg_fn would give."""
+    fn = get_ema_avg_fn(0.97)
+    rng = numpy.random.default_rng(0)
+    a, c = rng.standard_normal(1000).astype(dtype), rng.standard_normal(1000).astype(dtype)
+    expected = fn(a, c, 3)
+    fn.in_place(a, c)
+    numpy.testing.assert_array_equal(a, expected)
+    assert a.dtype == dtype

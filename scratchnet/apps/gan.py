@@ -9,6 +9,7 @@ With `ema` (a decay, e.g. 0.99) the run also keeps an exponential moving average
 statistics (optim.swa_utils.AveragedModel) and draws every picture and quality measurement from it: the average of
 the last ~1/(1 − decay) iterates is a smoother, better generator than the last one (measured in README's GAN notes).
 """
+import math
 import os
 
 import numpy
@@ -52,12 +53,16 @@ class GANRun:
 
     def __init__(self, model="dcgan", conditional=False, loss="bce", z_dim=100, lr=2e-4, betas=(0.5, 0.999),
                  n_critic=None, gp_weight=10.0, device=None, num_classes=10, mode_seeking=None, dtype=None, ema=0.0,
-                 lr_d=None):
+                 lr_d=None, reuse_fake=False):
         self.config = dict(model=model, conditional=conditional, loss=loss, z_dim=z_dim, lr=lr, betas=list(betas),
                            n_critic=n_critic or (5 if loss == "wgan-gp" else 1), gp_weight=gp_weight,
                            num_classes=num_classes,
                            mode_seeking=(0.1 if conditional else 0.0) if mode_seeking is None else mode_seeking,
-                           ema=float(ema or 0.0), lr_d=lr if lr_d is None else lr_d)
+                           ema=float(ema or 0.0), lr_d=lr if lr_d is None else lr_d,
+                           reuse_fake=bool(reuse_fake))
+        if self.config["reuse_fake"] and self.config["n_critic"] != 1:
+            raise ValueError(f"GANRun: reuse_fake needs one D update per G update, got n_critic "
+                             f"{self.config['n_critic']} (loss {loss!r})")
         if not 0.0 <= self.config["ema"] < 1.0:
             raise ValueError(f"GANRun: ema must be a decay in [0, 1) (0: none), got {ema}")
         self.device = backend.device(device)
@@ -101,6 +106,8 @@ class GANRun:
         tensors on the device (read them with readout.read_floats when they are logged: no sync in the step)."""
         c, n = self.config, real.shape[0]
         lab = self.labels(y)
+        if c.get("reuse_fake"):
+            return self._step_one_forward(real, lab)
         for _ in range(c["n_critic"]):
             fake = self.g(self.noise(n), lab).detach()
             d_real, d_fake = self.d(real, lab), self.d(fake, lab)
@@ -123,6 +130,9 @@ class GANRun:
         else:
             d_fake = self.d(self.g(self.noise(n), lab), lab)
             loss_g = generator_loss(d_fake, c["loss"])
+        return self._g_update(loss_d, loss_g, d_real, d_fake)
+
+    def _g_update(self, loss_d, loss_g, d_real, d_fake):
         self.d.requires_grad_(True)
         self.opt_g.zero_grad()
         loss_g.backward()
@@ -130,9 +140,31 @@ class GANRun:
         if self.g_ema is not None:
             self.g_ema.update_parameters(parallel.unwrap(self.g))
         with no_grad():
-            squash = (lambda t: t.sigmoid().mean()) if c["loss"] == "bce" else (lambda t: t.mean())
+            squash = (lambda t: t.sigmoid().mean()) if self.config["loss"] == "bce" else (lambda t: t.mean())
             return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "D(x)": squash(d_real),
                     "D(G(z))": squash(d_fake)}
+
+    def _step_one_forward(self, real, lab):
+        """reuse_fake: one G forward a step, as PyTorch's DCGAN example does: D learns on that batch detached,
+        then G learns through the updated D on the same batch (the G forward is ~1/6 of a step's multiply-adds).
+        With the mode-seeking term the batch is its two halves (same classes, different noise), for D too."""
+        c, n = self.config, real.shape[0]
+        pairs = bool(c.get("mode_seeking")) and n >= 2
+        h = n // 2
+        lab_f = cat([lab[:h], lab[:h]]) if pairs and lab is not None else lab
+        z = self.noise(2 * h if pairs else n)
+        fake = self.g(z, lab_f)
+        d_real, d_fake = self.d(real, lab), self.d(fake.detach(), lab_f)
+        loss_d = discriminator_loss(d_real, d_fake, c["loss"])
+        self.opt_d.zero_grad()
+        loss_d.backward()
+        self.opt_d.step()
+        self.d.requires_grad_(False)
+        d_fake = self.d(fake, lab_f)
+        loss_g = generator_loss(d_fake, c["loss"])
+        if pairs:
+            loss_g = loss_g + mode_seeking(fake[:h], fake[h:], z[:h], z[h:], c["mode_seeking"])
+        return self._g_update(loss_d, loss_g, d_real, d_fake)
 
     def state(self, step, history):
         g, d = parallel.unwrap(self.g), parallel.unwrap(self.d)
@@ -150,7 +182,7 @@ class GANRun:
         c = dict(ck["config"])
         run = cls(c["model"], c["conditional"], c["loss"], c["z_dim"], c["lr"], tuple(c["betas"]), c["n_critic"],
                   c["gp_weight"], device, c["num_classes"], c.get("mode_seeking", 0.0), ema=c.get("ema", 0.0),
-                  lr_d=c.get("lr_d"))
+                  lr_d=c.get("lr_d"), reuse_fake=c.get("reuse_fake", False))
         run.g.load_state_dict(ck["g"])
         run.d.load_state_dict(ck["d"])
         run.opt_g.load_state_dict(ck["opt_g"])
@@ -182,7 +214,8 @@ def write_pictures(run, out, fixed_z, fixed_labels, classes, tag):
 
 def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_size=64, lr=2e-4, data=None,
               device=None, seed=0, out="out/gan", resume=False, sample_every=500, progress=True, limit=None,
-              quality_samples=1000, mode_seeking=None, force=False, log_every=10, ema=0.0, lr_d=None):
+              quality_samples=1000, mode_seeking=None, force=False, log_every=10, ema=0.0, lr_d=None,
+              reuse_fake=False, cosine=False):
     """Train and write the run's pictures and checkpoint; returns the history (one dict per logged step).
     The losses stay on the device and are read every `log_every` steps and before each checkpoint (a divergence
     is caught there, so the checkpoint on disk is always from before it).
@@ -191,6 +224,9 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
     (the model, its conditioning and the loss can never differ); the last checkpoint's pictures are redrawn first.
     lr_d: the discriminator's learning rate (default: lr; a larger one is the two time-scale update rule, TTUR).
     ema: keep an exponential moving average of G with this decay and sample from it (0: none).
+    reuse_fake: one G forward a step, shared by the D and the G update (GANRun._step_one_forward).
+    cosine: anneal both learning rates per step, lr_t = lr·(1 + cos(π·t/steps))/2 (t = 0..steps−1), so the run's
+    length is part of its schedule (a resume must keep `steps`).
     Under mpiexec each rank computes its rows of every batch (batch_size must divide evenly) and rank 0 writes."""
     if int(log_every) < 1:
         raise ValueError(f"--log-every must be at least 1, got {log_every}")
@@ -205,7 +241,7 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
     ds = FashionMNIST(root=data, train=True)
     images, targets = ds.images[:limit] if limit else ds.images, ds.targets[:limit] if limit else ds.targets
     run = GANRun(model, conditional, loss, lr=lr, device=device, num_classes=len(ds.classes),
-                 mode_seeking=mode_seeking, ema=ema, lr_d=lr_d)
+                 mode_seeking=mode_seeking, ema=ema, lr_d=lr_d, reuse_fake=reuse_fake)
     if world > 1 and run.config["mode_seeking"] and progress:
         print("note: the mode-seeking term pairs samples within each rank's rows, so this run is not step-for-step "
               "the single-process one (--mode-seeking 0 makes it so)")
@@ -218,7 +254,10 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
                     limit=limit, mode_seeking=run.config["mode_seeking"], sample_every=sample_every,
                     quality_samples=quality_samples, train_images=len(images))
     # only when set, so that checkpoints written before these options existed resume unchanged
-    settings.update({k: run.config[k] for k, default in (("ema", 0.0), ("lr_d", lr)) if run.config[k] != default})
+    if cosine:
+        settings.update(cosine=True, steps=steps)
+    settings.update({k: run.config[k] for k, default in (("ema", 0.0), ("lr_d", lr), ("reuse_fake", False))
+                     if run.config[k] != default})
     # rank 0 reads the checkpoint and hands it to the others
     ck = parallel.share(io.load(ck_path) if writer and resume and os.path.exists(ck_path) else None)
     if ck is not None:
@@ -248,6 +287,10 @@ def train_gan(model="dcgan", conditional=False, loss="bce", steps=2000, batch_si
         x, y = _batch(images, targets, step, batch_size, seed)
         x, y = x[lo:hi], y[lo:hi]      # this rank's rows (all of them in one process)
         real = creation.tensor(x.astype(numpy.float32)[:, None] / 127.5 - 1, device=run.device)  # [-1, 1]
+        if cosine:
+            for opt, key in ((run.opt_g, "lr"), (run.opt_d, "lr_d")):
+                for group in opt.param_groups:
+                    group["lr"] = run.config[key] * (1 + math.cos(math.pi * step / steps)) / 2
         with sharded_rows(lo, hi, batch_size):
             figures = run.step(real, run.labels(y))
         nonfinite.update(step, figures)   # on the device: no sync
@@ -330,6 +373,10 @@ def add_arguments(p):
                    metavar="DECAY",
                    help="sample from an exponential moving average of G's weights with this decay, e.g. 0.99 "
                         "(0: none)")
+    p.add_argument("--cosine", action="store_true",
+                   help="anneal both learning rates per step to 0 over --steps (cosine)")
+    p.add_argument("--reuse-fake", action="store_true",
+                   help="one G forward a step, shared by the D and G updates (as PyTorch's DCGAN example)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     p.add_argument("--force", action="store_true", help="with --resume: continue even where this run's settings "
                                                         "differ from the checkpoint's")
@@ -374,6 +421,7 @@ def run(args):
               batch_size=args.batch_size, lr=args.lr, data=args.data, device=args.device, seed=args.seed,
               out=args.out, resume=args.resume, sample_every=args.sample_every, limit=args.limit,
               quality_samples=args.quality_samples, mode_seeking=args.mode_seeking, force=args.force,
-              log_every=args.log_every, ema=args.ema, lr_d=args.lr_d)
+              log_every=args.log_every, ema=args.ema, lr_d=args.lr_d, reuse_fake=args.reuse_fake,
+              cosine=args.cosine)
     if parallel.is_writer():
         print(f"samples, losses and checkpoint in {args.out}")

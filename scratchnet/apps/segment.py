@@ -26,6 +26,7 @@ from .common import rng_state, set_rng_state
 from .progress import Progress
 from .readout import Readout
 from .segment_report import mask_panels, write_report
+from .segment_vote import component_vote
 from .segmentation_metrics import ConfusionMatrix, scores_from_confusion, soft_dice_loss
 
 CANVAS_SEED = 0
@@ -110,21 +111,27 @@ def lr_at(settings, step):
 
 
 @no_grad()
-def evaluate(model, ds, device=None, batch_size=100, pictured=PICTURED):
-    """(confusion matrix (C, C) int64, predicted masks of the first `pictured` canvases) on `ds`."""
+def evaluate(model, ds, device=None, batch_size=100, pictured=PICTURED, vote=False):
+    """(confusion matrix (C, C) int64, predicted masks of the first `pictured` canvases, confusion matrix of the
+    per-component vote or None) on `ds`. vote=True also scores the predictions after segment_vote.component_vote
+    (each connected predicted garment region takes its majority class), beside the raw ones, never instead."""
     was_training = model.training
     model.eval()
     cm, first = ConfusionMatrix(ds.num_classes), None
+    voted = ConfusionMatrix(ds.num_classes) if vote else None
     for lo in range(0, len(ds), batch_size):
         x, y = batch_arrays(ds, range(lo, min(lo + batch_size, len(ds))))
         logits = model(creation.tensor(x, dtype=numpy.float32, device=device))
         pred = logits.argmax(1)
-        cm.update(pred, creation.tensor(y, dtype=numpy.int64, device=device))
+        target = creation.tensor(y, dtype=numpy.int64, device=device)
+        cm.update(pred, target)
+        if voted is not None:
+            voted.update(component_vote(pred.data, ds.num_classes), target)
         if first is None:
             first = pred[:pictured]
     model.train(was_training)
     preds = first.numpy().astype(numpy.uint8) if first is not None else numpy.zeros((0, ds.size, ds.size), "uint8")
-    return cm.matrix(), preds
+    return cm.matrix(), preds, None if voted is None else voted.matrix()
 
 
 def load_model(path, device=None):
@@ -229,7 +236,7 @@ def train(out="out/segment", data=None, epochs=None, steps=None, batch_size=None
                     bar.update(s - start, (s - start) * batch_size, loss=history[-1]["loss"],
                                mIoU=history[-1]["miou"])
             if s % eval_every == 0 or s == total:
-                confusion, preds = evaluate(model, test_ds, device)
+                confusion, preds, _ = evaluate(model, test_ds, device)
                 scores = scores_from_confusion(confusion)
                 evals.append({"step": s, "miou_no_background": scores["miou_no_background"],
                               "miou": scores["miou"], "pixel_accuracy": scores["pixel_accuracy"],
@@ -295,17 +302,19 @@ def predict(checkpoint, images, out=None, size=None, invert=False, device=None):
     return results
 
 
-def evaluate_checkpoint(checkpoint, data=None, test_canvases=None, device=None, out=None):
-    """Scores of a checkpoint on the held-out canvases (the run's count unless given); with `out`, the report."""
+def evaluate_checkpoint(checkpoint, data=None, test_canvases=None, device=None, out=None, vote=False):
+    """(scores, classes, canvas count, scores after the per-component vote or None) of a checkpoint on the
+    held-out canvases (the run's count unless given); with `out`, the report (metrics.json: both scores)."""
     model, ck = load_model(checkpoint, device)
     s = ck["settings"]
     _, test_ds = datasets(data, s["binary"], 0, test_canvases or s["test_canvases"])
-    confusion, preds = evaluate(model, test_ds, device)
+    confusion, preds, voted = evaluate(model, test_ds, device, vote=vote)
     if out is not None:
         os.makedirs(out, exist_ok=True)
-        write_report(out, dict(ck, report={"confusion": confusion, "preds": preds,
-                                           "picked": numpy.arange(len(preds))}), test_ds)
-    return scores_from_confusion(confusion), list(ck["classes"]), len(test_ds)
+        write_report(out, dict(ck, report={"confusion": confusion, "preds": preds, "picked": numpy.arange(len(preds)),
+                                           **({} if voted is None else {"confusion_vote": voted})}), test_ds)
+    return (scores_from_confusion(confusion), list(ck["classes"]), len(test_ds),
+            None if voted is None else scores_from_confusion(voted))
 
 
 from .segment_cli import add_arguments, check, run  # noqa: E402,F401  (the command-line face of this app)

@@ -46,6 +46,9 @@ def add_arguments(parser):
     e.add_argument("--test-canvases", type=positive_int, default=None, help="default: the run's own count")
     e.add_argument("-o", "--out", type=out_dir, default=None,
                    help="also write metrics.json and the pictures to this folder")
+    e.add_argument("--vote", action="store_true",
+                   help="also score the per-component vote (each connected predicted garment region takes the "
+                        "majority class of its pixels), beside the raw per-pixel prediction")
     add_common(e, data=True, seed=False)
     p = _sub(sub, "predict", "label every pixel of image files")
     p.add_argument("checkpoint", type=existing_file)
@@ -87,11 +90,14 @@ def run(args):
         print(f"step {last['step']}: held-out {what} {last['miou_no_background']:.4f}, pixel accuracy "
               f"{last['pixel_accuracy']:.4f}; report in {args.out}")
     elif args.segment_command == "evaluate":
-        scores, classes, n = segment.evaluate_checkpoint(args.checkpoint, args.data, args.test_canvases,
-                                                         args.device, args.out)
+        scores, classes, n, voted = segment.evaluate_checkpoint(args.checkpoint, args.data, args.test_canvases,
+                                                                args.device, args.out, args.vote)
         print(f"{args.checkpoint} on {n} held-out canvases: mIoU {scores['miou_no_background']:.4f} (garment "
               f"classes), {scores['miou']:.4f} (with background), pixel accuracy {scores['pixel_accuracy']:.4f}")
         print("per-class IoU: " + ", ".join(f"{c} {v:.3f}" for c, v in zip(classes, scores["iou"])))
+        if voted is not None:
+            print(f"after the per-component vote: mIoU {voted['miou_no_background']:.4f} (garment classes); "
+                  "per-class IoU: " + ", ".join(f"{c} {v:.3f}" for c, v in zip(classes, voted["iou"])))
     else:
         for r in segment.predict(args.checkpoint, args.images, args.out, args.size, args.invert, args.device):
             top = sorted(((v, c) for c, v in r["shares"].items() if c != "background" and v > 0), reverse=True)

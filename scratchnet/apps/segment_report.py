@@ -100,4 +100,13 @@ def write_report(out, ck, test_ds):
     io.atomic_write_json(os.path.join(out, "metrics.json"), {
         "step": int(ck["step"]), "settings": ck["settings"], "classes": classes,
         "test": scores_json(scores, classes), "test_canvases": len(test_ds), "confusion": confusion.tolist(),
-        "evals": evals, "history": history}, indent=1)
+        "evals": evals, "history": history, **_voted(rep, classes)}, indent=1)
+
+
+def _voted(rep, classes):
+    """metrics.json's "test_component_vote": the scores after segment_vote.component_vote, where evaluated, beside
+    "test" (the raw per-pixel prediction, the headline figure)."""
+    from .segmentation_metrics import scores_from_confusion
+    if "confusion_vote" not in rep:
+        return {}
+    return {"test_component_vote": scores_json(scores_from_confusion(numpy.asarray(rep["confusion_vote"])), classes)}

@@ -341,8 +341,9 @@ def dropout(input, p=0.5, training=True):
         return input
     if p == 1:
         return input * 0
-    keep = _random_uniform(input.shape, input.dtype, input.device) >= p
-    return input * Tensor((keep * (1.0 / (1 - p))).astype(input.dtype))
+    mask = (_random_uniform(input.shape, input.dtype, input.device) >= p).astype(input.dtype)
+    mask *= input.dtype.type(1.0 / (1 - p))   # in the input's dtype: no float64 array the size of the input
+    return input * Tensor(mask)
 
 
 @backend.follows_device

@@ -16,6 +16,7 @@ convolution differentiable to any order:
 
 The kernels that compute them are elsewhere, chosen by `choose_route(geometry)`: im2col + GEMM in three layouts
 (ops/conv_kernels.py), shifted GEMMs with no im2col for deep stride-1 convs on large maps (ops/conv_shift.py),
+the same with the kernel columns stacked into one taller GEMM for few output channels (ops/conv_stack.py),
 Winograd F(2×2, 3×3) for deep 3×3 convs (ops/conv_winograd.py), the
 convolution theorem for small maps and large kernels (ops/conv_fft.py), tiles that do not overlap (kernel = stride:
 ops/conv_patch.py), and the same im2col written once for any number of spatial dims (ops/convnd.py). The readable
@@ -31,7 +32,7 @@ import numpy
 
 from .. import backend, kernel_mode
 from ..autograd import Function
-from . import conv_fft, conv_kernels, conv_patch, conv_shift, conv_winograd, convnd, conv_reference
+from . import conv_fft, conv_kernels, conv_patch, conv_shift, conv_stack, conv_winograd, convnd, conv_reference
 
 ConvCfg = namedtuple("ConvCfg", "stride padding dilation groups")   # tuples of one int per spatial dim, and an int
 NdCfg = ConvCfg
@@ -150,6 +151,8 @@ ROUTES = {r.name: r for r in (
     _im2col("nchw"), _im2col("wide"), _im2col("rows", data_layout="nchw"),
     Route("shift", conv_shift.forward, lambda gy, w, geom: conv_shift.backward_data(gy, w, geom, _forced == "shift"),
           lambda x, gy, geom: conv_shift.backward_filter(x, gy, geom, _forced == "shift")),
+    Route("stack", conv_stack.forward, lambda gy, w, geom: conv_stack.backward_data(gy, w, geom, _forced == "stack"),
+          lambda x, gy, geom: conv_stack.backward_filter(x, gy, geom, _forced == "stack")),
     Route("fft", conv_fft.forward, conv_fft.backward_data, conv_fft.backward_filter),
     Route("patch", conv_patch.forward, conv_patch.backward_data, conv_patch.backward_filter),
     Route("winograd", conv_winograd.forward, conv_winograd.backward_data, conv_winograd.backward_filter),
@@ -162,7 +165,8 @@ def choose_route(geom, xp=numpy):
     """The kernel for this geometry on this array module: the FFT where it pays (ops/conv_fft.py, `worth_it`),
     non-overlapping tiles where kernel = stride (ops/conv_patch.py), Winograd F(2×2, 3×3) for deep 3×3 convs on large
     maps where it pays (ops/conv_winograd.py, `worth_it`), else im2col's wide layout on small maps, else
-    on the CPU shifted GEMMs where they pay (ops/conv_shift.py, `worth_it`), else im2col in the layout that suits
+    on the CPU stacked shifted GEMMs for few output channels (ops/conv_stack.py, `worth_it`) or shifted GEMMs
+    where they pay (ops/conv_shift.py, `worth_it`), else im2col in the layout that suits
     the batch (ops/conv_kernels.py); any other number of spatial dims than 2 takes the N-d im2col. Inside
     `force_route(name)`, that route wherever it applies."""
     forced = _forced
@@ -179,6 +183,9 @@ def choose_route(geom, xp=numpy):
         return ROUTES["winograd"]
     if conv_kernels.wide_pays(geom) and forced != "shift":
         return ROUTES["im2col_wide"]
+    if xp is numpy and conv_shift.applies(geom) and geom.k[1] > 1 and (
+            forced == "stack" or forced is None and conv_stack.worth_it(geom, xp)):
+        return ROUTES["stack"]
     if xp is numpy and conv_shift.applies(geom) and (
             forced == "shift" or forced is None and conv_shift.worth_it(geom, xp)):
         return ROUTES["shift"]
@@ -189,8 +196,8 @@ def choose_route(geom, xp=numpy):
 def force_route(name):
     """Within the block every convolution takes route `name` (one of ROUTES) where that route applies: "fft" for
     stride-1, undilated, ungrouped 2-D convs whatever their size; "shift" for stride-1 ungrouped 2-D convs on NumPy
-    arrays (and their input grad where it is a conv); "winograd" for 3×3 stride-1, undilated, ungrouped 2-D convs
-    (and their input grad where it is a conv); "patch" for ungrouped 2-D convs with kernel = stride (not
+    arrays (and their input grad where it is a conv); "stack" likewise, kernels at least 2 wide; "winograd" for
+    3×3 stride-1, undilated, ungrouped 2-D convs (and their input grad where it is a conv); "patch" for ungrouped 2-D convs with kernel = stride (not
     1×1), no padding or dilation; "im2col_rows" on NumPy arrays; the others always.
     Tests use it to compare the routes; the choice is process-wide, like a module constant."""
     global _forced

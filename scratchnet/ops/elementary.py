@@ -184,7 +184,7 @@ def _float_unary(cls):
     def op(x):
         if not isinstance(x, Tensor):
             x = tensor(x)
-        if x.dtype.kind not in "fc":
+        if x.data.dtype.kind not in "fc":
             x = astype(x, numpy.float32)
         return cls()(x)
     op.__name__ = op.__qualname__ = cls.__name__.lower().removesuffix("fn")

@@ -7,6 +7,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function
+from ..tensor import Tensor, _Mode
 from .shape import sum_to, reshape
 from ..errors import ShapeError
 from .promotion import check_same_dtype
@@ -43,19 +44,28 @@ class MatMul(Function):
         # the product of the transposes, transposed back, so that adding it to the other grads of the tensor it
         # views runs over contiguous memory (a strided add measured 4x slower at 64 × 16384)
         if self.ta:  # A = aᵀ: da = (dA)ᵀ = B @ gyᵀ
-            ga = MatMul(self.tb, True)(b, gy) if na else None
+            ga = _gemm(self.tb, True, b, gy) if na else None
         elif na and _f_ordered(a.data):  # da = gy @ Bᵀ = (B @ gyᵀ)ᵀ
-            ga = MatMul(self.tb, True)(b, gy).transpose(-1, -2)
+            ga = _gemm(self.tb, True, b, gy).transpose(-1, -2)
         else:        # da = gy @ Bᵀ
-            ga = MatMul(False, not self.tb)(gy, b) if na else None
+            ga = _gemm(False, not self.tb, gy, b) if na else None
         if self.tb:  # B = bᵀ: db = (dB)ᵀ = gyᵀ @ A
-            gb = MatMul(True, self.ta)(gy, a) if nb else None
+            gb = _gemm(True, self.ta, gy, a) if nb else None
         elif nb and _f_ordered(b.data):  # db = Aᵀ @ gy = (gyᵀ @ A)ᵀ
-            gb = MatMul(True, self.ta)(gy, a).transpose(-1, -2)
+            gb = _gemm(True, self.ta, gy, a).transpose(-1, -2)
         else:        # db = Aᵀ @ gy
-            gb = MatMul(not self.ta, False)(a, gy) if nb else None
+            gb = _gemm(not self.ta, False, a, gy) if nb else None
         return (sum_to(ga, a.shape) if ga is not None else None,
                 sum_to(gb, b.shape) if gb is not None else None)
+
+
+def _gemm(ta, tb, x, y):
+    """MatMul(ta, tb)(x, y), as backward uses it: the op itself while a graph is recorded (create_graph=True, so the
+    gradient differentiates again), else its forward on the raw arrays (nothing to record: see autograd.formula)."""
+    if _Mode.grad_enabled:
+        return MatMul(ta, tb)(x, y)
+    with backend.on(x.data):  # CuPy computes on the current device: make it the arrays'
+        return Tensor(MatMul(ta, tb).forward(x.data, y.data))
 
 
 def _threaded_matmul(a, b):
@@ -89,9 +99,11 @@ def matmul(a, b):
     Forward:  y[..., i, j] = sum_k a[..., i, k] b[..., k, j]
     Backward: da = sum_to(gy @ bᵀ, a.shape), db = sum_to(aᵀ @ gy, b.shape)  (ᵀ: the last two axes swapped)
     """
+    sa, sb = a.shape, b.shape
+    if len(sa) == 2 == len(sb) and sa[1] == sb[0] and a.dtype == b.dtype:
+        return MatMul()(a, b)  # two matrices that fit: the general rules below would let them through unchanged
     if a.dtype != b.dtype:
         check_same_dtype("matmul", input=a, other=b)  # raises, naming both
-    sa, sb = a.shape, b.shape
     if not sa or not sb:
         raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes {sa} and {sb}")
     a2 = reshape(a, 1, sa[0]) if len(sa) == 1 else a

@@ -1,9 +1,53 @@
 """Adam and AdamW (bias correction, weight decay, AMSGrad)."""
 import math
 
+import numpy
+
 from .. import backend
 from . import _flat
 from .optimizer import Optimizer, check_hyperparameters
+
+
+# Elements per block of the CPU update: a block's five arrays (weights, gradient, two moments, scratch) stay in
+# L2 cache across the update's ten passes, where whole 2M-weight arrays would stream from memory for each one.
+BLOCK = 1 << 14
+
+
+def _update(xp, p, grad, m, v, vmax, b1, b2, step_size, bc2_sqrt, eps):
+    """Adam's update of one block, in place: the arithmetic, in the same order, of
+        m += (1 − β₁)(g − m);  v = β₂v + (1 − β₂)g·g;  p −= step_size · (m / (sqrt(v)/bc₂ + eps))
+    through one scratch array (a temporary per expression would be an allocation and a memory pass each)."""
+    tmp = xp.subtract(grad, m)
+    tmp *= 1 - b1
+    m += tmp
+    v *= b2
+    xp.multiply(grad, 1 - b2, out=tmp)
+    tmp *= grad
+    v += tmp
+    if vmax is not None:   # AMSGrad: the running maximum of v in its place
+        xp.maximum(vmax, v, out=vmax)
+        v = vmax
+    xp.sqrt(v, out=tmp)
+    tmp /= bc2_sqrt
+    tmp += eps
+    xp.divide(m, tmp, out=tmp)
+    tmp *= step_size
+    p -= tmp
+
+
+def _in_blocks(xp, arrays, fn):
+    """fn(*arrays) over cache-sized blocks of their flat views, the blocks split over the CPU threads; on a GPU, or
+    where an array is not contiguous (no flat view to write through), on the whole arrays at once."""
+    flat = [a.reshape(-1) if a is not None else None for a in arrays]
+    n = flat[0].size
+    if xp is not numpy or n <= BLOCK or any(a is not None and not a.flags.c_contiguous for a in arrays):
+        fn(*arrays)
+        return
+
+    def body(lo, hi):
+        for a in range(lo, hi, BLOCK):
+            fn(*(f[a:min(hi, a + BLOCK)] if f is not None else None for f in flat))
+    backend.over_batch(xp, n, body, min_items=4 * BLOCK)
 
 
 class Adam(Optimizer):
@@ -49,17 +93,10 @@ class Adam(Optimizer):
                     if group["amsgrad"]:
                         st["max_exp_avg_sq"] = xp.zeros_like(p.data)
                 st["step"] += 1
-                m, v = st["exp_avg"], st["exp_avg_sq"]
-                m += (1 - b1) * (grad - m)
-                v *= b2
-                v += (1 - b2) * grad * grad
                 step_size = group["lr"] / (1 - b1 ** st["step"])
                 bc2_sqrt = math.sqrt(1 - b2 ** st["step"])
-                if group["amsgrad"]:
-                    xp.maximum(st["max_exp_avg_sq"], v, out=st["max_exp_avg_sq"])
-                    v = st["max_exp_avg_sq"]
-                denom = xp.sqrt(v) / bc2_sqrt + group["eps"]
-                p.data -= step_size * (m / denom)
+                arrays = (p.data, grad, st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq"))
+                _in_blocks(xp, arrays, lambda *a: _update(xp, *a, b1, b2, step_size, bc2_sqrt, group["eps"]))
         return loss
 
     def _flat_step(self, group, params):

@@ -22,6 +22,13 @@ def get_ema_avg_fn(decay=0.999):
 
     def ema_update(averaged, current, num_averaged):
         return decay * averaged + (1.0 - decay) * current
+
+    def in_place(averaged, current):
+        """The same arithmetic written into `averaged` (AveragedModel's own array): no new arrays a step."""
+        share = current * (1.0 - decay)
+        averaged *= decay
+        averaged += share
+    ema_update.in_place = in_place
     return ema_update
 
 
@@ -63,6 +70,8 @@ class AveragedModel(nn.Module):
             src = cur.data.astype(avg.data.dtype, copy=False)
             if self.n_averaged == 0 or avg.data.dtype.kind != "f":
                 avg.data[...] = src
+            elif hasattr(self.avg_fn, "in_place"):
+                self.avg_fn.in_place(avg.data, src)
             else:
                 avg.data[...] = self.avg_fn(avg.data, src, self.n_averaged)
         if not self.use_buffers:   # PyTorch keeps the buffers (batch-norm statistics) in sync with the model's
