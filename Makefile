@@ -104,6 +104,7 @@ restore-baselines: setup
 # The older per-topic benchmark scripts (framework overhead, CNN step and layers with memory, style step)
 bench-scripts: setup
 	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/overhead_ops.py
 	$(BIN)/python benchmarks/cnn_step.py
 	$(BIN)/python benchmarks/style_step.py
 

@@ -28,7 +28,7 @@ APPS = {
     "dream": ("apps.dream", "DeepDream an image"),
     "segment": ("apps.segment", "label every pixel: a U-Net on Fashion-MNIST canvases (train/evaluate/predict)"),
     "demo": ("apps.gallery", "run every app small and write DIR/index.html"),
-    "restore": ("apps.restore", "restore images: super-resolution, denoising, inpainting"),
+    "restore": ("apps.restore_cli", "restore images: super-resolution, denoising, inpainting"),
     "bench": ("bench", "time scratchnet (CPU, each GPU) and PyTorch (CPU, CUDA) on the same workloads"),
 }
 

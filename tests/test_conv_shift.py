@@ -1,8 +1,6 @@
 """The shifted-GEMM conv route (ops/conv_shift.py) at the channel counts where choose_route takes it by itself:
 values, dx, dW, db and second derivatives equal the im2col route and the reference twin, float32 and float64, with
 bands of rows and threads over rows or over the batch; and its choice rule (deep convs on large maps only)."""
-import contextlib
-
 import numpy
 import pytest
 
@@ -10,6 +8,7 @@ import scratchnet as sn
 import scratchnet.nn.functional as F
 from scratchnet.ops import conv, conv_shift
 from conftest import to_np
+from conv_route_helpers import num_threads, run_conv as _run
 
 # (n, c, o, (h, w), (kh, kw), padding, dilation): "same" convs (dx is a conv of gy on this route), valid ones
 # (dx by col2im), non-square maps and kernels, dilation, one image and a batch
@@ -20,23 +19,6 @@ CASES = [
     (1, 32, 33, (11, 12), (3, 3), (2, 2), (2, 2)),
     (4, 35, 34, (7, 10), (3, 2), (1, 0), (1, 2)),
 ]
-
-
-def _run(case, dtype, route, kernels="fast", order=2):
-    n, c, o, size, k, p, d = case
-    rng = numpy.random.default_rng(sum(size) + c)
-    x = sn.tensor(rng.standard_normal((n, c) + size), dtype=dtype, requires_grad=True)
-    w = sn.tensor(rng.standard_normal((o, c) + k) / (c * k[0] * k[1]) ** 0.5, dtype=dtype, requires_grad=True)
-    b = sn.tensor(rng.standard_normal(o), dtype=dtype, requires_grad=True)
-    with sn.use_kernels(kernels), (conv.force_route(route) if route else contextlib.nullcontext()):
-        y = F.conv2d(x, w, b, padding=p, dilation=d)
-        up = sn.tensor(rng.standard_normal(y.shape), dtype=dtype)
-        grads = sn.autograd.grad((y * up).sum() + 0.1 * (y * y * y).sum(), [x, w, b], create_graph=order == 2)
-        out = [y] + list(grads)
-        if order == 2:
-            vs = [sn.tensor(rng.standard_normal(g.shape), dtype=dtype) for g in grads]
-            out += list(sn.autograd.grad(sum((g * v).sum() for g, v in zip(grads, vs)), [x, w, b]))
-    return [to_np(t) for t in out]
 
 
 @pytest.fixture(params=[None, 3])
@@ -51,12 +33,8 @@ def bands(request, monkeypatch):
 @pytest.mark.parametrize("case", CASES)
 def test_shift_equals_im2col_float64(case, threads, bands):
     """float64: the shift route's y, dx, dW, db and second derivatives equal im2col's to rounding."""
-    old = sn.get_num_threads() if hasattr(sn, "get_num_threads") else None
-    sn.set_num_threads(threads)
-    try:
+    with num_threads(threads):
         fast, base = _run(case, "float64", "shift"), _run(case, "float64", "im2col")
-    finally:
-        sn.set_num_threads(old)
     for i, (a, b) in enumerate(zip(fast, base)):
         numpy.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10 * max(1.0, numpy.abs(b).max()), err_msg=str(i))
 

@@ -1,8 +1,6 @@
 """The stacked shifted-GEMM conv route (ops/conv_stack.py), for few output channels on large maps: values, dx, dW,
 db and second derivatives equal the reference twin (float64; float32 stays float32), with odd batches, padding,
 dilation, non-square kernels, bands of rows, threads over the batch or the rows; and its choice rule."""
-import contextlib
-
 import numpy
 import pytest
 
@@ -11,6 +9,7 @@ import scratchnet.nn.functional as F
 from scratchnet import backend
 from scratchnet.ops import conv, conv_stack
 from conftest import to_np
+from conv_route_helpers import run_conv as _run   # values, first and second derivatives of one case on a route
 
 # (n, c, o, (h, w), (kh, kw), padding, dilation): "same" convs (dx is a conv of gy on this route, the flipped
 # kernel stacked), valid and over-padded ones (dx by col2im), dilation, rectangular kernels, odd batches
@@ -23,21 +22,6 @@ CASES = [
     (2, 7, 6, (7, 10), (3, 2), (1, 0), (1, 2)),
     (3, 2, 9, (8, 8), (2, 3), (0, 1), (1, 1)),
 ]
-
-
-def _run(case, dtype, route, kernels="fast"):
-    n, c, o, size, k, p, d = case
-    rng = numpy.random.default_rng(sum(size) + c)
-    x = sn.tensor(rng.standard_normal((n, c) + size), dtype=dtype, requires_grad=True)
-    w = sn.tensor(rng.standard_normal((o, c) + k) / (c * k[0] * k[1]) ** 0.5, dtype=dtype, requires_grad=True)
-    b = sn.tensor(rng.standard_normal(o), dtype=dtype, requires_grad=True)
-    with sn.use_kernels(kernels), (conv.force_route(route) if route else contextlib.nullcontext()):
-        y = F.conv2d(x, w, b, padding=p, dilation=d)
-        up = sn.tensor(rng.standard_normal(y.shape), dtype=dtype)
-        grads = sn.autograd.grad((y * up).sum() + 0.1 * (y * y * y).sum(), [x, w, b], create_graph=True)
-        vs = [sn.tensor(rng.standard_normal(g.shape), dtype=dtype) for g in grads]
-        second = sn.autograd.grad(sum((g * v).sum() for g, v in zip(grads, vs)), [x, w, b])
-    return [to_np(t) for t in [y, *grads, *second]]
 
 
 @pytest.fixture(params=[None, 1])

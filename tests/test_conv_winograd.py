@@ -2,8 +2,6 @@
 im2col and the reference twin (float64 to 1e-10; float32 to 1e-5 of the largest value, where the twin and
 PyTorch themselves differ by ~1e-7), equal PyTorch in float32 and float64, over odd sizes, paddings 0-2, bands of
 tile rows and threads over rows or the batch; its choice rule; and no weight gradient for frozen weights."""
-import contextlib
-
 import numpy
 import pytest
 
@@ -11,33 +9,17 @@ import scratchnet as sn
 import scratchnet.nn.functional as F
 from scratchnet.ops import conv, conv_winograd
 from conftest import load_torch, to_np
+from conv_route_helpers import num_threads, run_conv
 
-# (n, c, o, (h, w), padding): "same" convs (dx on this route), valid and wider ones (dx by col2im, or a full
-# correlation at padding 2), odd sizes (a half-empty last tile), a 1×1 map, one image and a batch
+# (n, c, o, (h, w), kernel, padding, dilation): "same" convs (dx on this route), valid and wider ones (dx by
+# col2im, or a full correlation at padding 2), odd sizes (a half-empty last tile), a 1×1 map, one image and a batch
 CASES = [
-    (1, 9, 7, (9, 13), (1, 1)),
-    (3, 6, 8, (8, 7), (0, 0)),
-    (2, 5, 4, (5, 6), (2, 1)),
-    (1, 4, 5, (1, 1), (1, 1)),
-    (4, 7, 6, (6, 10), (1, 0)),
+    (1, 9, 7, (9, 13), (3, 3), (1, 1), (1, 1)),
+    (3, 6, 8, (8, 7), (3, 3), (0, 0), (1, 1)),
+    (2, 5, 4, (5, 6), (3, 3), (2, 1), (1, 1)),
+    (1, 4, 5, (1, 1), (3, 3), (1, 1), (1, 1)),
+    (4, 7, 6, (6, 10), (3, 3), (1, 0), (1, 1)),
 ]
-
-
-def _run(case, dtype, route, kernels="fast", order=2):
-    n, c, o, size, p = case
-    rng = numpy.random.default_rng(sum(size) + c)
-    x = sn.tensor(rng.standard_normal((n, c) + size), dtype=dtype, requires_grad=True)
-    w = sn.tensor(rng.standard_normal((o, c, 3, 3)) / (9 * c) ** 0.5, dtype=dtype, requires_grad=True)
-    b = sn.tensor(rng.standard_normal(o), dtype=dtype, requires_grad=True)
-    with sn.use_kernels(kernels), (conv.force_route(route) if route else contextlib.nullcontext()):
-        y = F.conv2d(x, w, b, padding=p)
-        up = sn.tensor(rng.standard_normal(y.shape), dtype=dtype)
-        grads = sn.autograd.grad((y * up).sum() + 0.1 * (y * y * y).sum(), [x, w, b], create_graph=order == 2)
-        out = [y] + list(grads)
-        if order == 2:
-            vs = [sn.tensor(rng.standard_normal(g.shape), dtype=dtype) for g in grads]
-            out += list(sn.autograd.grad(sum((g * v).sum() for g, v in zip(grads, vs)), [x, w, b]))
-    return [to_np(t) for t in out]
 
 
 def _close(fast, base, tol):
@@ -58,12 +40,8 @@ def bands(request, monkeypatch):
 @pytest.mark.parametrize("case", CASES)
 def test_winograd_equals_im2col_float64(case, threads, bands):
     """float64: y, dx, dW, db and second derivatives equal im2col's to rounding."""
-    old = sn.get_num_threads() if hasattr(sn, "get_num_threads") else None
-    sn.set_num_threads(threads)
-    try:
-        fast, base = _run(case, "float64", "winograd"), _run(case, "float64", "im2col")
-    finally:
-        sn.set_num_threads(old)
+    with num_threads(threads):
+        fast, base = run_conv(case, "float64", "winograd"), run_conv(case, "float64", "im2col")
     _close(fast, base, 1e-10)
 
 
@@ -71,7 +49,7 @@ def test_winograd_equals_im2col_float64(case, threads, bands):
 def test_winograd_equals_reference_float32(case):
     """float32 against the reference twin (Im2Col + matmul): Winograd's rounding is a direct sum's (~1e-7 of the
     largest value); float32 stays float32."""
-    fast, ref = _run(case, "float32", "winograd", order=1), _run(case, "float32", None, "reference", order=1)
+    fast, ref = run_conv(case, "float32", "winograd", order=1), run_conv(case, "float32", None, "reference", order=1)
     assert fast[0].dtype == numpy.float32
     _close(fast, ref, 1e-5)
 

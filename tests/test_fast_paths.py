@@ -45,7 +45,7 @@ def test_formula_with_mixed_dtypes_promotes_as_pytorch(zero_d_first):
     # would give float64)
     a = Tensor(numpy.full((2, 3), 0.25, numpy.float32))
     b = Tensor(numpy.asarray(0.5, numpy.float64))
-    ta, tb = torch.full((2, 3), 0.25), torch.tensor(0.5, dtype=torch.float64)
+    ta, tb = torch.full((2, 3), 0.25, dtype=torch.float32), torch.tensor(0.5, dtype=torch.float64)
     if zero_d_first:
         a, b, ta, tb = b, a, tb, ta
     with sn.no_grad():

@@ -4,6 +4,7 @@ import os
 import numpy
 import pytest
 
+import scratchnet as sn
 from scratchnet import metrics
 
 
@@ -43,3 +44,44 @@ def test_shipped_classifier_separates_real_from_noise():
     real_a, real_b = metrics.features(clf, ds.images[:half]), metrics.features(clf, ds.images[half:])
     noise = metrics.features(clf, numpy.random.default_rng(0).integers(0, 255, (half, 28, 28), dtype=numpy.uint8))
     assert metrics.frechet_distance(real_a, real_b) * 10 < metrics.frechet_distance(real_a, noise)
+
+
+def test_quality_reads_the_shipped_test_statistics_only_for_the_images_they_were_made_from(tmp_path, monkeypatch):
+    """Quality's real-image Gaussian comes from the stats file only when the SHA-256s of the test images and the
+    classifier weights match the file's; otherwise (other images, or a tampered file) it is computed."""
+    from scratchnet.apps import gan_metrics as m
+    from scratchnet.data import FashionMNIST
+    images = FashionMNIST(train=False, root=os.path.join(os.path.dirname(sn.__file__), "data",
+                                                         "fashion_mnist_sample")).images[:300]
+    clf = m.load_classifier()
+    mu, cov = m.gaussian(m.features(clf, images))
+    path = str(tmp_path / "stats.npz")
+    img_sha, w_sha = m.fingerprint(images)
+    numpy.savez(path, mu=mu + 1, cov=cov * 2, images_sha256=numpy.array(img_sha), weights_sha256=numpy.array(w_sha))
+    got = m.real_statistics(clf, images, path)            # the file's (deliberately shifted) values: read, not made
+    numpy.testing.assert_array_equal(got[0], mu + 1)
+    for other in (images[:299], images[::-1]):            # other images: computed, the file ignored
+        expect = m.gaussian(m.features(clf, other))
+        numpy.testing.assert_allclose(m.real_statistics(clf, other, path)[1], expect[1], rtol=1e-9)
+    numpy.savez(path, mu=mu + 1, cov=cov, images_sha256=numpy.array(img_sha), weights_sha256=numpy.array("0" * 64))
+    numpy.testing.assert_allclose(m.real_statistics(clf, images, path)[0], mu, rtol=1e-9)
+    # the FD Quality reports is frechet_distance on the features
+    monkeypatch.setattr(m, "TEST_STATS", path)
+    x = numpy.random.default_rng(0).integers(0, 256, (50, 28, 28)).astype(numpy.uint8)
+    assert m.frechet_distance_of(m.gaussian(m.features(clf, images)), m.gaussian(m.features(clf, x))) == \
+        pytest.approx(m.frechet_distance(m.features(clf, images), m.features(clf, x)), rel=1e-12)
+
+
+FULL = "/usr/share/datasets/fashion-mnist"
+
+
+@pytest.mark.skipif(not os.path.isdir(FULL), reason="the full Fashion-MNIST is not installed here")
+def test_shipped_test_statistics_are_those_of_the_full_test_set():
+    from scratchnet.apps import gan_metrics as m
+    from scratchnet.data import FashionMNIST
+    images = FashionMNIST(root=FULL, train=False).images
+    with numpy.load(m.TEST_STATS) as z:
+        assert (str(z["images_sha256"]), str(z["weights_sha256"])) == m.fingerprint(images)
+        mu, cov = m.gaussian(m.features(m.load_classifier(), images))
+        numpy.testing.assert_allclose(z["mu"], mu, rtol=1e-5, atol=1e-6)
+        numpy.testing.assert_allclose(z["cov"], cov, rtol=1e-4, atol=1e-6)

@@ -296,3 +296,26 @@ def test_tile_margin_covers_the_receptive_field(model, kwargs):
     ys, xs = numpy.nonzero(numpy.abs(x.grad.numpy()[0]).sum(0))
     seen = max(numpy.abs(ys - c).max(), numpy.abs(xs - c).max())
     assert 0 < seen <= restore.reach(config) and seen < c, (seen, restore.reach(config))
+
+
+def test_init_starts_from_another_runs_weights_and_refuses_another_network(tmp_path, capsys):
+    """--init: the network starts as the given weights (a σ = 25 denoiser starting a σ = 50 run); the optimizer
+    is fresh; a file of another network is refused before training, naming the file."""
+    shipped = restore.shipped_path("denoise", None)
+    code, _, err = _cli(capsys, "restore", "train", "--task", "denoise", "--sigma", "50", "--init", shipped,
+                        "--steps", "1", "--pairs", "8", "--batch-size", "8", "--size", "24", "--lr", "1e-12",
+                        "--out", tmp_path / "a")
+    assert code == 0, err
+    ck, start = io.load(str(tmp_path / "a" / "checkpoint.npz")), io.load(shipped)["model"]
+    assert ck["config"]["sigma"] == 50 and ck["settings"]["init"] == os.path.basename(shipped)
+    for k, v in start.items():
+        numpy.testing.assert_allclose(numpy.asarray(ck["model"][k]), numpy.asarray(v), atol=1e-8)
+    # without --init the same run starts elsewhere (the weights above are not what any seed draws)
+    restore.train("denoise", sigma=50, out=str(tmp_path / "b"), pictures=False, lr=1e-12,
+                  **{**TINY, "steps": 1, "size": 24, "batch_size": 8, "pairs": 8})
+    other = io.load(str(tmp_path / "b" / "checkpoint.npz"))["model"]
+    assert max(float(numpy.abs(numpy.asarray(other[k]) - numpy.asarray(v)).max()) for k, v in start.items()) > 1e-2
+    code, _, err = _cli(capsys, "restore", "train", "--task", "sr", "--init", shipped, "--steps", "1",
+                        "--out", tmp_path / "c")
+    assert code != 0 and "--init" in err and "restore_denoise.safetensors holds another network" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "c" / "checkpoint.npz").exists()

@@ -196,8 +196,8 @@ def choose_route(geom, xp=numpy):
 def force_route(name):
     """Within the block every convolution takes route `name` (one of ROUTES) where that route applies: "fft" for
     stride-1, undilated, ungrouped 2-D convs whatever their size; "shift" for stride-1 ungrouped 2-D convs on NumPy
-    arrays (and their input grad where it is a conv); "stack" likewise, kernels at least 2 wide; "winograd" for 3×3 stride-1, undilated, ungrouped 2-D convs
-    (and their input grad where it is a conv); "patch" for ungrouped 2-D convs with kernel = stride (not
+    arrays (and their input grad where it is a conv); "stack" likewise, kernels at least 2 wide; "winograd" for
+    3×3 stride-1, undilated, ungrouped 2-D convs (and their input grad where it is a conv); "patch" for ungrouped 2-D convs with kernel = stride (not
     1×1), no padding or dilation; "im2col_rows" on NumPy arrays; the others always.
     Tests use it to compare the routes; the choice is process-wide, like a module constant."""
     global _forced

@@ -9,8 +9,8 @@ With the transforms (Lavin & Gray, "Fast Algorithms for Convolutional Neural Net
     G  = [[1, 0, 0], [½, ½, ½], [½, -½, ½], [0, 0, 1]]                   U[ξ, o, c] = (G W[o, c] Gᵀ)[ξ]
     Aᵀ = [[1, 1, 1, 0], [0, 1, -1, -1]]                                  y_tile[o] = Aᵀ M[:, o, t] A
 
-the products are 16 GEMMs, one per frequency ξ:  Mᵀ[ξ] = Vᵀ[ξ] (tiles × C) @ Uᵀ[ξ] (C × O). Bᵀ and Aᵀ hold only 0
-and ±1, so the input and output transforms are additions (a few passes over the data each), and G's halves are
+the products are 16 GEMMs, one per frequency ξ:  Mᵀ[ξ] = Vᵀ[ξ] (tiles × C) @ Uᵀ[ξ] (C × O). Bᵀ and Aᵀ hold
+only 0 and ±1, so the input and output transforms are additions (a few passes over the data each), and G's halves are
 exact: float32 rounding stays that of a direct sum (relative error ~1e-7; F(4×4, 3×3) would cut the products 4x
 but its transforms amplify rounding ~10x, so it is not used).
 
@@ -145,10 +145,10 @@ def _output_transform(xp, m, y, z, tmp):
 
 
 def _run(x, ut, geom, bias=None):
-    """y = conv(x, W) with Uᵀ = W's transform, (16, C, O): per sample and band of tile rows, the input transform,
-    16 GEMMs Vᵀ[ξ] (tiles × C) @ Uᵀ[ξ] (C × O) and the output transform, channels last while the band is in cache,
-    then the band moved to NCHW; threads over the batch, or over the bands when the batch is smaller than the
-    thread count."""
+    """y = conv(x, W) with Uᵀ = W's transform, (16, C, O): per sample and band of tile rows, the input
+    transform, 16 GEMMs Vᵀ[ξ] (tiles × C) @ Uᵀ[ξ] (C × O) and the output transform, channels last while the
+    band is in cache, then the band moved to NCHW; threads over the batch, or over the bands when the batch is
+    smaller than the thread count."""
     xp = backend.get_array_module(x)
     (oh, ow), c, o = geom.out, ut.shape[1], ut.shape[2]
     th, tw = -(-oh // 2), -(-ow // 2)
