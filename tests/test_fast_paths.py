@@ -160,3 +160,15 @@ def test_matmul_hessian_and_accumulated_leaf_grads_match_pytorch():
         out.append([numpy.asarray(t.detach().numpy()) for t in (g, gg, w.grad)])
     for a, b in zip(*out):
         numpy.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_large_host_arrays_keep_the_threaded_tensor_path():
+    # one raw NumPy pass runs on one core; past ops/parallel's threshold the Tensor ops split it over threads
+    from scratchnet import autograd
+    from scratchnet.ops import parallel
+    assert autograd.ONE_PASS_SIZE == parallel.PARALLEL_MIN_SIZE
+    seen = []
+    big = sn.tensor(numpy.ones(parallel.PARALLEL_MIN_SIZE, dtype=numpy.float32))
+    with sn.no_grad():
+        out = autograd.formula(lambda a: seen.append(type(a)) or a * 2, big)
+    assert seen == [sn.Tensor] and float(out.sum()) == 2 * parallel.PARALLEL_MIN_SIZE
