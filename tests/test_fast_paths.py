@@ -168,7 +168,7 @@ def test_large_host_arrays_keep_the_threaded_tensor_path():
     from scratchnet.ops import parallel
     assert autograd.ONE_PASS_SIZE == parallel.PARALLEL_MIN_SIZE
     seen = []
-    big = sn.tensor(numpy.ones(parallel.PARALLEL_MIN_SIZE, dtype=numpy.float32))
+    big = sn.tensor(numpy.ones(parallel.PARALLEL_MIN_SIZE, dtype=numpy.float32), device="cpu")  # host arrays only
     with sn.no_grad():
         out = autograd.formula(lambda a: seen.append(type(a)) or a * 2, big)
     assert seen == [sn.Tensor] and float(out.sum()) == 2 * parallel.PARALLEL_MIN_SIZE
