@@ -6,7 +6,8 @@ Binary ops return gradients summed back to each input's shape with the one `sum_
 import numpy
 
 from .. import backend
-from ..autograd import Function, formula
+from ..autograd import Function
+from ..formula import formula
 from ..tensor import Tensor
 from .shape import sum_to
 from .cast import astype, to_device, clone  # noqa: F401  (re-exported: math is where users look for them)
