@@ -1,0 +1,129 @@
+"""Work split over the CPU's threads gives the one-pass result bit for bit, on any number of threads: the broadcast
+arithmetic of ops/parallel.binary, and the passes that split a whole-array pass into rows (reductions over the
+trailing axes). Every threshold is lowered to 1 so that small arrays take the split paths, and the thread count
+is set past the row count too (more threads than rows)."""
+import warnings
+
+import numpy
+import pytest
+
+import scratchnet as sn
+from scratchnet import backend
+from scratchnet.ops import parallel
+
+from conftest import to_np
+
+SHAPES = [
+    ((2, 3, 4, 5), (2, 3, 4, 5)),
+    ((2, 3, 4, 5), (1, 3, 1, 1)),      # a per-channel operand (batch norm's factors)
+    ((1, 6, 7), (1, 6, 1)),            # one image's maps minus their means (the filter bank's centred Grams)
+    ((3, 1, 5), (1, 4, 5)),            # neither operand has the result's shape
+    ((5, 7), (7,)),
+    ((9,), ()),
+    ((4, 2, 3), ()),
+]
+
+
+@pytest.fixture(params=[1, 2, 3, 16])
+def threads(request, monkeypatch):
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_SIZE", 1)   # every size now takes the banded (threaded) path
+    old = backend.num_threads()
+    backend.set_num_threads(request.param)
+    yield request.param
+    backend.set_num_threads(old)
+
+
+@pytest.mark.parametrize("name,op", [("add", numpy.add), ("subtract", numpy.subtract),
+                                     ("multiply", numpy.multiply), ("divide", numpy.divide)])
+@pytest.mark.parametrize("shapes", SHAPES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_binary_equals_the_ufunc_bit_for_bit(threads, name, op, shapes, dtype):
+    rng = numpy.random.default_rng(0)
+    a, b = (rng.standard_normal(s).astype(dtype) if s else numpy.dtype(dtype).type(1.7) for s in shapes)
+    for x, y in ((a, b), (b, a)):
+        got, want = parallel.binary(name, x, y), op(x, y)
+        assert got.shape == want.shape and got.dtype == want.dtype and got.flags.c_contiguous
+        numpy.testing.assert_array_equal(got, want)
+
+
+def test_binary_of_slices_and_broadcasts_keeps_numpys_layout(threads):
+    x = numpy.random.default_rng(5).standard_normal((3, 8, 4, 5)).astype(numpy.float32)
+    a, b = x[:, :4], x[:, 4:]                       # a concatenation's gradient pieces: strided, C-ordered
+    for y, z in ((a, b), (a, x[:1, :4, :1]), (x[:, ::2], b), (a[:, :, :, ::-1], b), (a.transpose(0, 1, 3, 2), b.mT)):
+        got, want = parallel.binary("add", y, z), y + z
+        assert got.strides == want.strides
+        numpy.testing.assert_array_equal(got, want)
+        numpy.testing.assert_array_equal(parallel.negative(y), -y)
+        assert parallel.negative(y).strides == (-y).strides
+
+
+def test_binary_keeps_numpys_result_where_it_would_differ(threads):
+    rng = numpy.random.default_rng(1)
+    a = rng.integers(1, 9, (4, 6)).astype(numpy.float32)   # no zeros: the integer quotients are finite
+    # a transposed operand (NumPy keeps its layout), mixed dtypes and integers (NumPy's promotion): the plain operator
+    for x, y in ((a.T, a.T), (a, a.astype(numpy.float64)), (a.astype(numpy.int32), a.astype(numpy.int32))):
+        got, want = parallel.binary("divide", x, y), numpy.divide(x, y)
+        assert got.dtype == want.dtype and got.strides == want.strides
+        numpy.testing.assert_array_equal(got, want)
+
+
+def test_binary_keeps_the_callers_errstate_in_every_thread(threads):
+    a = numpy.zeros((4, 8, 3), numpy.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with numpy.errstate(divide="ignore", invalid="ignore"):
+            out = parallel.binary("divide", a, a)
+    assert numpy.isnan(out).all()
+    with pytest.warns(RuntimeWarning):
+        with numpy.errstate(invalid="warn"):
+            parallel.binary("divide", a, a)
+
+
+def test_ops_on_the_split_paths_give_the_same_values_and_gradients(threads, device):
+    # on a GPU the helpers hand the whole arrays to CuPy: the same values, and no host round trip
+    rng = numpy.random.default_rng(2)
+    a0, b0 = rng.standard_normal((3, 4, 5, 6)), rng.standard_normal((1, 4, 1, 6))
+    out = []
+    for split in (False, True):
+        parallel.PARALLEL_MIN_SIZE = 1 if split else 2**60
+        a, b = sn.tensor(a0, requires_grad=True, device=device), sn.tensor(b0, requires_grad=True, device=device)
+        y = ((a + b) * (-a - b) / (b * b + 1)).mean(dim=(2, 3)).sum(dim=1)
+        y.sum().backward()
+        out.append([to_np(t) for t in (y, a.grad, b.grad)])
+    for u, v in zip(*out):
+        numpy.testing.assert_array_equal(u, v)
+
+
+def test_helpers_make_no_host_round_trip_on_a_device(threads, device, transfer_counter):
+    x = sn.tensor(numpy.ones((2, 3, 4, 5), numpy.float32), device=device).data
+    with transfer_counter() as k:
+        parallel.binary("add", x, x[:1])
+        parallel.negative(x)
+        parallel.reduce_trailing("sum", x, (2, 3))
+    assert k.d2h == 0 and k.h2d == 0, k.log
+
+
+@pytest.mark.parametrize("name", ["sum", "mean"])
+@pytest.mark.parametrize("shape,axes", [((4, 5, 6), (2,)), ((4, 5, 6), (1, 2)), ((3, 20000), (1,)),
+                                        ((2, 3, 4, 5), (3,)), ((1, 7, 9), (2,)), ((4, 5, 6), (0, 1, 2)),
+                                        ((4, 5, 6), (0, 2)), ((4, 5, 6), (1,))])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_trailing_reductions_equal_numpys_bit_for_bit(threads, name, shape, axes, keepdims, dtype):
+    x = numpy.random.default_rng(3).standard_normal(shape).astype(dtype)   # 20,000 values a row: pairwise blocks
+    got, want = parallel.reduce_trailing(name, x, axes, keepdims), getattr(x, name)(axis=axes, keepdims=keepdims)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    numpy.testing.assert_array_equal(got, want)
+    t = x.transpose(tuple(range(x.ndim))[::-1])    # not C-contiguous: NumPy's own call
+    numpy.testing.assert_array_equal(parallel.reduce_trailing(name, t, axes, keepdims),
+                                     getattr(t, name)(axis=axes, keepdims=keepdims))
+
+
+def test_negative_equals_numpys(threads):
+    x = numpy.random.default_rng(4).standard_normal((3, 4, 5)).astype(numpy.float32)
+    x[0, 0, 0] = 0.0
+    for t in (x, x.transpose(2, 1, 0), x.astype(numpy.int64)):
+        got, want = parallel.negative(t), -t
+        assert got.dtype == want.dtype and got.strides == want.strides
+        numpy.testing.assert_array_equal(got, want)
+        numpy.testing.assert_array_equal(numpy.signbit(got), numpy.signbit(want))   # -0.0 for 0.0
