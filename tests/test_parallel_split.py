@@ -49,7 +49,10 @@ def test_binary_equals_the_ufunc_bit_for_bit(threads, name, op, shapes, dtype):
 def test_binary_of_slices_and_broadcasts_keeps_numpys_layout(threads):
     x = numpy.random.default_rng(5).standard_normal((3, 8, 4, 5)).astype(numpy.float32)
     a, b = x[:, :4], x[:, 4:]                       # a concatenation's gradient pieces: strided, C-ordered
-    for y, z in ((a, b), (a, x[:1, :4, :1]), (x[:, ::2], b), (a[:, :, :, ::-1], b), (a.transpose(0, 1, 3, 2), b.mT)):
+    spread = numpy.broadcast_to(x[:1, :4, :1], a.shape)   # a mean's gradient: zero strides, the full shape
+    for y, z in ((a, b), (a, x[:1, :4, :1]), (x[:, ::2], b), (a[:, :, :, ::-1], b), (a.transpose(0, 1, 3, 2), b.mT),
+                 (a, spread), (spread, a.mT.mT), (a.transpose(0, 1, 3, 2), numpy.broadcast_to(x[:1, :4, :1, :1], b.mT.shape)),
+                 (spread, spread)):
         got, want = parallel.binary("add", y, z), y + z
         assert got.strides == want.strides
         numpy.testing.assert_array_equal(got, want)
@@ -127,3 +130,37 @@ def test_negative_equals_numpys(threads):
         assert got.dtype == want.dtype and got.strides == want.strides
         numpy.testing.assert_array_equal(got, want)
         numpy.testing.assert_array_equal(numpy.signbit(got), numpy.signbit(want))   # -0.0 for 0.0
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape,dim", [((5, 4, 3, 2), 1), ((5, 4, 3, 2), -1), ((5, 4, 3, 2), 0), ((6, 3), 1),
+                                       ((1, 7), -1), ((), 0), ((4, 0, 3), 2)])
+def test_softmax_split_over_samples_equals_one_pass(threads, device, fn, shape, dim):
+    rng = numpy.random.default_rng(6)
+    x0, up = rng.standard_normal(shape).astype(numpy.float32), rng.standard_normal(shape).astype(numpy.float32)
+    out = []
+    for split in (False, True):
+        parallel.PARALLEL_MIN_SIZE = 1 if split else 2**60
+        x = sn.tensor(x0, requires_grad=True, device=device)
+        y = getattr(sn.nn.functional, fn)(x, dim=dim)
+        y.backward(sn.tensor(up, device=device))
+        out.append([to_np(y), to_np(x.grad)])
+    for u, v in zip(*out):
+        numpy.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize("shapes,dim", [([(3, 2, 4), (3, 5, 4)], 1), ([(3, 2, 4), (3, 2, 1), (3, 2, 2)], -1),
+                                        ([(2, 3), (4, 3)], 0), ([(1, 2, 3)], 1), ([(0, 2), (0, 3)], 1)])
+def test_cat_split_over_samples_equals_one_pass(threads, device, shapes, dim):
+    rng = numpy.random.default_rng(7)
+    arrays = [rng.standard_normal(s).astype(numpy.float32) for s in shapes]
+    out = []
+    for split in (False, True):
+        parallel.PARALLEL_MIN_SIZE = 1 if split else 2**60
+        xs = [sn.tensor(a, requires_grad=True, device=device) for a in arrays]
+        y = sn.cat(xs, dim=dim)
+        (y * y).sum().backward()
+        out.append([to_np(y)] + [to_np(x.grad) for x in xs])
+    numpy.testing.assert_array_equal(out[1][0], numpy.concatenate(arrays, axis=dim))
+    for u, v in zip(*out):
+        numpy.testing.assert_array_equal(u, v)

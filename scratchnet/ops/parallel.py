@@ -1,6 +1,7 @@
 """The helpers that spread elementwise array work over the CPU's threads, so that an op's body stays its formula:
 `elementwise` (a body writing its outputs in place), `binary` (one arithmetic ufunc, broadcast) and `negative`;
-and `reduce_trailing` (sums and means over the trailing axes, split over the leading rows).
+`reduce_trailing` (sums and means over the trailing axes, split over the leading rows); and `over_first_axis`
+(a body that works on any range of the first axis: softmax along another axis, concatenation).
 
 NumPy releases the GIL inside ufunc loops, so splitting a large elementwise pass into bands of rows uses every
 core. Rows are N·C for (N, C, ...) arrays: even one image feeds every thread. On a GPU, or for small arrays, the
@@ -108,7 +109,10 @@ def binary(name, a, b):
             and a.dtype == b.dtype and a.dtype.kind == "f") or backend.num_threads() == 1:
         return op(a, b)
     shape = a.shape if a.shape == b.shape else numpy.broadcast_shapes(a.shape, b.shape)
-    if any(t.shape == shape and not _c_ordered(t) for t in (a, b)):
+    # NumPy orders the result as its full operands are ordered; one broadcast to the full shape (a zero stride)
+    # leaves the order to the other
+    full = [t for t in (a, b) if t.shape == shape and (0 not in t.strides or t.size == 0)]
+    if not all(_c_ordered(t) for t in full) or not full and a.shape == b.shape == shape:
         return op(a, b)
     return elementwise(lambda a, b, out: ufunc(a, b, out=out), (a, b), (a.dtype,))
 
@@ -132,3 +136,20 @@ def reduce_trailing(name, x, axes, keepdims=False):
         getattr(rows[r0:r1], name)(axis=1, out=out[r0:r1])
     backend.parallel_for(rows.shape[0], band)
     return out.reshape(lead + (1,) * len(axes) if keepdims else lead)
+
+
+def over_first_axis(x, body, size=None):
+    """body(i0, i1) over [0, len(x)), split over the CPU's threads for a large host array (`size` elements of work,
+    x.size by default), else called once on the whole range: for a body whose rows are independent and computed
+    alike however they are grouped (a softmax along a later axis, a concatenation along one), so its result does
+    not depend on the thread count. The body writes disjoint parts of its outputs."""
+    n = x.shape[0] if x.ndim else 0
+    if type(x) is not numpy.ndarray or (x.size if size is None else size) < PARALLEL_MIN_SIZE:
+        body(0, n)
+        return
+    errors = numpy.geterr()
+
+    def part(i0, i1):
+        with numpy.errstate(**errors):
+            body(i0, i1)
+    backend.parallel_for(n, part, min_items=1)
