@@ -152,45 +152,108 @@ def add_noise(img, sigma, rng):
     return Tensor(noisy) if isinstance(img, Tensor) else noisy
 
 
-def random_mask(h, w, rng, fraction=0.25, kind="mixed"):
-    """An inpainting mask, float32 (h, w): 1 = known pixel, 0 = hole. Shapes are drawn one after another until at
-    least `fraction` of the pixels are holes (so the hole fraction is in [fraction, fraction + one shape's area]):
-    kind 'boxes' (axis-aligned rectangles, sides in [min/8, min/3] of the smaller image side m), 'strokes'
-    (free-form brush strokes as in DeepFill v2: polylines of 2-5 segments, each m/8..m/3 long, width m/24..m/10,
-    round joints) or 'mixed' (each shape a box or a stroke with equal odds). rng: numpy Generator or int seed."""
+# The inpainting masks: free-form brush strokes (random walks of thick lines, as the free-form mask generator of the
+# common DeepFill / gated-convolution re-implementations draws them on 256-px images: 1-5 segments 10-49 px long,
+# brush 5-14 px wide) and small rectangles, drawn until a hole ratio drawn uniformly from HOLE_RATIO is reached. Sizes are in pixels, the same on a
+# 48-px patch and on a 384-px photo, so a training patch cut from a photo's mask sees the holes the test photos get.
+HOLE_RATIO = (0.10, 0.30)
+MASK_KINDS = ("mixed", "strokes", "boxes")
+STROKE_WIDTH = (5, 15)      # brush width in px, uniform integer in [5, 15]
+SEGMENT_LENGTH = (10, 50)   # px, uniform
+SEGMENTS = (1, 5)           # segments per stroke, uniform integer
+TURN = numpy.pi / 2         # each segment turns by a uniform angle in [-TURN, TURN] from the previous one
+BOX_SIDE = (8, 32)          # rectangle sides in px, uniform integers
+FULL_SIZE = 48              # images whose smaller side is below this get every size scaled by side / FULL_SIZE
+
+
+def _check_ratio(fn, ratio):
+    try:
+        lo, hi = (float(v) for v in ratio)
+    except (TypeError, ValueError):
+        raise ValueError(f"{fn}: ratio must be a pair (low, high) of hole ratios, got {ratio!r}") from None
+    if not 0 <= lo <= hi < 1:
+        raise ValueError(f"{fn}: ratio must be a pair (low, high) with 0 <= low <= high < 1, got {ratio!r}")
+    return lo, hi
+
+
+def _stroke_segments(rng, h, w, s):
+    """The segments ((x0, y0), (x1, y1), width) of one brush stroke: a random walk from a uniform start point."""
+    width = max(1, int(round(s * int(rng.integers(STROKE_WIDTH[0], STROKE_WIDTH[1] + 1)))))
+    x, y = float(rng.uniform(0, w)), float(rng.uniform(0, h))
+    angle = float(rng.uniform(0, 2 * numpy.pi))
+    out = []
+    for _ in range(int(rng.integers(SEGMENTS[0], SEGMENTS[1] + 1))):
+        angle += float(rng.uniform(-TURN, TURN))
+        length = s * float(rng.uniform(*SEGMENT_LENGTH))
+        nx = float(numpy.clip(x + length * numpy.cos(angle), 0, w - 1))
+        ny = float(numpy.clip(y + length * numpy.sin(angle), 0, h - 1))
+        out.append(((x, y), (nx, ny), width))
+        x, y = nx, ny
+    return out
+
+
+def _segment_pixels(h, w, seg):
+    """(rows slice, cols slice, bool patch) of the pixels a round-capped thick segment covers."""
     from PIL import Image, ImageDraw
+    (x0, y0), (x1, y1), width = seg
+    r = width / 2
+    left, top = max(0, int(min(x0, x1) - r) - 1), max(0, int(min(y0, y1) - r) - 1)
+    right, bottom = min(w, int(max(x0, x1) + r) + 2), min(h, int(max(y0, y1) + r) + 2)
+    img = Image.new("1", (right - left, bottom - top), 0)
+    draw = ImageDraw.Draw(img)
+    a, b = (x0 - left, y0 - top), (x1 - left, y1 - top)
+    draw.line([a, b], fill=1, width=width)
+    for cx, cy in (a, b):                                    # round caps, so consecutive segments join smoothly
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=1)
+    return slice(top, bottom), slice(left, right), numpy.asarray(img, dtype=bool)
+
+
+def random_mask(h, w, rng, ratio=HOLE_RATIO, kind="mixed"):
+    """An inpainting mask, float32 (h, w): 1 = known pixel, 0 = hole. A target hole ratio r is drawn uniformly from
+    ratio = (low, high) (default 10-30 %), then shapes are drawn one after another until at least r of the pixels
+    are holes; a stroke segment or a rectangle that would take the ratio above `high` is left out (and ends its
+    stroke), so the hole ratio always lies in [low, high]. Shapes, all sizes in pixels:
+      'strokes': free-form brush strokes: a random walk of 1-5 segments from a uniform start point, each 10-50 px
+                 long and turning by up to ±90° from the last, drawn with a round brush 5-15 px wide (integer);
+      'boxes':   axis-aligned rectangles with integer sides in [8, 32] px at a uniform position;
+      'mixed':   (the default) each shape a stroke or a rectangle with equal odds.
+    On an image whose smaller side m is below 48 px (a 28-px Fashion-MNIST garment) every size is scaled by m/48;
+    on larger images (a 48-px training patch or a photo) the sizes are the same. Deterministic: every draw comes from rng (a numpy Generator or an int seed) in a fixed order.
+    Holes are at most ~7 px from a known pixel across a stroke and 16 px inside a lone rectangle (more where shapes
+    overlap): holes a network can fill from context, unlike solid blocks a third of the photo wide."""
     for name, v in (("h", h), ("w", w)):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
             raise ValueError(f"random_mask: {name} must be a positive int, got {v!r}")
-    if not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
-        raise ValueError(f"random_mask: fraction must be in [0, 1), got {fraction!r}")
-    if kind not in ("mixed", "boxes", "strokes"):
-        raise ValueError(f"random_mask: kind must be 'mixed', 'boxes' or 'strokes', got {kind!r}")
+    lo, hi = _check_ratio("random_mask", ratio)
+    if kind not in MASK_KINDS:
+        raise ValueError(f"random_mask: kind must be one of {', '.join(map(repr, MASK_KINDS))}, got {kind!r}")
     rng = _generator("random_mask", rng)
-    img = Image.new("L", (w, h), 255)
-    draw, m, target = ImageDraw.Draw(img), min(h, w), fraction * h * w
-    lo, hi = max(1, m // 8), max(2, m // 3)
-    for _ in range(10000):
-        if (numpy.asarray(img) == 0).sum() >= target:
+    s = min(1.0, min(h, w) / FULL_SIZE)
+    cap = int(numpy.floor(hi * h * w))
+    if int(numpy.ceil(lo * h * w)) > cap:
+        raise ValueError(f"random_mask: no hole ratio in [{lo}, {hi}] is possible on a {h}×{w} image")
+    target = min(int(numpy.ceil(float(rng.uniform(lo, hi)) * h * w)), cap)
+    holes, count = numpy.zeros((h, w), bool), 0
+    for _ in range(100000):
+        if count >= target:
             break
-        box = kind == "boxes" or (kind == "mixed" and rng.random() < 0.5)
-        if box:
-            bh, bw = (int(v) for v in rng.integers(lo, hi + 1, 2))
+        if kind == "boxes" or (kind == "mixed" and rng.random() < 0.5):
+            bh, bw = (max(1, int(round(s * v))) for v in rng.integers(BOX_SIDE[0], BOX_SIDE[1] + 1, 2))
             y, x = int(rng.integers(0, max(1, h - bh + 1))), int(rng.integers(0, max(1, w - bw + 1)))
-            draw.rectangle([x, y, x + bw - 1, y + bh - 1], fill=0)
+            parts = [(slice(y, y + bh), slice(x, x + bw), True)]
         else:
-            width = int(rng.integers(max(1, m // 24), max(2, m // 10) + 1))
-            pts = [(float(rng.uniform(0, w)), float(rng.uniform(0, h)))]
-            for _ in range(int(rng.integers(2, 6))):
-                angle, length = rng.uniform(0, 2 * numpy.pi), rng.uniform(lo, hi)
-                x = float(numpy.clip(pts[-1][0] + length * numpy.cos(angle), 0, w - 1))
-                y = float(numpy.clip(pts[-1][1] + length * numpy.sin(angle), 0, h - 1))
-                pts.append((x, y))
-            draw.line(pts, fill=0, width=width, joint="curve")
-            r = width / 2
-            for x, y in pts[:1] + pts[-1:]:                     # round caps at both ends
-                draw.ellipse([x - r, y - r, x + r, y + r], fill=0)
-    return (numpy.asarray(img) > 0).astype(numpy.float32)
+            parts = [_segment_pixels(h, w, seg) for seg in _stroke_segments(rng, h, w, s)]
+        for rows, cols, pix in parts:
+            added = int((pix & ~holes[rows, cols]).sum())
+            if count + added > cap:
+                break                                        # would pass `high`: the rest of the shape is left out
+            holes[rows, cols] |= pix
+            count += added
+            if count >= target:
+                break
+    if count < target:
+        raise ValueError(f"random_mask: could not reach a hole ratio of {target / (h * w):.3f} on a {h}×{w} image")
+    return (~holes).astype(numpy.float32)
 
 
 def _dihedral(a, k):
@@ -214,10 +277,11 @@ class RestorationPairs:
     task 'denoise': input = add_noise(target, sigma) (sigma on 0-255, not clipped).
     task 'inpaint': input = (C + 1, P, P): the target times the mask (1 known, 0 hole), holes set to 0, then the mask
     as the last channel. mask_scale='photo' (the default for photo patches): the mask is drawn on the whole photo,
-    random_mask(H, W, fraction=hole_fraction, kind=mask_kind) as the held-out photos' masks are, and the patch's
-    window of it is cut out (and transformed with the patch), so training sees holes of the sizes it is tested on
-    (up to a third of the photo's side, wider than a patch); mask_scale='patch': random_mask(P, P, ...) on the
-    patch itself, holes scaled to the patch (the only choice with fashion=True, where the patch is the garment).
+    random_mask(H, W, ratio=hole_ratio, kind=mask_kind) as the held-out photos' masks are, and the patch's
+    window of it is cut out (and transformed with the patch), so training sees the held-out photos' mask
+    statistics (a patch's own hole ratio varies around the photo's); mask_scale='patch': random_mask(P, P, ...) on
+    the patch itself: the same shapes in pixels, each patch's hole ratio drawn from hole_ratio (the only choice
+    with fashion=True, where the patch is the garment; below 48 px the shapes are scaled down, see random_mask).
     fill (inpainting): None, or a function (masked image (C, H, W), mask (1, H, W)) -> (C, H, W) that fills the
     holes (e.g. scratchnet.apps.restore.prefilled, the push-pull fill); the input's image channels then hold
     mask·target + (1 − mask)·fill instead of zeros in the holes. With mask_scale='photo' the fill runs on the whole
@@ -235,7 +299,7 @@ class RestorationPairs:
     """
 
     def __init__(self, task, split="train", scale=3, sigma=25, patch=48, size=None, seed=0, fashion=False,
-                 lr_input=False, augment=None, hole_fraction=0.25, mask_kind="mixed", mask_scale=None, root=None,
+                 lr_input=False, augment=None, hole_ratio=HOLE_RATIO, mask_kind="mixed", mask_scale=None, root=None,
                  download=False, fill=None):
         name = "RestorationPairs"
         if task not in TASKS:
@@ -250,10 +314,10 @@ class RestorationPairs:
             raise ValueError(f"{name}: seed must be a non-negative int, got {seed!r}")
         if lr_input and task != "sr":
             raise ValueError(f"{name}: lr_input=True is for task 'sr' only, got task {task!r}")
-        if not 0 <= hole_fraction < 1:
-            raise ValueError(f"{name}: hole_fraction must be in [0, 1), got {hole_fraction!r}")
-        if mask_kind not in ("mixed", "boxes", "strokes"):
-            raise ValueError(f"{name}: mask_kind must be 'mixed', 'boxes' or 'strokes', got {mask_kind!r}")
+        hole_ratio = _check_ratio(name + ": hole_ratio", hole_ratio)
+        if mask_kind not in MASK_KINDS:
+            raise ValueError(f"{name}: mask_kind must be one of {', '.join(map(repr, MASK_KINDS))}, got "
+                             f"{mask_kind!r}")
         if mask_scale not in (None, "photo", "patch"):
             raise ValueError(f"{name}: mask_scale must be 'photo' or 'patch', got {mask_scale!r}")
         if mask_scale == "photo" and fashion:
@@ -265,7 +329,7 @@ class RestorationPairs:
         self.fill = fill
         self.mask_scale = mask_scale or ("patch" if fashion or patch is None else "photo")
         self.task, self.split, self.sigma, self.seed, self.fashion = task, split, float(sigma), int(seed), fashion
-        self.lr_input, self.hole_fraction, self.mask_kind = bool(lr_input), float(hole_fraction), mask_kind
+        self.lr_input, self.hole_ratio, self.mask_kind = bool(lr_input), hole_ratio, mask_kind
         self.augment = (split == "train" and patch is not None and not fashion) if augment is None \
             else bool(augment)
         step = self.scale if task == "sr" else 1
@@ -367,12 +431,12 @@ class RestorationPairs:
         if self.task == "denoise":
             return add_noise(target, self.sigma, rng), target
         if window is None:
-            mask = random_mask(target.shape[1], target.shape[2], rng, self.hole_fraction, self.mask_kind)
+            mask = random_mask(target.shape[1], target.shape[2], rng, self.hole_ratio, self.mask_kind)
             image = target * mask if self.fill is None else self._filled(target, mask)
         else:                                             # the patch's window of a whole-photo mask
             j, top, left = window
             photo = self.images[j]
-            full = random_mask(photo.shape[1], photo.shape[2], rng, self.hole_fraction, self.mask_kind)
+            full = random_mask(photo.shape[1], photo.shape[2], rng, self.hole_ratio, self.mask_kind)
             win = (slice(None), slice(top, top + self.patch), slice(left, left + self.patch))
             mask = numpy.array(_dihedral(full[win[1:]], k), order="C")
             # the fill of the whole photo, then cut: what the test-time fill of a whole photo holds there
@@ -391,7 +455,7 @@ class RestorationPairs:
     def __repr__(self):
         src = "Fashion-MNIST" if self.fashion else f"{len(self.images)} photos"
         extra = {"sr": f"scale={self.scale}, lr_input={self.lr_input}", "denoise": f"sigma={self.sigma:g}",
-                 "inpaint": f"hole_fraction={self.hole_fraction}, mask_kind={self.mask_kind}, "
+                 "inpaint": f"hole_ratio={self.hole_ratio}, mask_kind={self.mask_kind}, "
                             f"mask_scale={self.mask_scale}, fill={getattr(self.fill, '__name__', self.fill)}"
                  }[self.task]
         return (f"RestorationPairs(task={self.task!r}, split={self.split!r}, {extra}, patch={self.patch}, "

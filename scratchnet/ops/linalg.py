@@ -7,7 +7,8 @@ import numpy
 
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor, _Mode
+from ..grad_mode import _Mode
+from ..tensor import Tensor
 from .shape import sum_to, reshape
 from ..errors import ShapeError
 from .promotion import check_same_dtype
