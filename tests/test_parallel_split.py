@@ -164,3 +164,26 @@ def test_cat_split_over_samples_equals_one_pass(threads, device, shapes, dim):
     numpy.testing.assert_array_equal(out[1][0], numpy.concatenate(arrays, axis=dim))
     for u, v in zip(*out):
         numpy.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("c,o,size,stride,padding,dilation,groups", [
+    (8, 32, (6, 6), 1, 1, 1, 1),     # a "same" conv whose input grad is col2im's (O large beside the pixels)
+    (6, 4, (9, 7), 2, 1, 1, 1),      # strided: never a conv
+    (6, 8, (8, 9), 1, 2, 2, 2),      # dilated, two groups
+    (5, 6, (9, 9), 1, 1, 1, 1),      # small maps (the wide layout), channels not a multiple of the threads
+])
+def test_conv_of_a_small_batch_split_over_channels_or_rows_equals_the_twin(threads, n, c, o, size, stride, padding,
+                                                                          dilation, groups):
+    rng = numpy.random.default_rng(9)
+    x0 = rng.standard_normal((n, c) + size)
+    w0 = rng.standard_normal((o, c // groups, 3, 3))
+    out = []
+    for kernels in ("reference", "fast"):
+        x, w = sn.tensor(x0, requires_grad=True), sn.tensor(w0, requires_grad=True)
+        with sn.use_kernels(kernels):
+            y = sn.nn.functional.conv2d(x, w, stride=stride, padding=padding, dilation=dilation, groups=groups)
+            y.backward(sn.tensor(numpy.cos(numpy.arange(y.numel())).reshape(y.shape)))
+        out.append([to_np(y), to_np(x.grad), to_np(w.grad)])
+    for u, v in zip(*out):
+        numpy.testing.assert_allclose(v, u, rtol=1e-10, atol=1e-10)
