@@ -187,3 +187,18 @@ def test_conv_of_a_small_batch_split_over_channels_or_rows_equals_the_twin(threa
         out.append([to_np(y), to_np(x.grad), to_np(w.grad)])
     for u, v in zip(*out):
         numpy.testing.assert_allclose(v, u, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_input_grad_to_a_few_channels_equals_the_twin(threads, n):
+    # dx of a 64-filter conv to a 3-channel image (the filter bank's first convs): the GEMM split by rows
+    rng = numpy.random.default_rng(10)
+    x0, w0 = rng.standard_normal((n, 3, 12, 11)), rng.standard_normal((16, 3, 5, 5))
+    out = []
+    for kernels in ("reference", "fast"):
+        x = sn.tensor(x0, requires_grad=True)
+        with sn.use_kernels(kernels):
+            y = sn.nn.functional.conv2d(x, sn.tensor(w0), padding=2)
+            y.backward(sn.tensor(numpy.sin(numpy.arange(y.numel())).reshape(y.shape)))
+        out.append(to_np(x.grad))
+    numpy.testing.assert_allclose(out[1], out[0], rtol=1e-10, atol=1e-10)

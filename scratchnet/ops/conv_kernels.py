@@ -292,6 +292,20 @@ def _col2im_channels(xp, gy, w2t, geom, gx):
     cache-sized block at a time."""
     (kh, kw), (oh, ow), cg, og = geom.k, geom.out, geom.cg, geom.og
     block = max(1, CACHE_BLOCK_BYTES // (kh * kw * oh * ow * gy.itemsize))
+    if geom.groups == 1 and cg < 4 * backend.num_threads():
+        # few channels (dx to a 3-channel image) would split the GEMM, most of the work, unevenly: its rows are
+        # split instead, then the adds by channel
+        for n in range(geom.n):
+            g = gy[n].reshape(og, oh * ow)
+            col = xp.empty((cg * kh * kw, oh * ow), dtype=gy.dtype)
+            backend.parallel_for(col.shape[0], lambda r0, r1: xp.matmul(w2t[0][r0:r1], g, out=col[r0:r1]), 16)
+            col = col.reshape(cg, kh, kw, oh, ow)
+
+            def adds(c0, c1):
+                gx[n, c0:c1] = 0
+                _add_back(xp, gx[n, c0:c1], col[c0:c1], geom)
+            backend.parallel_for(cg, adds, min_items=1)
+        return
 
     def channels(c0, c1):
         for a, b in even_blocks(c0, c1, block):
