@@ -24,8 +24,10 @@ SETTINGS = {
     # (1,000 samples vs the full test set, apps.gan_metrics)
     "gan": dict(full=dict(model="dcgan-small", steps=1000, batch_size=32, lr=5e-4, ema=0.99, reuse_fake=True),
                 quick=dict(model="mlp", steps=1500)),
-    "style": dict(full=dict(size=192, steps=60), quick=dict(size=160, steps=60)),
-    "texture": dict(full=dict(size=192, steps=60), quick=dict(size=128, steps=60)),
+    # L-BFGS iterations: the style loss is flat after ~40 (transfer 92.21% down at 40, 92.24% at 60) and the
+    # texture's grain set by ~45 (99.48% / 99.54%); side by side the pictures do not differ (30 / 35 do)
+    "style": dict(full=dict(size=192, steps=40), quick=dict(size=160, steps=40)),
+    "texture": dict(full=dict(size=192, steps=45), quick=dict(size=128, steps=45)),
     "dream": dict(full=dict(size=256, steps=20), quick=dict(size=192, steps=15)),
     "segment": dict(full=dict(steps=60, test_canvases=200), quick=dict(steps=40, test_canvases=100)),
 }

@@ -7,7 +7,8 @@ Tensor ops, from the input x or the saved output y, so it is differentiable agai
 import numpy
 
 from .. import backend
-from ..autograd import Function, formula
+from ..autograd import Function
+from ..formula import formula
 from ..tensor import Tensor, tensor
 from . import parallel
 from .cast import astype

@@ -62,7 +62,7 @@ class MatMul(Function):
 
 def _gemm(ta, tb, x, y):
     """MatMul(ta, tb)(x, y), as backward uses it: the op itself while a graph is recorded (create_graph=True, so the
-    gradient differentiates again), else its forward on the raw arrays (nothing to record: see autograd.formula)."""
+    gradient differentiates again), else its forward on the raw arrays (nothing to record: see formula.py)."""
     if _Mode.grad_enabled:
         return MatMul(ta, tb)(x, y)
     with backend.on(x.data):  # CuPy computes on the current device: make it the arrays'
