@@ -32,6 +32,7 @@ import numpy
 
 from .. import backend, kernel_mode
 from ..autograd import Function
+from . import parallel
 from . import conv_fft, conv_kernels, conv_patch, conv_shift, conv_stack, conv_winograd, convnd, conv_reference
 
 ConvCfg = namedtuple("ConvCfg", "stride padding dilation groups")   # tuples of one int per spatial dim, and an int
@@ -65,7 +66,8 @@ class ConvFn(Function):
 def _bias_grad(gy):
     """db = Σ_(n,p) gy: each sample's contiguous rows summed first, much faster than a strided reduce (the size
     spelled out: an empty batch has none to infer)."""
-    return gy.reshape(gy.shape[0], gy.shape[1], math.prod(gy.shape[2:])).sum(2).sum(0)
+    rows = gy.reshape(gy.shape[0], gy.shape[1], math.prod(gy.shape[2:]))
+    return parallel.reduce_trailing("sum", rows, (2,)).sum(0)   # the rows' sums over the CPU's threads
 
 
 class ConvTransposeFn(Function):
