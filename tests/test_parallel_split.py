@@ -223,3 +223,18 @@ def test_threaded_matmul_is_the_product_on_any_thread_count(threads, shapes):
         numpy.testing.assert_array_equal(got, one)
     else:   # BLAS's edge tiles of a block of rows or columns may add in another order
         numpy.testing.assert_allclose(got, one, rtol=1e-5, atol=1e-5)
+
+
+def test_batch_norm_split_over_samples_equals_one_pass(threads, device):
+    # the per-thread channel sums are added in sample order: equal to the one-pass sums up to float rounding
+    rng = numpy.random.default_rng(12)
+    x0, up, g0, b0 = (rng.standard_normal(s) for s in ((6, 4, 5, 3), (6, 4, 5, 3), 4, 4))
+    out = []
+    for split in (False, True):
+        parallel.PARALLEL_MIN_SIZE = 1 if split else 2**60
+        x, g, b = (sn.tensor(a, requires_grad=True, device=device) for a in (x0, g0, b0))
+        y = sn.nn.functional.batch_norm(x, None, None, g, b, training=True)
+        y.backward(sn.tensor(up, device=device))
+        out.append([to_np(t) for t in (y, x.grad, g.grad, b.grad)])
+    for u, v in zip(*out):
+        numpy.testing.assert_allclose(v, u, rtol=1e-12, atol=1e-12)
