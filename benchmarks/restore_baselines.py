@@ -9,12 +9,13 @@ patch=None, seed=0, ...) (whole held-out photos, fixed noise and masks), its out
                 (denoise_nl_means, fast mode, 5×5 patches, search distance 6, with sigma estimated from the noisy
                 image by estimate_sigma and h = factor·sigma, the factor tuned per σ on TRAIN patches). PSNR and SSIM
                 on RGB.
-  inpaint       biharmonic inpainting (skimage.restoration.inpaint_biharmonic) of 'mixed' masks with 25 % holes:
-                PSNR inside the holes (the number that matters), PSNR and SSIM of the whole image.
+  inpaint       biharmonic inpainting (skimage.restoration.inpaint_biharmonic) of random_mask's default masks (brush
+                strokes 5-15 px wide and rectangles of 8-32 px sides, hole ratio uniform in 10-30 %): PSNR inside
+                the holes (the number that matters), PSNR and SSIM of the whole image.
 scikit-image is a test/bench dependency only (scratchnet itself never imports it).
 
 Run: nice -n 5 python benchmarks/restore_baselines.py [--tasks sr denoise inpaint] [--quick] [--out FILE]
-(writes docs/restore_baselines.json by default; --quick: two photos, coarse tuning, nothing written unless --out).
+(writes docs/restore_baselines.json by default, where a run of some --tasks replaces only those tasks' entries; --quick: two photos, coarse tuning, nothing written unless --out).
 
 From Python (e.g. to put a trained model beside the baselines):
     sys.path.insert(0, "benchmarks"); import restore_baselines as rb
@@ -36,7 +37,7 @@ from scratchnet.data.restoration import RestorationPairs
 from scratchnet.restoration_metrics import psnr, ssim
 
 OUT = os.path.join(ROOT, "docs", "restore_baselines.json")
-SCALES, SIGMAS, HOLE_FRACTION, SEED = (2, 3, 4), (15, 25, 50), 0.25, 0
+SCALES, SIGMAS, SEED = (2, 3, 4), (15, 25, 50), 0
 TV_WEIGHTS = (0.01, 0.015, 0.02, 0.03, 0.04, 0.06, 0.08, 0.1, 0.13, 0.16, 0.2, 0.25, 0.3)
 NLM_FACTORS = (0.4, 0.5, 0.6, 0.8, 1.0, 1.2)
 NLM = dict(patch_size=5, patch_distance=6, fast_mode=True)
@@ -49,7 +50,7 @@ def pairs(task, split="test", scale=3, sigma=25, fashion=None, **kw):
     if fashion:
         kw.update(fashion=True, size=fashion)
     return RestorationPairs(task, split=split, scale=scale, sigma=sigma, seed=kw.pop("seed", SEED),
-                            hole_fraction=kw.pop("hole_fraction", HOLE_FRACTION), **kw)
+                            **kw)
 
 
 def score(task, out, target, x, scale):
@@ -80,7 +81,11 @@ def evaluate(task, restore, scale=3, sigma=25, names=None, fashion=None, **kw):
         x, y = ds[i]
         per[name] = score(task, numpy.asarray(restore(x), numpy.float64), y, x, scale)
     keys = next(iter(per.values())).keys()
-    means = {k: float(numpy.mean([p[k] for p in per.values()])) for k in keys}
+    # an exact restoration has an infinite PSNR (a garment's hole that only covers black background): the means
+    # are over the finite values, and `exact` counts the others, so one such image does not make the mean inf
+    means = {k: float(numpy.mean([p[k] for p in per.values() if numpy.isfinite(p[k])])) for k in keys}
+    exact = sum(not numpy.isfinite(p["psnr"]) for p in per.values() if "psnr" in p)
+    means.update({"exact": exact} if exact else {})
     return dict(means, n=len(per)) if fashion else dict(means, per_image=per)
 
 
@@ -146,14 +151,14 @@ def baselines(task, scale=3, sigma=25, quick=False, names=None, fashion=None, lo
 def format_table(task, rows):
     """A text table of {method: scores} for a task: the mean scores, whichever the rows hold."""
     first = next(iter(rows.values()))
-    cols = tuple(k for k in first if k not in ("per_image", "params", "n"))
+    cols = tuple(k for k, v in first.items() if k != "n" and isinstance(v, (int, float)))
     return table(("method",) + cols, [(m, *(f"{r[c]:.4f}" if c.startswith("ssim") else f"{r[c]:.2f}" for c in cols))
                                       for m, r in rows.items()])
 
 
 def load_baselines(path=OUT):
     """The stored results: {'photos' | 'fashion': {'sr': {'x3': {method: scores}}, 'denoise': {'sigma25': ...},
-    'inpaint': {'holes25': ...}}, 'protocol': {...}}."""
+    'inpaint': {'holes10-30': ...}}, 'protocol': {...}}."""
     with open(path) as f:
         return json.load(f)
 
@@ -170,15 +175,16 @@ def main(argv=None):
     from scratchnet.data.restoration import photo_names
     names = photo_names("test")[:2] if args.quick else None
     garments = min(args.fashion, 20) if args.quick else args.fashion
-    result = dict(protocol=dict(pairs="RestorationPairs(task, split='test', patch=None, seed=0, hole_fraction=0.25)",
+    result = dict(protocol=dict(pairs="RestorationPairs(task, split='test', patch=None, seed=0)",
                                 photos=names or photo_names("test"), clip="outputs clipped to [0, 1]",
                                 sr="Y channel (ITU-R BT.601, MATLAB rgb2ycbcr), `scale` pixels shaved",
                                 ssim="Gaussian window 11, sigma 1.5, K1 0.01, K2 0.03, population covariance",
-                                inpaint="psnr_holes: PSNR over the hole pixels only; mask kind 'mixed'",
+                                inpaint="psnr_holes: PSNR over the hole pixels only; random_mask's default: kind 'mixed', "
+                                        "hole ratio uniform in [0.10, 0.30]",
                                 fashion=f"the first {garments} Fashion-MNIST test garments, whole (fashion=True, "
                                         f"size={garments}); SR scored on the one channel, shaved"))
     settings = {"sr": [("x%d" % s, dict(scale=s)) for s in SCALES],
-                "denoise": [("sigma%d" % s, dict(sigma=s)) for s in SIGMAS], "inpaint": [("holes25", {})]}
+                "denoise": [("sigma%d" % s, dict(sigma=s)) for s in SIGMAS], "inpaint": [("holes10-30", {})]}
     for track, extra in [("photos", dict(names=names))] + ([("fashion", dict(fashion=garments))] if garments else []):
         result[track] = {}
         for task in args.tasks:
@@ -188,6 +194,14 @@ def main(argv=None):
                 result[track][task][key] = rows
                 print(f"\n{track}: {task} {key}\n" + format_table(task, rows), flush=True)
     out = args.out or (None if args.quick else OUT)
+    if out and os.path.exists(out) and set(args.tasks) != set(settings):
+        # a run of some tasks keeps the other tasks' stored results
+        stored = load_baselines(out)
+        for track in ("photos", "fashion"):
+            if track in result:
+                stored.setdefault(track, {}).update(result[track])
+        stored["protocol"] = result["protocol"]
+        result = stored
     if out:
         from scratchnet.io import atomic_write_json
         atomic_write_json(out, result, indent=1)

@@ -42,9 +42,15 @@ def _caption(task, s):
     return f"holes {s['psnr_holes']:.2f} dB  SSIM {s['ssim']:.3f}"
 
 
-def compare(checkpoints, labels=None, pictures=None, prefix=None, names=None, log=print):
+BINS = ((0.10, 0.15), (0.15, 0.20), (0.20, 0.25), (0.25, 0.30))   # hole-ratio bins of the inpainting report
+
+
+def compare(checkpoints, labels=None, pictures=None, prefix=None, names=None, log=print, seeds=(0,)):
     """{method: mean scores and per_image} for the checkpoints (all of one task and sigma) and the baselines;
-    with `pictures`, one comparison picture per photo written there as PREFIX_NAME.jpg."""
+    with `pictures`, one comparison picture per photo written there as PREFIX_NAME.jpg (first seed only).
+    seeds: the evaluation pairs' seeds (RestorationPairs(seed=...): other noise or masks on the same photos);
+    with more than one, per_image keys are NAME/sSEED and inpainting rows also get by_hole_ratio (mean PSNR in
+    the holes per bin of the mask's hole ratio, with the number of cases)."""
     models = [restore.load_restorer(c, device="cpu") for c in checkpoints]
     configs = [c for _, c in models]
     task, sigma = configs[0]["task"], configs[0]["sigma"] or 25
@@ -57,13 +63,15 @@ def compare(checkpoints, labels=None, pictures=None, prefix=None, names=None, lo
         methods.append((label, (lambda m, c: lambda x: restore.restore(
             m, c, x[:-1] if c["task"] == "inpaint" else x,
             {"mask": x[-1:]} if c["task"] == "inpaint" else None))(model, config), dict(config=config)))
-    ds = rb.pairs(task, sigma=sigma)
-    per = {m: {} for m, _, _ in methods}
-    for i in range(len(ds)):
-        name = ds.locate(i)["image"]
-        if names and name not in names:
+    per, ratios = {m: {} for m, _, _ in methods}, {}
+    for seed, i in [(seed, i) for seed in seeds for i in range(len(rb.pairs(task, sigma=sigma, seed=seed)))]:
+        ds = rb.pairs(task, sigma=sigma, seed=seed)
+        photo = ds.locate(i)["image"]
+        if names and photo not in names:
             continue
+        name = photo if len(seeds) == 1 else f"{photo}/s{seed}"
         x, y = ds[i]
+        ratios[name] = float(1 - x[-1].mean()) if task == "inpaint" else None
         panels = []
         if task == "inpaint":
             shown = numpy.where(x[-1:] == 0, numpy.array([1, 0, 1], numpy.float32)[:, None, None], x[:-1])
@@ -73,15 +81,20 @@ def compare(checkpoints, labels=None, pictures=None, prefix=None, names=None, lo
             per[m][name] = rb.score(task, out, y, x, 1)
             panels.append((m, out, _caption(task, per[m][name])))
         log(f"{name}: " + ", ".join(f"{m} {_caption(task, per[m][name])}" for m, _, _ in methods), flush=True)
-        if pictures:
-            title = (f"denoising σ={sigma:g}" if task == "denoise" else "inpainting, 25% holes") + f", {name}"
-            comparison(os.path.join(pictures, f"{prefix or task}_{name}.jpg"), panels + [("ground truth", y, "")],
+        if pictures and seed == seeds[0]:
+            title = (f"denoising σ={sigma:g}" if task == "denoise" else f"inpainting, {100 * ratios[name]:.0f}% holes") + f", {photo}"
+            comparison(os.path.join(pictures, f"{prefix or task}_{photo}.jpg"), panels + [("ground truth", y, "")],
                        title)
     out = {}
     for m, _, params in methods:
         keys = next(iter(per[m].values())).keys()
         out[m] = dict({k: float(numpy.mean([s[k] for s in per[m].values()])) for k in keys}, per_image=per[m],
                       params=params)
+        if task == "inpaint" and len(seeds) > 1:
+            out[m]["by_hole_ratio"] = {
+                f"{lo:.2f}-{hi:.2f}": dict(n=len(v), psnr_holes=float(numpy.mean(v)) if v else None)
+                for lo, hi in BINS for v in [[per[m][k]["psnr_holes"] for k, r in ratios.items()
+                                              if lo <= r < hi or (hi == BINS[-1][1] and r == hi)]]}
     return out
 
 
@@ -93,19 +106,27 @@ def main(argv=None):
     ap.add_argument("--pictures", default=None, help="folder for one comparison picture per photo")
     ap.add_argument("--prefix", default=None, help="picture file names: PREFIX_PHOTO.jpg (default: the task)")
     ap.add_argument("--photos", nargs="+", default=None, help="only these held-out photos (default: all four)")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0],
+                    help="evaluation seeds (other noise or masks on the same photos; default 0, the app's)")
     ap.add_argument("--quick", action="store_true", help="one photo, no files: a smoke run")
     args = ap.parse_args(argv)
     if args.label and len(args.label) != len(args.checkpoints):
         ap.error(f"--label: {len(args.label)} labels for {len(args.checkpoints)} checkpoints")
     from scratchnet.data.restoration import photo_names
     names = photo_names("test")[:1] if args.quick else args.photos
-    rows = compare(args.checkpoints, args.label, None if args.quick else args.pictures, args.prefix, names)
+    rows = compare(args.checkpoints, args.label, None if args.quick else args.pictures, args.prefix, names,
+                   seeds=args.seeds)
     task = restore.load_restorer(args.checkpoints[0])[1]["task"]
     print(rb.format_table(task, rows))
+    for m, r in rows.items():
+        if "by_hole_ratio" in r:
+            print(f"{m}, PSNR in the holes by hole ratio: " + ", ".join(
+                f"{b} {v['psnr_holes']:.2f} dB (n={v['n']})" for b, v in r["by_hole_ratio"].items() if v["n"]))
     if args.json and not args.quick:
         from scratchnet.io import atomic_write_json
         atomic_write_json(args.json, dict(protocol="benchmarks/restore_compare.py on RestorationPairs(task, 'test', "
-                                                   "patch=None, seed=0); outputs clipped to [0, 1]", results=rows),
+                                                   f"patch=None, seed=S) for S in {args.seeds}; outputs clipped to [0, 1]",
+                                          results=rows),
                           indent=1)
         print(f"wrote {os.path.relpath(args.json, ROOT)}")
     return rows

@@ -44,6 +44,7 @@ from .ops.layout import *  # noqa: F401,F403,E402
 from .ops.diag import *  # noqa: F401,F403,E402
 from .ops.einsum import *  # noqa: F401,F403,E402
 from .ops.stats import *  # noqa: F401,F403,E402
+from .ops.aliases import *  # noqa: F401,F403,E402
 
 clip = clamp
 concatenate = cat

@@ -23,7 +23,7 @@ APPS = {
     "evaluate": ("apps.classify:EVALUATE", "test accuracy of a checkpoint"),
     "predict": ("apps.classify:PREDICT", "top-3 classes of image files"),
     "transfer": ("apps.transfer", "few-shot transfer learning experiment (frozen / fine-tune / scratch)"),
-    "gan": ("apps.gan", "train a GAN; `gan sample CHECKPOINT` draws a grid from one"),
+    "gan": ("apps.gan_cli", "train a GAN; `gan sample CHECKPOINT` draws a grid from one"),
     "style": ("apps.stylize", "neural style transfer (or texture synthesis with --texture)"),
     "dream": ("apps.dream", "DeepDream an image"),
     "segment": ("apps.segment", "label every pixel: a U-Net on Fashion-MNIST canvases (train/evaluate/predict)"),

@@ -1,12 +1,11 @@
-"""Tensor: an array plus the graph edge that made it (`_ctx`, the Function; see autograd.py), grad mode, and the
-`tensor(data)` factory.
+"""Tensor: an array plus the graph edge that made it (`_ctx`, the Function; see autograd.py), and the `tensor(data)`
+factory. Grad mode (no_grad, enable_grad, ...) is in grad_mode.py; its names are importable from here too.
 
 `scratchnet.tensor` is this module, and calling it is `tensor(data, ...)`, as PyTorch users write
 `torch.tensor([1.0, 2.0])`: `import scratchnet.tensor` and `from scratchnet.tensor import Tensor` find the module,
 `scratchnet.tensor([1.0, 2.0])` makes a tensor (PyTorch itself keeps its Tensor class in `torch._tensor`, so that
 `torch.tensor` can be a plain function; one name that is both keeps both of PyTorch's spellings working here).
 """
-import contextlib
 import sys
 import types
 
@@ -14,45 +13,7 @@ import numpy
 
 from . import backend
 from .errors import ShapeError
-
-
-# ---- grad mode ----
-
-class _Mode:
-    grad_enabled = True
-
-
-def is_grad_enabled():
-    """True while ops record the graph (the default), False inside no_grad() or set_grad_enabled(False)."""
-    return _Mode.grad_enabled
-
-
-class set_grad_enabled(contextlib.ContextDecorator):
-    """Context manager and decorator that turns graph recording on or off."""
-
-    def __init__(self, mode):
-        self.mode = bool(mode)
-
-    def __enter__(self):
-        self.prev = _Mode.grad_enabled
-        _Mode.grad_enabled = self.mode
-
-    def __exit__(self, *exc):
-        _Mode.grad_enabled = self.prev
-
-
-class no_grad(set_grad_enabled):
-    """`with no_grad():` or `@no_grad()`: ops inside record no graph (inference, optimizer updates)."""
-
-    def __init__(self):
-        super().__init__(False)
-
-
-class enable_grad(set_grad_enabled):
-    """`with enable_grad():` or `@enable_grad()`: graph recording back on inside a no_grad region."""
-
-    def __init__(self):
-        super().__init__(True)
+from .grad_mode import _Mode, is_grad_enabled, set_grad_enabled, no_grad, enable_grad  # noqa: F401  (grad mode's home)
 
 
 class Tensor:

@@ -24,12 +24,14 @@ def _outs(y):
     return list(y) if isinstance(y, (tuple, list)) else [y]
 
 
-def against_torch(torch, device, fn_s, fn_t, arrays, rtol=1e-9, atol=1e-10, grad=True, seed=0):
-    """Run fn on both frameworks with the same inputs (float arrays as float64 leaves); compare every output's
-    values and dtype, then the input gradients of sum(w_i * out_i) over the float outputs for a random w."""
-    xs = [leaf(a, device) for a in arrays]
-    xt = [torch.tensor(numpy.asarray(a), requires_grad=bool(grad and numpy.asarray(a).dtype.kind == "f"))
-          for a in arrays]
+def against_torch(torch, device, fn_s, fn_t, arrays, rtol=1e-9, atol=1e-10, grad=True, seed=0, dtype="float64"):
+    """Run fn on both frameworks with the same inputs (float arrays as `dtype` leaves, float64 unless asked);
+    compare every output's values and dtype, then the input gradients of sum(w_i * out_i) over the float outputs
+    for a random w (infinities and NaNs must sit in the same places)."""
+    xs = [leaf(a, device, dtype) for a in arrays]
+    arrays = [numpy.asarray(a, dtype=dtype) if numpy.asarray(a).dtype.kind == "f" else numpy.asarray(a)
+              for a in arrays]
+    xt = [torch.tensor(a, requires_grad=bool(grad and a.dtype.kind == "f")) for a in arrays]
     ys, yt = _outs(fn_s(*xs)), _outs(fn_t(*xt))
     assert len(ys) == len(yt)
     for s, t in zip(ys, yt):

@@ -3,7 +3,7 @@ isclose/allclose/all/any: finite differences (first and second order) and PyTorc
 """
 import numpy
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 import scratchnet as sn
 from scratchnet import testing as T
@@ -16,7 +16,14 @@ SMOOTH = {
     "tan": (-1.2, 1.2), "asin": (-0.9, 0.9), "acos": (-0.9, 0.9), "atan": (-3, 3), "sinh": (-2, 2),
     "cosh": (-2, 2), "asinh": (-3, 3), "acosh": (1.1, 3), "atanh": (-0.9, 0.9), "log2": (0.2, 3),
     "log10": (0.2, 3), "exp2": (-2, 2), "rsqrt": (0.2, 3), "erf": (-2, 2), "erfinv": (-0.9, 0.9),
+    "expm1": (-2, 2), "log1p": (-0.8, 3), "logit": (0.1, 0.9), "reciprocal": (0.2, 3), "deg2rad": (-3, 3),
+    "rad2deg": (-3, 3),
+    "sinc": (-2, 2, 0),  # a third entry is a kink to keep away from: sinc's slope is 0/0 at 0 (written as 0 there)
 }
+# The functions added with their gradients checked at the edge values too, in float64 and float32: there PyTorch's
+# formulas give inf, -0.0 or NaN, and a user's NaN hunt must not find a different one here.
+EDGE_GRADS = ["expm1", "log1p", "logit", "reciprocal", "deg2rad", "rad2deg", "sinc", "log2", "log10", "exp2",
+              "rsqrt", "atan", "asinh", "sinh", "cosh", "erf"]
 # Values where each function is special (domain edges, poles, signed zero, NaN): forward must still match PyTorch.
 EDGES = [0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, 1e-300, 40.0, -40.0, numpy.inf, -numpy.inf, numpy.nan]
 
@@ -24,14 +31,14 @@ EDGES = [0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, 1e-300, 40.0, -40.0, numpy.inf, -
 @pytest.mark.parametrize("name", sorted(SMOOTH))
 @given(data=st.data())
 def test_smooth_gradcheck(name, data):
-    low, high = SMOOTH[name]
-    x = data.draw(T.arrays(data.draw(T.shapes()), low=low, high=high))
+    low, high, *kinks = SMOOTH[name]
+    x = data.draw(T.arrays(data.draw(T.shapes()), low=low, high=high, kinks=tuple(kinks)))
     check(getattr(sn, name), x)
 
 
 @pytest.mark.parametrize("name", sorted(SMOOTH))
 def test_smooth_matches_torch(name, torch, device):
-    low, high = SMOOTH[name]
+    low, high, *_ = SMOOTH[name]
     x = numpy.random.default_rng(1).uniform(low, high, (3, 5))
     against_torch(torch, device, getattr(sn, name), getattr(torch, name), [x])
     against_torch(torch, device, lambda t: getattr(t, name)(), lambda t: getattr(t, name)(), [x])
@@ -43,9 +50,21 @@ def test_smooth_matches_torch(name, torch, device):
         against_torch(torch, device, getattr(sn, name), getattr(torch, name), [ints], rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", EDGE_GRADS)
+def test_smooth_gradients_at_edges_match_torch(name, dtype, torch, device):
+    tol = dict(rtol=1e-9, atol=0) if dtype == "float64" else dict(rtol=2e-6, atol=1e-7)
+    with numpy.errstate(all="ignore"):
+        against_torch(torch, device, getattr(sn, name), getattr(torch, name), [numpy.array(EDGES)], dtype=dtype,
+                      **tol)
+        x = numpy.random.default_rng(7).uniform(*SMOOTH.get(name, (0.2, 3))[:2], (4, 3))
+        against_torch(torch, device, lambda t: getattr(t, name)(), lambda t: getattr(t, name)(), [x], dtype=dtype,
+                      **tol)
+
+
 def test_aliases_and_help():
     assert sn.arcsin is sn.asin and sn.arctanh is sn.atanh and sn.arctan2 is sn.atan2 and sn.fix is sn.trunc
-    for name in list(SMOOTH) + ["sign", "round", "floor", "ceil", "trunc", "copysign", "atan2", "logaddexp", "lerp"]:
+    for name in list(SMOOTH) + ["sign", "round", "floor", "ceil", "trunc", "lerp"] + list(BINARY):
         assert "d" in getattr(sn, name).__doc__ and "y" in getattr(sn, name).__doc__, name
 
 
@@ -106,7 +125,14 @@ BINARY = {  # name -> (a's range, b's range, kinks of a, kinks of b)
     # atan2: b kept positive so (b, a) stays off the branch cut on the negative x axis and off the origin
     "atan2": ((-2, 2), (0.3, 2), (), ()),
     "logaddexp": ((-3, 3), (-3, 3), (), ()),
+    "logaddexp2": ((-3, 3), (-3, 3), (), ()),
+    "xlogy": ((-2, 2), (0.3, 2), (), ()),  # b > 0: ln b is defined and smooth there
+    "hypot": ((-2, 2), (-2, 2), (0,), (0,)),  # not differentiable at a = b = 0 (PyTorch gives NaN there)
+    # fmax/fmin: random draws do not tie (at a tie the whole gradient goes to a, the subgradient PyTorch picks)
+    "fmax": ((-2, 2), (-2, 2), (), ()),
+    "fmin": ((-2, 2), (-2, 2), (), ()),
 }
+FLOATS_ONLY = ("logaddexp", "logaddexp2", "hypot")  # PyTorch has no integer kernel for these
 
 
 @pytest.mark.parametrize("name", sorted(BINARY))
@@ -116,6 +142,8 @@ def test_binary_gradcheck(name, data):
     sa, sb = data.draw(T.broadcastable_shapes())
     a = data.draw(T.arrays(sa, low=la, high=ha, kinks=ka))
     b = data.draw(T.arrays(sb, low=lb, high=hb, kinks=kb))
+    if name in ("fmax", "fmin"):  # away from ties, where the gradient jumps from one operand to the other
+        assume(numpy.abs(a - b).min(initial=1.0) > 0.01)
     check(getattr(sn, name), a, b)
 
 
@@ -130,12 +158,24 @@ def test_binary_matches_torch(name, torch, device):
     against_torch(torch, device, getattr(sn, name), getattr(torch, name), [edge[:, None], edge[None, :]],
                   grad=False)
     ints = [numpy.array([1, -2, 3]), numpy.array([-1, 0, 2])]
-    if name == "logaddexp":  # PyTorch has no integer kernel for it
+    if name in FLOATS_ONLY:
         with pytest.raises(NotImplementedError):
-            sn.logaddexp(*[sn.tensor(i) for i in ints])
+            getattr(sn, name)(*[sn.tensor(i) for i in ints])
         return
-    with torch_float32(torch):  # int -> float32 in both
+    with torch_float32(torch):  # int -> float32 in both (fmax/fmin: int64 stays int64 in both)
         against_torch(torch, device, getattr(sn, name), getattr(torch, name), ints, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_gradients_at_edges_match_torch(name, dtype, torch, device):
+    # every pair of edge values: 0 * ln 0, hypot(0, 0), fmax with a NaN, ... give PyTorch's inf/NaN/0 gradients
+    edge = numpy.array([0.0, -0.0, numpy.inf, -numpy.inf, numpy.nan, 1.0, -1.0, 0.5])
+    # atol: logaddexp2(-1, -1) is 0 here and -4.8e-17 in PyTorch (one rounding of its log1p route)
+    tol = dict(rtol=1e-9, atol=1e-15) if dtype == "float64" else dict(rtol=2e-6, atol=1e-7)
+    with numpy.errstate(all="ignore"):
+        against_torch(torch, device, getattr(sn, name), getattr(torch, name), [edge[:, None], edge[None, :]],
+                      dtype=dtype, **tol)
 
 
 @given(data=st.data())

@@ -10,7 +10,7 @@ import scratchnet as sn
 from scratchnet import backend
 from scratchnet.data import DataLoader
 from scratchnet.data.restoration import (SPLITS, RestorationPairs, add_noise, bicubic_down, bicubic_up, modcrop,
-                                         photo_names, photos, random_mask, read_photo)
+                                         photo_names, photos, random_mask, read_photo, HOLE_RATIO, MASK_KINDS)
 
 SAMPLE = os.path.join(os.path.dirname(sn.__file__), "data", "fashion_mnist_sample")
 
@@ -119,21 +119,60 @@ def test_noise_is_seeded_gaussian_unclipped():
         add_noise(img, 25, "x")
 
 
-@pytest.mark.parametrize("kind", ["mixed", "boxes", "strokes"])
-@pytest.mark.parametrize("fraction", [0.1, 0.25, 0.4])
-def test_random_mask_hole_fraction_and_seed(kind, fraction):
-    for seed in range(4):
-        m = random_mask(64, 80, seed, fraction, kind)
-        assert m.shape == (64, 80) and m.dtype == numpy.float32 and set(numpy.unique(m)) <= {0.0, 1.0}
-        holes = 1 - m.mean()
-        assert fraction <= holes <= fraction + 0.2, (seed, holes)
-        numpy.testing.assert_array_equal(m, random_mask(64, 80, numpy.random.default_rng(seed), fraction, kind))
-    assert not numpy.array_equal(random_mask(64, 80, 0, fraction, kind), random_mask(64, 80, 1, fraction, kind))
-    assert random_mask(8, 8, 0, 0.0).min() == 1
-    with pytest.raises(ValueError, match="fraction must be in \\[0, 1\\)"):
-        random_mask(8, 8, 0, 1.0)
+@pytest.mark.parametrize("kind", MASK_KINDS)
+@pytest.mark.parametrize("shape,ratio", [((64, 80), HOLE_RATIO), ((320, 213), HOLE_RATIO), ((96, 96), (0.3, 0.5)),
+                                         ((28, 28), (0.0, 0.2)), ((50, 70), (0.25, 0.25))])
+def test_random_mask_is_seeded_and_its_hole_ratio_in_range(kind, shape, ratio):
+    h, w = shape
+    seen = []
+    for seed in range(6):
+        m = random_mask(h, w, seed, ratio, kind)
+        assert m.shape == (h, w) and m.dtype == numpy.float32 and set(numpy.unique(m)) <= {0.0, 1.0}
+        holes = (m == 0).sum()
+        # the stated range, in whole pixels: ceil(low·H·W) <= holes <= floor(high·H·W)
+        assert numpy.ceil(ratio[0] * h * w) <= holes <= numpy.floor(ratio[1] * h * w), (seed, holes / (h * w))
+        numpy.testing.assert_array_equal(m, random_mask(h, w, numpy.random.default_rng(seed), ratio, kind))
+        seen.append(holes)
+    if ratio[0] < ratio[1]:
+        assert len(set(seen)) > 1                  # the target ratio is drawn, not fixed
+    assert not numpy.array_equal(random_mask(h, w, 0, ratio, kind), random_mask(h, w, 1, ratio, kind))
+
+
+def test_random_mask_default_distribution():
+    """The default masks (brush strokes and small rectangles, 10-30 % holes) spread over the range, and their holes
+    are thin: stroke width <= 15 px and rectangle side <= 32 px, so a hole pixel lies at most 16 px from a known
+    one unless shapes overlap (the max over many masks allows for overlaps)."""
+    from scipy.ndimage import distance_transform_edt
+    ratios, depths = [], []
+    for seed in range(40):
+        m = random_mask(160, 200, seed)
+        ratios.append(1 - m.mean())
+        depths.append(distance_transform_edt(m == 0))
+    assert HOLE_RATIO == (0.10, 0.30)
+    assert min(ratios) >= 0.10 and max(ratios) <= 0.30 and min(ratios) < 0.15 and max(ratios) > 0.25
+    assert numpy.median([numpy.median(d[d > 0]) for d in depths]) <= 5
+    assert max(d.max() for d in depths) <= 30
+    # strokes alone: half the width of the widest brush, plus overlaps
+    assert numpy.median([distance_transform_edt(random_mask(160, 200, s, kind="strokes") == 0).max()
+                         for s in range(10)]) <= 12
+
+
+def test_random_mask_refuses_bad_arguments():
+    with pytest.raises(ValueError, match=r"ratio must be a pair \(low, high\) of hole ratios, got 0.25"):
+        random_mask(8, 8, 0, 0.25)
+    with pytest.raises(ValueError, match=r"ratio must be a pair \(low, high\) with 0 <= low <= high < 1"):
+        random_mask(8, 8, 0, (0.3, 0.2))
+    with pytest.raises(ValueError, match=r"with 0 <= low <= high < 1, got \(0.5, 1.0\)"):
+        random_mask(8, 8, 0, (0.5, 1.0))
+    with pytest.raises(ValueError, match=r"no hole ratio in \[0.12, 0.2\] is possible on a 3×3 image"):
+        random_mask(3, 3, 0, (0.12, 0.2))
+    with pytest.raises(ValueError, match="kind must be one of 'mixed', 'strokes', 'boxes', got 'blocks'"):
+        random_mask(8, 8, 0, kind="blocks")
     with pytest.raises(ValueError, match="h must be a positive int, got 0"):
         random_mask(0, 8, 0)
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator or an int seed"):
+        random_mask(8, 8, 0.5)
+    assert random_mask(8, 8, 0, (0.0, 0.0)).min() == 1
 
 
 # ---- pairs ----
@@ -196,13 +235,13 @@ def test_denoise_and_inpaint_pairs():
         x, y = d[i]
         assert x.shape == y.shape == (3, 48, 48)
         assert abs((x - y).std() - 15 / 255) < 0.01
-    ip = RestorationPairs("inpaint", size=4, hole_fraction=0.3, seed=2, mask_scale="patch")
+    ip = RestorationPairs("inpaint", size=4, hole_ratio=(0.2, 0.3), seed=2, mask_scale="patch")
     for i in range(4):
         x, y = ip[i]
         m = x[-1]
         assert x.shape == (4, 48, 48) and y.shape == (3, 48, 48) and set(numpy.unique(m)) <= {0.0, 1.0}
         numpy.testing.assert_array_equal(x[:3], y * m)
-        assert 0.3 <= 1 - m.mean() <= 0.55
+        assert 0.2 <= 1 - m.mean() <= 0.3
 
 
 @pytest.mark.parametrize("kind", ["mixed", "boxes"])
@@ -219,17 +258,14 @@ def test_inpaint_patch_masks_are_windows_of_whole_photo_masks(kind):
         # the documented draws: photo, top, left, k, then the mask of the whole photo
         rng = numpy.random.default_rng([4, 0, i])
         rng.choice(len(train), p=ds._weights), rng.integers(0, 2), rng.integers(0, 2), rng.integers(0, 8)
-        full = random_mask(photo.shape[1], photo.shape[2], rng, 0.25, kind)
+        full = random_mask(photo.shape[1], photo.shape[2], rng, kind=kind)
         x, y = ds[i]
         numpy.testing.assert_array_equal(x[-1], dihedral(full[t:t + 64, left:left + 64], k))
         numpy.testing.assert_array_equal(y, dihedral(photo[:, t:t + 64, left:left + 64], k))
         numpy.testing.assert_array_equal(x[:3], y * x[-1])
-    # how deep the holes go (the farthest hole pixel from a known one): patch-scale boxes have sides of at most a
-    # third of the patch, so depth <= 64/3/2 (plus overlaps); whole-photo holes are deeper than the patch is wide
-    from scipy.ndimage import distance_transform_edt
+    # drawn on the patch, the masks are other draws of the same shapes: the hole ratio of every patch is in range
     patch = RestorationPairs("inpaint", size=12, seed=4, patch=64, mask_kind=kind, mask_scale="patch")
-    depth = [max(float(distance_transform_edt(d[i][0][-1] == 0).max()) for i in range(len(d))) for d in (ds, patch)]
-    assert depth[0] > 2 * depth[1], depth
+    assert all(0.10 <= 1 - patch[i][0][-1].mean() <= 0.30 for i in range(len(patch)))
 
 
 def test_inpaint_fill_is_the_whole_photos_fill_cut_to_the_patch():
@@ -258,7 +294,7 @@ def test_inpaint_fill_is_the_whole_photos_fill_cut_to_the_patch():
         assert calls[-1] == photo.shape                         # the fill saw the whole photo
         rng = numpy.random.default_rng([5, 0, i])
         rng.choice(len(train), p=ds._weights), rng.integers(0, 2), rng.integers(0, 2), rng.integers(0, 8)
-        full = random_mask(photo.shape[1], photo.shape[2], rng, 0.25, "mixed")[None]
+        full = random_mask(photo.shape[1], photo.shape[2], rng)[None]
         whole = prefilled(photo * full, full)
         numpy.testing.assert_allclose(x[:3], dihedral(whole[:, t:t + 48, left:left + 48], k), atol=1e-6)
         m = x[-1] == 1

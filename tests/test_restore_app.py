@@ -319,3 +319,38 @@ def test_init_starts_from_another_runs_weights_and_refuses_another_network(tmp_p
                         "--out", tmp_path / "c")
     assert code != 0 and "--init" in err and "restore_denoise.safetensors holds another network" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "c" / "checkpoint.npz").exists()
+
+
+def test_inpainting_refuses_a_mask_of_another_size_or_not_binary(tmp_path):
+    """The mask is checked where it enters: a file (apply --mask) and an array (restore); a grey or 0.5 mask is
+    refused, not thresholded silently; known pixels come back exactly."""
+    config = restore.make_config("inpaint")
+    sn.manual_seed(0)
+    ck = str(tmp_path / "inpaint.npz")
+    sn.save({"config": config, "model": restore.build(config).state_dict()}, ck)
+    src = _image(tmp_path / "photo.png", "RGB", (20, 14))
+    known = numpy.full((14, 20), 255, numpy.uint8)
+    known[4:9, 5:12] = 0
+    Image.fromarray(known).save(tmp_path / "mask.png")
+    out, _ = apply(src, str(tmp_path / "out.png"), checkpoint=ck, mask=str(tmp_path / "mask.png"))
+    result, photo = numpy.asarray(Image.open(out)), numpy.asarray(Image.open(src))
+    numpy.testing.assert_array_equal(result[known == 255], photo[known == 255])
+    Image.fromarray(known[:, :19]).save(tmp_path / "narrow.png")
+    with pytest.raises(ValueError, match=r"--mask .*narrow.png is 19×14 px but the image is 20×14 px"):
+        apply(src, str(tmp_path / "o.png"), checkpoint=ck, mask=str(tmp_path / "narrow.png"))
+    grey = known.copy()
+    grey[0, :3] = 128
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    with pytest.raises(ValueError, match=r"--mask .*grey.png is not binary: 3 of its 280 pixels are grey"):
+        apply(src, str(tmp_path / "o.png"), checkpoint=ck, mask=str(tmp_path / "grey.png"))
+    net, _ = restore.load_restorer(ck)
+    image = numpy.zeros((3, 14, 20), numpy.float32)
+    with pytest.raises(ValueError, match=r"mask of shape \(1, 14, 19\) does not fit the image of shape "
+                                         r"\(3, 14, 20\): expected \(1, 14, 20\)"):
+        restore.restore(net, config, image, {"mask": numpy.ones((1, 14, 19), numpy.float32)})
+    half = numpy.ones((1, 14, 20), numpy.float32)
+    half[0, 0, 0] = 0.5
+    with pytest.raises(ValueError, match=r"mask must hold only 0 \(hole\) and 1 \(known pixel\); found 1 other"):
+        restore.restore(net, config, image, {"mask": half})
+    with pytest.raises(ValueError, match="inpainting needs a mask"):
+        restore.restore(net, config, image)

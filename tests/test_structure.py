@@ -171,3 +171,14 @@ def test_scratchnet_tensor_is_the_module_and_calling_it_is_the_factory():
     assert isinstance(t, sn.Tensor) and t.dtype == "float64" and t.requires_grad and t.is_leaf
     from scratchnet import tensor
     assert tensor(3.0).dtype == "float32" and tensor(3).dtype == "int64"
+
+
+MAX_LINES = 420  # "no module over ~400 lines": one concept per module, readable in a sitting
+
+
+def test_no_module_is_over_the_line_limit():
+    """A module that outgrows the limit holds more than one concept: split it along one (as apps/gan.py's command
+    line went to gan_cli.py and grad mode left tensor.py for grad_mode.py), rather than raise the limit."""
+    long = {f"{p.relative_to(ROOT.parent)}": n for p in ROOT.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert not long, f"modules over {MAX_LINES} lines: {long}"

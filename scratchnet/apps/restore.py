@@ -116,6 +116,7 @@ def restore(model, config, image, extra=None, device=None, tile=96):
     if upsampled_input(config):
         x = data.bicubic_up(x, config["scale"])
     if config["task"] == "inpaint":
+        check_mask(extra.get("mask") if extra else None, x.shape)
         if config["kwargs"].get("prefill") == "input":    # the fill of the whole image, as training patches hold
             x = prefilled(x, extra["mask"])
         inp = creation.tensor(numpy.concatenate([x, extra["mask"]])[None], dtype=numpy.float32, device=dev)
@@ -157,6 +158,21 @@ def score(out, hr, config, extra, degraded):
     pp = extra["prefill"] if "prefill" in extra else prefilled(degraded, extra["mask"])
     return dict(psnr_holes=psnr(out, mask=holes), psnr_holes_masked=psnr(fill, mask=holes),
                 psnr_holes_prefill=psnr(pp, mask=holes), psnr=psnr(out), ssim=ssim(out))
+
+
+def check_mask(mask, image_shape):
+    """ValueError unless mask is a (1, H, W) array of 0 (hole) and 1 (known pixel) for an image of (C, H, W)."""
+    if mask is None:
+        raise ValueError("inpainting needs a mask: extra={'mask': (1, H, W) array, 1 = known pixel, 0 = hole}")
+    shape = tuple(numpy.shape(mask))
+    if len(shape) != 3 or shape[0] != 1 or shape[1:] != tuple(image_shape[-2:]):
+        raise ValueError(f"inpainting mask of shape {shape} does not fit the image of shape {tuple(image_shape)}: "
+                         f"expected (1, {image_shape[-2]}, {image_shape[-1]})")
+    values = numpy.asarray(mask)
+    if not numpy.isin(values, (0, 1)).all():
+        bad = values[~numpy.isin(values, (0, 1))]
+        raise ValueError(f"inpainting mask must hold only 0 (hole) and 1 (known pixel); found {bad.size} other "
+                         f"values, e.g. {bad.flat[0]!r}")
 
 
 @no_grad()
@@ -227,8 +243,12 @@ def training_pairs(config, patch, pairs, seed):
     kw = dict(scale=config["scale"] or 3, sigma=config["sigma"] or 25, patch=patch, size=pairs, seed=seed)
     if config["task"] == "sr":
         kw["lr_input"] = not upsampled_input(config)
-    if config["task"] == "inpaint" and config["kwargs"]["prefill"] == "input":
-        kw["fill"] = prefilled
+    if config["task"] == "inpaint":
+        # masks drawn on the patch: their shapes have the held-out photos' sizes in pixels (see random_mask) and each
+        # patch gets a hole ratio from the stated range; 6× cheaper than a window of a whole-photo mask and its fill
+        kw["mask_scale"] = "patch"
+        if config["kwargs"]["prefill"] == "input":
+            kw["fill"] = prefilled
     return data.RestorationPairs(config["task"], "train", **kw)
 
 

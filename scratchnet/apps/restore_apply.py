@@ -32,10 +32,15 @@ def read_image(path):
 
 
 def read_mask(path, shape):
-    """An inpainting mask file: non-zero = known pixel, 0 = hole; (1, H, W) float32 of the image's size."""
+    """An inpainting mask file: white (255) = known pixel, black (0) = hole; (1, H, W) float32 of the image's size.
+    Grey levels are refused rather than guessed at (an anti-aliased or JPEG-compressed mask is not binary)."""
     m = numpy.asarray(open_image(path).convert("L"))
     if m.shape != tuple(shape):
         raise ValueError(f"--mask {path} is {m.shape[1]}×{m.shape[0]} px but the image is {shape[1]}×{shape[0]} px")
+    grey = int(((m > 0) & (m < 255)).sum())
+    if grey:
+        raise ValueError(f"--mask {path} is not binary: {grey} of its {m.size} pixels are grey (1-254); use black "
+                         f"(0) for holes and white (255) for known pixels, e.g. a PNG without anti-aliasing")
     return (m > 0).astype(numpy.float32)[None]
 
 

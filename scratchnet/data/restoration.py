@@ -1,5 +1,6 @@
 """Image-restoration data, offline: the bundled photos split by whole image, the degradations (Pillow bicubic
-resampling, Gaussian noise, inpainting masks) and RestorationPairs, a deterministic dataset of (input, target) pairs.
+resampling, Gaussian noise; the inpainting masks are in data/masks.py) and RestorationPairs, a deterministic dataset
+of (input, target) pairs.
 
 Conventions: photos(split) gives H×W×3 float32 arrays in [0, 1] (as decoded); everything else is channels-first,
 (C, H, W) (or any (..., H, W)), float32 in [0, 1]. Degradation functions take NumPy or CuPy arrays or Tensors and
@@ -12,6 +13,7 @@ import numpy
 
 from .. import backend
 from ..tensor import Tensor
+from .masks import HOLE_RATIO, MASK_KINDS, _check_ratio, _generator, random_mask  # noqa: F401  (their own module)
 
 IMAGES = os.path.join(os.path.dirname(__file__), "images")
 # Whole photos are held out (see images/README.md for sources and licences): no test photo is ever cut into patches
@@ -130,14 +132,6 @@ def bicubic_up(lr, scale, quantize=False):
     return _resize(lr, lambda h, w: (h * scale, w * scale), quantize)
 
 
-def _generator(fn, rng):
-    if isinstance(rng, numpy.random.Generator):
-        return rng
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        return numpy.random.default_rng(int(rng))
-    raise TypeError(f"{fn}: rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__}")
-
-
 def add_noise(img, sigma, rng):
     """img + n, n ~ N(0, (sigma/255)²) i.i.d. per pixel and channel: additive white Gaussian noise with sigma on
     the 0-255 scale, NOT clipped (the DnCNN convention, so the noise stays zero-mean). The noise is drawn on the host
@@ -150,47 +144,6 @@ def add_noise(img, sigma, rng):
     xp = backend.get_array_module(data)
     noisy = (data.astype(numpy.float32) + backend.to_device(noise, backend.device_of(data))).astype(xp.float32)
     return Tensor(noisy) if isinstance(img, Tensor) else noisy
-
-
-def random_mask(h, w, rng, fraction=0.25, kind="mixed"):
-    """An inpainting mask, float32 (h, w): 1 = known pixel, 0 = hole. Shapes are drawn one after another until at
-    least `fraction` of the pixels are holes (so the hole fraction is in [fraction, fraction + one shape's area]):
-    kind 'boxes' (axis-aligned rectangles, sides in [min/8, min/3] of the smaller image side m), 'strokes'
-    (free-form brush strokes as in DeepFill v2: polylines of 2-5 segments, each m/8..m/3 long, width m/24..m/10,
-    round joints) or 'mixed' (each shape a box or a stroke with equal odds). rng: numpy Generator or int seed."""
-    from PIL import Image, ImageDraw
-    for name, v in (("h", h), ("w", w)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-            raise ValueError(f"random_mask: {name} must be a positive int, got {v!r}")
-    if not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
-        raise ValueError(f"random_mask: fraction must be in [0, 1), got {fraction!r}")
-    if kind not in ("mixed", "boxes", "strokes"):
-        raise ValueError(f"random_mask: kind must be 'mixed', 'boxes' or 'strokes', got {kind!r}")
-    rng = _generator("random_mask", rng)
-    img = Image.new("L", (w, h), 255)
-    draw, m, target = ImageDraw.Draw(img), min(h, w), fraction * h * w
-    lo, hi = max(1, m // 8), max(2, m // 3)
-    for _ in range(10000):
-        if (numpy.asarray(img) == 0).sum() >= target:
-            break
-        box = kind == "boxes" or (kind == "mixed" and rng.random() < 0.5)
-        if box:
-            bh, bw = (int(v) for v in rng.integers(lo, hi + 1, 2))
-            y, x = int(rng.integers(0, max(1, h - bh + 1))), int(rng.integers(0, max(1, w - bw + 1)))
-            draw.rectangle([x, y, x + bw - 1, y + bh - 1], fill=0)
-        else:
-            width = int(rng.integers(max(1, m // 24), max(2, m // 10) + 1))
-            pts = [(float(rng.uniform(0, w)), float(rng.uniform(0, h)))]
-            for _ in range(int(rng.integers(2, 6))):
-                angle, length = rng.uniform(0, 2 * numpy.pi), rng.uniform(lo, hi)
-                x = float(numpy.clip(pts[-1][0] + length * numpy.cos(angle), 0, w - 1))
-                y = float(numpy.clip(pts[-1][1] + length * numpy.sin(angle), 0, h - 1))
-                pts.append((x, y))
-            draw.line(pts, fill=0, width=width, joint="curve")
-            r = width / 2
-            for x, y in pts[:1] + pts[-1:]:                     # round caps at both ends
-                draw.ellipse([x - r, y - r, x + r, y + r], fill=0)
-    return (numpy.asarray(img) > 0).astype(numpy.float32)
 
 
 def _dihedral(a, k):
@@ -214,10 +167,11 @@ class RestorationPairs:
     task 'denoise': input = add_noise(target, sigma) (sigma on 0-255, not clipped).
     task 'inpaint': input = (C + 1, P, P): the target times the mask (1 known, 0 hole), holes set to 0, then the mask
     as the last channel. mask_scale='photo' (the default for photo patches): the mask is drawn on the whole photo,
-    random_mask(H, W, fraction=hole_fraction, kind=mask_kind) as the held-out photos' masks are, and the patch's
-    window of it is cut out (and transformed with the patch), so training sees holes of the sizes it is tested on
-    (up to a third of the photo's side, wider than a patch); mask_scale='patch': random_mask(P, P, ...) on the
-    patch itself, holes scaled to the patch (the only choice with fashion=True, where the patch is the garment).
+    random_mask(H, W, ratio=hole_ratio, kind=mask_kind) as the held-out photos' masks are, and the patch's
+    window of it is cut out (and transformed with the patch), so training sees the held-out photos' mask
+    statistics (a patch's own hole ratio varies around the photo's); mask_scale='patch': random_mask(P, P, ...) on
+    the patch itself: the same shapes in pixels, each patch's hole ratio drawn from hole_ratio (the only choice
+    with fashion=True, where the patch is the garment; below 48 px the shapes are scaled down, see random_mask).
     fill (inpainting): None, or a function (masked image (C, H, W), mask (1, H, W)) -> (C, H, W) that fills the
     holes (e.g. scratchnet.apps.restore.prefilled, the push-pull fill); the input's image channels then hold
     mask·target + (1 − mask)·fill instead of zeros in the holes. With mask_scale='photo' the fill runs on the whole
@@ -235,7 +189,7 @@ class RestorationPairs:
     """
 
     def __init__(self, task, split="train", scale=3, sigma=25, patch=48, size=None, seed=0, fashion=False,
-                 lr_input=False, augment=None, hole_fraction=0.25, mask_kind="mixed", mask_scale=None, root=None,
+                 lr_input=False, augment=None, hole_ratio=HOLE_RATIO, mask_kind="mixed", mask_scale=None, root=None,
                  download=False, fill=None):
         name = "RestorationPairs"
         if task not in TASKS:
@@ -250,10 +204,10 @@ class RestorationPairs:
             raise ValueError(f"{name}: seed must be a non-negative int, got {seed!r}")
         if lr_input and task != "sr":
             raise ValueError(f"{name}: lr_input=True is for task 'sr' only, got task {task!r}")
-        if not 0 <= hole_fraction < 1:
-            raise ValueError(f"{name}: hole_fraction must be in [0, 1), got {hole_fraction!r}")
-        if mask_kind not in ("mixed", "boxes", "strokes"):
-            raise ValueError(f"{name}: mask_kind must be 'mixed', 'boxes' or 'strokes', got {mask_kind!r}")
+        hole_ratio = _check_ratio(name + ": hole_ratio", hole_ratio)
+        if mask_kind not in MASK_KINDS:
+            raise ValueError(f"{name}: mask_kind must be one of {', '.join(map(repr, MASK_KINDS))}, got "
+                             f"{mask_kind!r}")
         if mask_scale not in (None, "photo", "patch"):
             raise ValueError(f"{name}: mask_scale must be 'photo' or 'patch', got {mask_scale!r}")
         if mask_scale == "photo" and fashion:
@@ -265,7 +219,7 @@ class RestorationPairs:
         self.fill = fill
         self.mask_scale = mask_scale or ("patch" if fashion or patch is None else "photo")
         self.task, self.split, self.sigma, self.seed, self.fashion = task, split, float(sigma), int(seed), fashion
-        self.lr_input, self.hole_fraction, self.mask_kind = bool(lr_input), float(hole_fraction), mask_kind
+        self.lr_input, self.hole_ratio, self.mask_kind = bool(lr_input), hole_ratio, mask_kind
         self.augment = (split == "train" and patch is not None and not fashion) if augment is None \
             else bool(augment)
         step = self.scale if task == "sr" else 1
@@ -367,12 +321,12 @@ class RestorationPairs:
         if self.task == "denoise":
             return add_noise(target, self.sigma, rng), target
         if window is None:
-            mask = random_mask(target.shape[1], target.shape[2], rng, self.hole_fraction, self.mask_kind)
+            mask = random_mask(target.shape[1], target.shape[2], rng, self.hole_ratio, self.mask_kind)
             image = target * mask if self.fill is None else self._filled(target, mask)
         else:                                             # the patch's window of a whole-photo mask
             j, top, left = window
             photo = self.images[j]
-            full = random_mask(photo.shape[1], photo.shape[2], rng, self.hole_fraction, self.mask_kind)
+            full = random_mask(photo.shape[1], photo.shape[2], rng, self.hole_ratio, self.mask_kind)
             win = (slice(None), slice(top, top + self.patch), slice(left, left + self.patch))
             mask = numpy.array(_dihedral(full[win[1:]], k), order="C")
             # the fill of the whole photo, then cut: what the test-time fill of a whole photo holds there
@@ -391,7 +345,7 @@ class RestorationPairs:
     def __repr__(self):
         src = "Fashion-MNIST" if self.fashion else f"{len(self.images)} photos"
         extra = {"sr": f"scale={self.scale}, lr_input={self.lr_input}", "denoise": f"sigma={self.sigma:g}",
-                 "inpaint": f"hole_fraction={self.hole_fraction}, mask_kind={self.mask_kind}, "
+                 "inpaint": f"hole_ratio={self.hole_ratio}, mask_kind={self.mask_kind}, "
                             f"mask_scale={self.mask_scale}, fill={getattr(self.fill, '__name__', self.fill)}"
                  }[self.task]
         return (f"RestorationPairs(task={self.task!r}, split={self.split!r}, {extra}, patch={self.patch}, "

@@ -11,13 +11,13 @@ from .. import backend
 from ..errors import ShapeError
 from ..tensor import Tensor
 from . import math as M, reduce as R, shape as S, linalg as L, activation as A, division as D, bitwise as B
-from . import unary, binary, scan, sort, index, layout, diag, einsum, stats, inplace as I
+from . import unary, binary, scan, sort, index, layout, diag, einsum, stats, aliases, inplace as I
 
-BREADTH = (unary, binary, scan, sort, index, layout, diag, einsum, stats)  # families with a METHODS table
+BREADTH = (unary, binary, scan, sort, index, layout, diag, einsum, stats, aliases)  # families with a METHODS table
 # x.floor_(), x.masked_fill_(m, v), ...: the out-of-place op written back into x (inplace.commit rebases the graph)
-BREADTH_INPLACE = [f"{n}_" for n in unary.__all__ if n not in ("isnan", "isinf", "isfinite")] + [
-    "copysign_", "atan2_", "arctan2_", "lerp_", "cumsum_", "cumprod_", "scatter_", "scatter_add_", "scatter_reduce_",
-    "masked_fill_", "tril_", "triu_"]
+BREADTH_INPLACE = [f"{n}_" for n in unary.__all__ if n not in unary.TESTS] + [
+    "copysign_", "atan2_", "arctan2_", "xlogy_", "hypot_", "ldexp_", "heaviside_", "lerp_", "cumsum_", "cumprod_", "scatter_", "scatter_add_", "scatter_reduce_",
+    "masked_fill_", "tril_", "triu_"] + aliases.INPLACE
 
 
 def _rev(f):

@@ -1,5 +1,5 @@
-"""Reductions that summarise size and spread: norm (vector p-norms, PyTorch's torch.norm / linalg.vector_norm)
-and the pairs std_mean, var_mean.
+"""Reductions that summarise size and spread: norm (vector p-norms, PyTorch's torch.norm / linalg.vector_norm),
+the pairs std_mean, var_mean, and the counts and sums that skip what is not there: count_nonzero, nansum, nanmean.
 
 norm's gradient follows PyTorch's formulas, which differ from the naive ones exactly where those break: 0 where the
 norm is 0 (the subgradient PyTorch picks), sign(x) for p = 1, and for p = ±inf the gradient shared evenly between
@@ -16,7 +16,7 @@ from . import reduce as R
 from .cast import astype
 from .unary import _tensor, sign
 
-__all__ = ["norm", "std_mean", "var_mean"]
+__all__ = ["norm", "std_mean", "var_mean", "count_nonzero", "nansum", "nanmean"]
 
 
 class VectorNorm(Function):
@@ -135,4 +135,69 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 std_mean, var_mean = R.numpy_names(std_mean), R.numpy_names(var_mean)
-METHODS = {"norm": norm}
+
+
+def count_nonzero(input, dim=None):
+    """count_nonzero(input, dim=None): the number of entries that are not 0 over `dim` (an int, a tuple, or every
+    dim), as int64 (NaN counts: it is not 0). Not differentiable: a count carries no gradient.
+
+    Forward:  y = sum_i [x_i != 0] over the reduced axes
+    Backward: none (an integer result)
+    """
+    x = _tensor(input)
+    xp = backend.get_array_module(x.data)
+    axes = None if dim is None else tuple(R._axes(dim, x.ndim))
+    return Tensor(xp.asarray(xp.sum(x.data != 0, axis=axes, dtype=xp.int64)))
+
+
+def _not_nan(x):
+    return Tensor(~backend.get_array_module(x.data).isnan(x.data))
+
+
+class NanToZero(Function):
+    """NaN entries replaced by 0 (nansum's first step).
+
+    Forward:  y = x where x is not NaN, else 0
+    Backward: dx = gy * [x is not NaN]  (a product, as PyTorch's nansum: an infinite gy gives NaN at a NaN x)
+    """
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        return xp.where(xp.isnan(x), 0, x).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        return gy * astype(_not_nan(self.inputs[0]), gy.dtype)
+
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    """nansum(input, dim=None, keepdim=False, *, dtype=None): the sum over `dim` with NaN entries counted as 0
+    (integer input sums as int64, as sum).
+
+    Forward:  y = sum_i x_i over the reduced axes, NaN entries left out
+    Backward: dx = gy broadcast back, 0 where x is NaN
+    """
+    x = _tensor(input)
+    if dtype is not None:
+        x = astype(x, dtype)
+    if x.dtype.kind in "fc":
+        x = NanToZero()(x)
+    return R.sum(x, dim, keepdim)
+
+
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    """nanmean(input, dim=None, keepdim=False, *, dtype=None): the mean of the entries that are not NaN over `dim`
+    (NaN where a slice holds none); floating point input only, as in PyTorch.
+
+    Forward:  y = (sum of the non-NaN x_i) / n, n = the number of non-NaN entries reduced
+    Backward: dx = gy / n broadcast back, 0 where x is NaN
+    """
+    x = _tensor(input)
+    if dtype is not None:
+        x = astype(x, dtype)
+    if x.dtype.kind not in "fc":
+        raise DTypeError(f"nanmean(): expected input to have floating point dtype but got {x.dtype}")
+    n = R.sum(_not_nan(x), dim, keepdim)
+    return nansum(x, dim, keepdim) / astype(n, x.dtype)
+
+
+METHODS = {"norm": norm, "count_nonzero": count_nonzero, "nansum": nansum, "nanmean": nanmean}  # torch has no x.std_mean()
