@@ -3,7 +3,8 @@ each op's forward and backward, grouped into the same categories for both (conv,
 max-pool, concatenation, loss, optimizer, the rest), next to each framework's whole step.
 
 CPU time (time.process_time) on one thread, not wall time: on a shared machine another process's load moves wall
-time but hardly the CPU seconds this process spends. Each framework runs in its own process (synthetic canvases and
+time but hardly the CPU seconds this process spends. `--clock wall` times wall seconds instead (a quiet machine,
+e.g. 2 threads: which ops leave the second core idle). Each framework runs in its own process (synthetic canvases and
 masks; the ops' cost does not depend on the values). scratchnet: every Function's forward, and every backward step of
 the walk (a backward's own Functions included), timed exclusively; torch: torch.profiler's self CPU time per aten op,
 scaled so that its sum is the step's CPU time.
@@ -71,6 +72,9 @@ def _scratchnet_step(job):
     return step
 
 
+_clock = time.process_time   # time.perf_counter with --clock wall
+
+
 class _no_owner:
     def __init__(self, name):
         pass
@@ -92,14 +96,14 @@ class _Profiler:
         self.totals, self.owners, self.stack = {}, [], []   # stack: [key, start] of the timed calls, outermost first
 
     def _begin(self, key):
-        now = time.process_time()
+        now = _clock()
         if self.stack:
             outer = self.stack[-1]
             self.totals[outer[0]] = self.totals.get(outer[0], 0.0) + now - outer[1]
         self.stack.append([key, now])
 
     def _end(self):
-        now = time.process_time()
+        now = _clock()
         key, started = self.stack.pop()
         self.totals[key] = self.totals.get(key, 0.0) + now - started
         if self.stack:
@@ -160,9 +164,9 @@ class _Profiler:
 def _step_times(step, n):
     times = []
     for _ in range(n):
-        t = time.process_time()
+        t = _clock()
         step()
-        times.append(time.process_time() - t)
+        times.append(_clock() - t)
     return times
 
 
@@ -177,9 +181,9 @@ def profile_scratchnet(job):
     uninstall = prof.install()
     totals = []
     for _ in range(job["steps"]):
-        t = time.process_time()
+        t = _clock()
         step(prof.owner)
-        totals.append(time.process_time() - t)
+        totals.append(_clock() - t)
     uninstall()
     ops = {k: v / job["steps"] for k, v in prof.totals.items()}
     ops["(untimed python)"] = max(0.0, statistics.mean(totals) - sum(ops.values()))
@@ -257,11 +261,13 @@ def profile_torch(job):
         if e.self_cpu_time_total > 0:
             k = _torch_owner(e)
             ops[k] = ops.get(k, 0.0) + e.self_cpu_time_total / 1e6 / job["steps"]
-    scale = min(plain) / max(sum(ops.values()), 1e-12)   # wall-clock profile scaled to the step's CPU seconds
+    scale = min(plain) / max(sum(ops.values()), 1e-12)   # wall-clock profile scaled to the step's seconds
     return {k: v * scale for k, v in ops.items()}, min(plain)
 
 
 def worker(job):
+    global _clock
+    _clock = time.perf_counter if job.get("clock") == "wall" else time.process_time
     ops, step = (profile_torch if job["fw"] == "torch" else profile_scratchnet)(job)
     return {"ops": ops, "step_s": step}
 
@@ -273,7 +279,7 @@ def step_table(job, fws, args):
         for fw in (fws if r % 2 == 0 else fws[::-1]):
             times[fw].append(run_worker(__file__, dict(job, fw=fw, ops=False), args.threads)["step_s"])
     rows = [[fw, f"{min(t) * 1e3:.1f}", f"{statistics.median(t) * 1e3:.1f}"] for fw, t in times.items()]
-    print(f"U-Net step, CPU ms on {args.threads} thread(s): batch {args.batch_size}, width {args.width}, depth "
+    print(f"U-Net step, {args.clock.upper()} ms on {args.threads} thread(s): batch {args.batch_size}, width {args.width}, depth "
           f"{args.depth}, {args.size}x{args.size}, up={args.up}")
     print(table(["framework", "best ms", "median ms"], rows))
     if len(fws) == 2:
@@ -298,6 +304,8 @@ def main():
     p.add_argument("--step-only", action="store_true",
                    help="no per-op profile: the whole step's CPU time, frameworks alternated over --rounds")
     p.add_argument("--rounds", type=int, default=3, help="with --step-only: processes per framework (min taken)")
+    p.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
+                   help="cpu: process CPU seconds (a shared machine); wall: wall seconds (a quiet one)")
     p.add_argument("--worker")
     args = p.parse_args()
     if args.worker:
@@ -305,7 +313,7 @@ def main():
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
     job = {k: getattr(args, k) for k in ("batch_size", "width", "depth", "size", "classes", "up", "dice_weight",
-                                         "steps")}
+                                         "steps", "clock")}
     fws = [fw for fw in args.frameworks if fw != "torch" or have("torch")]
     if args.step_only:
         return step_table(job, fws, args)
@@ -325,12 +333,12 @@ def main():
         rows.append(row)
     rows.append(["whole step"] + [f"{res[fw]['step_s'] * 1e3:.1f}" for fw in fws]
                 + ([f"{res['scratchnet']['step_s'] / res['torch']['step_s']:.2f}x"] if len(fws) == 2 else []))
-    print(f"U-Net step, CPU ms per step on {args.threads} thread(s): batch {args.batch_size}, width {args.width}, "
+    print(f"U-Net step, {args.clock.upper()} ms per step on {args.threads} thread(s): batch {args.batch_size}, width {args.width}, "
           f"depth {args.depth}, {args.size}x{args.size}, up={args.up}")
     print(table(["category"] + [f"{fw} ms" for fw in fws] + (["ratio"] if len(fws) == 2 else []), rows))
     for fw in fws:
         top = sorted(res[fw]["ops"].items(), key=lambda kv: -kv[1])[:args.top]
-        print(f"\n{fw}: most expensive ops (CPU ms per step)")
+        print(f"\n{fw}: most expensive ops ({args.clock.upper()} ms per step)")
         print(table(["op", "ms", "category"], [[k, f"{v * 1e3:.1f}", category(k)] for k, v in top]))
     return 0
 

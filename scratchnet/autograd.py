@@ -6,6 +6,9 @@ the output Tensor to itself (`out._ctx = fn`, `fn.inputs = inputs`): that link i
 the graph from the roots back to the leaves, newest Function first, and yields every tensor's complete gradient.
 Because each `backward` is written with Tensor ops, running the walk with graph recording on (`create_graph=True`)
 records the gradient computation itself: that is all double backprop needs.
+
+Around it, in modules of their own: grad mode (no_grad, ...: grad_mode.py) and `formula`, which runs a backward's
+elementwise formula on raw arrays when nothing is recorded (formula.py); both are importable from here too.
 """
 import heapq
 import itertools
@@ -16,7 +19,9 @@ import numpy
 
 from . import backend
 from .errors import ShapeError
-from .tensor import Tensor, _Mode, no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
+from .tensor import Tensor
+from .grad_mode import _Mode, no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401  (as torch.autograd)
+from .formula import ONE_PASS_SIZE, formula  # noqa: F401  (a backward's raw-array fast path: formula.py)
 
 # ---- saved-tensor bookkeeping ----
 #
@@ -240,29 +245,6 @@ class Function:
             self.release()
         return [(x, gx) for x, gx, need in zip(inputs, gxs if isinstance(gxs, tuple) else (gxs,),
                                                self.needs_input_grad) if need and gx is not None]
-
-
-ONE_PASS_SIZE = 2**18   # ops/parallel.PARALLEL_MIN_SIZE: larger host arrays take the Tensor ops, whose passes are
-#                         split over the CPU's threads (one raw NumPy pass runs on one core)
-
-
-def formula(f, *tensors):
-    """f(*tensors): a backward's elementwise formula, written with Tensor operators (`gy * (1 - y * y)`). While the
-    graph is recorded (create_graph=True) it runs as Tensor ops, so it can be differentiated again; in an ordinary
-    backward it runs on the raw arrays, one NumPy/CuPy call per operator instead of an op and its bookkeeping. Both
-    agree: arrays of one dtype with Python numbers promote as PyTorch does; any other mix takes the Tensor path."""
-    arrays = [t.data for t in tensors]
-    if not _Mode.grad_enabled and (type(arrays[0]) is not numpy.ndarray or arrays[0].size < ONE_PASS_SIZE):
-        dtype = arrays[0].dtype
-        if all([a.dtype == dtype for a in arrays]):
-            if type(arrays[0]) is numpy.ndarray:
-                y = f(*arrays)
-            else:
-                with backend.on(arrays[0]):  # CuPy computes on the current device: make it the arrays'
-                    y = f(*arrays)
-            if y.dtype == dtype:
-                return Tensor(y)
-    return f(*tensors)
 
 
 # ---- the backward walk ----

@@ -13,6 +13,7 @@ from . import backend
 from .rng import random_integers, random_normal, random_uniform
 from .tensor import Tensor, holdable, tensor  # noqa: F401  (tensor(data) sits with Tensor)
 from .errors import ShapeError
+from .scalars import checked_scalar, is_scalar
 
 
 def _dtype(dtype):
@@ -116,6 +117,8 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     if dtype is None:
         dtype = numpy.int64 if isinstance(fill_value, int) and not isinstance(fill_value, bool) else (
             bool if isinstance(fill_value, bool) else numpy.float32)
+    if is_scalar(fill_value) and not isinstance(fill_value, complex):  # a value past the dtype: PyTorch's error
+        fill_value = checked_scalar(fill_value, dtype, "full")
     return _make(lambda xp, s, d: xp.full(s, fill_value, d), (size,) if isinstance(size, int) else (tuple(size),),
                  dtype, device, requires_grad)
 

@@ -17,3 +17,10 @@ class DTypeError(TypeError, RuntimeError):
 class EmptyReductionError(IndexError, ShapeError):
     """A reduction without an identity (max, min, argmax, ...) over an empty dim. PyTorch raises IndexError there,
     so this is one too, and a ShapeError (so RuntimeError and ValueError) like scratchnet's other shape errors."""
+
+
+class ScalarOverflowError(OverflowError, RuntimeError):
+    """A Python number that cannot stand for a value of the tensor's dtype: an int past 64 bits (PyTorch raises
+    OverflowError, "int too big to convert") or, where PyTorch checks the conversion (where, clamp, pow, fill_,
+    full), a value outside the dtype's range (RuntimeError there, "value cannot be converted to type ... without
+    overflow"). Both, so either `except` catches it."""

@@ -1,6 +1,8 @@
 """Activations and (log-)softmax, each with a hand-written backward that is itself made of differentiable ops."""
 import math
 
+import numpy
+
 from .. import backend, kernel_mode
 from ..autograd import Function
 from . import parallel
@@ -117,6 +119,16 @@ class SoftplusFn(Function):
         return gy * self.inputs[0].sigmoid()
 
 
+def _split_rows(x, dim, rows):
+    """rows(part) for parts slice(i, j) of the first axis of x, split over the CPU's threads
+    (parallel.over_first_axis), unless `dim`, the axis the body reduces along, is that axis (or x is 0-d): then
+    rows(...) once, on the whole."""
+    if x.ndim and dim % x.ndim:
+        parallel.over_first_axis(x, lambda i, j: rows(slice(i, j)))
+    else:
+        rows(Ellipsis)
+
+
 class SoftmaxFn(Function):
     """y_i = exp(x_i - m) / sum_j exp(x_j - m) along `dim` (m = max, for stability);  dx = y * (gy - sum(gy * y))"""
 
@@ -131,9 +143,20 @@ class SoftmaxFn(Function):
             y = xp.empty(x.shape, dtype=x.dtype)
             self.save_for_backward(y)
             return y
-        y = x - x.max(axis=self.dim, keepdims=True)
-        y = xp.exp(y, out=y) if y.dtype.kind == "f" else xp.exp(y)   # in place, unless integers become floats
-        y /= y.sum(axis=self.dim, keepdims=True)
+        if x.dtype.kind != "f":   # integers become floats
+            y = x - x.max(axis=self.dim, keepdims=True)
+            y = xp.exp(y, out=y) if y.dtype.kind == "f" else xp.exp(y)
+            y /= y.sum(axis=self.dim, keepdims=True)
+            self.save_for_backward(y)
+            return y
+        y = xp.empty(x.shape, dtype=x.dtype)
+
+        def rows(part):   # the formula above on some samples, in place (over the CPU's threads)
+            xs, ys = x[part], y[part]
+            xp.subtract(xs, xs.max(axis=self.dim, keepdims=True), out=ys)
+            xp.exp(ys, out=ys)
+            ys /= ys.sum(axis=self.dim, keepdims=True)
+        _split_rows(x, self.dim, rows)
         self.save_for_backward(y)
         return y
 
@@ -141,10 +164,15 @@ class SoftmaxFn(Function):
         (y,) = self.saved_tensors
         if not is_grad_enabled():   # the same formula on raw arrays: one temporary, updated in place
             g, yd = gy.data, y.data
-            dx = g * yd
-            s = dx.sum(axis=self.dim, keepdims=True)
-            backend.get_array_module(g).subtract(g, s, out=dx)
-            dx *= yd
+            xp = backend.get_array_module(g)
+            dx = xp.empty(g.shape, dtype=numpy.promote_types(g.dtype, yd.dtype))
+
+            def rows(part):   # dx = (g - sum(g·y))·y on some samples, in place
+                d, gi, yi = dx[part], g[part], yd[part]
+                xp.multiply(gi, yi, out=d)
+                xp.subtract(gi, d.sum(axis=self.dim, keepdims=True), out=d)
+                d *= yi
+            _split_rows(g, self.dim, rows)
             return Tensor(dx)
         return y * (gy - (gy * y).sum(self.dim, keepdim=True))
 
@@ -163,20 +191,34 @@ class LogSoftmaxFn(Function):
             y = xp.empty(x.shape, dtype=x.dtype)
             self.save_for_backward(y)
             return y
-        z = x - x.max(axis=self.dim, keepdims=True)
-        lse = xp.log(xp.exp(z).sum(axis=self.dim, keepdims=True))
-        y = xp.subtract(z, lse, out=z) if z.dtype == lse.dtype else z - lse   # in place, unless integers
+        if x.dtype.kind != "f":   # integers become floats
+            z = x - x.max(axis=self.dim, keepdims=True)
+            y = z - xp.log(xp.exp(z).sum(axis=self.dim, keepdims=True))
+            self.save_for_backward(y)
+            return y
+        y = xp.empty(x.shape, dtype=x.dtype)
+
+        def rows(part):   # the formula on some samples, in place
+            xs, ys = x[part], y[part]
+            xp.subtract(xs, xs.max(axis=self.dim, keepdims=True), out=ys)
+            xp.subtract(ys, xp.log(xp.exp(ys).sum(axis=self.dim, keepdims=True)), out=ys)
+        _split_rows(x, self.dim, rows)
         self.save_for_backward(y)
         return y
 
     def backward(self, gy):
         (y,) = self.saved_tensors
         if not is_grad_enabled():   # the same formula on raw arrays: one temporary, updated in place
-            g = gy.data
+            g, yd = gy.data, y.data
             xp = backend.get_array_module(g)
-            dx = xp.exp(y.data)
-            dx *= g.sum(axis=self.dim, keepdims=True)
-            xp.subtract(g, dx, out=dx)
+            dx = xp.empty(g.shape, dtype=numpy.promote_types(g.dtype, yd.dtype))
+
+            def rows(part):   # dx = g - exp(y)·sum(g) on some samples, in place
+                d, gi = dx[part], g[part]
+                xp.exp(yd[part], out=d)
+                d *= gi.sum(axis=self.dim, keepdims=True)
+                xp.subtract(gi, d, out=d)
+            _split_rows(g, self.dim, rows)
             return Tensor(dx)
         return gy - y.exp() * gy.sum(self.dim, keepdim=True)
 

@@ -174,7 +174,7 @@ def forward(x, w, geom, bias=None, layout="nchw"):
     """y = conv(x, W) + b, one GEMM per group k: y_n,k = W_k (O/G, K) @ col_n,k (K, OH·OW); the bias is added to each
     block while it is still in cache."""
     xp = backend.get_array_module(x)
-    if layout == "rows":
+    if layout == "rows" or layout == "wide" and rows_pay(geom, xp):   # one image's small maps: rows, not one GEMM
         return _forward_rows(xp, x, w, geom, bias)
     n, o, (oh, ow), cg, og = geom.n, geom.o, geom.out, geom.cg, geom.og
     y = xp.empty((n, o, oh * ow), dtype=x.dtype)
@@ -241,6 +241,9 @@ def backward_data(gy, w, geom, layout="nchw"):
     n, c, cg, og, h, w_in = geom.n, geom.c, geom.cg, geom.og, *geom.size
     gx = xp.empty((n, c, h + 2 * ph, w_in + 2 * pw), dtype=gy.dtype)
     w2t = [m.T for m in _weight_blocks(w, geom)]
+    if xp is numpy and n < 2 * backend.num_threads():   # too few samples to split: split the channels
+        _col2im_channels(xp, gy, w2t, geom, gx)
+        return gx[:, :, ph:ph + h, pw:pw + w_in] if ph or pw else gx
     wide = layout == "wide"
 
     def body(b0, b1):
@@ -258,21 +261,65 @@ def backward_data(gy, w, geom, layout="nchw"):
                 else:
                     col = xp.matmul(w2t[k], g_k.reshape(n1 - n0, og, oh * ow)).reshape(n1 - n0, cg, kh, kw, oh, ow)
                     target = block[:, k * cg:(k + 1) * cg]
-                for i in range(kh):
-                    for j in range(kw):
-                        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-                        cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-                        # add with out= into the strided view: one kernel (`+=` on a slice is two on CuPy)
-                        if wide:
-                            view = target[:, rows, cols]
-                            xp.add(view, col[:, i, j], out=view)
-                        else:
-                            view = target[:, :, rows, cols]
-                            xp.add(view, col[:, :, i, j], out=view)
+                _add_back(xp, target, col, geom, wide)
             if wide:
                 gx[n0:n1] = block.transpose(3, 0, 1, 2)
     backend.over_batch(xp, n, body)
     return gx[:, :, ph:ph + h, pw:pw + w_in] if ph or pw else gx
+
+
+def _add_back(xp, target, col, geom, batch_last=False):
+    """col2im's adds at each kernel offset's strided places: target (…, C, Hp, Wp) += col (…, C, kh, kw, OH, OW), or
+    batch last (the wide layout): target (C, Hp, Wp, n) += col (C, kh, kw, OH, OW, n)."""
+    (kh, kw), (oh, ow), (sh, sw), (dh, dw) = geom.k, geom.out, geom.stride, geom.dilation
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+            cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+            # add with out= into the strided view: one kernel (`+=` on a slice is two on CuPy)
+            if batch_last:
+                view = target[:, rows, cols]
+                xp.add(view, col[:, i, j], out=view)
+            else:
+                view = target[..., rows, cols]
+                xp.add(view, col[..., i, j, :, :], out=view)
+
+
+def _col2im_channels(xp, gy, w2t, geom, gx):
+    """backward_data's columns and adds for a batch too small to split over the CPU's threads (one image: VGG's
+    512-channel layers on 16×16 maps, whose input grad is not a conv worth its flipped kernel): the threads take
+    blocks of input channels, whose columns W_gᵀ[channels] @ gy_n,g and adds write only those channels of dx, a
+    cache-sized block at a time."""
+    (kh, kw), (oh, ow), cg, og = geom.k, geom.out, geom.cg, geom.og
+    block = max(1, CACHE_BLOCK_BYTES // (kh * kw * oh * ow * gy.itemsize))
+    if geom.groups == 1 and cg < 4 * backend.num_threads():
+        # few channels (dx to a 3-channel image) would split the GEMM, most of the work, unevenly: its rows are
+        # split instead, then the adds by channel
+        for n in range(geom.n):
+            g = gy[n].reshape(og, oh * ow)
+            col = xp.empty((cg * kh * kw, oh * ow), dtype=gy.dtype)
+            backend.parallel_for(col.shape[0], lambda r0, r1: xp.matmul(w2t[0][r0:r1], g, out=col[r0:r1]), 16)
+            col = col.reshape(cg, kh, kw, oh, ow)
+
+            def adds(c0, c1):
+                gx[n, c0:c1] = 0
+                _add_back(xp, gx[n, c0:c1], col[c0:c1], geom)
+            backend.parallel_for(cg, adds, min_items=1)
+        return
+
+    def channels(c0, c1):
+        for a, b in even_blocks(c0, c1, block):
+            while a < b:   # within one group at a time
+                k = a // cg
+                e = min(b, (k + 1) * cg)
+                rows = w2t[k][(a - k * cg) * kh * kw:(e - k * cg) * kh * kw]
+                for n in range(geom.n):
+                    col = (rows @ gy[n, k * og:(k + 1) * og].reshape(og, oh * ow)).reshape(e - a, kh, kw, oh, ow)
+                    target = gx[n, a:e]
+                    target[...] = 0
+                    _add_back(xp, target, col, geom)
+                a = e
+    backend.parallel_for(geom.c, channels, min_items=1)
 
 
 def backward_filter(x, gy, geom, layout="nchw"):

@@ -19,7 +19,7 @@ from ..creation import tensor
 from .getitem import getitem_raw, raw_index
 from .shape import broadcast_to, sum_to
 from .cast import astype, clone
-from .promotion import constant, is_scalar
+from .promotion import constant, is_scalar, checked_scalar
 
 
 class Overwrite(Function):
@@ -154,7 +154,8 @@ def fill_(self, value):
     if isinstance(value, Tensor):
         return copy_(self, value)
     xp = backend.get_array_module(self.data)
-    return commit(self, Tensor(xp.full(self.shape, constant(value, self.dtype).data, dtype=self.dtype)), "fill_()")
+    value = checked_scalar(value, self.dtype, "fill_")  # PyTorch checks, rather than wraps
+    return commit(self, Tensor(xp.full(self.shape, value, dtype=self.dtype)), "fill_()")
 
 
 def zero_(self):

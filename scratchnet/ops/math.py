@@ -6,12 +6,14 @@ Binary ops return gradients summed back to each input's shape with the one `sum_
 import numpy
 
 from .. import backend
-from ..autograd import Function, formula
+from ..autograd import Function
+from ..formula import formula
 from ..tensor import Tensor
+from . import parallel
 from .shape import sum_to
 from .cast import astype, to_device, clone  # noqa: F401  (re-exported: math is where users look for them)
 from .elementary import neg, abs, exp, log, log1p, sqrt, sin, cos, tanh, sigmoid  # noqa: F401  (likewise)
-from .promotion import promote, result_type, float_dtype, is_scalar, constant  # noqa: F401
+from .promotion import promote, result_type, float_dtype, is_scalar, constant, scalar, checked_scalar  # noqa: F401
 from ..errors import ShapeError
 
 
@@ -52,7 +54,7 @@ class Add(_Binary):
     keeps_inputs = False
 
     def forward(self, a, b):
-        return a + b
+        return parallel.binary("add", a, b)   # a + b, its passes over the CPU's threads when large
 
     def grads(self, gy, a, b):
         return gy, gy
@@ -68,7 +70,7 @@ class Sub(_Binary):
     keeps_inputs = False
 
     def forward(self, a, b):
-        return a - b
+        return parallel.binary("subtract", a, b)   # a - b, its passes over the CPU's threads when large
 
     def grads(self, gy, a, b):
         return gy, (formula(lambda gy: -gy, gy) if self.needs_input_grad[1] else None)
@@ -83,7 +85,7 @@ class Mul(_Binary):
 
     multilinear = True
     def forward(self, a, b):
-        return a * b
+        return parallel.binary("multiply", a, b)   # a * b, its passes over the CPU's threads when large
 
     def grads(self, gy, a, b):
         n = self.needs_input_grad
@@ -99,7 +101,7 @@ class Div(_Binary):
     """
 
     def forward(self, a, b):
-        return a / b
+        return parallel.binary("divide", a, b)   # a / b, its passes over the CPU's threads when large
 
     def grads(self, gy, a, b):
         n = self.needs_input_grad
@@ -168,7 +170,22 @@ class Minimum(_Binary):
 
 
 add, sub, mul = _binary(Add, "add"), _binary(Sub, "sub"), _binary(Mul, "mul")
-true_divide = _binary(Div, "div", to_float=True)  # a / b; div(a, b, rounding_mode) is in ops/division.py
+_divide = _binary(Div, "div", to_float=True)
+
+
+def true_divide(a, b):
+    """true_divide(input, other): a / b, broadcast; integer operands give the default float dtype, as in PyTorch
+    (div(a, b, rounding_mode) is in ops/division.py). A float16 tensor with a Python number is divided in float32
+    and rounded once, as PyTorch does (so x / 70000 is not x / inf = 0).
+
+    Forward:  y = a / b
+    Backward: da = sum_to(gy / b, a.shape), db = sum_to(-gy * a / b**2, b.shape)
+    """
+    for t, n in ((a, b), (b, a)):
+        if type(t) is Tensor and t.data.dtype == numpy.float16 and is_scalar(n) and not isinstance(n, complex):
+            wide = astype(t, numpy.float32)
+            return astype(_divide(wide, n) if t is a else _divide(n, wide), numpy.float16)
+    return _divide(a, b)
 
 
 maximum, minimum = _binary(Maximum, "maximum"), _binary(Minimum, "minimum")
@@ -197,6 +214,21 @@ class PowConst(Function):
         return gy * self.p * x ** (self.p - 1)
 
 
+def _check_exponent(a, b):
+    """PyTorch's checks of a number exponent: an int past 64 bits, a negative power of an integer tensor, and (for
+    integer and float16 tensors) a value the dtype cannot hold are refused."""
+    if a.dtype.kind == "f" and a.dtype.itemsize > 2 and (type(b) is float or type(b) is int and -2**63 <= b < 2**64):
+        return  # the common x ** 2.0 on float32/64: nothing to check
+    dtype = result_type(a, b)
+    if type(b) is int:
+        scalar(b, dtype)  # an int past 64 bits is refused, as everywhere
+    if dtype.kind in "iu" and b < 0:
+        raise ShapeError(f"pow: integers to negative integer powers are not allowed (a {dtype} tensor to the power "
+                         f"{b})")
+    if dtype.kind in "iu" or dtype == numpy.float16:  # float32/64 give inf instead
+        checked_scalar(b, dtype, "pow")
+
+
 def pow(a, b):
     """pow(input, exponent), as torch.pow: a tensor to a number or a tensor power, or a number to a tensor power;
     broadcast, with PyTorch's type promotion.
@@ -205,8 +237,10 @@ def pow(a, b):
     Backward: da = sum_to(gy * b * a**(b-1), a.shape) (0 where b = 0),
               db = sum_to(gy * y * ln a, b.shape) (0 where a = 0 and b >= 0)
     """
-    if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool) and a.dtype.kind in "fc":
-        return a if b == 1 else PowConst(b)(a)
+    if isinstance(a, Tensor) and is_scalar(b):
+        _check_exponent(a, b)
+        if isinstance(b, (int, float)) and not isinstance(b, bool) and a.dtype.kind in "fc":
+            return a if b == 1 else PowConst(b)(a)
     return _pow_tensor(a, b)
 
 
@@ -248,6 +282,9 @@ def where(condition, input, other):
         a, b = constant(input, dtype), constant(other, dtype)
     else:
         a, b = promote(input, other)
+    for v in (input, other):  # a number branch must fit the result dtype (PyTorch checks it; float16 excepted)
+        if is_scalar(v):
+            checked_scalar(v, a.dtype, "where", float16=False)
     cond = condition.data if isinstance(condition, Tensor) else \
         backend.get_array_module(condition, a.data, b.data).asarray(condition)  # a raw GPU mask stays on the GPU
     if cond.dtype != bool:
@@ -286,7 +323,7 @@ class Clamp(Function):
 def clamp(x, min=None, max=None):
     """clamp(input, min=None, max=None) (alias clip): x clipped into [min, max]; at least one bound is given,
     each a number or a tensor (broadcast). Promoted as PyTorch: an integer tensor with a float bound becomes float32;
-    an integer bound that does not fit the tensor's integer dtype is an error.
+    a bound that does not fit the dtype (int8 with 1000, float16 with 1e5) is an error, as in PyTorch.
 
     Forward:  y = min(max(x, min), max)
     Backward: dx = gy where min <= x <= max else 0  (tensor bounds: as maximum/minimum, ties share gy)
@@ -297,13 +334,8 @@ def clamp(x, min=None, max=None):
         y = x if min is None else maximum(x, min)
         return y if max is None else minimum(y, max)
     dtype = result_type(x, *(b for b in (min, max) if b is not None))
-    if dtype.kind in "iu":
-        info = numpy.iinfo(dtype)
-        for b in (min, max):
-            if b is not None and not info.min <= b <= info.max:
-                raise ShapeError(f"clamp: value {b} cannot be converted to type {dtype} without overflow")
     x = x if x.dtype == dtype else astype(x, dtype)
-    lo, hi = (None if b is None else constant(b, dtype).data for b in (min, max))
+    lo, hi = (None if b is None else checked_scalar(b, dtype, "clamp") for b in (min, max))
     return Clamp(lo, hi)(x)
 
 

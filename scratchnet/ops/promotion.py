@@ -12,20 +12,13 @@ would be a host-to-device upload per operation.
 import numpy
 
 from ..creation import tensor
-from ..errors import DTypeError, ShapeError
+from ..errors import DTypeError
+from ..scalars import is_scalar, scalar, checked_scalar  # noqa: F401  (a number as a dtype's value: its own module)
 from ..tensor import Tensor
 from .cast import astype
 
 DEFAULT_FLOAT = numpy.dtype(numpy.float32)
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
-_SCALARS = (bool, int, float, complex, numpy.number, numpy.bool_)
-
-
-def is_scalar(x):
-    """A Python (or NumPy) number, as opposed to a Tensor or an array."""
-    return isinstance(x, _SCALARS)
-
-
 def scalar_dtype(value):
     """The dtype PyTorch gives a Python number standing alone: bool, int64, the default float, complex64."""
     if isinstance(value, (bool, numpy.bool_)):
@@ -81,31 +74,6 @@ def result_type(*xs):
         else:
             number = promote_types(number, scalar_dtype(x))
     return _combine(dim, _combine(zero, number))
-
-
-# Below this magnitude a number converts to every float dtype without overflow (float16's largest is 65504): the
-# common `1 - y`, `x * 0.5` skip `scalar`'s overflow handling, whose errstate costs more than the rest of an op
-_SAFE_FLOAT = 65504.0
-
-
-def scalar(value, dtype):
-    """`value` as a NumPy scalar of `dtype`. A Python int out of an integer dtype's range wraps around (two's
-    complement), as PyTorch's kernels do; one that does not fit in 64 bits is refused, as PyTorch refuses it."""
-    dtype = numpy.dtype(dtype)
-    if dtype.kind == "f" and (type(value) is float or type(value) is int) and -_SAFE_FLOAT <= value <= _SAFE_FLOAT:
-        return dtype.type(value)  # the fast path: nothing below can change this value
-    if dtype.kind in "iu" and not isinstance(value, (bool, numpy.bool_)):
-        value = int(value)
-        if not -2**63 <= value < 2**64:
-            raise ShapeError(f"Overflow when unpacking long: {value} does not fit in 64 bits")
-        bits = 8 * dtype.itemsize
-        value &= (1 << bits) - 1
-        if dtype.kind == "i" and value >= 1 << (bits - 1):
-            value -= 1 << bits
-    elif dtype.kind == "f" and isinstance(value, (int, numpy.integer)) and abs(int(value)) > 2**1023:
-        value = float("inf") if value > 0 else float("-inf")  # float(2**2000) would raise; PyTorch gives inf
-    with numpy.errstate(over="ignore"):  # float32(1e40) is inf, as in PyTorch
-        return dtype.type(value)
 
 
 def constant(value, dtype):

@@ -11,7 +11,7 @@ import numpy
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from . import math as M
+from . import math as M, parallel
 from .along import gather_raw
 from .shape import broadcast_to, reshape, _norm_dim
 from ..errors import EmptyReductionError
@@ -77,7 +77,7 @@ class Sum(Function):
         self.axes, self.keepdim = axes, keepdim
 
     def forward(self, x):
-        return x.sum(axis=self.axes, keepdims=self.keepdim)
+        return parallel.reduce_trailing("sum", x, self.axes, self.keepdim)   # over threads when large
 
     def backward(self, gy):
         return _expand_back(gy, self.inputs[0].shape, self.axes, self.keepdim)
@@ -92,7 +92,7 @@ class Mean(Function):
         self.axes, self.keepdim = axes, keepdim
 
     def forward(self, x):
-        return x.mean(axis=self.axes, keepdims=self.keepdim)
+        return parallel.reduce_trailing("mean", x, self.axes, self.keepdim)   # over threads when large
 
     def backward(self, gy):
         shape = self.inputs[0].shape

@@ -11,6 +11,7 @@ import numpy
 from .. import backend
 from ..autograd import Function
 from ..errors import ShapeError
+from . import parallel
 from .promotion import promote
 from .getitem import GetItem, IndexAdd, getitem, getitem_raw, raw_index  # noqa: F401  (re-exported)
 from .pad import pad  # noqa: F401  (re-exported: scratchnet.pad is F.pad)
@@ -45,7 +46,7 @@ class SumTo(Function):
         lead = x.ndim - len(self.shape)
         stretched = tuple(i + lead for i, s in enumerate(self.shape) if s == 1 and x.shape[i + lead] != 1)
         axes = tuple(range(lead)) + stretched
-        y = x.sum(axis=axes, keepdims=True) if axes else x
+        y = parallel.reduce_trailing("sum", x, axes, True) if axes else x   # over the CPU's threads when large
         return y.reshape(self.shape) if lead else y
 
     def backward(self, gy):
@@ -237,7 +238,16 @@ class Cat(Function):
         self.dim = dim
 
     def forward(self, *xs):
-        return backend.get_array_module(xs[0]).concatenate(xs, axis=self.dim)
+        xp, x = backend.get_array_module(xs[0]), xs[0]
+        if type(x) is not numpy.ndarray or x.ndim == 0 or self.dim % x.ndim == 0 or \
+                any(a.dtype != x.dtype for a in xs):
+            return xp.concatenate(xs, axis=self.dim)
+        # along a later axis each sample's part is joined on its own: samples split over the CPU's threads
+        shape = list(x.shape)
+        shape[self.dim] = sum(a.shape[self.dim] for a in xs)
+        y = xp.empty(shape, dtype=x.dtype)
+        parallel.over_first_axis(y, lambda i, j: xp.concatenate([a[i:j] for a in xs], axis=self.dim, out=y[i:j]))
+        return y
 
     def backward(self, gy):
         grads, start = [], 0
