@@ -8,7 +8,7 @@ from . import backend
 from .grad_mode import _Mode
 from .tensor import Tensor
 
-ONE_PASS_SIZE = 2**18   # ops/parallel.PARALLEL_MIN_SIZE: larger host arrays take the Tensor ops, whose passes are
+ONE_PASS_SIZE = 2**19   # ops/parallel.PARALLEL_MIN_SIZE: larger host arrays take the Tensor ops, whose passes are
 #                         split over the CPU's threads (one raw NumPy pass runs on one core)
 
 

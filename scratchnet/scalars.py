@@ -4,6 +4,8 @@ Arithmetic (`int8_tensor + 1000`, `float16_tensor + 1e5`) converts without a che
 integers wrap, floats overflow to ±inf. The ops that PyTorch checks (where, clamp, pow, fill_, full) refuse a value
 outside the dtype's range instead. An int that fits in neither int64 nor uint64 is refused everywhere.
 """
+import math
+
 import numpy
 
 from .errors import ScalarOverflowError
@@ -56,9 +58,9 @@ def checked_scalar(value, dtype, op, float16=True):
             low = info.min if dtype.kind == "i" else -int(info.max)
             bad = not low <= value <= info.max
         elif dtype.kind == "f" and (float16 or dtype != numpy.float16):
-            big = numpy.finfo(dtype).max
+            big = float(numpy.finfo(dtype).max)  # a Python float: comparing with a float32 would cast the value
             bad = (abs(int(value)) > big) if isinstance(value, (int, numpy.integer)) else \
-                bool(numpy.isfinite(value) and abs(value) > big)
+                (math.isfinite(float(value)) and abs(float(value)) > big)
         else:
             bad = False
         if bad:

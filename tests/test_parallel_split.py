@@ -202,3 +202,39 @@ def test_input_grad_to_a_few_channels_equals_the_twin(threads, n):
             y.backward(sn.tensor(numpy.sin(numpy.arange(y.numel())).reshape(y.shape)))
         out.append(to_np(x.grad))
     numpy.testing.assert_allclose(out[1], out[0], rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("shapes", [((2, 8, 20000), (2, 20000, 6)),    # long: chunks of the depth
+                                    ((1, 16, 32), (1, 32, 5000)),      # wide: columns
+                                    ((3, 300, 40), (3, 40, 50))])      # rows
+def test_threaded_matmul_is_the_product_on_any_thread_count(threads, shapes):
+    from scratchnet.ops import linalg
+    rng = numpy.random.default_rng(11)
+    a, b = (rng.standard_normal(s).astype(numpy.float32) for s in shapes)
+    got = linalg._threaded_matmul(a, b)
+    numpy.testing.assert_allclose(got, numpy.matmul(a.astype(numpy.float64), b), rtol=1e-4, atol=1e-3)
+    old = backend.num_threads()
+    backend.set_num_threads(1)
+    try:
+        one = linalg._threaded_matmul(a, b)
+    finally:
+        backend.set_num_threads(old)
+    if shapes[0][-1] >= 2 * linalg.DEPTH_CHUNK:   # chunks of the depth: the same sums in the same order
+        numpy.testing.assert_array_equal(got, one)
+    else:   # BLAS's edge tiles of a block of rows or columns may add in another order
+        numpy.testing.assert_allclose(got, one, rtol=1e-5, atol=1e-5)
+
+
+def test_batch_norm_split_over_samples_equals_one_pass(threads, device):
+    # the per-thread channel sums are added in sample order: equal to the one-pass sums up to float rounding
+    rng = numpy.random.default_rng(12)
+    x0, up, g0, b0 = (rng.standard_normal(s) for s in ((6, 4, 5, 3), (6, 4, 5, 3), 4, 4))
+    out = []
+    for split in (False, True):
+        parallel.PARALLEL_MIN_SIZE = 1 if split else 2**60
+        x, g, b = (sn.tensor(a, requires_grad=True, device=device) for a in (x0, g0, b0))
+        y = sn.nn.functional.batch_norm(x, None, None, g, b, training=True)
+        y.backward(sn.tensor(up, device=device))
+        out.append([to_np(t) for t in (y, x.grad, g.grad, b.grad)])
+    for u, v in zip(*out):
+        numpy.testing.assert_allclose(v, u, rtol=1e-12, atol=1e-12)

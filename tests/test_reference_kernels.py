@@ -18,7 +18,7 @@ from breadth_helpers import on_device, pool_case
 from conftest import to_np
 
 # None: the route choose_route picks; the others forced wherever they apply (force_route)
-ROUTES = [None, "im2col", "im2col_wide", "im2col_rows", "shift", "winograd", "fft", "patch", "im2col_nd"]
+ROUTES = [None, "im2col", "im2col_wide", "im2col_small", "im2col_rows", "shift", "winograd", "fft", "patch", "im2col_nd"]
 
 
 def run(mode, fn, arrays, seed, order, route=None):

@@ -151,6 +151,7 @@ def _im2col(layout, data_layout=None):
 
 ROUTES = {r.name: r for r in (
     _im2col("nchw"), _im2col("wide"), _im2col("rows", data_layout="nchw"),
+    _im2col("nchw", data_layout="wide")._replace(name="im2col_small"),
     Route("shift", conv_shift.forward, lambda gy, w, geom: conv_shift.backward_data(gy, w, geom, _forced == "shift"),
           lambda x, gy, geom: conv_shift.backward_filter(x, gy, geom, _forced == "shift")),
     Route("stack", conv_stack.forward, lambda gy, w, geom: conv_stack.backward_data(gy, w, geom, _forced == "stack"),
@@ -166,7 +167,8 @@ _forced = None
 def choose_route(geom, xp=numpy):
     """The kernel for this geometry on this array module: the FFT where it pays (ops/conv_fft.py, `worth_it`),
     non-overlapping tiles where kernel = stride (ops/conv_patch.py), Winograd F(2×2, 3×3) for deep 3×3 convs on large
-    maps where it pays (ops/conv_winograd.py, `worth_it`), else im2col's wide layout on small maps, else
+    maps where it pays (ops/conv_winograd.py, `worth_it`), else im2col's wide layout on small maps (for a batch of
+    maps under conv_kernels.SMALL_HW_BACKWARD pixels, stride 1, only in the backward: "im2col_small"), else
     on the CPU stacked shifted GEMMs for few output channels (ops/conv_stack.py, `worth_it`) or shifted GEMMs
     where they pay (ops/conv_shift.py, `worth_it`), else im2col in the layout that suits
     the batch (ops/conv_kernels.py); any other number of spatial dims than 2 takes the N-d im2col. Inside
@@ -178,13 +180,17 @@ def choose_route(geom, xp=numpy):
         return ROUTES["fft"]
     if conv_patch.applies(geom) and forced in (None, "patch"):
         return ROUTES["patch"]
-    if forced in ("im2col", "im2col_wide") or forced == "im2col_rows" and xp is numpy:
+    if forced in ("im2col", "im2col_wide", "im2col_small") or forced == "im2col_rows" and xp is numpy:
         return ROUTES[forced]
     if conv_winograd.applies(geom) and (
             forced == "winograd" or forced is None and conv_winograd.worth_it(geom, xp)):
         return ROUTES["winograd"]
     if conv_kernels.wide_pays(geom) and forced != "shift":
         return ROUTES["im2col_wide"]
+    if xp is numpy and forced is None and conv_shift.applies(geom) and conv_kernels.wide_backward_pays(geom):
+        # a batch of small maps (the reference CNN's 11×11): per-sample GEMMs forward, the wide layout backward;
+        # the shifted GEMMs' many small calls per sample ran no faster on two threads than on one
+        return ROUTES["im2col_small"]
     if xp is numpy and conv_shift.applies(geom) and geom.k[1] > 1 and (
             forced == "stack" or forced is None and conv_stack.worth_it(geom, xp)):
         return ROUTES["stack"]

@@ -14,6 +14,8 @@ from ..errors import ShapeError
 from .promotion import check_same_dtype
 
 PARALLEL_GEMM_FLOPS = 2**21  # below ~2 MFLOP a GEMM is over before threads would pay off
+DEPTH_CHUNK = 8192           # a long product (F Fᵀ) is summed over chunks of this many values of its depth ...
+SMALL_RESULT = 512 * 512     # ... when its result has at most this many entries
 ONE_THREAD_GEMM = 65536 * 4  # m·k·n up to which OpenBLAS runs a GEMM on one thread by itself (interface/gemm.c:
 #                              SMP_THRESHOLD_MIN · GEMM_MULTITHREAD_THRESHOLD): no thread limit to set around it
 
@@ -80,10 +82,41 @@ def _threaded_matmul(a, b):
     if a.ndim != b.ndim or b.shape[:-2] != batch or m * k * n * count < PARALLEL_GEMM_FLOPS:
         with backend.one_blas_thread():
             return numpy.matmul(a, b)
-    # A large GEMM (or a few of them, e.g. one image's Gram matrices): split the rows of every product over
-    # scratchnet's threads (BLAS itself runs single-threaded there, see backend.one_blas_thread)
+    # A large GEMM (or a few of them, e.g. one image's Gram matrices) split over scratchnet's threads (BLAS itself
+    # runs single-threaded there, see backend.one_blas_thread): a long product of a small result (F Fᵀ of feature
+    # maps, 64 × 65,536 by 65,536 × 64) by chunks of its depth; a wide one (G F, 64 × 64 by 64 × 65,536) by
+    # columns; else by rows. Each thread reading all of the other operand for its half of the rows spent the
+    # second core on memory traffic (the filter bank's Gram products: 1.1x from two threads).
+    if k >= DEPTH_CHUNK * 2 and m * n <= SMALL_RESULT:
+        return _depth_split(a, b)
     out = numpy.empty(batch + (m, n), dtype=numpy.result_type(a, b))
-    backend.parallel_for(m, lambda r0, r1: numpy.matmul(a[..., r0:r1, :], b, out=out[..., r0:r1, :]), min_items=16)
+    if n >= 4 * m:   # blocks of 64 columns, the last one wider (BLAS's edge tiles: equal up to float rounding)
+        units = n // 64
+
+        def cols(u0, u1):
+            c0, c1 = u0 * 64, (n if u1 == units else u1 * 64)
+            numpy.matmul(a, b[..., c0:c1], out=out[..., c0:c1])
+        backend.parallel_for(units, cols, min_items=1)
+    else:
+        backend.parallel_for(m, lambda r0, r1: numpy.matmul(a[..., r0:r1, :], b, out=out[..., r0:r1, :]),
+                             min_items=16)
+    return out
+
+
+def _depth_split(a, b):
+    """a @ b as the sum of the products of fixed chunks of the shared axis (DEPTH_CHUNK values each), the chunks
+    split over threads and their products added in chunk order: the same sums whatever the thread count."""
+    k = a.shape[-1]
+    cuts = list(range(0, k, DEPTH_CHUNK)) + [k]
+    parts = [None] * (len(cuts) - 1)
+
+    def chunks(i0, i1):
+        for i in range(i0, i1):
+            parts[i] = numpy.matmul(a[..., cuts[i]:cuts[i + 1]], b[..., cuts[i]:cuts[i + 1], :])
+    backend.parallel_for(len(parts), chunks, min_items=1)
+    out = parts[0]
+    for p in parts[1:]:
+        out += p
     return out
 
 
