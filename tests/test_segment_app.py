@@ -138,17 +138,21 @@ def test_learning_rate_warms_up_linearly_then_follows_the_schedule(steps, warmup
 
 
 def test_unset_settings_come_from_the_tasks_recipe(tmp_path, monkeypatch):
-    kw = {k: v for k, v in TINY.items() if k not in ("steps", "width", "depth", "batch_size")}
+    kw = {k: v for k, v in TINY.items() if k not in ("steps", "width", "depth", "batch_size", "eval_every")}
     for binary in (False, True):
         r = segment.RECIPES["binary" if binary else "classes"]
-        monkeypatch.setitem(segment.RECIPES, "binary" if binary else "classes", dict(r, steps=2, batch_size=3))
-        s = segment.train(str(tmp_path / str(binary)), binary=binary, **kw)["settings"]
+        monkeypatch.setitem(segment.RECIPES, "binary" if binary else "classes",
+                            dict(r, steps=3, batch_size=3, eval_every=2))
+        ck = segment.train(str(tmp_path / str(binary)), binary=binary, **kw)
+        s = ck["settings"]
         for key in ("lr", "width", "depth", "warmup"):
             assert s[key] == r[key], key
-        assert s["steps"] == 2 and s["batch_size"] == 3 and s["binary"] is binary
+        assert s["steps"] == 3 and s["batch_size"] == 3 and s["binary"] is binary
+        assert s["eval_every"] == 2 and [e["step"] for e in ck["evals"]] == [2, 3]   # and at the end
     s = segment.train(str(tmp_path / "given"), steps=2, batch_size=2, lr=1e-3, width=4, depth=1, warmup=0.5,
-                      **kw)["settings"]
-    assert (s["steps"], s["batch_size"], s["lr"], s["width"], s["depth"], s["warmup"]) == (2, 2, 1e-3, 4, 1, 0.5)
+                      eval_every=1, **kw)["settings"]
+    assert (s["steps"], s["batch_size"], s["lr"], s["width"], s["depth"], s["warmup"], s["eval_every"]) == \
+        (2, 2, 1e-3, 4, 1, 0.5, 1)
     with pytest.raises(ValueError, match="warmup must be a fraction of the steps in \\[0, 1\\), got 1"):
         segment.train(str(tmp_path / "bad"), steps=2, warmup=1, **kw)
 

@@ -32,8 +32,9 @@ def add_arguments(parser):
     t.add_argument("--train-canvases", type=positive_int, default=None,
                    help="training canvases (default: as many as the split has garments)")
     t.add_argument("--test-canvases", type=positive_int, default=1000, help="held-out canvases scored")
-    t.add_argument("--eval-every", type=positive_int, default=250, metavar="N",
-                   help="score the held-out canvases, checkpoint and redraw the report every N steps")
+    t.add_argument("--eval-every", type=positive_int, default=None, metavar="N",
+                   help="score the held-out canvases, checkpoint and redraw the report every N steps (and at the "
+                        f"end; default: {_recipes('eval_every')})")
     t.add_argument("--log-every", type=positive_int, default=20, metavar="N",
                    help="read loss and running mIoU from the device every N steps")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
