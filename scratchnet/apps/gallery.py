@@ -21,8 +21,8 @@ SETTINGS = {
     "cnn": dict(full=dict(epochs=1, limit=None, lr=2e-3, cosine="step"), quick=dict(epochs=1, limit=3000)),
     # the conditional DCGAN with a 3x3 stem in G (models.gan "dcgan-small") at batch 16, lr 5e-4, one G forward a
     # step shared by D's and G's updates, sampled from an EMA of G; bar: class consistency >= 80%, FD <= 5
-    # (1,000 samples vs the full test set, apps.gan_metrics). Batch 16 for 1,200 steps costs ~0.6x what batch 32
-    # for 1,000 did (a step's time follows its batch) and ends better: the updates, not the images, were short
+    # (1,000 samples vs the full test set, apps.gan_metrics). Batch 16 for 1,200 steps costs ~0.72x what batch 32
+    # for 1,000 did (a step's time follows its batch) and ends as well or better: updates, not images, were short
     "gan": dict(full=dict(model="dcgan-small", steps=1200, batch_size=16, lr=5e-4, ema=0.99, reuse_fake=True),
                 quick=dict(model="mlp", steps=1500)),
     # L-BFGS iterations: the style loss is flat after ~40 (transfer 92.21% down at 40, 92.24% at 60) and the
