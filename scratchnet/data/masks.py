@@ -74,13 +74,16 @@ def random_mask(h, w, rng, ratio=HOLE_RATIO, kind="mixed"):
     """An inpainting mask, float32 (h, w): 1 = known pixel, 0 = hole. A target hole ratio r is drawn uniformly from
     ratio = (low, high) (default 10-30 %), then shapes are drawn one after another until at least r of the pixels
     are holes; a stroke segment or a rectangle that would take the ratio above `high` is left out (and ends its
-    stroke), so the hole ratio always lies in [low, high]. Shapes, all sizes in pixels:
+    stroke), and after 50 shapes in a row that add nothing the drawing stops once the ratio is at least `low` (on a
+    small image close to `high` no shape fits any more), so the hole ratio always lies in [low, high]. Shapes, all
+    sizes in pixels:
       'strokes': free-form brush strokes: a random walk of 1-5 segments from a uniform start point, each 10-50 px
                  long and turning by up to ±90° from the last, drawn with a round brush 5-15 px wide (integer);
       'boxes':   axis-aligned rectangles with integer sides in [8, 32] px at a uniform position;
       'mixed':   (the default) each shape a stroke or a rectangle with equal odds.
     On an image whose smaller side m is below 48 px (a 28-px Fashion-MNIST garment) every size is scaled by m/48;
-    on larger images (a 48-px training patch or a photo) the sizes are the same. Deterministic: every draw comes from rng (a numpy Generator or an int seed) in a fixed order.
+    on larger images (a 48-px training patch or a photo) the sizes are the same. Deterministic: every draw comes
+    from rng (a numpy Generator or an int seed) in a fixed order.
     Holes are at most ~7 px from a known pixel across a stroke and 16 px inside a lone rectangle (more where shapes
     overlap): holes a network can fill from context, unlike solid blocks a third of the photo wide."""
     for name, v in (("h", h), ("w", w)):
@@ -95,9 +98,10 @@ def random_mask(h, w, rng, ratio=HOLE_RATIO, kind="mixed"):
     if int(numpy.ceil(lo * h * w)) > cap:
         raise ValueError(f"random_mask: no hole ratio in [{lo}, {hi}] is possible on a {h}×{w} image")
     target = min(int(numpy.ceil(float(rng.uniform(lo, hi)) * h * w)), cap)
-    holes, count = numpy.zeros((h, w), bool), 0
+    holes, count, low, refused = numpy.zeros((h, w), bool), 0, int(numpy.ceil(lo * h * w)), 0
     for _ in range(100000):
-        if count >= target:
+        # near `high` most shapes no longer fit: after 50 in a row add nothing, stop where the ratio is in range
+        if count >= target or (refused >= 50 and count >= low):
             break
         if kind == "boxes" or (kind == "mixed" and rng.random() < 0.5):
             bh, bw = (max(1, int(round(s * v))) for v in rng.integers(BOX_SIDE[0], BOX_SIDE[1] + 1, 2))
@@ -105,14 +109,15 @@ def random_mask(h, w, rng, ratio=HOLE_RATIO, kind="mixed"):
             parts = [(slice(y, y + bh), slice(x, x + bw), True)]
         else:
             parts = [_segment_pixels(h, w, seg) for seg in _stroke_segments(rng, h, w, s)]
+        refused += 1
         for rows, cols, pix in parts:
             added = int((pix & ~holes[rows, cols]).sum())
             if count + added > cap:
                 break                                        # would pass `high`: the rest of the shape is left out
             holes[rows, cols] |= pix
-            count += added
+            count, refused = count + added, 0
             if count >= target:
                 break
-    if count < target:
+    if count < low:
         raise ValueError(f"random_mask: could not reach a hole ratio of {target / (h * w):.3f} on a {h}×{w} image")
     return (~holes).astype(numpy.float32)
