@@ -30,7 +30,10 @@ OPS = {
     "pow": lambda L, t, v: L.pow(t, v), "fill_": lambda L, t, v: t.clone().fill_(v),
     "full": lambda L, t, v: L.full((2,), v, dtype=t.dtype), "maximum": lambda L, t, v: L.maximum(t, L.tensor(v)),
 }
-CASES = [(dt, v, op) for dt, vs in VALUES.items() for v in vs for op in OPS]
+# maximum takes the number through torch.tensor(value), which itself refuses an int past 64 bits (test_tensor_dtype
+# covers the factory): those pairs are left out rather than skipped
+CASES = [(dt, v, op) for dt, vs in VALUES.items() for v in vs for op in OPS
+         if not (op == "maximum" and isinstance(v, int) and not -2**63 <= v < 2**63)]
 IDS = [f"{d}-{v if not isinstance(v, int) or abs(v) < 2**32 else ('-' if v < 0 else '') + f'2^{v.bit_length()}'}-{o}"
        for d, v, o in CASES]
 
@@ -48,8 +51,6 @@ def _outcome(L, torch, dtype, value, op):
 
 @pytest.mark.parametrize("dtype,value,op", CASES, ids=IDS)
 def test_numbers_past_the_dtype_match_torch(dtype, value, op, torch, device):
-    if op == "maximum" and isinstance(value, int) and not -2**63 <= value < 2**63:
-        pytest.skip("torch.tensor(value) itself refuses it: test_tensor_dtype covers the factory")
     expected = _outcome(torch, torch, dtype, value, op)
     got = _outcome(sn, torch, dtype, value, op)
     if isinstance(expected, Exception):
